@@ -1,0 +1,17 @@
+// Entry point of the native addon: registers the tensor handle, operators and runtime.
+#include "common.h"
+
+namespace simclr {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("TensorHandle", TensorHandle::Init(env));
+  InitOps(env, exports);
+  InitRuntime(env, exports);
+  return exports;
+}
+
+}  // namespace simclr
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return simclr::Init(env, exports); }
+
+NODE_API_MODULE(simclr_native, InitAddon)

@@ -1,0 +1,155 @@
+// Process-wide state of libtorch: tensors from JS memory, grad mode, autocast, seeds and
+// RNG state, threads, devices.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/core/Generator.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace simclr {
+namespace {
+
+// fromBuffer(bytes: Uint8Array, shape: number[], dtype: number) -> handle. Copies, so a
+// later change to the JS array never changes the tensor behind autograd's back.
+Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "fromBuffer: data must be a typed array");
+  Napi::TypedArray data = info[0].As<Napi::TypedArray>();
+  Napi::Array shape_js = info[1].As<Napi::Array>();
+  std::vector<int64_t> shape(shape_js.Length());
+  for (uint32_t i = 0; i < shape_js.Length(); i++) shape[i] = shape_js.Get(i).As<Napi::Number>().Int64Value();
+  auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
+  return Guard(env, "fromBuffer", [&] {
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    size_t nbytes = t.numel() * t.element_size();
+    if (nbytes != data.ByteLength()) {
+      throw std::invalid_argument("shape [" + c10::Join(", ", shape) + "] of " + std::string(c10::toString(dtype)) +
+                                  " needs " + std::to_string(nbytes) + " bytes, the data has " + std::to_string(data.ByteLength()));
+    }
+    auto* src = static_cast<uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+    if (nbytes > 0) std::memcpy(t.data_ptr(), src, nbytes);
+    return TensorHandle::Wrap(env, std::move(t));
+  });
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  c10::GradMode::set_enabled(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+
+// setAutocast(device: "cpu" | "cuda", enabled, dtype): mixed precision through libtorch's
+// autocast dispatch key, as torch.autocast does.
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string device = info[0].As<Napi::String>().Utf8Value();
+  bool enabled = info[1].ToBoolean();
+  auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
+  return Guard(env, "autocast", [&] {
+    if (device == "cpu") {
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(enabled);
+    } else if (device == "cuda") {
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(enabled);
+    } else {
+      throw std::invalid_argument("autocast supports cpu and cuda, not " + device);
+    }
+    // Casts of weights are cached while autocast is on; drop them when it goes off.
+    if (!enabled) at::autocast::clear_cache();
+    return env.Undefined();
+  });
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  double seed = info[0].As<Napi::Number>().DoubleValue();
+  at::manual_seed(static_cast<uint64_t>(seed));
+  return info.Env().Undefined();
+}
+
+at::Generator DefaultGenerator(const std::string& device) {
+  if (device == "cpu") return at::detail::getDefaultCPUGenerator();
+  return at::globalContext().defaultGenerator(c10::Device(device));
+}
+
+// rngState(device) -> handle of a uint8 tensor; setRngState(device, handle).
+Napi::Value RngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string device = info[0].As<Napi::String>().Utf8Value();
+  return Guard(env, "rngState", [&] {
+    at::Generator gen = DefaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return TensorHandle::Wrap(env, gen.get_state());
+  });
+}
+
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string device = info[0].As<Napi::String>().Utf8Value();
+  const at::Tensor& state = TensorHandle::Get(env, info[1], "setRngState state");
+  return Guard(env, "setRngState", [&] {
+    at::Generator gen = DefaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+    return env.Undefined();
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = info[0].As<Napi::Number>().Int32Value();
+  return Guard(env, "setNumThreads", [&] {
+    at::set_num_threads(n);
+    return env.Undefined();
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  int n = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+  return Napi::Number::New(info.Env(), n);
+}
+
+Napi::Value LiveHandles(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount()));
+}
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object v = Napi::Object::New(env);
+  v.Set("torch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                     std::to_string(TORCH_VERSION_PATCH));
+  v.Set("parallel", at::get_parallel_info());
+  return v;
+}
+
+}  // namespace
+
+void InitRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer, "fromBuffer"));
+  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled, "setGradEnabled"));
+  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled, "isGradEnabled"));
+  exports.Set("setAutocast", Napi::Function::New(env, SetAutocast, "setAutocast"));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
+  exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("liveHandles", Napi::Function::New(env, LiveHandles, "liveHandles"));
+  exports.Set("version", Napi::Function::New(env, Version, "version"));
+}
+
+}  // namespace simclr
