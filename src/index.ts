@@ -1,0 +1,61 @@
+/**
+ * simclr: SimCLR (Chen et al. 2020, arXiv 2002.05709) in TypeScript on libtorch.
+ * This is the package root; docs/api.md describes every export.
+ */
+export { Tensor, type NestedArray } from "./tensor/tensor.js";
+export type { DType } from "./tensor/dtype.js";
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  empty,
+  randn,
+  rand,
+  randint,
+  randperm,
+  arange,
+  eye,
+  linspace,
+  cat,
+  stack,
+  where,
+  type TensorOptions,
+} from "./tensor/factory.js";
+export { tidy, keep } from "./tensor/scope.js";
+export {
+  noGrad,
+  enableGrad,
+  isGradEnabled,
+  autocast,
+  manualSeed,
+  getRngState,
+  setRngState,
+  setNumThreads,
+  getNumThreads,
+  cudaAvailable,
+  cudaDeviceCount,
+  liveTensorCount,
+  libtorchInfo,
+} from "./tensor/runtime.js";
+export { Op, op } from "./tensor/op.js";
+
+export * as F from "./nn/functional.js";
+export * as init from "./nn/init.js";
+export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from "./nn/module.js";
+export { Conv2d, type Conv2dOptions } from "./nn/conv.js";
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "./nn/batchnorm.js";
+export { Linear, type LinearOptions } from "./nn/linear.js";
+export { ReLU, Identity } from "./nn/activation.js";
+export { MaxPool2d, AdaptiveAvgPool2d } from "./nn/pooling.js";
+export { Sequential, type Layer } from "./nn/sequential.js";
+export {
+  readSafetensors,
+  writeSafetensors,
+  parseSafetensors,
+  serializeSafetensors,
+  SafetensorsError,
+  type SafetensorsContents,
+} from "./nn/safetensors.js";
+
+export { resnet, ResNet, BasicBlock, Bottleneck, type ResNetOptions, type ResNetDepth } from "./models/resnet.js";

@@ -1,0 +1,72 @@
+import { ones, zeros } from "../tensor/factory.js";
+import { noGrad } from "../tensor/runtime.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { batchNorm } from "./functional.js";
+import { Module } from "./module.js";
+
+export interface BatchNormOptions {
+  numFeatures: number;
+  eps?: number;
+  /** Weight of the new batch statistic in the running average (PyTorch's convention). */
+  momentum?: number;
+  /** Learnable scale and shift (default true). */
+  affine?: boolean;
+}
+
+/**
+ * Batch normalisation (Ioffe & Szegedy 2015) with PyTorch's semantics: momentum 0.1,
+ * running variance updated with the unbiased batch variance, num_batches_tracked counted.
+ */
+abstract class BatchNorm extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly numBatchesTracked: Tensor;
+  readonly eps: number;
+  readonly momentum: number;
+
+  protected abstract readonly validRanks: readonly number[];
+  protected abstract readonly layout: string;
+
+  constructor(options: BatchNormOptions) {
+    super();
+    const { numFeatures } = options;
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) {
+      throw new RangeError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    }
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum ?? 0.1;
+    const affine = options.affine ?? true;
+    this.weight = affine ? this.registerParameter("weight", ones([numFeatures])) : null;
+    this.bias = affine ? this.registerParameter("bias", zeros([numFeatures])) : null;
+    this.runningMean = this.registerBuffer("running_mean", zeros([numFeatures]));
+    this.runningVar = this.registerBuffer("running_var", ones([numFeatures]));
+    this.numBatchesTracked = this.registerBuffer("num_batches_tracked", zeros([], { dtype: "int64" }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const shape = x.shape;
+    if (!this.validRanks.includes(shape.length)) {
+      throw new RangeError(`${this.constructor.name} expects ${this.layout}, got shape [${shape.join(", ")}]`);
+    }
+    const channels = this.runningMean.shape[0];
+    if (shape[1] !== channels) {
+      throw new RangeError(`${this.constructor.name}(${channels}) got ${shape[1]} channels in input of shape [${shape.join(", ")}]`);
+    }
+    if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.momentum, this.eps);
+  }
+}
+
+/** BN over (N, C) or (N, C, L) inputs. */
+export class BatchNorm1d extends BatchNorm {
+  protected readonly validRanks = [2, 3];
+  protected readonly layout = "a 2-d (N, C) or 3-d (N, C, L) input";
+}
+
+/** BN over (N, C, H, W) inputs. */
+export class BatchNorm2d extends BatchNorm {
+  protected readonly validRanks = [4];
+  protected readonly layout = "a 4-d (N, C, H, W) input";
+}

@@ -1,0 +1,123 @@
+/** Stateless neural-network operators (the layers in src/nn call these). */
+import { op } from "../tensor/op.js";
+import { Tensor, wrap } from "../tensor/tensor.js";
+
+const ops = {
+  conv2d: op("aten::conv2d"),
+  batchNorm: op("aten::batch_norm"),
+  linear: op("aten::linear"),
+  relu_: op("aten::relu_"),
+  maxPool2d: op("aten::max_pool2d"),
+  avgPool2d: op("aten::avg_pool2d"),
+  adaptiveAvgPool2d: op("aten::adaptive_avg_pool2d"),
+  dropout: op("aten::dropout"),
+  crossEntropy: op("aten::cross_entropy_loss"),
+  mseLoss: op("aten::mse_loss"),
+  clampMin: op("aten::clamp_min"),
+};
+
+type Pair = number | readonly [number, number];
+
+function pair(v: Pair): number[] {
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}
+
+/** 2-d convolution. x: (N, Cin, H, W), weight: (Cout, Cin/groups, kH, kW). */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {},
+): Tensor {
+  return wrap(
+    ops.conv2d.call(
+      x.handle,
+      weight.handle,
+      bias?.handle ?? null,
+      pair(options.stride ?? 1),
+      pair(options.padding ?? 0),
+      pair(options.dilation ?? 1),
+      options.groups ?? 1,
+    ),
+  );
+}
+
+/**
+ * Batch normalisation. In training mode it normalises by the batch statistics and updates
+ * runningMean/runningVar in place (momentum-weighted, unbiased variance), as PyTorch does.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  training: boolean,
+  momentum = 0.1,
+  eps = 1e-5,
+): Tensor {
+  return wrap(
+    ops.batchNorm.call(
+      x.handle,
+      weight?.handle ?? null,
+      bias?.handle ?? null,
+      runningMean?.handle ?? null,
+      runningVar?.handle ?? null,
+      training,
+      momentum,
+      eps,
+      true,
+    ),
+  );
+}
+
+/** x @ weight^T + bias. x: (..., in), weight: (out, in). */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return wrap(ops.linear.call(x.handle, weight.handle, bias?.handle ?? null));
+}
+
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+
+/** ReLU that overwrites its input (saves memory; autograd allows it after conv/BN). Returns x. */
+export function relu_(x: Tensor): Tensor {
+  ops.relu_.callInPlace(x.handle);
+  return x;
+}
+
+export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0): Tensor {
+  return wrap(ops.maxPool2d.call(x.handle, pair(kernelSize), pair(stride ?? kernelSize), pair(padding), [1, 1], false));
+}
+
+export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0): Tensor {
+  return wrap(ops.avgPool2d.call(x.handle, pair(kernelSize), pair(stride ?? kernelSize), pair(padding), false, true, null));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return wrap(ops.adaptiveAvgPool2d.call(x.handle, pair(outputSize)));
+}
+
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  return wrap(ops.dropout.call(x.handle, p, training));
+}
+
+/** Mean cross-entropy of logits (N, C) against int64 class indices (N). */
+export function crossEntropy(logits: Tensor, target: Tensor, options: { labelSmoothing?: number } = {}): Tensor {
+  // reduction 1 = mean, ignore_index -100 as in PyTorch
+  return wrap(ops.crossEntropy.call(logits.handle, target.handle, null, 1, -100, options.labelSmoothing ?? 0));
+}
+
+export function mseLoss(input: Tensor, target: Tensor): Tensor {
+  return wrap(ops.mseLoss.call(input.handle, target.handle, 1));
+}
+
+/** x / max(||x||_p, eps) along `dim`, as torch.nn.functional.normalize. */
+export function normalize(x: Tensor, dim = -1, p = 2, eps = 1e-12): Tensor {
+  const norm = x.norm(p, dim, true);
+  const denom = wrap(ops.clampMin.call(norm.handle, eps));
+  norm.dispose();
+  const out = x.div(denom);
+  denom.dispose();
+  return out;
+}

@@ -1,0 +1,179 @@
+/**
+ * The Module base: a tree of layers owning named parameters and buffers, with PyTorch's
+ * state-dict naming (`layer1.0.conv1.weight`), so weights move between this package and
+ * PyTorch through safetensors files.
+ */
+import { op } from "../tensor/op.js";
+import { keep } from "../tensor/scope.js";
+import { noGrad } from "../tensor/runtime.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+const setData = op("aten::set_data");
+
+/** Tensors by state-dict name; a plain object or a Map. */
+export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
+
+export interface LoadStateDictOptions {
+  /** Missing and unexpected keys are errors (default). With false they are reported only. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+export abstract class Module {
+  /** Training mode: BN uses batch statistics and updates running ones. */
+  training = true;
+  readonly #parameters = new Map<string, Tensor>();
+  readonly #buffers = new Map<string, Tensor>();
+  readonly #children = new Map<string, Module>();
+
+  /** Registers a learnable tensor under `name`; it gets requiresGrad and outlives tidy scopes. */
+  protected registerParameter(name: string, value: Tensor): Tensor {
+    this.#checkName(name);
+    if (!value.requiresGrad) value.requiresGrad = true;
+    this.#parameters.set(name, keep(value));
+    return value;
+  }
+
+  /** Registers state that is saved but not learned (BN running statistics). */
+  protected registerBuffer(name: string, value: Tensor): Tensor {
+    this.#checkName(name);
+    this.#buffers.set(name, keep(value));
+    return value;
+  }
+
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    this.#checkName(name);
+    this.#children.set(name, module);
+    return module;
+  }
+
+  #checkName(name: string): void {
+    if (name === "" || name.includes(".")) throw new TypeError(`invalid module member name '${name}'`);
+    if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name)) {
+      throw new TypeError(`'${name}' is already registered in ${this.constructor.name}`);
+    }
+  }
+
+  /** Direct sub-modules, by name. */
+  namedChildren(): [string, Module][] {
+    return [...this.#children];
+  }
+
+  /** This module and every descendant, with dotted names ("" for this one). */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [name, child] of this.#children) out.push(...child.namedModules(prefix === "" ? name : `${prefix}.${name}`));
+    return out;
+  }
+
+  namedParameters(prefix = ""): [string, Tensor][] {
+    return this.#collect(prefix, (m) => m.#parameters);
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  namedBuffers(prefix = ""): [string, Tensor][] {
+    return this.#collect(prefix, (m) => m.#buffers);
+  }
+
+  #collect(prefix: string, own: (m: Module) => Map<string, Tensor>): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, t] of own(this)) out.push([prefix + name, t]);
+    for (const [name, child] of this.#children) out.push(...child.#collect(`${prefix}${name}.`, own));
+    return out;
+  }
+
+  /**
+   * Parameters and buffers by state-dict name, in registration order. The tensors are the
+   * module's own (not copies): read or save them, don't dispose them.
+   */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, module] of this.namedModules()) {
+      const prefix = name === "" ? "" : `${name}.`;
+      for (const [k, t] of module.#parameters) out.set(prefix + k, t);
+      for (const [k, t] of module.#buffers) out.set(prefix + k, t);
+    }
+    return out;
+  }
+
+  /**
+   * Copies values from `state` into this module's tensors, in place (optimizers holding
+   * the parameters stay valid). Strict by default: a missing or unexpected key is an error,
+   * and a shape mismatch always is; each error names the key.
+   */
+  loadStateDict(state: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const given = state instanceof Map ? state : new Map(Object.entries(state));
+    const own = this.stateDict();
+    const missingKeys = [...own.keys()].filter((k) => !given.has(k));
+    const unexpectedKeys = [...given.keys()].filter((k) => !own.has(k));
+    if (strict && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
+      const parts: string[] = [];
+      if (missingKeys.length > 0) parts.push(`missing keys: ${missingKeys.join(", ")}`);
+      if (unexpectedKeys.length > 0) parts.push(`unexpected keys: ${unexpectedKeys.join(", ")}`);
+      throw new Error(`loadStateDict(${this.constructor.name}): ${parts.join("; ")}`);
+    }
+    for (const [key, target] of own) {
+      const source = given.get(key);
+      if (source === undefined) continue;
+      const a = target.shape;
+      const b = source.shape;
+      if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
+        throw new Error(`loadStateDict(${this.constructor.name}): '${key}' has shape [${b.join(", ")}] in the state dict, the module expects [${a.join(", ")}]`);
+      }
+    }
+    noGrad(() => {
+      for (const [key, target] of own) {
+        const source = given.get(key);
+        if (source !== undefined) target.copy_(source);
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Sets training mode on this module and all below it. */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  /** Inference mode: BN uses its running statistics. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears every parameter's gradient. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Moves parameters and buffers to `device` ("cpu", "cuda", ...) in place. */
+  to(device: string): this {
+    noGrad(() => {
+      for (const t of this.stateDict().values()) {
+        if (t.device === device) continue;
+        const moved = t.to(device);
+        setData.callInPlace(t.handle, moved.handle);
+        moved.dispose();
+      }
+    });
+    return this;
+  }
+
+  /** Frees every parameter and buffer. The module cannot be used afterwards. */
+  dispose(): void {
+    for (const t of this.stateDict().values()) t.dispose();
+  }
+
+  /** Number of learnable scalars. */
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.numel, 0);
+  }
+}

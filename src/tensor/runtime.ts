@@ -1,0 +1,104 @@
+/** Process-wide libtorch settings: threads, seeds, grad mode, autocast, devices. */
+import { availableParallelism } from "node:os";
+import { native } from "../native.js";
+import { dtypeCode, type DType } from "./dtype.js";
+import { Tensor } from "./tensor.js";
+
+/** Intra-op threads libtorch uses for one operator. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/**
+ * libtorch picks 1 thread on some VMs (2-core ones here), which halves speed. Default to
+ * every core, or SIMCLR_NUM_THREADS when set.
+ */
+function defaultThreads(): number {
+  const fromEnv = process.env.SIMCLR_NUM_THREADS;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    const n = Number(fromEnv);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`SIMCLR_NUM_THREADS must be a positive integer, got '${fromEnv}'`);
+    return n;
+  }
+  return availableParallelism();
+}
+setNumThreads(defaultThreads());
+
+/** Seeds libtorch's default generators (CPU and CUDA), making random draws repeatable. */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed: expected a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** The default generator's state for `device` (a uint8 tensor), to save with a checkpoint. */
+export function getRngState(device = "cpu"): Tensor {
+  return new Tensor(native.rngState(device));
+}
+
+export function setRngState(state: Tensor, device = "cpu"): void {
+  native.setRngState(device, state.handle);
+}
+
+export function isGradEnabled(): boolean {
+  return native.isGradEnabled();
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const previous = native.isGradEnabled();
+  native.setGradEnabled(enabled);
+  try {
+    const result = fn();
+    if (result instanceof Promise) throw new TypeError("noGrad()/enableGrad() take a synchronous function");
+    return result;
+  } finally {
+    native.setGradEnabled(previous);
+  }
+}
+
+/** Runs `fn` without recording operations for autograd (evaluation, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Runs `fn` with autograd recording, inside a noGrad scope. */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+/**
+ * Runs `fn` under libtorch's autocast: eligible ops (convolutions, matmuls) run in `dtype`
+ * (bfloat16 on CPU, float16 or bfloat16 on CUDA), the rest in float32, as torch.autocast.
+ */
+export function autocast<T>(fn: () => T, options: { device?: "cpu" | "cuda"; dtype?: DType } = {}): T {
+  const device = options.device ?? "cpu";
+  const dtype = options.dtype ?? (device === "cpu" ? "bfloat16" : "float16");
+  native.setAutocast(device, true, dtypeCode(dtype));
+  try {
+    return fn();
+  } finally {
+    native.setAutocast(device, false, dtypeCode(dtype));
+  }
+}
+
+export function cudaAvailable(): boolean {
+  return native.cudaDeviceCount() > 0;
+}
+
+export function cudaDeviceCount(): number {
+  return native.cudaDeviceCount();
+}
+
+/** Native tensor handles alive now (for leak checks). */
+export function liveTensorCount(): number {
+  return native.liveHandles();
+}
+
+/** The libtorch version this package is running on, and its threading setup. */
+export function libtorchInfo(): { torch: string; parallel: string } {
+  return native.version();
+}

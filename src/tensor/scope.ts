@@ -1,0 +1,90 @@
+/**
+ * Deterministic memory management for tensors. libtorch memory is invisible to the JS
+ * garbage collector's sense of size, so tensors are freed explicitly: `dispose()`,
+ * `using` (Symbol.dispose), or a `tidy(fn)` scope that frees every tensor created inside it
+ * except the ones it returns. The handle's native finalizer frees forgotten tensors
+ * eventually; it is a safety net, not the plan.
+ */
+
+/** Anything that can be freed; Tensor implements it. */
+export interface Trackable {
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+type Scope = Set<Trackable>;
+
+const scopes: Scope[] = [];
+const scopeOf = new WeakMap<Trackable, Scope>();
+
+/** Called by every new tensor: it belongs to the innermost open scope, if any. */
+export function track(t: Trackable): void {
+  const scope = scopes[scopes.length - 1];
+  if (scope !== undefined) {
+    scope.add(t);
+    scopeOf.set(t, scope);
+  }
+}
+
+/** Takes `t` out of whatever tidy scope would dispose it; returns it. */
+export function keep<T extends Trackable>(t: T): T {
+  const scope = scopeOf.get(t);
+  if (scope !== undefined) {
+    scope.delete(t);
+    scopeOf.delete(t);
+  }
+  return t;
+}
+
+/** Every Trackable reachable from `value` through arrays, Maps, Sets and plain objects. */
+function collect(value: unknown, found: Set<Trackable>, seen: Set<unknown>): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
+  if (isTrackable(value)) {
+    found.add(value);
+    return;
+  }
+  if (Array.isArray(value) || value instanceof Set) {
+    for (const v of value) collect(v, found, seen);
+  } else if (value instanceof Map) {
+    for (const v of value.values()) collect(v, found, seen);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collect(v, found, seen);
+  }
+}
+
+function isTrackable(value: object): value is Trackable {
+  return typeof (value as Trackable).dispose === "function" && "isDisposed" in value;
+}
+
+/**
+ * Runs `fn` and disposes every tensor created during it, except those reachable from its
+ * result (tensors, or arrays/objects/Maps of them), which move to the enclosing scope.
+ * `fn` must be synchronous: tensors made after an `await` would escape the scope.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope: Scope = new Set();
+  scopes.push(scope);
+  let result: T | undefined;
+  try {
+    result = fn();
+    if (result instanceof Promise) {
+      throw new TypeError("tidy() takes a synchronous function; an async one would leak the tensors made after its first await");
+    }
+    return result;
+  } finally {
+    scopes.pop();
+    const kept = new Set<Trackable>();
+    collect(result, kept, new Set());
+    for (const t of scope) {
+      scopeOf.delete(t);
+      if (!kept.has(t)) t.dispose();
+    }
+    for (const t of kept) if (scope.has(t)) track(t);
+  }
+}
+
+/** How many tidy scopes are open (for tests). */
+export function scopeDepth(): number {
+  return scopes.length;
+}

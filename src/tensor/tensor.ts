@@ -1,0 +1,630 @@
+/**
+ * The Tensor class: a JS reference to one libtorch tensor. Every operation calls an ATen
+ * operator through the dispatcher (src/tensor/op.ts), so results, autograd and errors are
+ * libtorch's own. `dispose()` drops this reference; the memory goes when nothing in
+ * libtorch (views, the autograd graph) still holds it.
+ */
+import type { NativeHandle, NativeResult } from "../native.js";
+import { dtypeCode, dtypeName, viewAs, type AnyTypedArray, type DType } from "./dtype.js";
+import { op } from "./op.js";
+import { track } from "./scope.js";
+
+/** A nested array of numbers, as `toArray()` returns. */
+export type NestedArray = number | boolean | NestedArray[];
+
+const ops = {
+  addT: op("aten::add", "Tensor"),
+  addS: op("aten::add", "Scalar"),
+  subT: op("aten::sub", "Tensor"),
+  subS: op("aten::sub", "Scalar"),
+  mulT: op("aten::mul", "Tensor"),
+  mulS: op("aten::mul", "Scalar"),
+  divT: op("aten::div", "Tensor"),
+  divS: op("aten::div", "Scalar"),
+  powS: op("aten::pow", "Tensor_Scalar"),
+  powT: op("aten::pow", "Tensor_Tensor"),
+  addT_: op("aten::add_", "Tensor"),
+  addS_: op("aten::add_", "Scalar"),
+  subT_: op("aten::sub_", "Tensor"),
+  mulT_: op("aten::mul_", "Tensor"),
+  mulS_: op("aten::mul_", "Scalar"),
+  divT_: op("aten::div_", "Tensor"),
+  divS_: op("aten::div_", "Scalar"),
+  addcmul_: op("aten::addcmul_"),
+  addcdiv_: op("aten::addcdiv_"),
+  copy_: op("aten::copy_"),
+  zero_: op("aten::zero_"),
+  fill_: op("aten::fill_", "Scalar"),
+  clamp_: op("aten::clamp_"),
+  normal_: op("aten::normal_"),
+  uniform_: op("aten::uniform_"),
+  neg: op("aten::neg"),
+  exp: op("aten::exp"),
+  log: op("aten::log"),
+  sqrt: op("aten::sqrt"),
+  rsqrt: op("aten::rsqrt"),
+  abs: op("aten::abs"),
+  relu: op("aten::relu"),
+  sigmoid: op("aten::sigmoid"),
+  tanh: op("aten::tanh"),
+  sign: op("aten::sign"),
+  floor: op("aten::floor"),
+  round: op("aten::round"),
+  reciprocal: op("aten::reciprocal"),
+  clamp: op("aten::clamp"),
+  sumAll: op("aten::sum"),
+  sumDim: op("aten::sum", "dim_IntList"),
+  meanAll: op("aten::mean"),
+  meanDim: op("aten::mean", "dim"),
+  maxAll: op("aten::max"),
+  maxDim: op("aten::max", "dim"),
+  minAll: op("aten::min"),
+  minDim: op("aten::min", "dim"),
+  amax: op("aten::amax"),
+  argmax: op("aten::argmax"),
+  vectorNorm: op("aten::linalg_vector_norm"),
+  logsumexp: op("aten::logsumexp"),
+  eqT: op("aten::eq", "Tensor"),
+  eqS: op("aten::eq", "Scalar"),
+  neT: op("aten::ne", "Tensor"),
+  neS: op("aten::ne", "Scalar"),
+  gtT: op("aten::gt", "Tensor"),
+  gtS: op("aten::gt", "Scalar"),
+  geT: op("aten::ge", "Tensor"),
+  geS: op("aten::ge", "Scalar"),
+  ltT: op("aten::lt", "Tensor"),
+  ltS: op("aten::lt", "Scalar"),
+  leT: op("aten::le", "Tensor"),
+  leS: op("aten::le", "Scalar"),
+  reshape: op("aten::reshape"),
+  view: op("aten::view"),
+  flatten: op("aten::flatten", "using_ints"),
+  unsqueeze: op("aten::unsqueeze"),
+  squeezeDim: op("aten::squeeze", "dim"),
+  squeeze: op("aten::squeeze"),
+  permute: op("aten::permute"),
+  transpose: op("aten::transpose", "int"),
+  t: op("aten::t"),
+  expand: op("aten::expand"),
+  repeat: op("aten::repeat"),
+  flip: op("aten::flip"),
+  contiguous: op("aten::contiguous"),
+  narrow: op("aten::narrow"),
+  select: op("aten::select", "int"),
+  slice: op("aten::slice", "Tensor"),
+  indexSelect: op("aten::index_select"),
+  index: op("aten::index", "Tensor"),
+  gather: op("aten::gather"),
+  maskedFill: op("aten::masked_fill", "Scalar"),
+  matmul: op("aten::matmul"),
+  mm: op("aten::mm"),
+  bmm: op("aten::bmm"),
+  toDtype: op("aten::to", "dtype"),
+  toDevice: op("aten::to", "device"),
+  clone: op("aten::clone"),
+  detach: op("aten::detach"),
+  softmax: op("aten::softmax", "int"),
+  logSoftmax: op("aten::log_softmax", "int"),
+  topk: op("aten::topk"),
+  sort: op("aten::sort"),
+  cumsum: op("aten::cumsum"),
+  allclose: op("aten::allclose"),
+};
+
+/** Wraps an operator's result: one handle becomes a Tensor, a list becomes Tensor[]. */
+export function wrap(result: NativeResult): Tensor {
+  if (result === null || typeof result !== "object" || Array.isArray(result)) {
+    throw new TypeError(`expected a tensor from libtorch, got ${JSON.stringify(result)}`);
+  }
+  return new Tensor(result);
+}
+
+export function wrapList(result: NativeResult): Tensor[] {
+  if (!Array.isArray(result)) throw new TypeError("expected a list of tensors from libtorch");
+  return result.map((r) => wrap(r));
+}
+
+function dimList(dim: number | readonly number[]): number[] {
+  return typeof dim === "number" ? [dim] : [...dim];
+}
+
+export class Tensor implements Disposable {
+  #handle: NativeHandle;
+
+  /** Wraps a native handle; use the factory functions (`tensor`, `zeros`, ...) instead. */
+  constructor(handle: NativeHandle) {
+    this.#handle = handle;
+    track(this);
+  }
+
+  /** The native handle, for operator calls. */
+  get handle(): NativeHandle {
+    return this.#handle;
+  }
+
+  // ---- lifetime -------------------------------------------------------------------------
+
+  /** Drops this reference to the libtorch tensor now. Using the tensor afterwards throws. */
+  dispose(): void {
+    this.#handle.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.#handle.isDisposed();
+  }
+
+  // ---- metadata -------------------------------------------------------------------------
+
+  get shape(): number[] {
+    return this.#handle.shape();
+  }
+
+  get strides(): number[] {
+    return this.#handle.strides();
+  }
+
+  get ndim(): number {
+    return this.#handle.shape().length;
+  }
+
+  /** Size of dimension `dim` (negative counts from the end). */
+  size(dim: number): number {
+    const shape = this.shape;
+    const d = dim < 0 ? dim + shape.length : dim;
+    const n = shape[d];
+    if (n === undefined) throw new RangeError(`dimension ${dim} is out of range for a ${shape.length}-d tensor`);
+    return n;
+  }
+
+  get numel(): number {
+    return this.#handle.numel();
+  }
+
+  get dtype(): DType {
+    return dtypeName(this.#handle.dtype());
+  }
+
+  /** "cpu", "cuda:0", ... */
+  get device(): string {
+    return this.#handle.device();
+  }
+
+  toString(): string {
+    if (this.isDisposed) return "Tensor(disposed)";
+    return `Tensor(shape=[${this.shape.join(", ")}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ", requiresGrad" : ""})`;
+  }
+
+  // ---- data -----------------------------------------------------------------------------
+
+  /**
+   * A copy of the elements, contiguous, in the tensor's dtype (int64 as BigInt64Array,
+   * bool as Uint8Array). float16/bfloat16 are converted to float32.
+   */
+  data(): AnyTypedArray {
+    const dtype = this.dtype;
+    if (dtype === "float16" || dtype === "bfloat16") {
+      const f = this.to("float32");
+      try {
+        return f.data();
+      } finally {
+        f.dispose();
+      }
+    }
+    return viewAs(dtype, this.#handle.toBuffer()) as AnyTypedArray;
+  }
+
+  /** The elements as plain numbers (int64 converted with Number()). */
+  dataAsNumbers(): Float64Array {
+    const d = this.data();
+    if (d instanceof BigInt64Array) return Float64Array.from(d, (x) => Number(x));
+    return Float64Array.from(d as ArrayLike<number>);
+  }
+
+  /** Nested JS arrays, like PyTorch's tolist(). */
+  toArray(): NestedArray {
+    const flat = this.dataAsNumbers();
+    const shape = this.shape;
+    const asBool = this.dtype === "bool";
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === shape.length) return asBool ? flat[offset] !== 0 : (flat[offset] as number);
+      const n = shape[dim] as number;
+      const stride = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      const out: NestedArray[] = [];
+      for (let i = 0; i < n; i++) out.push(build(dim + 1, offset + i * stride));
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    const v = this.#handle.item();
+    return typeof v === "boolean" ? Number(v) : v;
+  }
+
+  // ---- autograd -------------------------------------------------------------------------
+
+  get requiresGrad(): boolean {
+    return this.#handle.requiresGrad();
+  }
+
+  set requiresGrad(flag: boolean) {
+    this.#handle.setRequiresGrad(flag);
+  }
+
+  /** Sets requiresGrad and returns this, for chaining. */
+  requiresGrad_(flag = true): this {
+    this.#handle.setRequiresGrad(flag);
+    return this;
+  }
+
+  get isLeaf(): boolean {
+    return this.#handle.isLeaf();
+  }
+
+  /** The accumulated gradient (a new reference each call), or null. */
+  get grad(): Tensor | null {
+    const g = this.#handle.grad();
+    return g === null ? null : new Tensor(g);
+  }
+
+  set grad(g: Tensor | null) {
+    this.#handle.setGrad(g === null ? null : g.handle);
+  }
+
+  retainGrad(): this {
+    this.#handle.retainGrad();
+    return this;
+  }
+
+  /** Accumulates d(this)/d(leaf) into every leaf's grad. A scalar needs no gradient argument. */
+  backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    this.#handle.backward(gradient?.handle ?? null, options.retainGraph ?? false, options.createGraph ?? false);
+  }
+
+  /** A tensor sharing this one's data, cut from the autograd graph. */
+  detach(): Tensor {
+    return wrap(ops.detach.call(this.#handle));
+  }
+
+  // ---- arithmetic -----------------------------------------------------------------------
+
+  add(other: Tensor | number, alpha = 1): Tensor {
+    return wrap(typeof other === "number" ? ops.addS.call(this.#handle, other, alpha) : ops.addT.call(this.#handle, other.handle, alpha));
+  }
+
+  sub(other: Tensor | number, alpha = 1): Tensor {
+    return wrap(typeof other === "number" ? ops.subS.call(this.#handle, other, alpha) : ops.subT.call(this.#handle, other.handle, alpha));
+  }
+
+  mul(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.mulS.call(this.#handle, other) : ops.mulT.call(this.#handle, other.handle));
+  }
+
+  div(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.divS.call(this.#handle, other) : ops.divT.call(this.#handle, other.handle));
+  }
+
+  pow(exponent: Tensor | number): Tensor {
+    return wrap(typeof exponent === "number" ? ops.powS.call(this.#handle, exponent) : ops.powT.call(this.#handle, exponent.handle));
+  }
+
+  neg(): Tensor {
+    return wrap(ops.neg.call(this.#handle));
+  }
+  exp(): Tensor {
+    return wrap(ops.exp.call(this.#handle));
+  }
+  log(): Tensor {
+    return wrap(ops.log.call(this.#handle));
+  }
+  sqrt(): Tensor {
+    return wrap(ops.sqrt.call(this.#handle));
+  }
+  rsqrt(): Tensor {
+    return wrap(ops.rsqrt.call(this.#handle));
+  }
+  abs(): Tensor {
+    return wrap(ops.abs.call(this.#handle));
+  }
+  square(): Tensor {
+    return this.mul(this);
+  }
+  reciprocal(): Tensor {
+    return wrap(ops.reciprocal.call(this.#handle));
+  }
+  relu(): Tensor {
+    return wrap(ops.relu.call(this.#handle));
+  }
+  sigmoid(): Tensor {
+    return wrap(ops.sigmoid.call(this.#handle));
+  }
+  tanh(): Tensor {
+    return wrap(ops.tanh.call(this.#handle));
+  }
+  sign(): Tensor {
+    return wrap(ops.sign.call(this.#handle));
+  }
+  floor(): Tensor {
+    return wrap(ops.floor.call(this.#handle));
+  }
+  round(): Tensor {
+    return wrap(ops.round.call(this.#handle));
+  }
+
+  /** Limits values to [min, max]; either bound may be null. */
+  clamp(min: number | null, max: number | null = null): Tensor {
+    return wrap(ops.clamp.call(this.#handle, min, max));
+  }
+
+  // ---- in place (these change this tensor and return it) --------------------------------
+
+  add_(other: Tensor | number, alpha = 1): this {
+    if (typeof other === "number") ops.addS_.callInPlace(this.#handle, other, alpha);
+    else ops.addT_.callInPlace(this.#handle, other.handle, alpha);
+    return this;
+  }
+
+  sub_(other: Tensor, alpha = 1): this {
+    ops.subT_.callInPlace(this.#handle, other.handle, alpha);
+    return this;
+  }
+
+  mul_(other: Tensor | number): this {
+    if (typeof other === "number") ops.mulS_.callInPlace(this.#handle, other);
+    else ops.mulT_.callInPlace(this.#handle, other.handle);
+    return this;
+  }
+
+  div_(other: Tensor | number): this {
+    if (typeof other === "number") ops.divS_.callInPlace(this.#handle, other);
+    else ops.divT_.callInPlace(this.#handle, other.handle);
+    return this;
+  }
+
+  /** this += value * a * b */
+  addcmul_(a: Tensor, b: Tensor, value = 1): this {
+    ops.addcmul_.callInPlace(this.#handle, a.handle, b.handle, value);
+    return this;
+  }
+
+  /** this += value * a / b */
+  addcdiv_(a: Tensor, b: Tensor, value = 1): this {
+    ops.addcdiv_.callInPlace(this.#handle, a.handle, b.handle, value);
+    return this;
+  }
+
+  /** Copies `src` (broadcast, converted) into this tensor. */
+  copy_(src: Tensor): this {
+    ops.copy_.callInPlace(this.#handle, src.handle, false);
+    return this;
+  }
+
+  zero_(): this {
+    ops.zero_.callInPlace(this.#handle);
+    return this;
+  }
+
+  fill_(value: number): this {
+    ops.fill_.callInPlace(this.#handle, value);
+    return this;
+  }
+
+  clamp_(min: number | null, max: number | null = null): this {
+    ops.clamp_.callInPlace(this.#handle, min, max);
+    return this;
+  }
+
+  /** Fills with N(mean, std^2) samples from libtorch's default generator. */
+  normal_(mean = 0, std = 1): this {
+    ops.normal_.callInPlace(this.#handle, mean, std, null);
+    return this;
+  }
+
+  /** Fills with U[low, high) samples from libtorch's default generator. */
+  uniform_(low = 0, high = 1): this {
+    ops.uniform_.callInPlace(this.#handle, low, high, null);
+    return this;
+  }
+
+  // ---- reductions -----------------------------------------------------------------------
+
+  /** Sum of all elements, or over `dim`. */
+  sum(dim?: number | readonly number[], keepdim = false): Tensor {
+    if (dim === undefined) return wrap(ops.sumAll.call(this.#handle, null));
+    return wrap(ops.sumDim.call(this.#handle, dimList(dim), keepdim, null));
+  }
+
+  mean(dim?: number | readonly number[], keepdim = false): Tensor {
+    if (dim === undefined) return wrap(ops.meanAll.call(this.#handle, null));
+    return wrap(ops.meanDim.call(this.#handle, dimList(dim), keepdim, null));
+  }
+
+  /** Largest element, or with `dim` the largest values and their indices. */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return wrap(ops.maxAll.call(this.#handle));
+    const [values, indices] = wrapList(ops.maxDim.call(this.#handle, dim, keepdim)) as [Tensor, Tensor];
+    return { values, indices };
+  }
+
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return wrap(ops.minAll.call(this.#handle));
+    const [values, indices] = wrapList(ops.minDim.call(this.#handle, dim, keepdim)) as [Tensor, Tensor];
+    return { values, indices };
+  }
+
+  amax(dim: number | readonly number[], keepdim = false): Tensor {
+    return wrap(ops.amax.call(this.#handle, dimList(dim), keepdim));
+  }
+
+  argmax(dim?: number, keepdim = false): Tensor {
+    return wrap(ops.argmax.call(this.#handle, dim ?? null, keepdim));
+  }
+
+  /** The p-norm over all elements, or over `dim`. */
+  norm(p = 2, dim?: number | readonly number[], keepdim = false): Tensor {
+    return wrap(ops.vectorNorm.call(this.#handle, p, dim === undefined ? null : dimList(dim), keepdim, null));
+  }
+
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor {
+    return wrap(ops.logsumexp.call(this.#handle, dimList(dim), keepdim));
+  }
+
+  cumsum(dim: number): Tensor {
+    return wrap(ops.cumsum.call(this.#handle, dim, null));
+  }
+
+  /** The k largest (or smallest) values along `dim` and their indices. */
+  topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+    const [values, indices] = wrapList(ops.topk.call(this.#handle, k, dim, largest, sorted)) as [Tensor, Tensor];
+    return { values, indices };
+  }
+
+  sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } {
+    const [values, indices] = wrapList(ops.sort.call(this.#handle, dim, descending)) as [Tensor, Tensor];
+    return { values, indices };
+  }
+
+  // ---- comparisons (bool results) -------------------------------------------------------
+
+  eq(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.eqS.call(this.#handle, other) : ops.eqT.call(this.#handle, other.handle));
+  }
+  ne(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.neS.call(this.#handle, other) : ops.neT.call(this.#handle, other.handle));
+  }
+  gt(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.gtS.call(this.#handle, other) : ops.gtT.call(this.#handle, other.handle));
+  }
+  ge(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.geS.call(this.#handle, other) : ops.geT.call(this.#handle, other.handle));
+  }
+  lt(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.ltS.call(this.#handle, other) : ops.ltT.call(this.#handle, other.handle));
+  }
+  le(other: Tensor | number): Tensor {
+    return wrap(typeof other === "number" ? ops.leS.call(this.#handle, other) : ops.leT.call(this.#handle, other.handle));
+  }
+
+  /** True when every element is within atol + rtol * |other| of `other`. */
+  allclose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
+    return ops.allclose.call(this.#handle, other.handle, rtol, atol, false) === true;
+  }
+
+  // ---- shape ----------------------------------------------------------------------------
+
+  reshape(shape: readonly number[]): Tensor {
+    return wrap(ops.reshape.call(this.#handle, [...shape]));
+  }
+  view(shape: readonly number[]): Tensor {
+    return wrap(ops.view.call(this.#handle, [...shape]));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return wrap(ops.flatten.call(this.#handle, startDim, endDim));
+  }
+  unsqueeze(dim: number): Tensor {
+    return wrap(ops.unsqueeze.call(this.#handle, dim));
+  }
+  squeeze(dim?: number): Tensor {
+    return wrap(dim === undefined ? ops.squeeze.call(this.#handle) : ops.squeezeDim.call(this.#handle, dim));
+  }
+  permute(dims: readonly number[]): Tensor {
+    return wrap(ops.permute.call(this.#handle, [...dims]));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return wrap(ops.transpose.call(this.#handle, dim0, dim1));
+  }
+  /** Transpose of a matrix. */
+  t(): Tensor {
+    return wrap(ops.t.call(this.#handle));
+  }
+  expand(shape: readonly number[]): Tensor {
+    return wrap(ops.expand.call(this.#handle, [...shape], false));
+  }
+  repeat(repeats: readonly number[]): Tensor {
+    return wrap(ops.repeat.call(this.#handle, [...repeats]));
+  }
+  flip(dims: readonly number[]): Tensor {
+    return wrap(ops.flip.call(this.#handle, [...dims]));
+  }
+  contiguous(): Tensor {
+    return wrap(ops.contiguous.call(this.#handle));
+  }
+  /** Elements start..start+length-1 along `dim` (a view). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(ops.narrow.call(this.#handle, dim, start, length));
+  }
+  /** Index `index` of `dim`, which is removed (a view). */
+  select(dim: number, index: number): Tensor {
+    return wrap(ops.select.call(this.#handle, dim, index));
+  }
+  /** Elements start, start+step, ... < end along `dim` (a view). */
+  slice(dim: number, start: number | null, end: number | null, step = 1): Tensor {
+    return wrap(ops.slice.call(this.#handle, dim, start, end, step));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(ops.indexSelect.call(this.#handle, dim, index.handle));
+  }
+  /** Advanced indexing, like `x[i0, i1, ...]` with index tensors (null = whole dimension). */
+  index(indices: ReadonlyArray<Tensor | null>): Tensor {
+    return wrap(ops.index.call(this.#handle, indices.map((t) => (t === null ? null : t.handle))));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(ops.gather.call(this.#handle, dim, index.handle, false));
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return wrap(ops.maskedFill.call(this.#handle, mask.handle, value));
+  }
+
+  // ---- linear algebra -------------------------------------------------------------------
+
+  matmul(other: Tensor): Tensor {
+    return wrap(ops.matmul.call(this.#handle, other.handle));
+  }
+  mm(other: Tensor): Tensor {
+    return wrap(ops.mm.call(this.#handle, other.handle));
+  }
+  bmm(other: Tensor): Tensor {
+    return wrap(ops.bmm.call(this.#handle, other.handle));
+  }
+
+  softmax(dim: number): Tensor {
+    return wrap(ops.softmax.call(this.#handle, dim, null));
+  }
+  logSoftmax(dim: number): Tensor {
+    return wrap(ops.logSoftmax.call(this.#handle, dim, null));
+  }
+
+  // ---- conversion -----------------------------------------------------------------------
+
+  /** Converts to a dtype ("float64") or moves to a device ("cuda", "cpu"). Returns a new tensor. */
+  to(target: DType | string): Tensor {
+    if (isDType(target)) return wrap(ops.toDtype.call(this.#handle, dtypeCode(target), false, false, null));
+    return wrap(ops.toDevice.call(this.#handle, target, this.#handle.dtype(), false, false, null));
+  }
+
+  float(): Tensor {
+    return this.to("float32");
+  }
+  double(): Tensor {
+    return this.to("float64");
+  }
+
+  clone(): Tensor {
+    return wrap(ops.clone.call(this.#handle, null));
+  }
+}
+
+const DTYPES = new Set<string>(["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"]);
+
+function isDType(s: string): s is DType {
+  return DTYPES.has(s);
+}
