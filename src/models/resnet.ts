@@ -185,6 +185,9 @@ export class ResNet extends Module {
         constant_(m.weight, 1);
         constant_(m.bias, 0);
       }
+    }
+    // A second pass, as in torchvision: the loop above visits a block before its BNs.
+    for (const [, m] of this.namedModules()) {
       if (zeroInitResidual && (m instanceof BasicBlock || m instanceof Bottleneck) && m.lastBn.weight !== null) {
         constant_(m.lastBn.weight, 0);
       }
