@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { liveTensorCount, ones, randn, tidy } from "../../src/index.js";
+
+test("10,000 small ops inside tidy leave native handles and RSS flat", () => {
+  const a = randn([64, 64]);
+  const run = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      tidy(() => {
+        a.add(1).mul(a).sum();
+      });
+    }
+  };
+  run(1000); // warm up allocator and JIT
+  global.gc?.();
+  const handles = liveTensorCount();
+  const rss = process.memoryUsage().rss;
+  run(10_000);
+  global.gc?.();
+  assert.equal(liveTensorCount(), handles, "no handle outlives its tidy scope");
+  const grown = process.memoryUsage().rss - rss;
+  // 10,000 x 3 intermediates of 16 KiB would be ~480 MiB if any leaked
+  assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+});
+
+test("explicit dispose frees the native handle", () => {
+  const before = liveTensorCount();
+  const t = ones([1000]);
+  assert.equal(liveTensorCount(), before + 1);
+  t.dispose();
+  assert.equal(liveTensorCount(), before);
+});
