@@ -1,10 +1,10 @@
-// Entry point of the native addon: registers the tensor handle, operators and runtime.
+// Entry point of the native addon: registers the tensor table, operators and runtime.
 #include "common.h"
 
 namespace simclr {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("TensorHandle", TensorHandle::Init(env));
+  InitTensorApi(env, exports);
   InitOps(env, exports);
   InitRuntime(env, exports);
   return exports;

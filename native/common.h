@@ -1,4 +1,4 @@
-// Shared helpers for the libtorch binding: exception translation and the tensor handle.
+// Shared helpers for the libtorch binding: exception translation and the tensor table.
 #pragma once
 
 #include <napi.h>
@@ -23,54 +23,32 @@ auto Guard(const Napi::Env& env, const char* where, F&& body) -> decltype(body()
   }
 }
 
-// A JS object that owns one at::Tensor. dispose() releases it at once; the object's
-// finalizer releases it if JS forgot to (a safety net, not the normal path).
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  static Napi::Function Init(Napi::Env env);
-  // Wraps `t` in a new JS handle. An undefined tensor becomes null.
-  static Napi::Value Wrap(Napi::Env env, at::Tensor t);
-  // The tensor behind a JS value; throws a JS TypeError naming `what` if it is not a live handle.
-  static const at::Tensor& Get(const Napi::Env& env, const Napi::Value& v, const std::string& what);
-  // The handle behind a JS value, or nullptr if it is not one (checked by type tag, so an
-  // object wrapped by another addon is never misread).
-  static TensorHandle* Find(const Napi::Env& env, const Napi::Value& v);
-  bool disposed() const { return !tensor_.defined(); }
-  const at::Tensor& tensor() const { return tensor_; }
-  static int64_t LiveCount();
+// JS refers to tensors by number: an id names a slot of this table and the slot's
+// generation, so an id of a freed tensor never reaches a later tensor in the same slot
+// (it is reported as disposed instead). Plain numbers cost JS nothing to create or pass,
+// and need no per-object finalizer (see docs/native.md).
+namespace tensors {
 
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-  void Finalize(Napi::Env env) override;
+// Stores `t` and returns its id as a JS number; an undefined tensor becomes null.
+Napi::Value Add(const Napi::Env& env, at::Tensor t);
 
- private:
-  void Release(Napi::Env env);
+enum class Lookup { kOk, kNotAnId, kDisposed };
 
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value Strides(const Napi::CallbackInfo& info);
-  Napi::Value Dtype(const Napi::CallbackInfo& info);
-  Napi::Value Device(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
-  Napi::Value Grad(const Napi::CallbackInfo& info);
-  Napi::Value SetGrad(const Napi::CallbackInfo& info);
-  Napi::Value RetainGrad(const Napi::CallbackInfo& info);
-  Napi::Value Backward(const Napi::CallbackInfo& info);
-  Napi::Value ToBuffer(const Napi::CallbackInfo& info);
-  Napi::Value Item(const Napi::CallbackInfo& info);
-  Napi::Value SameAs(const Napi::CallbackInfo& info);
+// The tensor behind `v`, or nullptr with the reason in `why`.
+const at::Tensor* Find(const Napi::Value& v, Lookup* why);
 
-  const at::Tensor& Live(const Napi::Env& env) const;
+// The tensor behind `v`; throws a JS error naming `what` if `v` is not a live id.
+const at::Tensor& Get(const Napi::Env& env, const Napi::Value& v, const char* what);
 
-  at::Tensor tensor_;
-  int64_t reported_bytes_ = 0;
-};
+// Frees the slot of `v` (no-op for an id already freed).
+void Free(const Napi::Env& env, const Napi::Value& v);
 
-// Registration functions of the other translation units.
+int64_t LiveCount();
+
+}  // namespace tensors
+
+// Registration functions of the translation units.
+void InitTensorApi(Napi::Env env, Napi::Object exports);
 void InitOps(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
 

@@ -104,10 +104,13 @@ int64_t ToInt(const Napi::Env& env, const OpEntry& op, const ArgSpec& spec, cons
 }
 
 const at::Tensor& TensorArg(const Napi::Env& env, const OpEntry& op, const ArgSpec& spec, const Napi::Value& v) {
-  TensorHandle* h = TensorHandle::Find(env, v);
-  if (h == nullptr) ArgError(env, op, spec, std::string("expects a Tensor, got ") + JsTypeName(v));
-  if (h->disposed()) ArgError(env, op, spec, "is a tensor that was disposed and cannot be used again");
-  return h->tensor();
+  tensors::Lookup why;
+  const at::Tensor* t = tensors::Find(v, &why);
+  if (t == nullptr) {
+    if (why == tensors::Lookup::kDisposed) ArgError(env, op, spec, "is a tensor that was disposed and cannot be used again");
+    ArgError(env, op, spec, std::string("expects a Tensor, got ") + JsTypeName(v));
+  }
+  return *t;
 }
 
 c10::IValue ToListIValue(const Napi::Env& env, const OpEntry& op, const ArgSpec& spec, const Napi::Value& v) {
@@ -216,7 +219,7 @@ c10::IValue ToIValue(const Napi::Env& env, const OpEntry& op, const ArgSpec& spe
 }
 
 Napi::Value FromIValue(const Napi::Env& env, c10::IValue&& v) {
-  if (v.isTensor()) return TensorHandle::Wrap(env, std::move(v).toTensor());
+  if (v.isTensor()) return tensors::Add(env, std::move(v).toTensor());
   if (v.isNone()) return env.Null();
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
@@ -225,7 +228,7 @@ Napi::Value FromIValue(const Napi::Env& env, c10::IValue&& v) {
   if (v.isTensorList()) {
     auto list = v.toTensorList();
     Napi::Array out = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); i++) out.Set(i, TensorHandle::Wrap(env, list.get(i)));
+    for (size_t i = 0; i < list.size(); i++) out.Set(i, tensors::Add(env, list.get(i)));
     return out;
   }
   if (v.isIntList()) {
@@ -286,7 +289,7 @@ void Invoke(const Napi::CallbackInfo& info, OpEntry& op, torch::jit::Stack& stac
   });
 }
 
-// callOp(id, ...args) -> the result: a tensor, a number, an array for several results.
+// callOp(id, ...args) -> the result: a tensor id, a number, an array for several results.
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpEntry& op = EntryAt(env, info[0]);

@@ -15,29 +15,6 @@
 namespace simclr {
 namespace {
 
-// fromBuffer(bytes: Uint8Array, shape: number[], dtype: number) -> handle. Copies, so a
-// later change to the JS array never changes the tensor behind autograd's back.
-Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "fromBuffer: data must be a typed array");
-  Napi::TypedArray data = info[0].As<Napi::TypedArray>();
-  Napi::Array shape_js = info[1].As<Napi::Array>();
-  std::vector<int64_t> shape(shape_js.Length());
-  for (uint32_t i = 0; i < shape_js.Length(); i++) shape[i] = shape_js.Get(i).As<Napi::Number>().Int64Value();
-  auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
-  return Guard(env, "fromBuffer", [&] {
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
-    size_t nbytes = t.numel() * t.element_size();
-    if (nbytes != data.ByteLength()) {
-      throw std::invalid_argument("shape [" + c10::Join(", ", shape) + "] of " + std::string(c10::toString(dtype)) +
-                                  " needs " + std::to_string(nbytes) + " bytes, the data has " + std::to_string(data.ByteLength()));
-    }
-    auto* src = static_cast<uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
-    if (nbytes > 0) std::memcpy(t.data_ptr(), src, nbytes);
-    return TensorHandle::Wrap(env, std::move(t));
-  });
-}
-
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   c10::GradMode::set_enabled(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -88,14 +65,14 @@ Napi::Value RngState(const Napi::CallbackInfo& info) {
   return Guard(env, "rngState", [&] {
     at::Generator gen = DefaultGenerator(device);
     std::lock_guard<std::mutex> lock(gen.mutex());
-    return TensorHandle::Wrap(env, gen.get_state());
+    return tensors::Add(env, gen.get_state());
   });
 }
 
 Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string device = info[0].As<Napi::String>().Utf8Value();
-  const at::Tensor& state = TensorHandle::Get(env, info[1], "setRngState state");
+  const at::Tensor& state = tensors::Get(env, info[1], "setRngState state");
   return Guard(env, "setRngState", [&] {
     at::Generator gen = DefaultGenerator(device);
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -122,10 +99,6 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n);
 }
 
-Napi::Value LiveHandles(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount()));
-}
-
 Napi::Value Version(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object v = Napi::Object::New(env);
@@ -138,7 +111,6 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
-  exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer, "fromBuffer"));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled, "setGradEnabled"));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled, "isGradEnabled"));
   exports.Set("setAutocast", Napi::Function::New(env, SetAutocast, "setAutocast"));
@@ -148,7 +120,6 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
-  exports.Set("liveHandles", Napi::Function::New(env, LiveHandles, "liveHandles"));
   exports.Set("version", Napi::Function::New(env, Version, "version"));
 }
 

@@ -7,48 +7,50 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
-/** A native handle that owns one at::Tensor (see native/tensor_handle.cc). */
-export interface NativeHandle {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  strides(): number[];
-  dtype(): number;
-  device(): string;
-  numel(): number;
-  requiresGrad(): boolean;
-  setRequiresGrad(flag: boolean): void;
-  isLeaf(): boolean;
-  grad(): NativeHandle | null;
-  setGrad(grad: NativeHandle | null): void;
-  retainGrad(): void;
-  backward(gradient: NativeHandle | null, retainGraph: boolean, createGraph: boolean): void;
-  toBuffer(): ArrayBuffer;
-  item(): number | boolean;
-  sameAs(other: NativeHandle): boolean;
-}
+/**
+ * A tensor as JS holds it: a number naming a slot of the addon's tensor table and the slot's
+ * generation (see native/tensor_table.cc), so a freed id is reported as disposed, never
+ * mistaken for a later tensor.
+ */
+export type TensorId = number;
 
-/** What an operator call can return: tensors, numbers, or lists of them. */
-export type NativeResult = NativeHandle | number | boolean | string | null | NativeResult[];
+/** What an operator call can return: tensor ids, numbers, or lists of them. */
+export type NativeResult = TensorId | boolean | string | null | NativeResult[];
 
 export interface NativeAddon {
-  TensorHandle: new () => NativeHandle;
+  dispose(id: TensorId): void;
+  isLive(id: TensorId): boolean;
+  shape(id: TensorId): number[];
+  strides(id: TensorId): number[];
+  dtype(id: TensorId): number;
+  device(id: TensorId): string;
+  numel(id: TensorId): number;
+  requiresGrad(id: TensorId): boolean;
+  setRequiresGrad(id: TensorId, flag: boolean): void;
+  isLeaf(id: TensorId): boolean;
+  grad(id: TensorId): TensorId | null;
+  setGrad(id: TensorId, grad: TensorId | null): void;
+  retainGrad(id: TensorId): void;
+  backward(id: TensorId, gradient: TensorId | null, retainGraph: boolean, createGraph: boolean): void;
+  toBuffer(id: TensorId): ArrayBuffer;
+  fromBuffer(data: ArrayBufferView, shape: number[], dtype: number): TensorId;
+  item(id: TensorId): number | boolean;
+  sameAs(a: TensorId, b: TensorId): boolean;
+  liveTensors(): number;
   opHandle(name: string, overload: string): number;
   callOp(id: number, ...args: unknown[]): NativeResult;
   callOpDiscard(id: number, ...args: unknown[]): void;
   opSchema(id: number): string;
   listOps(): string[];
-  fromBuffer(data: ArrayBufferView, shape: number[], dtype: number): NativeHandle;
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
   setAutocast(device: string, enabled: boolean, dtype: number): void;
   manualSeed(seed: number): void;
-  rngState(device: string): NativeHandle;
-  setRngState(device: string, state: NativeHandle): void;
+  rngState(device: string): TensorId;
+  setRngState(device: string, state: TensorId): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaDeviceCount(): number;
-  liveHandles(): number;
   version(): { torch: string; parallel: string };
 }
 

@@ -31,9 +31,9 @@ export function conv2d(
 ): Tensor {
   return wrap(
     ops.conv2d.call(
-      x.handle,
-      weight.handle,
-      bias?.handle ?? null,
+      x.id,
+      weight.id,
+      bias?.id ?? null,
       pair(options.stride ?? 1),
       pair(options.padding ?? 0),
       pair(options.dilation ?? 1),
@@ -58,11 +58,11 @@ export function batchNorm(
 ): Tensor {
   return wrap(
     ops.batchNorm.call(
-      x.handle,
-      weight?.handle ?? null,
-      bias?.handle ?? null,
-      runningMean?.handle ?? null,
-      runningVar?.handle ?? null,
+      x.id,
+      weight?.id ?? null,
+      bias?.id ?? null,
+      runningMean?.id ?? null,
+      runningVar?.id ?? null,
       training,
       momentum,
       eps,
@@ -73,7 +73,7 @@ export function batchNorm(
 
 /** x @ weight^T + bias. x: (..., in), weight: (out, in). */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return wrap(ops.linear.call(x.handle, weight.handle, bias?.handle ?? null));
+  return wrap(ops.linear.call(x.id, weight.id, bias?.id ?? null));
 }
 
 export function relu(x: Tensor): Tensor {
@@ -82,40 +82,40 @@ export function relu(x: Tensor): Tensor {
 
 /** ReLU that overwrites its input (saves memory; autograd allows it after conv/BN). Returns x. */
 export function relu_(x: Tensor): Tensor {
-  ops.relu_.callInPlace(x.handle);
+  ops.relu_.callInPlace(x.id);
   return x;
 }
 
 export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0): Tensor {
-  return wrap(ops.maxPool2d.call(x.handle, pair(kernelSize), pair(stride ?? kernelSize), pair(padding), [1, 1], false));
+  return wrap(ops.maxPool2d.call(x.id, pair(kernelSize), pair(stride ?? kernelSize), pair(padding), [1, 1], false));
 }
 
 export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0): Tensor {
-  return wrap(ops.avgPool2d.call(x.handle, pair(kernelSize), pair(stride ?? kernelSize), pair(padding), false, true, null));
+  return wrap(ops.avgPool2d.call(x.id, pair(kernelSize), pair(stride ?? kernelSize), pair(padding), false, true, null));
 }
 
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
-  return wrap(ops.adaptiveAvgPool2d.call(x.handle, pair(outputSize)));
+  return wrap(ops.adaptiveAvgPool2d.call(x.id, pair(outputSize)));
 }
 
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
-  return wrap(ops.dropout.call(x.handle, p, training));
+  return wrap(ops.dropout.call(x.id, p, training));
 }
 
 /** Mean cross-entropy of logits (N, C) against int64 class indices (N). */
 export function crossEntropy(logits: Tensor, target: Tensor, options: { labelSmoothing?: number } = {}): Tensor {
   // reduction 1 = mean, ignore_index -100 as in PyTorch
-  return wrap(ops.crossEntropy.call(logits.handle, target.handle, null, 1, -100, options.labelSmoothing ?? 0));
+  return wrap(ops.crossEntropy.call(logits.id, target.id, null, 1, -100, options.labelSmoothing ?? 0));
 }
 
 export function mseLoss(input: Tensor, target: Tensor): Tensor {
-  return wrap(ops.mseLoss.call(input.handle, target.handle, 1));
+  return wrap(ops.mseLoss.call(input.id, target.id, 1));
 }
 
 /** x / max(||x||_p, eps) along `dim`, as torch.nn.functional.normalize. */
 export function normalize(x: Tensor, dim = -1, p = 2, eps = 1e-12): Tensor {
   const norm = x.norm(p, dim, true);
-  const denom = wrap(ops.clampMin.call(norm.handle, eps));
+  const denom = wrap(ops.clampMin.call(norm.id, eps));
   norm.dispose();
   const out = x.div(denom);
   denom.dispose();

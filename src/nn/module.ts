@@ -160,7 +160,7 @@ export abstract class Module {
       for (const t of this.stateDict().values()) {
         if (t.device === device) continue;
         const moved = t.to(device);
-        setData.callInPlace(t.handle, moved.handle);
+        setData.callInPlace(t.id, moved.id);
         moved.dispose();
       }
     });

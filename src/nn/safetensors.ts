@@ -155,7 +155,7 @@ export function serializeSafetensors(
   let offset = 0;
   for (const [name, t] of items) {
     if (name === "__metadata__") throw new TypeError("safetensors: '__metadata__' cannot name a tensor");
-    const data = Buffer.from(t.handle.toBuffer());
+    const data = Buffer.from(native.toBuffer(t.id));
     header[name] = { dtype: DTYPE_NAMES[t.dtype], shape: t.shape, data_offsets: [offset, offset + data.byteLength] };
     chunks.push(data);
     offset += data.byteLength;

@@ -192,17 +192,17 @@ export function linspace(start: number, end: number, steps: number, options: Ten
 
 /** Joins tensors along an existing dimension. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return wrap(ops.cat.call(tensors.map((t) => t.handle), dim));
+  return wrap(ops.cat.call(tensors.map((t) => t.id), dim));
 }
 
 /** Joins tensors along a new dimension. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return wrap(ops.stack.call(tensors.map((t) => t.handle), dim));
+  return wrap(ops.stack.call(tensors.map((t) => t.id), dim));
 }
 
 /** Elementwise `condition ? a : b`. */
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
-  return wrap(ops.where.call(condition.handle, a.handle, b.handle));
+  return wrap(ops.where.call(condition.id, a.id, b.id));
 }
 
 export { wrapList };

@@ -25,7 +25,7 @@ export class Op {
     return native.callOp(this.id, ...args);
   }
 
-  /** For in-place operators: the result aliases an argument, so no new handle is made. */
+  /** For in-place operators: the result aliases an argument, so no new tensor id is made. */
   callInPlace(...args: unknown[]): void {
     native.callOpDiscard(this.id, ...args);
   }

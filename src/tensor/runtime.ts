@@ -41,7 +41,7 @@ export function getRngState(device = "cpu"): Tensor {
 }
 
 export function setRngState(state: Tensor, device = "cpu"): void {
-  native.setRngState(device, state.handle);
+  native.setRngState(device, state.id);
 }
 
 export function isGradEnabled(): boolean {
@@ -93,9 +93,9 @@ export function cudaDeviceCount(): number {
   return native.cudaDeviceCount();
 }
 
-/** Native tensor handles alive now (for leak checks). */
+/** Native tensors alive now (ids not yet disposed) (for leak checks). */
 export function liveTensorCount(): number {
-  return native.liveHandles();
+  return native.liveTensors();
 }
 
 /** The libtorch version this package is running on, and its threading setup. */

@@ -2,7 +2,7 @@
  * Deterministic memory management for tensors. libtorch memory is invisible to the JS
  * garbage collector's sense of size, so tensors are freed explicitly: `dispose()`,
  * `using` (Symbol.dispose), or a `tidy(fn)` scope that frees every tensor created inside it
- * except the ones it returns. The handle's native finalizer frees forgotten tensors
+ * except the ones it returns. A FinalizationRegistry frees forgotten tensors
  * eventually; it is a safety net, not the plan.
  */
 

@@ -4,7 +4,7 @@
  * libtorch's own. `dispose()` drops this reference; the memory goes when nothing in
  * libtorch (views, the autograd graph) still holds it.
  */
-import type { NativeHandle, NativeResult } from "../native.js";
+import { native, type NativeResult, type TensorId } from "../native.js";
 import { dtypeCode, dtypeName, viewAs, type AnyTypedArray, type DType } from "./dtype.js";
 import { op } from "./op.js";
 import { track } from "./scope.js";
@@ -111,13 +111,17 @@ const ops = {
   allclose: op("aten::allclose"),
 };
 
-/** Wraps an operator's result: one handle becomes a Tensor, a list becomes Tensor[]. */
+/** Wraps an operator's result: a tensor id becomes a Tensor, a list becomes Tensor[]. */
 export function wrap(result: NativeResult): Tensor {
-  if (result === null || typeof result !== "object" || Array.isArray(result)) {
-    throw new TypeError(`expected a tensor from libtorch, got ${JSON.stringify(result)}`);
-  }
+  if (typeof result !== "number") throw new TypeError(`expected a tensor from libtorch, got ${JSON.stringify(result)}`);
   return new Tensor(result);
 }
+
+/**
+ * The safety net for tensors nobody disposed: when a Tensor object is garbage collected,
+ * its native tensor is freed. Normal code frees tensors with dispose(), using or tidy().
+ */
+const finalizer = new FinalizationRegistry<TensorId>((id) => native.dispose(id));
 
 export function wrapList(result: NativeResult): Tensor[] {
   if (!Array.isArray(result)) throw new TypeError("expected a list of tensors from libtorch");
@@ -129,24 +133,26 @@ function dimList(dim: number | readonly number[]): number[] {
 }
 
 export class Tensor implements Disposable {
-  #handle: NativeHandle;
+  readonly #id: TensorId;
 
-  /** Wraps a native handle; use the factory functions (`tensor`, `zeros`, ...) instead. */
-  constructor(handle: NativeHandle) {
-    this.#handle = handle;
+  /** Wraps a native tensor id; use the factory functions (`tensor`, `zeros`, ...) instead. */
+  constructor(id: TensorId) {
+    this.#id = id;
+    finalizer.register(this, id, this);
     track(this);
   }
 
-  /** The native handle, for operator calls. */
-  get handle(): NativeHandle {
-    return this.#handle;
+  /** The native tensor id, for operator calls. */
+  get id(): TensorId {
+    return this.#id;
   }
 
   // ---- lifetime -------------------------------------------------------------------------
 
   /** Drops this reference to the libtorch tensor now. Using the tensor afterwards throws. */
   dispose(): void {
-    this.#handle.dispose();
+    finalizer.unregister(this);
+    native.dispose(this.#id);
   }
 
   [Symbol.dispose](): void {
@@ -154,21 +160,21 @@ export class Tensor implements Disposable {
   }
 
   get isDisposed(): boolean {
-    return this.#handle.isDisposed();
+    return !native.isLive(this.#id);
   }
 
   // ---- metadata -------------------------------------------------------------------------
 
   get shape(): number[] {
-    return this.#handle.shape();
+    return native.shape(this.#id);
   }
 
   get strides(): number[] {
-    return this.#handle.strides();
+    return native.strides(this.#id);
   }
 
   get ndim(): number {
-    return this.#handle.shape().length;
+    return native.shape(this.#id).length;
   }
 
   /** Size of dimension `dim` (negative counts from the end). */
@@ -181,16 +187,16 @@ export class Tensor implements Disposable {
   }
 
   get numel(): number {
-    return this.#handle.numel();
+    return native.numel(this.#id);
   }
 
   get dtype(): DType {
-    return dtypeName(this.#handle.dtype());
+    return dtypeName(native.dtype(this.#id));
   }
 
   /** "cpu", "cuda:0", ... */
   get device(): string {
-    return this.#handle.device();
+    return native.device(this.#id);
   }
 
   toString(): string {
@@ -214,7 +220,7 @@ export class Tensor implements Disposable {
         f.dispose();
       }
     }
-    return viewAs(dtype, this.#handle.toBuffer()) as AnyTypedArray;
+    return viewAs(dtype, native.toBuffer(this.#id)) as AnyTypedArray;
   }
 
   /** The elements as plain numbers (int64 converted with Number()). */
@@ -242,192 +248,192 @@ export class Tensor implements Disposable {
 
   /** The value of a one-element tensor. */
   item(): number {
-    const v = this.#handle.item();
+    const v = native.item(this.#id);
     return typeof v === "boolean" ? Number(v) : v;
   }
 
   // ---- autograd -------------------------------------------------------------------------
 
   get requiresGrad(): boolean {
-    return this.#handle.requiresGrad();
+    return native.requiresGrad(this.#id);
   }
 
   set requiresGrad(flag: boolean) {
-    this.#handle.setRequiresGrad(flag);
+    native.setRequiresGrad(this.#id, flag);
   }
 
   /** Sets requiresGrad and returns this, for chaining. */
   requiresGrad_(flag = true): this {
-    this.#handle.setRequiresGrad(flag);
+    native.setRequiresGrad(this.#id, flag);
     return this;
   }
 
   get isLeaf(): boolean {
-    return this.#handle.isLeaf();
+    return native.isLeaf(this.#id);
   }
 
   /** The accumulated gradient (a new reference each call), or null. */
   get grad(): Tensor | null {
-    const g = this.#handle.grad();
+    const g = native.grad(this.#id);
     return g === null ? null : new Tensor(g);
   }
 
   set grad(g: Tensor | null) {
-    this.#handle.setGrad(g === null ? null : g.handle);
+    native.setGrad(this.#id, g === null ? null : g.id);
   }
 
   retainGrad(): this {
-    this.#handle.retainGrad();
+    native.retainGrad(this.#id);
     return this;
   }
 
   /** Accumulates d(this)/d(leaf) into every leaf's grad. A scalar needs no gradient argument. */
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    this.#handle.backward(gradient?.handle ?? null, options.retainGraph ?? false, options.createGraph ?? false);
+    native.backward(this.#id, gradient?.id ?? null, options.retainGraph ?? false, options.createGraph ?? false);
   }
 
   /** A tensor sharing this one's data, cut from the autograd graph. */
   detach(): Tensor {
-    return wrap(ops.detach.call(this.#handle));
+    return wrap(ops.detach.call(this.#id));
   }
 
   // ---- arithmetic -----------------------------------------------------------------------
 
   add(other: Tensor | number, alpha = 1): Tensor {
-    return wrap(typeof other === "number" ? ops.addS.call(this.#handle, other, alpha) : ops.addT.call(this.#handle, other.handle, alpha));
+    return wrap(typeof other === "number" ? ops.addS.call(this.#id, other, alpha) : ops.addT.call(this.#id, other.id, alpha));
   }
 
   sub(other: Tensor | number, alpha = 1): Tensor {
-    return wrap(typeof other === "number" ? ops.subS.call(this.#handle, other, alpha) : ops.subT.call(this.#handle, other.handle, alpha));
+    return wrap(typeof other === "number" ? ops.subS.call(this.#id, other, alpha) : ops.subT.call(this.#id, other.id, alpha));
   }
 
   mul(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.mulS.call(this.#handle, other) : ops.mulT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.mulS.call(this.#id, other) : ops.mulT.call(this.#id, other.id));
   }
 
   div(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.divS.call(this.#handle, other) : ops.divT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.divS.call(this.#id, other) : ops.divT.call(this.#id, other.id));
   }
 
   pow(exponent: Tensor | number): Tensor {
-    return wrap(typeof exponent === "number" ? ops.powS.call(this.#handle, exponent) : ops.powT.call(this.#handle, exponent.handle));
+    return wrap(typeof exponent === "number" ? ops.powS.call(this.#id, exponent) : ops.powT.call(this.#id, exponent.id));
   }
 
   neg(): Tensor {
-    return wrap(ops.neg.call(this.#handle));
+    return wrap(ops.neg.call(this.#id));
   }
   exp(): Tensor {
-    return wrap(ops.exp.call(this.#handle));
+    return wrap(ops.exp.call(this.#id));
   }
   log(): Tensor {
-    return wrap(ops.log.call(this.#handle));
+    return wrap(ops.log.call(this.#id));
   }
   sqrt(): Tensor {
-    return wrap(ops.sqrt.call(this.#handle));
+    return wrap(ops.sqrt.call(this.#id));
   }
   rsqrt(): Tensor {
-    return wrap(ops.rsqrt.call(this.#handle));
+    return wrap(ops.rsqrt.call(this.#id));
   }
   abs(): Tensor {
-    return wrap(ops.abs.call(this.#handle));
+    return wrap(ops.abs.call(this.#id));
   }
   square(): Tensor {
     return this.mul(this);
   }
   reciprocal(): Tensor {
-    return wrap(ops.reciprocal.call(this.#handle));
+    return wrap(ops.reciprocal.call(this.#id));
   }
   relu(): Tensor {
-    return wrap(ops.relu.call(this.#handle));
+    return wrap(ops.relu.call(this.#id));
   }
   sigmoid(): Tensor {
-    return wrap(ops.sigmoid.call(this.#handle));
+    return wrap(ops.sigmoid.call(this.#id));
   }
   tanh(): Tensor {
-    return wrap(ops.tanh.call(this.#handle));
+    return wrap(ops.tanh.call(this.#id));
   }
   sign(): Tensor {
-    return wrap(ops.sign.call(this.#handle));
+    return wrap(ops.sign.call(this.#id));
   }
   floor(): Tensor {
-    return wrap(ops.floor.call(this.#handle));
+    return wrap(ops.floor.call(this.#id));
   }
   round(): Tensor {
-    return wrap(ops.round.call(this.#handle));
+    return wrap(ops.round.call(this.#id));
   }
 
   /** Limits values to [min, max]; either bound may be null. */
   clamp(min: number | null, max: number | null = null): Tensor {
-    return wrap(ops.clamp.call(this.#handle, min, max));
+    return wrap(ops.clamp.call(this.#id, min, max));
   }
 
   // ---- in place (these change this tensor and return it) --------------------------------
 
   add_(other: Tensor | number, alpha = 1): this {
-    if (typeof other === "number") ops.addS_.callInPlace(this.#handle, other, alpha);
-    else ops.addT_.callInPlace(this.#handle, other.handle, alpha);
+    if (typeof other === "number") ops.addS_.callInPlace(this.#id, other, alpha);
+    else ops.addT_.callInPlace(this.#id, other.id, alpha);
     return this;
   }
 
   sub_(other: Tensor, alpha = 1): this {
-    ops.subT_.callInPlace(this.#handle, other.handle, alpha);
+    ops.subT_.callInPlace(this.#id, other.id, alpha);
     return this;
   }
 
   mul_(other: Tensor | number): this {
-    if (typeof other === "number") ops.mulS_.callInPlace(this.#handle, other);
-    else ops.mulT_.callInPlace(this.#handle, other.handle);
+    if (typeof other === "number") ops.mulS_.callInPlace(this.#id, other);
+    else ops.mulT_.callInPlace(this.#id, other.id);
     return this;
   }
 
   div_(other: Tensor | number): this {
-    if (typeof other === "number") ops.divS_.callInPlace(this.#handle, other);
-    else ops.divT_.callInPlace(this.#handle, other.handle);
+    if (typeof other === "number") ops.divS_.callInPlace(this.#id, other);
+    else ops.divT_.callInPlace(this.#id, other.id);
     return this;
   }
 
   /** this += value * a * b */
   addcmul_(a: Tensor, b: Tensor, value = 1): this {
-    ops.addcmul_.callInPlace(this.#handle, a.handle, b.handle, value);
+    ops.addcmul_.callInPlace(this.#id, a.id, b.id, value);
     return this;
   }
 
   /** this += value * a / b */
   addcdiv_(a: Tensor, b: Tensor, value = 1): this {
-    ops.addcdiv_.callInPlace(this.#handle, a.handle, b.handle, value);
+    ops.addcdiv_.callInPlace(this.#id, a.id, b.id, value);
     return this;
   }
 
   /** Copies `src` (broadcast, converted) into this tensor. */
   copy_(src: Tensor): this {
-    ops.copy_.callInPlace(this.#handle, src.handle, false);
+    ops.copy_.callInPlace(this.#id, src.id, false);
     return this;
   }
 
   zero_(): this {
-    ops.zero_.callInPlace(this.#handle);
+    ops.zero_.callInPlace(this.#id);
     return this;
   }
 
   fill_(value: number): this {
-    ops.fill_.callInPlace(this.#handle, value);
+    ops.fill_.callInPlace(this.#id, value);
     return this;
   }
 
   clamp_(min: number | null, max: number | null = null): this {
-    ops.clamp_.callInPlace(this.#handle, min, max);
+    ops.clamp_.callInPlace(this.#id, min, max);
     return this;
   }
 
   /** Fills with N(mean, std^2) samples from libtorch's default generator. */
   normal_(mean = 0, std = 1): this {
-    ops.normal_.callInPlace(this.#handle, mean, std, null);
+    ops.normal_.callInPlace(this.#id, mean, std, null);
     return this;
   }
 
   /** Fills with U[low, high) samples from libtorch's default generator. */
   uniform_(low = 0, high = 1): this {
-    ops.uniform_.callInPlace(this.#handle, low, high, null);
+    ops.uniform_.callInPlace(this.#id, low, high, null);
     return this;
   }
 
@@ -435,180 +441,180 @@ export class Tensor implements Disposable {
 
   /** Sum of all elements, or over `dim`. */
   sum(dim?: number | readonly number[], keepdim = false): Tensor {
-    if (dim === undefined) return wrap(ops.sumAll.call(this.#handle, null));
-    return wrap(ops.sumDim.call(this.#handle, dimList(dim), keepdim, null));
+    if (dim === undefined) return wrap(ops.sumAll.call(this.#id, null));
+    return wrap(ops.sumDim.call(this.#id, dimList(dim), keepdim, null));
   }
 
   mean(dim?: number | readonly number[], keepdim = false): Tensor {
-    if (dim === undefined) return wrap(ops.meanAll.call(this.#handle, null));
-    return wrap(ops.meanDim.call(this.#handle, dimList(dim), keepdim, null));
+    if (dim === undefined) return wrap(ops.meanAll.call(this.#id, null));
+    return wrap(ops.meanDim.call(this.#id, dimList(dim), keepdim, null));
   }
 
   /** Largest element, or with `dim` the largest values and their indices. */
   max(): Tensor;
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
-    if (dim === undefined) return wrap(ops.maxAll.call(this.#handle));
-    const [values, indices] = wrapList(ops.maxDim.call(this.#handle, dim, keepdim)) as [Tensor, Tensor];
+    if (dim === undefined) return wrap(ops.maxAll.call(this.#id));
+    const [values, indices] = wrapList(ops.maxDim.call(this.#id, dim, keepdim)) as [Tensor, Tensor];
     return { values, indices };
   }
 
   min(): Tensor;
   min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
-    if (dim === undefined) return wrap(ops.minAll.call(this.#handle));
-    const [values, indices] = wrapList(ops.minDim.call(this.#handle, dim, keepdim)) as [Tensor, Tensor];
+    if (dim === undefined) return wrap(ops.minAll.call(this.#id));
+    const [values, indices] = wrapList(ops.minDim.call(this.#id, dim, keepdim)) as [Tensor, Tensor];
     return { values, indices };
   }
 
   amax(dim: number | readonly number[], keepdim = false): Tensor {
-    return wrap(ops.amax.call(this.#handle, dimList(dim), keepdim));
+    return wrap(ops.amax.call(this.#id, dimList(dim), keepdim));
   }
 
   argmax(dim?: number, keepdim = false): Tensor {
-    return wrap(ops.argmax.call(this.#handle, dim ?? null, keepdim));
+    return wrap(ops.argmax.call(this.#id, dim ?? null, keepdim));
   }
 
   /** The p-norm over all elements, or over `dim`. */
   norm(p = 2, dim?: number | readonly number[], keepdim = false): Tensor {
-    return wrap(ops.vectorNorm.call(this.#handle, p, dim === undefined ? null : dimList(dim), keepdim, null));
+    return wrap(ops.vectorNorm.call(this.#id, p, dim === undefined ? null : dimList(dim), keepdim, null));
   }
 
   logsumexp(dim: number | readonly number[], keepdim = false): Tensor {
-    return wrap(ops.logsumexp.call(this.#handle, dimList(dim), keepdim));
+    return wrap(ops.logsumexp.call(this.#id, dimList(dim), keepdim));
   }
 
   cumsum(dim: number): Tensor {
-    return wrap(ops.cumsum.call(this.#handle, dim, null));
+    return wrap(ops.cumsum.call(this.#id, dim, null));
   }
 
   /** The k largest (or smallest) values along `dim` and their indices. */
   topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapList(ops.topk.call(this.#handle, k, dim, largest, sorted)) as [Tensor, Tensor];
+    const [values, indices] = wrapList(ops.topk.call(this.#id, k, dim, largest, sorted)) as [Tensor, Tensor];
     return { values, indices };
   }
 
   sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapList(ops.sort.call(this.#handle, dim, descending)) as [Tensor, Tensor];
+    const [values, indices] = wrapList(ops.sort.call(this.#id, dim, descending)) as [Tensor, Tensor];
     return { values, indices };
   }
 
   // ---- comparisons (bool results) -------------------------------------------------------
 
   eq(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.eqS.call(this.#handle, other) : ops.eqT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.eqS.call(this.#id, other) : ops.eqT.call(this.#id, other.id));
   }
   ne(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.neS.call(this.#handle, other) : ops.neT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.neS.call(this.#id, other) : ops.neT.call(this.#id, other.id));
   }
   gt(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.gtS.call(this.#handle, other) : ops.gtT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.gtS.call(this.#id, other) : ops.gtT.call(this.#id, other.id));
   }
   ge(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.geS.call(this.#handle, other) : ops.geT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.geS.call(this.#id, other) : ops.geT.call(this.#id, other.id));
   }
   lt(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.ltS.call(this.#handle, other) : ops.ltT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.ltS.call(this.#id, other) : ops.ltT.call(this.#id, other.id));
   }
   le(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.leS.call(this.#handle, other) : ops.leT.call(this.#handle, other.handle));
+    return wrap(typeof other === "number" ? ops.leS.call(this.#id, other) : ops.leT.call(this.#id, other.id));
   }
 
   /** True when every element is within atol + rtol * |other| of `other`. */
   allclose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
-    return ops.allclose.call(this.#handle, other.handle, rtol, atol, false) === true;
+    return ops.allclose.call(this.#id, other.id, rtol, atol, false) === true;
   }
 
   // ---- shape ----------------------------------------------------------------------------
 
   reshape(shape: readonly number[]): Tensor {
-    return wrap(ops.reshape.call(this.#handle, [...shape]));
+    return wrap(ops.reshape.call(this.#id, [...shape]));
   }
   view(shape: readonly number[]): Tensor {
-    return wrap(ops.view.call(this.#handle, [...shape]));
+    return wrap(ops.view.call(this.#id, [...shape]));
   }
   flatten(startDim = 0, endDim = -1): Tensor {
-    return wrap(ops.flatten.call(this.#handle, startDim, endDim));
+    return wrap(ops.flatten.call(this.#id, startDim, endDim));
   }
   unsqueeze(dim: number): Tensor {
-    return wrap(ops.unsqueeze.call(this.#handle, dim));
+    return wrap(ops.unsqueeze.call(this.#id, dim));
   }
   squeeze(dim?: number): Tensor {
-    return wrap(dim === undefined ? ops.squeeze.call(this.#handle) : ops.squeezeDim.call(this.#handle, dim));
+    return wrap(dim === undefined ? ops.squeeze.call(this.#id) : ops.squeezeDim.call(this.#id, dim));
   }
   permute(dims: readonly number[]): Tensor {
-    return wrap(ops.permute.call(this.#handle, [...dims]));
+    return wrap(ops.permute.call(this.#id, [...dims]));
   }
   transpose(dim0: number, dim1: number): Tensor {
-    return wrap(ops.transpose.call(this.#handle, dim0, dim1));
+    return wrap(ops.transpose.call(this.#id, dim0, dim1));
   }
   /** Transpose of a matrix. */
   t(): Tensor {
-    return wrap(ops.t.call(this.#handle));
+    return wrap(ops.t.call(this.#id));
   }
   expand(shape: readonly number[]): Tensor {
-    return wrap(ops.expand.call(this.#handle, [...shape], false));
+    return wrap(ops.expand.call(this.#id, [...shape], false));
   }
   repeat(repeats: readonly number[]): Tensor {
-    return wrap(ops.repeat.call(this.#handle, [...repeats]));
+    return wrap(ops.repeat.call(this.#id, [...repeats]));
   }
   flip(dims: readonly number[]): Tensor {
-    return wrap(ops.flip.call(this.#handle, [...dims]));
+    return wrap(ops.flip.call(this.#id, [...dims]));
   }
   contiguous(): Tensor {
-    return wrap(ops.contiguous.call(this.#handle));
+    return wrap(ops.contiguous.call(this.#id));
   }
   /** Elements start..start+length-1 along `dim` (a view). */
   narrow(dim: number, start: number, length: number): Tensor {
-    return wrap(ops.narrow.call(this.#handle, dim, start, length));
+    return wrap(ops.narrow.call(this.#id, dim, start, length));
   }
   /** Index `index` of `dim`, which is removed (a view). */
   select(dim: number, index: number): Tensor {
-    return wrap(ops.select.call(this.#handle, dim, index));
+    return wrap(ops.select.call(this.#id, dim, index));
   }
   /** Elements start, start+step, ... < end along `dim` (a view). */
   slice(dim: number, start: number | null, end: number | null, step = 1): Tensor {
-    return wrap(ops.slice.call(this.#handle, dim, start, end, step));
+    return wrap(ops.slice.call(this.#id, dim, start, end, step));
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(ops.indexSelect.call(this.#handle, dim, index.handle));
+    return wrap(ops.indexSelect.call(this.#id, dim, index.id));
   }
   /** Advanced indexing, like `x[i0, i1, ...]` with index tensors (null = whole dimension). */
   index(indices: ReadonlyArray<Tensor | null>): Tensor {
-    return wrap(ops.index.call(this.#handle, indices.map((t) => (t === null ? null : t.handle))));
+    return wrap(ops.index.call(this.#id, indices.map((t) => (t === null ? null : t.id))));
   }
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(ops.gather.call(this.#handle, dim, index.handle, false));
+    return wrap(ops.gather.call(this.#id, dim, index.id, false));
   }
   maskedFill(mask: Tensor, value: number): Tensor {
-    return wrap(ops.maskedFill.call(this.#handle, mask.handle, value));
+    return wrap(ops.maskedFill.call(this.#id, mask.id, value));
   }
 
   // ---- linear algebra -------------------------------------------------------------------
 
   matmul(other: Tensor): Tensor {
-    return wrap(ops.matmul.call(this.#handle, other.handle));
+    return wrap(ops.matmul.call(this.#id, other.id));
   }
   mm(other: Tensor): Tensor {
-    return wrap(ops.mm.call(this.#handle, other.handle));
+    return wrap(ops.mm.call(this.#id, other.id));
   }
   bmm(other: Tensor): Tensor {
-    return wrap(ops.bmm.call(this.#handle, other.handle));
+    return wrap(ops.bmm.call(this.#id, other.id));
   }
 
   softmax(dim: number): Tensor {
-    return wrap(ops.softmax.call(this.#handle, dim, null));
+    return wrap(ops.softmax.call(this.#id, dim, null));
   }
   logSoftmax(dim: number): Tensor {
-    return wrap(ops.logSoftmax.call(this.#handle, dim, null));
+    return wrap(ops.logSoftmax.call(this.#id, dim, null));
   }
 
   // ---- conversion -----------------------------------------------------------------------
 
   /** Converts to a dtype ("float64") or moves to a device ("cuda", "cpu"). Returns a new tensor. */
   to(target: DType | string): Tensor {
-    if (isDType(target)) return wrap(ops.toDtype.call(this.#handle, dtypeCode(target), false, false, null));
-    return wrap(ops.toDevice.call(this.#handle, target, this.#handle.dtype(), false, false, null));
+    if (isDType(target)) return wrap(ops.toDtype.call(this.#id, dtypeCode(target), false, false, null));
+    return wrap(ops.toDevice.call(this.#id, target, native.dtype(this.#id), false, false, null));
   }
 
   float(): Tensor {
@@ -619,7 +625,7 @@ export class Tensor implements Disposable {
   }
 
   clone(): Tensor {
-    return wrap(ops.clone.call(this.#handle, null));
+    return wrap(ops.clone.call(this.#id, null));
   }
 }
 

@@ -160,8 +160,8 @@ describe("errors are JS errors with libtorch's message", () => {
 
   test("wrong argument types name the operator and the argument", () => {
     const conv = op("aten::conv2d");
-    assert.throws(() => conv.call(ones([1]).handle, "x"), /aten::conv2d: argument 'weight' \(Tensor\) expects a Tensor, got a string/);
-    assert.throws(() => conv.call(ones([1]).handle), /argument 'weight' \(Tensor\) is required/);
+    assert.throws(() => conv.call(ones([1]).id, "x"), /aten::conv2d: argument 'weight' \(Tensor\) expects a Tensor, got a string/);
+    assert.throws(() => conv.call(ones([1]).id), /argument 'weight' \(Tensor\) is required/);
     assert.throws(() => op("aten::no_such_op").call(), /libtorch has no operator aten::no_such_op/);
     assert.throws(() => op("aten::sum").call({ not: "a tensor" }), /expects a Tensor, got an object/);
     assert.throws(() => F.conv2d(ones([1, 2, 4, 4]), ones([1, 3, 3, 3])), /expected input\[1, 2, 4, 4\] to have 3 channels/);
