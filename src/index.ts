@@ -59,3 +59,13 @@ export {
 } from "./nn/safetensors.js";
 
 export { resnet, ResNet, BasicBlock, Bottleneck, type ResNetOptions, type ResNetDepth } from "./models/resnet.js";
+
+export { SGD, type SGDOptions } from "./optim/sgd.js";
+export { parseIdx, readIdx, IdxError, type IdxArray } from "./data/idx.js";
+export {
+  loadIdxDataset,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DEFAULT_PATH,
+  type LabeledImages,
+  type IdxDatasetOptions,
+} from "./data/fashion-mnist.js";

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { FASHION_MNIST_DEFAULT_PATH, IdxError, loadIdxDataset, parseIdx } from "../../src/index.js";
+
+function idx(shape: number[], data: number[], type = 0x08): Buffer {
+  const header = Buffer.alloc(4 + 4 * shape.length);
+  header[2] = type;
+  header[3] = shape.length;
+  shape.forEach((n, i) => header.writeUInt32BE(n, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(data)]);
+}
+
+describe("IDX files", () => {
+  test("raw and gzip-compressed files parse to the same array", () => {
+    const bytes = idx([2, 2], [1, 2, 3, 4]);
+    for (const b of [bytes, gzipSync(bytes)]) {
+      const a = parseIdx(b);
+      assert.deepEqual(a.shape, [2, 2]);
+      assert.deepEqual([...a.data], [1, 2, 3, 4]);
+    }
+  });
+
+  test("bad files give errors that name the file and the problem", () => {
+    const cases: [Uint8Array, RegExp][] = [
+      [Buffer.from([0x12, 0x34, 0x08, 0x01, 0, 0, 0, 1, 5]), /x.idx: wrong magic number 0x12340801: not an IDX file/],
+      [idx([3], [1, 2]), /truncated: shape \[3\] needs 3 bytes of data, the file has 2/],
+      [idx([1], [1, 2]), /1 unexpected bytes after the data/],
+      [idx([2], [1, 2], 0x0d), /element type 0xd is not supported/],
+      [Buffer.from([0, 0, 8, 2, 0, 0]), /truncated header/],
+      [gzipSync(idx([2], [1, 2])).subarray(0, 12), /gzip data is corrupt or truncated/],
+      [Buffer.from([0, 0]), /too short/],
+    ];
+    for (const [bytes, pattern] of cases) assert.throws(() => parseIdx(bytes, "x.idx"), (e: Error) => e instanceof IdxError && pattern.test(e.message));
+  });
+
+  test("a data set folder: missing files and mismatched labels are named", () => {
+    const dir = mkdtempSync(join(tmpdir(), "simclr-idx-"));
+    assert.throws(() => loadIdxDataset({ path: dir }), /train-images-idx3-ubyte: not found/);
+    writeFileSync(join(dir, "train-images-idx3-ubyte"), idx([2, 2, 2], [0, 1, 2, 3, 4, 5, 6, 255]));
+    writeFileSync(join(dir, "train-labels-idx1-ubyte.gz"), gzipSync(idx([3], [1, 2, 3])));
+    assert.throws(() => loadIdxDataset({ path: dir }), /3 labels for 2 images/);
+    writeFileSync(join(dir, "train-labels-idx1-ubyte.gz"), gzipSync(idx([2], [1, 12])));
+    assert.throws(() => loadIdxDataset({ path: dir }), /label 12 at index 1 is not a class/);
+    writeFileSync(join(dir, "train-labels-idx1-ubyte.gz"), gzipSync(idx([2], [1, 9])));
+    const ds = loadIdxDataset({ path: dir });
+    assert.deepEqual(ds.images.shape, [2, 1, 2, 2]);
+    assert.equal(ds.images.dtype, "uint8");
+    assert.deepEqual(ds.labels.toArray(), [1, 9]);
+  });
+
+  test("Fashion-MNIST from Debian's package", { skip: existsSync(FASHION_MNIST_DEFAULT_PATH) ? false : "dataset-fashion-mnist is not installed" }, () => {
+    const train = loadIdxDataset({ split: "train", limit: 100 });
+    assert.deepEqual(train.images.shape, [100, 1, 28, 28]);
+    const test = loadIdxDataset({ split: "test" });
+    assert.deepEqual(test.images.shape, [10000, 1, 28, 28]);
+    assert.equal(test.labels.max().item(), 9);
+  });
+});
