@@ -5,8 +5,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/api/include/torch/cuda.h>
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <cstring>
@@ -32,15 +32,23 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
   bool enabled = info[1].ToBoolean();
   auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
   return Guard(env, "autocast", [&] {
+    if (device != "cpu" && device != "cuda") {
+      throw std::invalid_argument("autocast supports cpu and cuda, not " + device);
+    }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // 2.4 replaced the per-device setters with ones that take the device type.
+    at::DeviceType type = device == "cpu" ? at::kCPU : at::kCUDA;
+    at::autocast::set_autocast_dtype(type, dtype);
+    at::autocast::set_autocast_enabled(type, enabled);
+#else
     if (device == "cpu") {
       at::autocast::set_autocast_cpu_dtype(dtype);
       at::autocast::set_cpu_enabled(enabled);
-    } else if (device == "cuda") {
+    } else {
       at::autocast::set_autocast_gpu_dtype(dtype);
       at::autocast::set_enabled(enabled);
-    } else {
-      throw std::invalid_argument("autocast supports cpu and cuda, not " + device);
     }
+#endif
     // Casts of weights are cached while autocast is on; drop them when it goes off.
     if (!enabled) at::autocast::clear_cache();
     return env.Undefined();
@@ -95,8 +103,7 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
-  int n = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
-  return Napi::Number::New(info.Env(), n);
+  return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
 }
 
 Napi::Value Version(const Napi::CallbackInfo& info) {
