@@ -11,6 +11,8 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Learnable scale and shift (default true). */
   affine?: boolean;
+  /** With affine, whether to learn the shift too (default true; the SimCLR head's last BN has none). */
+  center?: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ abstract class BatchNorm extends Module {
     this.momentum = options.momentum ?? 0.1;
     const affine = options.affine ?? true;
     this.weight = affine ? this.registerParameter("weight", ones([numFeatures])) : null;
-    this.bias = affine ? this.registerParameter("bias", zeros([numFeatures])) : null;
+    this.bias = affine && (options.center ?? true) ? this.registerParameter("bias", zeros([numFeatures])) : null;
     this.runningMean = this.registerBuffer("running_mean", zeros([numFeatures]));
     this.runningVar = this.registerBuffer("running_var", ones([numFeatures]));
     this.numBatchesTracked = this.registerBuffer("num_batches_tracked", zeros([], { dtype: "int64" }));

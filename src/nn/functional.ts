@@ -14,6 +14,9 @@ const ops = {
   crossEntropy: op("aten::cross_entropy_loss"),
   mseLoss: op("aten::mse_loss"),
   clampMin: op("aten::clamp_min"),
+  affineGrid: op("aten::affine_grid_generator"),
+  gridSampler: op("aten::grid_sampler"),
+  reflectionPad2d: op("aten::reflection_pad2d"),
 };
 
 type Pair = number | readonly [number, number];
@@ -120,4 +123,24 @@ export function normalize(x: Tensor, dim = -1, p = 2, eps = 1e-12): Tensor {
   const out = x.div(denom);
   denom.dispose();
   return out;
+}
+
+/**
+ * Sampling grid for `gridSample` from affine maps theta (N, 2, 3) of normalised output
+ * coordinates to input coordinates, for an output of `size` [N, C, H, W].
+ */
+export function affineGrid(theta: Tensor, size: readonly number[], alignCorners = false): Tensor {
+  return wrap(ops.affineGrid.call(theta.id, [...size], alignCorners));
+}
+
+/** Samples x (N, C, H, W) at grid (N, Ho, Wo, 2) bilinearly, clamping at the border. */
+export function gridSample(x: Tensor, grid: Tensor, options: { mode?: "bilinear" | "nearest"; padding?: "zeros" | "border" | "reflection"; alignCorners?: boolean } = {}): Tensor {
+  const mode = { bilinear: 0, nearest: 1 }[options.mode ?? "bilinear"];
+  const padding = { zeros: 0, border: 1, reflection: 2 }[options.padding ?? "border"];
+  return wrap(ops.gridSampler.call(x.id, grid.id, mode, padding, options.alignCorners ?? false));
+}
+
+/** Pads the last two dimensions by mirroring: [left, right, top, bottom]. */
+export function reflectionPad2d(x: Tensor, padding: readonly [number, number, number, number]): Tensor {
+  return wrap(ops.reflectionPad2d.call(x.id, [...padding]));
 }

@@ -6,6 +6,7 @@
  */
 import { noGrad } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
 
 export interface SGDOptions {
   lr: number;
@@ -15,7 +16,7 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
-export class SGD {
+export class SGD implements Optimizer {
   readonly params: Tensor[];
   lr: number;
   readonly momentum: number;
@@ -24,9 +25,11 @@ export class SGD {
   readonly weightDecay: number;
   /** Momentum buffers by parameter index (absent until the first step). */
   readonly buffers = new Map<number, Tensor>();
+  steps = 0;
 
-  constructor(params: Tensor[], options: SGDOptions) {
-    this.params = params;
+  /** `params`: tensors, or [name, tensor] pairs (names key the checkpointed state). */
+  constructor(params: Tensor[] | NamedParameter[], options: SGDOptions) {
+    this.params = params.map((p) => (Array.isArray(p) ? p[1] : p));
     this.lr = options.lr;
     this.momentum = options.momentum ?? 0;
     this.dampening = options.dampening ?? 0;
@@ -63,6 +66,17 @@ export class SGD {
         g.dispose();
       });
     });
+    this.steps++;
+  }
+
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.buffers].map(([i, t]) => [`momentum.${i}`, t]));
+  }
+
+  loadStateDict(state: Map<string, Tensor>): void {
+    const byIndex = new Map<string, Tensor>();
+    restoreBuffers("SGD", byIndex, state, "momentum.", this.params.map((p, i): NamedParameter => [String(i), p]));
+    for (const [k, t] of byIndex) this.buffers.set(Number(k), t);
   }
 
   zeroGrad(): void {

@@ -109,6 +109,20 @@ const ops = {
   sort: op("aten::sort"),
   cumsum: op("aten::cumsum"),
   allclose: op("aten::allclose"),
+  amin: op("aten::amin"),
+  remainder: op("aten::remainder", "Scalar"),
+  argsort: op("aten::argsort"),
+  nonzero: op("aten::nonzero"),
+  indexCopy_: op("aten::index_copy_"),
+  minimum: op("aten::minimum"),
+  maximum: op("aten::maximum"),
+  isfinite: op("aten::isfinite"),
+  all: op("aten::all"),
+  any: op("aten::any"),
+  anyDim: op("aten::any", "dim"),
+  logicalAnd: op("aten::logical_and"),
+  logicalOr: op("aten::logical_or"),
+  logicalNot: op("aten::logical_not"),
 };
 
 /** Wraps an operator's result: a tensor id becomes a Tensor, a list becomes Tensor[]. */
@@ -404,6 +418,12 @@ export class Tensor implements Disposable {
     return this;
   }
 
+  /** Writes the rows of `source` at positions `index` (int64) of dimension `dim`. */
+  indexCopy_(dim: number, index: Tensor, source: Tensor): this {
+    ops.indexCopy_.callInPlace(this.#id, dim, index.id, source.id);
+    return this;
+  }
+
   /** Copies `src` (broadcast, converted) into this tensor. */
   copy_(src: Tensor): this {
     ops.copy_.callInPlace(this.#id, src.id, false);
@@ -469,6 +489,53 @@ export class Tensor implements Disposable {
 
   amax(dim: number | readonly number[], keepdim = false): Tensor {
     return wrap(ops.amax.call(this.#id, dimList(dim), keepdim));
+  }
+
+  amin(dim: number | readonly number[], keepdim = false): Tensor {
+    return wrap(ops.amin.call(this.#id, dimList(dim), keepdim));
+  }
+
+  /** Elementwise maximum / minimum of two tensors (broadcasting). */
+  maximum(other: Tensor): Tensor {
+    return wrap(ops.maximum.call(this.#id, other.id));
+  }
+  minimum(other: Tensor): Tensor {
+    return wrap(ops.minimum.call(this.#id, other.id));
+  }
+
+  /** Python-style modulo: the result has the sign of the divisor. */
+  remainder(divisor: number): Tensor {
+    return wrap(ops.remainder.call(this.#id, divisor));
+  }
+
+  /** Indices that sort along `dim`. */
+  argsort(dim = -1, descending = false): Tensor {
+    return wrap(ops.argsort.call(this.#id, dim, descending));
+  }
+
+  /** Indices of non-zero elements, (count, ndim) int64. */
+  nonzero(): Tensor {
+    return wrap(ops.nonzero.call(this.#id));
+  }
+
+  isfinite(): Tensor {
+    return wrap(ops.isfinite.call(this.#id));
+  }
+  /** True (a bool tensor) if every / any element (along `dim`) is non-zero. */
+  all(): Tensor {
+    return wrap(ops.all.call(this.#id));
+  }
+  any(dim?: number, keepdim = false): Tensor {
+    return wrap(dim === undefined ? ops.any.call(this.#id) : ops.anyDim.call(this.#id, dim, keepdim));
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return wrap(ops.logicalAnd.call(this.#id, other.id));
+  }
+  logicalOr(other: Tensor): Tensor {
+    return wrap(ops.logicalOr.call(this.#id, other.id));
+  }
+  logicalNot(): Tensor {
+    return wrap(ops.logicalNot.call(this.#id));
   }
 
   argmax(dim?: number, keepdim = false): Tensor {

@@ -1,0 +1,147 @@
+/**
+ * Color distortion (SimCLR Appendix A): brightness, contrast, saturation and hue jitter in
+ * a random order per view, applied with probability p, then random grayscale. Batched:
+ * each op takes one factor per view. The formulas are torchvision's tensor ColorJitter
+ * (multiplicative brightness, as the official code's SimCLRv2 variant), pixels in [0, 1].
+ */
+import { cat, where } from "../tensor/factory.js";
+import { tidy } from "../tensor/scope.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+/** (N, C, H, W) -> (N, 1, H, W): ITU-R 601 luma for RGB, the image itself for 1 channel. */
+export function grayscale(x: Tensor): Tensor {
+  if (x.shape[1] === 1) return x.clone();
+  return tidy(() => {
+    const r = x.narrow(1, 0, 1);
+    const g = x.narrow(1, 1, 1);
+    const b = x.narrow(1, 2, 1);
+    return r.mul(0.299).add(g.mul(0.587)).add(b.mul(0.114));
+  });
+}
+
+/** factor (N) -> (N, 1, 1, 1) for broadcasting over a view. */
+function perView(factor: Tensor): Tensor {
+  return factor.reshape([-1, 1, 1, 1]);
+}
+
+/** x * f, clamped. */
+export function adjustBrightness(x: Tensor, factor: Tensor): Tensor {
+  return tidy(() => x.mul(perView(factor)).clamp(0, 1));
+}
+
+/** Blend with the view's mean gray level: f * x + (1 - f) * mean. */
+export function adjustContrast(x: Tensor, factor: Tensor): Tensor {
+  return tidy(() => {
+    const f = perView(factor);
+    const mean = grayscale(x).mean([1, 2, 3], true); // (N, 1, 1, 1)
+    return x.mul(f).add(mean.mul(f.neg().add(1))).clamp(0, 1);
+  });
+}
+
+/** Blend with the view's grayscale image: f * x + (1 - f) * gray. */
+export function adjustSaturation(x: Tensor, factor: Tensor): Tensor {
+  return tidy(() => {
+    const f = perView(factor);
+    return x.mul(f).add(grayscale(x).mul(f.neg().add(1))).clamp(0, 1);
+  });
+}
+
+/** Rotates hue by `shift` (N) turns in [-0.5, 0.5]: RGB -> HSV, h += shift mod 1, HSV -> RGB. */
+export function adjustHue(x: Tensor, shift: Tensor): Tensor {
+  return tidy(() => {
+    const [h, s, v] = rgbToHsv(x); // each (N, 1, H, W)
+    const rotated = h.add(perView(shift)).remainder(1);
+    return hsvToRgb(rotated, s, v);
+  });
+}
+
+/** torchvision's _rgb2hsv. x: (N, 3, H, W) -> h, s, v each (N, 1, H, W), h in [0, 1). */
+export function rgbToHsv(x: Tensor): [Tensor, Tensor, Tensor] {
+  return tidy(() => {
+    const r = x.narrow(1, 0, 1);
+    const g = x.narrow(1, 1, 1);
+    const b = x.narrow(1, 2, 1);
+    const maxc = x.amax(1, true);
+    const minc = x.amin(1, true);
+    const gray = maxc.eq(minc); // achromatic: hue and saturation 0
+    const chroma = maxc.sub(minc);
+    const ones = gray.to(x.dtype).mul(0).add(1);
+    const s = chroma.div(where(gray, ones, maxc));
+    const divisor = where(gray, ones, chroma);
+    const rc = maxc.sub(r).div(divisor);
+    const gc = maxc.sub(g).div(divisor);
+    const bc = maxc.sub(b).div(divisor);
+    const isR = maxc.eq(r);
+    const isG = maxc.eq(g).logicalAnd(isR.logicalNot());
+    const isB = isR.logicalOr(isG).logicalNot();
+    const hr = bc.sub(gc).mul(isR);
+    const hg = rc.sub(bc).add(2).mul(isG);
+    const hb = gc.sub(rc).add(4).mul(isB);
+    const h = hr.add(hg).add(hb).div(6).add(1).remainder(1);
+    return [h, s, maxc];
+  });
+}
+
+/** torchvision's _hsv2rgb: the six-sector formula. h, s, v: (N, 1, H, W) -> (N, 3, H, W). */
+export function hsvToRgb(h: Tensor, s: Tensor, v: Tensor): Tensor {
+  return tidy(() => {
+    const h6 = h.mul(6);
+    const sector = h6.floor();
+    const f = h6.sub(sector);
+    const i = sector.remainder(6);
+    const p = v.mul(s.neg().add(1)).clamp(0, 1);
+    const q = v.mul(s.mul(f).neg().add(1)).clamp(0, 1);
+    const t = v.mul(s.mul(f.neg().add(1)).neg().add(1)).clamp(0, 1);
+    const pick = (values: Tensor[]) => {
+      let out = values[5] as Tensor;
+      for (let k = 4; k >= 0; k--) out = where(i.eq(k), values[k] as Tensor, out);
+      return out;
+    };
+    const r = pick([v, q, p, p, t, v]);
+    const g = pick([t, v, v, q, p, p]);
+    const b = pick([p, p, t, v, v, q]);
+    return cat([r, g, b], 1);
+  });
+}
+
+export type JitterOp = "brightness" | "contrast" | "saturation" | "hue";
+
+const ADJUST: Record<JitterOp, (x: Tensor, factor: Tensor) => Tensor> = {
+  brightness: adjustBrightness,
+  contrast: adjustContrast,
+  saturation: adjustSaturation,
+  hue: adjustHue,
+};
+
+/** Per-view jitter parameters: factors (N) per op, whether to jitter (N bool), order (N, K). */
+export interface JitterParams {
+  ops: JitterOp[];
+  factors: Record<JitterOp, Tensor | undefined>;
+  apply: Tensor;
+  order: Tensor;
+}
+
+/**
+ * Applies each view's jitter ops in that view's own order. Stage k applies, to the views
+ * whose k-th op is `op` (and that jitter at all), that op with their factors: every view
+ * gets each op once, and no view pays for ops it does not take. x is overwritten.
+ */
+export function colorJitter_(x: Tensor, params: JitterParams): Tensor {
+  tidy(() => {
+    params.ops.forEach((_, stage) => {
+      const column = params.order.select(1, stage); // (N) op index per view
+      params.ops.forEach((op, k) => {
+        const chosen = column.eq(k).logicalAnd(params.apply).nonzero().flatten(); // (M)
+        if (chosen.numel === 0) return;
+        const factor = (params.factors[op] as Tensor).indexSelect(0, chosen);
+        x.indexCopy_(0, chosen, ADJUST[op](x.indexSelect(0, chosen), factor));
+      });
+    });
+  });
+  return x;
+}
+
+/** Replaces the views where `apply` (N bool) holds by their grayscale, in every channel. */
+export function randomGrayscale(x: Tensor, apply: Tensor): Tensor {
+  return tidy(() => where(apply.reshape([-1, 1, 1, 1]), grayscale(x).expand(x.shape), x));
+}

@@ -1,0 +1,398 @@
+/**
+ * A folder of image files, in torchvision's ImageFolder layout (`root/<class>/<image>`, classes
+ * sorted by name) or flat (`root/<image>`, unlabeled: the usual case for SimCLR pretraining,
+ * which needs no labels). Images are decoded with sharp (libvips) to one uint8 tensor
+ * (N, C, size, size) and the result is cached as safetensors, because decoding tens of
+ * thousands of JPEGs takes far longer than reading one file.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
+import { homedir } from "node:os";
+import { extname, join, relative, resolve } from "node:path";
+import sharp from "sharp";
+import { readSafetensors, writeSafetensors, type SafetensorsContents } from "../nn/safetensors.js";
+import { tensor } from "../tensor/factory.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { LabeledImages } from "./fashion-mnist.js";
+
+/** Extensions read as images (compared case-insensitively); other files are ignored. */
+export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".webp"];
+
+/** Decodes in flight at once: enough to keep libvips' threads busy without holding every file. */
+const DECODE_CONCURRENCY = 32;
+/** Bad files listed in one error; the rest are counted. */
+const MAX_LISTED_ERRORS = 20;
+/** Bumped whenever the cached contents change meaning, so old cache files are never read. */
+const CACHE_FORMAT = "simclr-image-folder/1";
+
+export class ImageFolderError extends Error {
+  constructor(source: string, message: string) {
+    super(`${source}: ${message}`);
+    this.name = "ImageFolderError";
+  }
+}
+
+export interface ImageFolderOptions {
+  /** The root folder: class sub-folders of images, or images directly (unlabeled). */
+  path: string;
+  /** Output side in pixels: the shorter side is scaled to it and the centre cropped square. */
+  size: number;
+  /** 3 (sRGB, default) or 1 (grayscale). */
+  channels?: 1 | 3;
+  /** Keep only the first N images of the interleaved order (see loadImageFolder). */
+  limit?: number;
+  /** Leave out files that fail to decode (reported in `skipped`) instead of failing. */
+  skipBad?: boolean;
+  /** Where decoded tensors are cached; null: no cache. Default: defaultCacheDir(). */
+  cacheDir?: string | null;
+  /** Called after each decoded file (not on a cache hit). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export type ImageFolder = LabeledImages & {
+  /** Absolute paths of the images, in tensor order. */
+  files: string[];
+  /** Files left out with skipBad, and why. */
+  skipped: { file: string; reason: string }[];
+  /** false for a flat folder: labels are all -1 and classes is empty. */
+  labeled: boolean;
+  /** true when the tensors came from the cache rather than from decoding. */
+  fromCache: boolean;
+};
+
+/** SIMCLR_CACHE_DIR, else $XDG_CACHE_HOME/simclr, else ~/.cache/simclr (the XDG convention). */
+export function defaultCacheDir(): string {
+  const own = process.env.SIMCLR_CACHE_DIR;
+  if (own) return resolve(own);
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg) return join(resolve(xdg), "simclr");
+  return join(homedir(), ".cache", "simclr");
+}
+
+function byCodepoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Hidden names are skipped: macOS writes `._name.jpg` AppleDouble files beside copied images
+ * (not images, despite the extension) and tools leave folders such as `.ipynb_checkpoints`.
+ */
+function isHidden(name: string): boolean {
+  return name.startsWith(".");
+}
+
+function isImageName(name: string): boolean {
+  return !isHidden(name) && IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
+}
+
+/** "dir", "file" or null, following symbolic links (a linked class folder is a class). */
+function kindOf(dir: string, entry: Dirent): "dir" | "file" | null {
+  if (entry.isDirectory()) return "dir";
+  if (entry.isFile()) return "file";
+  if (entry.isSymbolicLink()) {
+    try {
+      const s = statSync(join(dir, entry.name));
+      return s.isDirectory() ? "dir" : s.isFile() ? "file" : null;
+    } catch {
+      return null; // a dangling link
+    }
+  }
+  return null;
+}
+
+function readFolder(dir: string, source: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new ImageFolderError(source, `cannot read folder: ${(e as Error).message}`);
+  }
+}
+
+/** Images anywhere below a class folder (as torchvision walks it), relative to `root`, sorted. */
+function listClassImages(root: string, dir: string, seen: Set<string>, out: string[]): void {
+  const real = realpathSync(dir);
+  if (seen.has(real)) return; // a link cycle
+  seen.add(real);
+  for (const entry of readFolder(dir, dir)) {
+    if (isHidden(entry.name)) continue;
+    const kind = kindOf(dir, entry);
+    if (kind === "dir") listClassImages(root, join(dir, entry.name), seen, out);
+    else if (kind === "file" && isImageName(entry.name)) out.push(relative(root, join(dir, entry.name)));
+  }
+}
+
+interface Listing {
+  classes: string[];
+  labeled: boolean;
+  /** Relative paths and class indices (-1: unlabeled), in the interleaved order. */
+  items: { file: string; label: number }[];
+}
+
+function listFolder(root: string): Listing {
+  let rootStat;
+  try {
+    rootStat = statSync(root);
+  } catch (e) {
+    throw new ImageFolderError(root, `cannot read: ${(e as Error).message}`);
+  }
+  if (!rootStat.isDirectory()) throw new ImageFolderError(root, "is not a folder (expected class sub-folders of images, or images)");
+  const entries = readFolder(root, root);
+  const flat = entries
+    .filter((e) => kindOf(root, e) === "file" && isImageName(e.name))
+    .map((e) => e.name)
+    .sort(byCodepoint);
+  const folders = entries
+    .filter((e) => !isHidden(e.name) && kindOf(root, e) === "dir")
+    .map((e) => e.name)
+    .sort(byCodepoint);
+  const perClass = folders.map((name) => {
+    const files: string[] = [];
+    listClassImages(root, join(root, name), new Set(), files);
+    return files.sort(byCodepoint);
+  });
+  const withImages = folders.filter((_, c) => (perClass[c] as string[]).length > 0);
+  const extensions = IMAGE_EXTENSIONS.join(" ");
+  if (flat.length > 0 && withImages.length > 0) {
+    throw new ImageFolderError(
+      root,
+      `holds both images (e.g. ${flat[0]}) and class sub-folders of images (e.g. ${withImages[0]}/): ` +
+        "use one layout, class sub-folders (labeled) or images directly in the folder (unlabeled)",
+    );
+  }
+  if (flat.length > 0) {
+    // Sub-folders without images (thumbnails, notes) do not make a flat folder labeled.
+    return { classes: [], labeled: false, items: flat.map((file) => ({ file, label: -1 })) };
+  }
+  if (withImages.length === 0) {
+    throw new ImageFolderError(root, `no images found (looked for ${extensions} files directly inside it and in class sub-folders)`);
+  }
+  const empty = folders.filter((_, c) => (perClass[c] as string[]).length === 0);
+  if (empty.length > 0) {
+    throw new ImageFolderError(
+      root,
+      `class folders with no images: ${empty.join(", ")} (each sub-folder is a class and needs ${extensions} images; remove or fill them)`,
+    );
+  }
+  // Round-robin across classes: class0[0], class1[0], ..., class0[1], class1[1], ...
+  const items: { file: string; label: number }[] = [];
+  const longest = Math.max(...perClass.map((f) => f.length));
+  for (let k = 0; k < longest; k++) {
+    perClass.forEach((files, label) => {
+      if (k < files.length) items.push({ file: files[k] as string, label });
+    });
+  }
+  return { classes: folders, labeled: true, items };
+}
+
+/** The cache key: everything the decoded tensors depend on, files by size and mtime. */
+function cacheKey(root: string, options: ImageFolderOptions, channels: number, listing: Listing): string {
+  const files = listing.items.map(({ file }) => {
+    const s = statSync(join(root, file));
+    return [file, s.size, s.mtimeMs];
+  });
+  const key = {
+    format: CACHE_FORMAT,
+    path: root,
+    size: options.size,
+    channels,
+    limit: options.limit ?? null,
+    skipBad: options.skipBad ?? false,
+    classes: listing.classes,
+    files,
+  };
+  return createHash("sha256").update(JSON.stringify(key)).digest("hex");
+}
+
+/**
+ * Reads a cache file written by loadImageFolder, checking that it holds what was asked for.
+ * Anything wrong (truncated, foreign, other shapes) gives null: the cache is only a shortcut.
+ */
+function loadCache(file: string, root: string, size: number, channels: number): ImageFolder | null {
+  let contents: SafetensorsContents;
+  try {
+    contents = readSafetensors(file);
+  } catch {
+    return null; // missing (the usual case) or unreadable
+  }
+  const result = checkCache(contents, root, size, channels);
+  if (result === null) for (const t of contents.tensors.values()) t.dispose();
+  return result;
+}
+
+function checkCache({ tensors, metadata }: SafetensorsContents, root: string, size: number, channels: number): ImageFolder | null {
+  const images = tensors.get("images");
+  const labels = tensors.get("labels");
+  if (metadata.format !== CACHE_FORMAT || images === undefined || labels === undefined || tensors.size !== 2) return null;
+  let classes: unknown, files: unknown, skipped: unknown;
+  try {
+    classes = JSON.parse(metadata.classes ?? "");
+    files = JSON.parse(metadata.files ?? "");
+    skipped = JSON.parse(metadata.skipped ?? "");
+  } catch {
+    return null;
+  }
+  const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
+  const isSkipped = (v: unknown): v is { file: string; reason: string }[] =>
+    Array.isArray(v) && v.every((s) => s !== null && typeof s === "object" && typeof s.file === "string" && typeof s.reason === "string");
+  if (!isStrings(classes) || !isStrings(files) || !isSkipped(skipped)) return null;
+  const n = files.length;
+  const sameShape = (t: Tensor, shape: number[]): boolean => t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+  if (images.dtype !== "uint8" || labels.dtype !== "int64" || !sameShape(images, [n, channels, size, size]) || !sameShape(labels, [n])) return null;
+  return {
+    images,
+    labels,
+    classes,
+    files: files.map((f) => join(root, f)),
+    skipped: skipped.map((s) => ({ file: join(root, s.file), reason: s.reason })),
+    labeled: classes.length > 0,
+    fromCache: true,
+  };
+}
+
+/** Decodes one file to `size` x `size` x `channels` bytes (HWC), as described on loadImageFolder. */
+async function decodeImage(file: string, size: number, channels: 1 | 3): Promise<Buffer> {
+  let pipeline = sharp(file).resize(size, size, { fit: "cover" }).removeAlpha();
+  pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace("srgb");
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== size || info.height !== size || info.channels !== channels || data.byteLength !== size * size * channels) {
+    throw new Error(`decoded to ${info.width}x${info.height} with ${info.channels} channels (${data.byteLength} bytes), expected ${size}x${size} with ${channels}`);
+  }
+  return data;
+}
+
+/** Runs `fn(0..count-1)` with at most `limit` calls in flight; `fn` must not reject. */
+async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+}
+
+function checkOptions(options: ImageFolderOptions): 1 | 3 {
+  const { size, limit } = options;
+  const channels = options.channels ?? 3;
+  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`loadImageFolder: size must be a positive integer, got ${size}`);
+  if (channels !== 1 && channels !== 3) throw new RangeError(`loadImageFolder: channels must be 1 or 3, got ${String(channels)}`);
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw new RangeError(`loadImageFolder: limit must be a non-negative integer, got ${limit}`);
+  }
+  return channels;
+}
+
+/**
+ * Loads a folder of images as uint8 (N, C, size, size) with int64 labels.
+ *
+ * Layout: each sub-folder of `path` is a class (classes sorted by name, as torchvision's
+ * ImageFolder, and its images found at any depth below it), or the images sit directly in
+ * `path` and are unlabeled (labels all -1, classes empty). Files ending in .jpg .jpeg .png
+ * .webp (any case) are images; other files and hidden names are ignored.
+ *
+ * Order: files are sorted within each class, then taken round-robin across classes
+ * (class0[0], class1[0], ..., class0[1], class1[1], ...), so the first N of that order, which
+ * `limit` keeps, hold every class about equally. A class that runs out drops out of the round.
+ *
+ * Decoding (sharp): the shorter side is scaled to `size` and the centre cropped to a square
+ * (`fit: "cover"`, as torchvision's Resize(size) + CenterCrop(size)); alpha is dropped; the
+ * result is sRGB, or grayscale for `channels` 1. EXIF orientation is not applied (PIL,
+ * behind torchvision, does not apply it either).
+ *
+ * A file that fails to decode is an error listing every bad file, unless `skipBad` leaves
+ * them out (listed in `skipped`); they still count towards `limit`, which selects files
+ * before decoding.
+ *
+ * Cache: unless `cacheDir` is null, the tensors are stored in
+ * `<cacheDir>/image-folder-<sha256>.safetensors`, keyed by the absolute path, the options and
+ * every selected file's name, size and mtime, so a later call with the same inputs reads them
+ * back (`fromCache`) and a changed file decodes afresh. A cache file that cannot be read is
+ * ignored; one that cannot be written gives a warning.
+ */
+export async function loadImageFolder(options: ImageFolderOptions): Promise<ImageFolder> {
+  const channels = checkOptions(options);
+  const { size } = options;
+  const root = resolve(options.path);
+  const listing = listFolder(root);
+  if (options.limit !== undefined) listing.items = listing.items.slice(0, options.limit);
+
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const cacheFile = cacheDir === null ? null : join(cacheDir, `image-folder-${cacheKey(root, options, channels, listing)}.safetensors`);
+  if (cacheFile !== null) {
+    const cached = loadCache(cacheFile, root, size, channels);
+    if (cached !== null) return cached;
+  }
+
+  // 1) decode every selected file into its slot of one (N, C, size, size) array
+  const total = listing.items.length;
+  const plane = size * size;
+  const imageBytes = channels * plane;
+  const pixels = new Uint8Array(total * imageBytes);
+  const failures: (string | null)[] = new Array<string | null>(total).fill(null);
+  let done = 0;
+  await forEachBounded(total, DECODE_CONCURRENCY, async (i) => {
+    const file = join(root, (listing.items[i] as { file: string }).file);
+    try {
+      const hwc = await decodeImage(file, size, channels);
+      const base = i * imageBytes;
+      if (channels === 1) {
+        pixels.set(hwc, base);
+      } else {
+        for (let p = 0; p < plane; p++) {
+          pixels[base + p] = hwc[3 * p] as number; // R plane
+          pixels[base + plane + p] = hwc[3 * p + 1] as number; // G plane
+          pixels[base + 2 * plane + p] = hwc[3 * p + 2] as number; // B plane
+        }
+      }
+    } catch (e) {
+      failures[i] = (e as Error).message || String(e);
+    }
+    done++;
+    options.onProgress?.(done, total);
+  });
+
+  // 2) bad files: one error listing them all, or leave them out
+  const bad = listing.items.flatMap((item, i) => (failures[i] === null ? [] : [{ file: join(root, item.file), reason: failures[i] as string }]));
+  if (bad.length > 0 && !options.skipBad) {
+    const lines = bad.slice(0, MAX_LISTED_ERRORS).map((b) => `  ${b.file}: ${b.reason}`);
+    if (bad.length > MAX_LISTED_ERRORS) lines.push(`  and ${bad.length - MAX_LISTED_ERRORS} more`);
+    throw new ImageFolderError(
+      root,
+      `${bad.length} of ${total} images could not be decoded (pass --skip-bad, or skipBad: true, to skip them):\n${lines.join("\n")}`,
+    );
+  }
+  const kept = listing.items.flatMap((item, i) => (failures[i] === null ? [{ ...item, slot: i }] : []));
+  let keptPixels = pixels;
+  if (kept.length < total) {
+    keptPixels = new Uint8Array(kept.length * imageBytes);
+    kept.forEach(({ slot }, j) => keptPixels.set(pixels.subarray(slot * imageBytes, (slot + 1) * imageBytes), j * imageBytes));
+  }
+
+  const result: ImageFolder = {
+    images: tensor(keptPixels, { shape: [kept.length, channels, size, size] }),
+    labels: tensor(BigInt64Array.from(kept, ({ label }) => BigInt(label))),
+    classes: listing.classes,
+    files: kept.map(({ file }) => join(root, file)),
+    skipped: bad,
+    labeled: listing.labeled,
+    fromCache: false,
+  };
+
+  // 3) cache for next time
+  if (cacheFile !== null && cacheDir !== null) {
+    try {
+      mkdirSync(cacheDir, { recursive: true });
+      writeSafetensors(
+        cacheFile,
+        { images: result.images, labels: result.labels },
+        {
+          format: CACHE_FORMAT,
+          classes: JSON.stringify(listing.classes),
+          files: JSON.stringify(kept.map(({ file }) => file)),
+          skipped: JSON.stringify(bad.map((b) => ({ file: relative(root, b.file), reason: b.reason }))),
+        },
+      );
+    } catch (e) {
+      process.emitWarning(`image folder cache not written to ${cacheFile}: ${(e as Error).message}`);
+    }
+  }
+  return result;
+}

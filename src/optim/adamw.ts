@@ -1,0 +1,81 @@
+/**
+ * AdamW (Loshchilov & Hutter 2019) with torch.optim.AdamW's rule:
+ *   w = w - lr * wd * w;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+ *   w = w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ */
+import { noGrad } from "../tensor/runtime.js";
+import { keep, tidy } from "../tensor/scope.js";
+import { zeros } from "../tensor/factory.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+
+export interface AdamWOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class AdamW implements Optimizer {
+  readonly params: NamedParameter[];
+  lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly exp = new Map<string, Tensor>();
+  readonly expSq = new Map<string, Tensor>();
+  steps = 0;
+
+  constructor(params: NamedParameter[], options: AdamWOptions) {
+    this.params = params;
+    this.lr = options.lr;
+    this.betas = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0.01;
+    if (!(this.lr >= 0)) throw new RangeError(`AdamW: lr must be >= 0, got ${this.lr}`);
+    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW: betas must be in [0, 1), got ${this.betas.join(", ")}`);
+  }
+
+  step(): void {
+    this.steps++;
+    const [b1, b2] = this.betas;
+    const c1 = 1 - b1 ** this.steps;
+    const c2 = 1 - b2 ** this.steps;
+    noGrad(() => {
+      for (const [name, w] of this.params) {
+        const g = w.grad;
+        if (g === null) continue;
+        if (!this.exp.has(name)) {
+          this.exp.set(name, keep(zeros(w.shape, { device: w.device, dtype: w.dtype })));
+          this.expSq.set(name, keep(zeros(w.shape, { device: w.device, dtype: w.dtype })));
+        }
+        const m = this.exp.get(name) as Tensor;
+        const v = this.expSq.get(name) as Tensor;
+        tidy(() => {
+          if (this.weightDecay !== 0) w.mul_(1 - this.lr * this.weightDecay);
+          m.mul_(b1).add_(g, 1 - b1);
+          v.mul_(b2).addcmul_(g, g, 1 - b2);
+          const denom = v.div(c2).sqrt().add(this.eps);
+          w.addcdiv_(m, denom, -this.lr / c1);
+        });
+        g.dispose();
+      }
+    });
+  }
+
+  zeroGrad(): void {
+    for (const [, p] of this.params) p.grad = null;
+  }
+
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [k, t] of this.exp) out.set(`exp_avg.${k}`, t);
+    for (const [k, t] of this.expSq) out.set(`exp_avg_sq.${k}`, t);
+    return out;
+  }
+
+  loadStateDict(state: Map<string, Tensor>): void {
+    restoreBuffers("AdamW", this.exp, state, "exp_avg.", this.params);
+    restoreBuffers("AdamW", this.expSq, state, "exp_avg_sq.", this.params);
+  }
+}

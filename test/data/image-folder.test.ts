@@ -1,0 +1,272 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { describe, test } from "node:test";
+import sharp from "sharp";
+import { defaultCacheDir, ImageFolderError, loadImageFolder, type ImageFolder } from "../../src/data/image-folder.js";
+
+type RGB = [number, number, number];
+const RED: RGB = [255, 0, 0];
+const GREEN: RGB = [0, 255, 0];
+const BLUE: RGB = [0, 0, 255];
+
+/** Writes a solid-colour image; the format follows the extension (png, jpg or webp). */
+async function solid(file: string, colour: RGB, width: number, height: number, alpha = false): Promise<void> {
+  const channels = alpha ? 4 : 3;
+  const raw = Buffer.alloc(width * height * channels);
+  for (let p = 0; p < width * height; p++) {
+    raw.set(alpha ? [...colour, 128] : colour, p * channels);
+  }
+  await sharp(raw, { raw: { width, height, channels } }).toFile(file);
+}
+
+function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `simclr-imgfolder-${prefix}-`));
+}
+
+/**
+ * root/blue/x.png (with alpha), root/green/{a.png, B.JPG, c.webp}, root/red/{a.jpg, b.png},
+ * plus files that are not images. Sizes differ so every image is resized.
+ */
+async function labeledTree(): Promise<string> {
+  const root = tempDir("labeled");
+  for (const c of ["red", "green", "blue"]) mkdirSync(join(root, c));
+  await solid(join(root, "blue", "x.png"), BLUE, 20, 12, true);
+  await solid(join(root, "green", "a.png"), GREEN, 9, 9);
+  await solid(join(root, "green", "B.JPG"), GREEN, 30, 40);
+  await solid(join(root, "green", "c.webp"), GREEN, 16, 16);
+  await solid(join(root, "red", "a.jpg"), RED, 64, 48);
+  await solid(join(root, "red", "b.png"), RED, 8, 8);
+  writeFileSync(join(root, "red", "notes.txt"), "not an image");
+  writeFileSync(join(root, "green", "._a.png"), "macOS resource fork, not an image");
+  writeFileSync(join(root, "README.md"), "top-level non-image files are ignored");
+  return root;
+}
+
+/** Pixel (c, y, x) of image i of a (N, C, H, W) uint8 result. */
+function pixel(ds: ImageFolder, i: number, c: number, y: number, x: number): number {
+  const [, C, H, W] = ds.images.shape as [number, number, number, number];
+  return ds.images.data()[((i * C + c) * H + y) * W + x] as number;
+}
+
+/** max |pixel - colour| over the whole image i. */
+function maxColourError(ds: ImageFolder, i: number, colour: RGB): number {
+  const [, C, H, W] = ds.images.shape as [number, number, number, number];
+  let err = 0;
+  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) err = Math.max(err, Math.abs(pixel(ds, i, c, y, x) - colour[c]!));
+  return err;
+}
+
+function imageFolderError(pattern: RegExp): (e: unknown) => boolean {
+  return (e) => e instanceof ImageFolderError && pattern.test(e.message);
+}
+
+describe("image folders", () => {
+  test("class sub-folders: sorted classes, interleaved order, CHW sRGB pixels", async () => {
+    const root = await labeledTree();
+    const progress: [number, number][] = [];
+    const ds = await loadImageFolder({ path: root, size: 8, cacheDir: null, onProgress: (d, t) => progress.push([d, t]) });
+    assert.deepEqual(ds.classes, ["blue", "green", "red"]);
+    assert.equal(ds.labeled, true);
+    assert.equal(ds.fromCache, false);
+    assert.deepEqual(ds.skipped, []);
+    // Sorted within each class (code points: "B.JPG" < "a.png"), then round-robin.
+    assert.deepEqual(
+      ds.files.map((f) => f.slice(root.length + 1)),
+      ["blue/x.png", "green/B.JPG", "red/a.jpg", "green/a.png", "red/b.png", "green/c.webp"],
+    );
+    assert.deepEqual(ds.labels.toArray(), [0, 1, 2, 1, 2, 1]);
+    assert.equal(ds.labels.dtype, "int64");
+    assert.deepEqual(ds.images.shape, [6, 3, 8, 8]);
+    assert.equal(ds.images.dtype, "uint8");
+    const colours = [BLUE, GREEN, RED];
+    ds.labels.toArray().forEach((label, i) => {
+      // Lossy JPEG/WebP shift solid colours by a few levels; a channel mix-up would be off by 255.
+      assert.ok(maxColourError(ds, i, colours[label as number]!) <= 12, `${ds.files[i]}: ${maxColourError(ds, i, colours[label as number]!)}`);
+    });
+    assert.deepEqual(progress.at(-1), [6, 6]);
+    assert.equal(progress.length, 6);
+  });
+
+  test("limit keeps the first N of the interleaved order, so classes stay balanced", async () => {
+    const root = await labeledTree();
+    const ds = await loadImageFolder({ path: root, size: 4, limit: 4, cacheDir: null });
+    assert.deepEqual(ds.labels.toArray(), [0, 1, 2, 1]);
+    assert.deepEqual(ds.images.shape, [4, 3, 4, 4]);
+    assert.deepEqual(ds.files.map((f) => basename(f)), ["x.png", "B.JPG", "a.jpg", "a.png"]);
+  });
+
+  test("channels 1: grayscale by luminance", async () => {
+    const root = await labeledTree();
+    const ds = await loadImageFolder({ path: root, size: 5, channels: 1, limit: 3, cacheDir: null });
+    assert.deepEqual(ds.images.shape, [3, 1, 5, 5]);
+    const [blue, green, red] = [0, 1, 2].map((i) => pixel(ds, i, 0, 2, 2)) as [number, number, number];
+    assert.ok(green > red && red > blue && blue > 0, `green ${green} > red ${red} > blue ${blue}`);
+    for (let i = 0; i < 3; i++) {
+      const values = Array.from({ length: 25 }, (_, p) => pixel(ds, i, 0, Math.floor(p / 5), p % 5));
+      assert.ok(Math.max(...values) - Math.min(...values) <= 6, `image ${i} is not uniform: ${values}`);
+    }
+  });
+
+  test("the shorter side is scaled and the centre cropped (not squashed)", async () => {
+    const root = tempDir("crop");
+    mkdirSync(join(root, "stripes"));
+    // 60x20: black columns 0..9 and 50..59, white in between. Scaled to 30x10 and centre
+    // cropped to 10x10, only white remains; squashing would put black at the edges.
+    const [w, h] = [60, 20];
+    const raw = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 10; x < 50; x++) raw.fill(255, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(root, "stripes", "s.png"));
+    const ds = await loadImageFolder({ path: root, size: 10, cacheDir: null });
+    assert.ok(maxColourError(ds, 0, [255, 255, 255]) <= 2, `max error ${maxColourError(ds, 0, [255, 255, 255])}`);
+  });
+
+  test("a flat folder of images is unlabeled", async () => {
+    const root = tempDir("flat");
+    await solid(join(root, "b.png"), RED, 10, 10);
+    await solid(join(root, "a.jpeg"), GREEN, 12, 10);
+    mkdirSync(join(root, "empty-subfolder"));
+    writeFileSync(join(root, "list.csv"), "x");
+    const ds = await loadImageFolder({ path: root, size: 6, cacheDir: null });
+    assert.equal(ds.labeled, false);
+    assert.deepEqual(ds.classes, []);
+    assert.deepEqual(ds.labels.toArray(), [-1, -1]);
+    assert.deepEqual(ds.files.map((f) => basename(f)), ["a.jpeg", "b.png"]);
+    assert.deepEqual(ds.images.shape, [2, 3, 6, 6]);
+    assert.ok(maxColourError(ds, 0, GREEN) <= 12);
+    assert.ok(maxColourError(ds, 1, RED) <= 2);
+  });
+
+  test("layout errors name the folder", async () => {
+    const empty = tempDir("empty");
+    writeFileSync(join(empty, "notes.txt"), "x");
+    await assert.rejects(loadImageFolder({ path: empty, size: 4, cacheDir: null }), imageFolderError(new RegExp(`^${empty}: no images found`)));
+    await assert.rejects(loadImageFolder({ path: join(empty, "missing"), size: 4, cacheDir: null }), imageFolderError(/missing: cannot read/));
+
+    const both = tempDir("both");
+    mkdirSync(join(both, "cat"));
+    await solid(join(both, "cat", "1.png"), RED, 4, 4);
+    await solid(join(both, "loose.png"), RED, 4, 4);
+    await assert.rejects(
+      loadImageFolder({ path: both, size: 4, cacheDir: null }),
+      imageFolderError(new RegExp(`^${both}: holds both images \\(e.g. loose.png\\) and class sub-folders of images \\(e.g. cat/\\)`)),
+    );
+
+    const emptyClass = tempDir("emptyclass");
+    mkdirSync(join(emptyClass, "cat"));
+    mkdirSync(join(emptyClass, "dog"));
+    await solid(join(emptyClass, "cat", "1.png"), RED, 4, 4);
+    await assert.rejects(loadImageFolder({ path: emptyClass, size: 4, cacheDir: null }), imageFolderError(/class folders with no images: dog/));
+
+    await assert.rejects(loadImageFolder({ path: emptyClass, size: 0, cacheDir: null }), RangeError);
+  });
+
+  test("a file that does not decode: an error naming it, or skipped with skipBad", async () => {
+    const root = await labeledTree();
+    const bad = join(root, "red", "broken.png");
+    writeFileSync(bad, "this is not a PNG");
+    const truncated = join(root, "green", "truncated.jpg");
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#808080" } }).jpeg().toBuffer();
+    writeFileSync(truncated, jpeg.subarray(0, 100));
+    await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
+      assert.ok(e instanceof ImageFolderError);
+      assert.match(e.message, /2 of 8 images could not be decoded \(pass --skip-bad/);
+      assert.match(e.message, new RegExp(`\\n  ${bad}: .+`));
+      assert.match(e.message, new RegExp(`\\n  ${truncated}: .+`));
+      return true;
+    });
+    const ds = await loadImageFolder({ path: root, size: 4, skipBad: true, cacheDir: null });
+    assert.deepEqual(ds.images.shape, [6, 3, 4, 4]);
+    assert.deepEqual(ds.labels.toArray(), [0, 1, 2, 1, 2, 1]);
+    assert.deepEqual(ds.skipped.map((s) => s.file).sort(), [truncated, bad].sort());
+    assert.ok(ds.skipped.every((s) => s.reason.length > 0));
+    assert.ok(!ds.files.includes(bad));
+  });
+
+  test("many bad files: the first 20 are listed, then a count", async () => {
+    const root = tempDir("manybad");
+    for (let i = 0; i < 25; i++) writeFileSync(join(root, `bad${String(i).padStart(2, "0")}.png`), "x");
+    await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
+      assert.ok(e instanceof ImageFolderError);
+      assert.match(e.message, /25 of 25 images could not be decoded/);
+      assert.match(e.message, /bad19.png/);
+      assert.doesNotMatch(e.message, /bad20.png/);
+      assert.match(e.message, /\n  and 5 more$/);
+      return true;
+    });
+  });
+
+  test("the cache: reused for the same inputs, redone when a file or option changes, corrupt files ignored", async () => {
+    const root = await labeledTree();
+    const cacheDir = join(tempDir("cache"), "nested", "cache");
+    const first = await loadImageFolder({ path: root, size: 8, cacheDir });
+    assert.equal(first.fromCache, false);
+    const cacheFiles = readdirSync(cacheDir).filter((f) => /^image-folder-[0-9a-f]{64}\.safetensors$/.test(f));
+    assert.equal(cacheFiles.length, 1);
+
+    let progressCalls = 0;
+    const second = await loadImageFolder({ path: root, size: 8, cacheDir, onProgress: () => progressCalls++ });
+    assert.equal(second.fromCache, true);
+    assert.equal(progressCalls, 0);
+    assert.deepEqual(second.images.shape, first.images.shape);
+    assert.deepEqual([...second.images.data()], [...first.images.data()]);
+    assert.deepEqual(second.labels.toArray(), first.labels.toArray());
+    assert.deepEqual(second.classes, first.classes);
+    assert.deepEqual(second.files, first.files);
+    assert.equal(second.labeled, true);
+
+    // Other options are other cache entries.
+    assert.equal((await loadImageFolder({ path: root, size: 8, channels: 1, cacheDir })).fromCache, false);
+    assert.equal((await loadImageFolder({ path: root, size: 8, limit: 3, cacheDir })).fromCache, false);
+    assert.equal((await loadImageFolder({ path: root, size: 8, limit: 3, cacheDir })).fromCache, true);
+
+    // A changed file (new contents and mtime) misses the cache.
+    await solid(join(root, "red", "b.png"), BLUE, 8, 8);
+    utimesSync(join(root, "red", "b.png"), new Date(), new Date(Date.now() + 5000));
+    const third = await loadImageFolder({ path: root, size: 8, cacheDir });
+    assert.equal(third.fromCache, false);
+    assert.ok(maxColourError(third, 4, BLUE) <= 2, "the new pixels were decoded");
+    assert.equal((await loadImageFolder({ path: root, size: 8, cacheDir })).fromCache, true);
+
+    // Corrupt cache files are decoded over, not fatal.
+    for (const f of readdirSync(cacheDir)) writeFileSync(join(cacheDir, f), "garbage");
+    const fourth = await loadImageFolder({ path: root, size: 8, cacheDir });
+    assert.equal(fourth.fromCache, false);
+    assert.deepEqual([...fourth.images.data()], [...third.images.data()]);
+    assert.equal((await loadImageFolder({ path: root, size: 8, cacheDir })).fromCache, true);
+  });
+
+  test("the cache keeps skipped files and unlabeled folders", async () => {
+    const root = tempDir("cache-flat");
+    await solid(join(root, "a.png"), RED, 5, 5);
+    writeFileSync(join(root, "b.png"), "broken");
+    const cacheDir = tempDir("cache2");
+    const first = await loadImageFolder({ path: root, size: 4, skipBad: true, cacheDir });
+    const second = await loadImageFolder({ path: root, size: 4, skipBad: true, cacheDir });
+    assert.equal(second.fromCache, true);
+    assert.equal(second.labeled, false);
+    assert.deepEqual(second.classes, []);
+    assert.deepEqual(second.labels.toArray(), [-1]);
+    assert.deepEqual(second.skipped, first.skipped);
+    assert.equal(second.skipped[0]?.file, join(root, "b.png"));
+  });
+
+  test("defaultCacheDir: SIMCLR_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache", () => {
+    const saved = { own: process.env.SIMCLR_CACHE_DIR, xdg: process.env.XDG_CACHE_HOME };
+    try {
+      process.env.SIMCLR_CACHE_DIR = "/tmp/own-cache";
+      process.env.XDG_CACHE_HOME = "/tmp/xdg";
+      assert.equal(defaultCacheDir(), "/tmp/own-cache");
+      delete process.env.SIMCLR_CACHE_DIR;
+      assert.equal(defaultCacheDir(), "/tmp/xdg/simclr");
+      delete process.env.XDG_CACHE_HOME;
+      assert.match(defaultCacheDir(), /\/\.cache\/simclr$/);
+    } finally {
+      for (const [key, value] of [["SIMCLR_CACHE_DIR", saved.own], ["XDG_CACHE_HOME", saved.xdg]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+});
