@@ -81,9 +81,9 @@ describe("image folders", () => {
     assert.deepEqual(ds.images.shape, [6, 3, 8, 8]);
     assert.equal(ds.images.dtype, "uint8");
     const colours = [BLUE, GREEN, RED];
-    ds.labels.toArray().forEach((label, i) => {
+    (ds.labels.toArray() as number[]).forEach((label, i) => {
       // Lossy JPEG/WebP shift solid colours by a few levels; a channel mix-up would be off by 255.
-      assert.ok(maxColourError(ds, i, colours[label as number]!) <= 12, `${ds.files[i]}: ${maxColourError(ds, i, colours[label as number]!)}`);
+      assert.ok(maxColourError(ds, i, colours[label]!) <= 12, `${ds.files[i]}: ${maxColourError(ds, i, colours[label]!)}`);
     });
     assert.deepEqual(progress.at(-1), [6, 6]);
     assert.equal(progress.length, 6);

@@ -1,0 +1,85 @@
+/**
+ * Every pretraining setting in one table: default, type, allowed values and a line of
+ * documentation. The defaults are the demo's: Fashion-MNIST, ResNet-18 width 16 with a
+ * CIFAR stem, a 2-layer head, batch 256, temperature 0.5, the grayscale augmentation preset.
+ * YAML files and --set overrides are checked against it: an unknown key or a bad value is
+ * an error that names the key.
+ */
+
+export type FieldType = "number" | "integer" | "string" | "boolean";
+
+export interface Field {
+  type: FieldType;
+  default: number | string | boolean | null;
+  nullable?: boolean;
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+export const SCHEMA = {
+  "data.name": { type: "string", default: "fashion-mnist", choices: ["fashion-mnist", "mnist", "cifar10", "cifar100", "cifar10-jpg", "image-folder"], doc: "data set kind" },
+  "data.path": { type: "string", default: null, nullable: true, doc: "data set location (default: Debian's Fashion-MNIST, or the shared CIFAR-10 JPEG tarball for cifar10-jpg)" },
+  "data.limit": { type: "integer", default: null, nullable: true, min: 1, doc: "use only the first N training images" },
+  "data.size": { type: "integer", default: 32, min: 8, doc: "image-folder: side the images are resized (and center-cropped) to" },
+  "data.channels": { type: "integer", default: 3, min: 1, max: 3, doc: "image-folder: 3 (RGB) or 1 (grayscale)" },
+  "data.skipBad": { type: "boolean", default: false, doc: "image-folder: skip unreadable images (counted) instead of failing" },
+  "model.arch": { type: "string", default: "resnet18", choices: ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"], doc: "encoder f" },
+  "model.width": { type: "integer", default: 16, min: 1, doc: "channels of layer1 (torchvision: 64)" },
+  "model.cifarStem": { type: "boolean", default: true, doc: "3x3 stride-1 first conv, no max-pool (small images)" },
+  "model.zeroInitResidual": { type: "boolean", default: true, doc: "each block's last BN starts at gamma 0 (the official code's init)" },
+  "head.layers": { type: "integer", default: 2, min: 1, doc: "projection head depth: 2 = SimCLR v1, 3 = v2" },
+  "head.outDim": { type: "integer", default: 128, min: 1, doc: "size of z" },
+  "augment.preset": { type: "string", default: "grayscale", choices: ["imagenet", "cifar", "grayscale"], doc: "the paper's augmentation settings" },
+  "augment.size": { type: "integer", default: null, nullable: true, min: 8, doc: "output side of a view (default: the image side)" },
+  "augment.jitterStrength": { type: "number", default: null, nullable: true, min: 0, doc: "color distortion strength s (default: the preset's)" },
+  "augment.cropMinScale": { type: "number", default: null, nullable: true, min: 0.001, max: 1, doc: "smallest crop area fraction (default: the preset's 0.08)" },
+  "augment.blurProbability": { type: "number", default: null, nullable: true, min: 0, max: 1, doc: "Gaussian blur probability (default: the preset's)" },
+  "loss.temperature": { type: "number", default: 0.5, min: 1e-6, doc: "NT-Xent temperature tau" },
+  "optim.name": { type: "string", default: "lars", choices: ["lars", "sgd", "adamw"], doc: "optimizer" },
+  "optim.lr": { type: "number", default: 1.0, min: 0, doc: "base learning rate, scaled by optim.lrScaling" },
+  "optim.lrScaling": { type: "string", default: "linear", choices: ["linear", "sqrt"], doc: "linear: lr x B/256; sqrt: lr x sqrt(B)" },
+  "optim.weightDecay": { type: "number", default: 1e-6, min: 0, doc: "weight decay (LARS and SGD: L2; AdamW: decoupled)" },
+  "optim.momentum": { type: "number", default: 0.9, min: 0, max: 0.999999, doc: "momentum (LARS, SGD)" },
+  "train.epochs": { type: "integer", default: 5, min: 1, doc: "passes over the training images" },
+  "train.warmupEpochs": { type: "number", default: 1, min: 0, doc: "linear learning-rate warm-up (paper: 10 of 100+)" },
+  "train.batchSize": { type: "integer", default: 256, min: 2, doc: "images per step (2 views each)" },
+  "train.seed": { type: "integer", default: 0, min: 0, doc: "seed for weights, data order and augmentation" },
+  "train.checkpointEvery": { type: "integer", default: 1, min: 1, doc: "write a checkpoint every N epochs (and at the end)" },
+  "train.precision": { type: "string", default: "fp32", choices: ["fp32", "bf16"], doc: "bf16: mixed precision through libtorch's autocast; loss and optimizer stay fp32" },
+  "train.device": { type: "string", default: "cpu", doc: "cpu, cuda or cuda:N" },
+  "train.threads": { type: "integer", default: null, nullable: true, min: 1, doc: "intra-op threads (default: every core)" },
+  "train.logEvery": { type: "integer", default: 10, min: 1, doc: "steps between metrics.jsonl lines" },
+} as const satisfies Record<string, Field>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+
+type ValueOf<F> = F extends { type: "string"; choices: readonly (infer C)[] }
+  ? F extends { nullable: true }
+    ? C | null
+    : C
+  : F extends { type: "string" }
+    ? F extends { nullable: true }
+      ? string | null
+      : string
+    : F extends { type: "boolean" }
+      ? boolean
+      : F extends { nullable: true }
+        ? number | null
+        : number;
+
+type Section<S extends string> = {
+  [K in ConfigKey as K extends `${S}.${infer R}` ? R : never]: ValueOf<(typeof SCHEMA)[K]>;
+};
+
+/** The resolved configuration, one object per section. */
+export interface Config {
+  data: Section<"data">;
+  model: Section<"model">;
+  head: Section<"head">;
+  augment: Section<"augment">;
+  loss: Section<"loss">;
+  optim: Section<"optim">;
+  train: Section<"train">;
+}

@@ -1,0 +1,65 @@
+/**
+ * One entry point for every data set kind the config names (data.name), returning uint8
+ * images (N, C, H, W) with int64 labels (-1 where a data set has none).
+ */
+import { cifar10JpgRoot } from "./shared-datasets.js";
+import { loadCifarBinary } from "./cifar.js";
+import { FASHION_MNIST_DEFAULT_PATH, loadIdxDataset, type LabeledImages } from "./fashion-mnist.js";
+import { loadImageFolder } from "./image-folder.js";
+import { join } from "node:path";
+
+export type DatasetName = "fashion-mnist" | "mnist" | "cifar10" | "cifar100" | "cifar10-jpg" | "image-folder";
+
+export interface DatasetOptions {
+  name: DatasetName;
+  path: string | null;
+  limit: number | null;
+  /** image-folder: resize side and channels. */
+  size: number;
+  channels: number;
+  skipBad: boolean;
+}
+
+export interface LoadedDataset extends LabeledImages {
+  /** Whether labels are real (false for a flat image folder). */
+  labeled: boolean;
+  /** Where it came from, for logs. */
+  description: string;
+  /** Images left out by skipBad. */
+  skipped: number;
+}
+
+const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+function requirePath(options: DatasetOptions): string {
+  if (options.path === null) throw new Error(`data.path is required for data.name ${options.name}`);
+  return options.path;
+}
+
+/** Loads the train or test split of the configured data set. */
+export async function loadDataset(options: DatasetOptions, split: "train" | "test", onProgress?: (done: number, total: number) => void): Promise<LoadedDataset> {
+  const limit = options.limit ?? undefined;
+  switch (options.name) {
+    case "fashion-mnist":
+    case "mnist": {
+      const path = options.path ?? (options.name === "fashion-mnist" ? FASHION_MNIST_DEFAULT_PATH : requirePath(options));
+      const ds = options.name === "mnist" ? loadIdxDataset({ path, split, limit }, MNIST_CLASSES) : loadIdxDataset({ path, split, limit });
+      return { ...ds, labeled: true, description: `${options.name} ${split} (${path})`, skipped: 0 };
+    }
+    case "cifar10":
+    case "cifar100": {
+      const path = requirePath(options);
+      const ds = loadCifarBinary({ path, split, limit, variant: options.name });
+      return { ...ds, labeled: true, description: `${options.name} ${split} (${path})`, skipped: 0 };
+    }
+    case "cifar10-jpg":
+    case "image-folder": {
+      const root =
+        options.name === "cifar10-jpg" ? join(options.path ?? cifar10JpgRoot(), split) : requirePath(options);
+      const channels = options.channels;
+      if (channels !== 1 && channels !== 3) throw new Error(`data.channels must be 1 or 3, got ${channels}`);
+      const ds = await loadImageFolder({ path: root, size: options.size, channels, limit, skipBad: options.skipBad, onProgress });
+      return { ...ds, labeled: ds.labeled, description: `image folder ${root}`, skipped: ds.skipped.length };
+    }
+  }
+}
