@@ -1,0 +1,172 @@
+"""The PyTorch side of `simclr bench` comparisons: one full SimCLR step doing the same work as
+src/train/pretrain.ts (batched augmentation of two views, ResNet + projection head forward
+over both, NT-Xent, backward, LARS), timed the same way. Prints one JSON line.
+
+  /usr/bin/python3 bench/pytorch/simclr_step.py --channels 1 --size 28 --width 16 --batch 256 --steps 5
+"""
+import argparse, json, math, time
+import torch, torch.nn.functional as F, torchvision
+
+p = argparse.ArgumentParser()
+p.add_argument("--channels", type=int, default=1)
+p.add_argument("--size", type=int, default=28)
+p.add_argument("--width", type=int, default=16)
+p.add_argument("--batch", type=int, default=256)
+p.add_argument("--steps", type=int, default=5)
+p.add_argument("--warmup", type=int, default=2)
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+p.add_argument("--strength", type=float, default=0.5)
+p.add_argument("--temperature", type=float, default=0.5)
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+
+# ---- augmentation: the same batched ops as src/augment (crop+flip, jitter, grayscale) ----
+def crop_boxes(n, h, w, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    area = h * w
+    target = torch.rand(n, 10) * (scale[1] - scale[0]) * area + scale[0] * area
+    aspect = torch.exp(torch.rand(n, 10) * (math.log(ratio[1]) - math.log(ratio[0])) + math.log(ratio[0]))
+    cw = torch.sqrt(target * aspect).round(); ch = torch.sqrt(target / aspect).round()
+    fits = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)
+    anyf = fits.any(1)
+    cw = torch.where(anyf, cw.gather(1, first).squeeze(1), torch.full((n,), float(w)))
+    ch = torch.where(anyf, ch.gather(1, first).squeeze(1), torch.full((n,), float(h)))
+    top = torch.where(anyf, (torch.rand(n) * (h - ch + 1)).floor(), torch.zeros(n))
+    left = torch.where(anyf, (torch.rand(n) * (w - cw + 1)).floor(), torch.zeros(n))
+    return top, left, ch, cw
+
+def resized_crop(x, size):
+    n, c, h, w = x.shape
+    top, left, ch, cw = crop_boxes(n, h, w)
+    sign = torch.where(torch.rand(n) < 0.5, -1.0, 1.0)
+    z = torch.zeros(n)
+    theta = torch.stack([cw / w * sign, z, (2 * left + cw) / w - 1, z, ch / h, (2 * top + ch) / h - 1], 1).view(n, 2, 3)
+    grid = F.affine_grid(theta, [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+def gray(x):
+    return x if x.shape[1] == 1 else (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+
+def rgb2hsv(x):
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    maxc = x.amax(1, keepdim=True); minc = x.amin(1, keepdim=True)
+    eqc = maxc == minc; cr = maxc - minc; ones = torch.ones_like(maxc)
+    s = cr / torch.where(eqc, ones, maxc); crd = torch.where(eqc, ones, cr)
+    rc, gc, bc = (maxc - r) / crd, (maxc - g) / crd, (maxc - b) / crd
+    isr = maxc == r; isg = (maxc == g) & ~isr; isb = ~(isr | isg)
+    h = ((bc - gc) * isr + (2 + rc - bc) * isg + (4 + gc - rc) * isb) / 6 + 1
+    return torch.remainder(h, 1), s, maxc
+
+def hsv2rgb(h, s, v):
+    i = torch.floor(h * 6); f = h * 6 - i; i = torch.remainder(i, 6)
+    p = (v * (1 - s)).clamp(0, 1); q = (v * (1 - s * f)).clamp(0, 1); t = (v * (1 - s * (1 - f))).clamp(0, 1)
+    def pick(vals):
+        out = vals[5]
+        for k in range(4, -1, -1):
+            out = torch.where(i == k, vals[k], out)
+        return out
+    return torch.cat([pick([v, q, p, p, t, v]), pick([t, v, v, q, p, p]), pick([p, p, t, v, v, q])], 1)
+
+def adjust(op, x, f):
+    f = f.view(-1, 1, 1, 1)
+    if op == 0: return (x * f).clamp(0, 1)
+    if op == 1: return (f * x + (1 - f) * gray(x).mean((1, 2, 3), keepdim=True)).clamp(0, 1)
+    if op == 2: return (f * x + (1 - f) * gray(x)).clamp(0, 1)
+    h, s, v = rgb2hsv(x)
+    return hsv2rgb(torch.remainder(h + f, 1), s, v)
+
+def augment(images, size):
+    n, c = images.shape[:2]
+    x = resized_crop(images.float() / 255, size)
+    ops = [0, 1] if c == 1 else [0, 1, 2, 3]
+    s = a.strength
+    mags = [0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s]
+    factors = [(torch.rand(n) * 2 * mags[o] - mags[o]) if o == 3 else (torch.rand(n) * 2 * mags[o] + max(0, 1 - mags[o])) for o in ops]
+    apply = torch.rand(n) < 0.8
+    order = torch.rand(n, len(ops)).argsort(1)
+    for stage in range(len(ops)):
+        for k, op in enumerate(ops):
+            idx = ((order[:, stage] == k) & apply).nonzero().flatten()
+            if idx.numel() == 0: continue
+            x.index_copy_(0, idx, adjust(op, x.index_select(0, idx), factors[k].index_select(0, idx)))
+    if c == 3:
+        g = torch.rand(n) < 0.2
+        x = torch.where(g.view(-1, 1, 1, 1), gray(x).expand_as(x), x)
+    return x.clamp(0, 1)
+
+# ---- model: ResNet-18 (CIFAR stem, width) + 2-layer head, as src/models ----
+block = torchvision.models.resnet.BasicBlock
+class Encoder(torchvision.models.resnet.ResNet):
+    def __init__(self):
+        super().__init__(block, [2, 2, 2, 2], zero_init_residual=True)
+        self.inplanes = a.width
+        self.conv1 = torch.nn.Conv2d(a.channels, a.width, 3, 1, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(a.width)
+        self.maxpool = torch.nn.Identity()
+        self.layer1 = self._make_layer(block, a.width, 2)
+        self.layer2 = self._make_layer(block, a.width * 2, 2, stride=2)
+        self.layer3 = self._make_layer(block, a.width * 4, 2, stride=2)
+        self.layer4 = self._make_layer(block, a.width * 8, 2, stride=2)
+        self.fc = torch.nn.Identity()
+
+d = a.width * 8
+model = torch.nn.Sequential(Encoder(), torch.nn.Linear(d, d, bias=False), torch.nn.BatchNorm1d(d), torch.nn.ReLU(inplace=True),
+                            torch.nn.Linear(d, 128, bias=False), torch.nn.BatchNorm1d(128, affine=True)).train()
+
+def nt_xent(z, t):
+    z = F.normalize(z, dim=1); m = z.shape[0] // 2
+    logits = z @ z.t() / t
+    logits.fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(m, 2 * m), torch.arange(0, m)])
+    return F.cross_entropy(logits, target)
+
+# LARS with the official semantics (as src/optim/lars.ts)
+params = list(model.parameters())
+velocity = [torch.zeros_like(p) for p in params]
+def lars_step(lr=0.1, momentum=0.9, wd=1e-6, eta=0.001):
+    with torch.no_grad():
+        for p, v in zip(params, velocity):
+            g = p.grad
+            if p.ndim <= 1:
+                upd = g * lr
+            else:
+                g = g + wd * p
+                wn, gn = p.norm(), g.norm()
+                trust = torch.where((wn > 0) & (gn > 0), eta * wn / gn, torch.ones_like(wn))
+                upd = g * (trust * lr)
+            v.mul_(momentum).add_(upd)
+            p.sub_(v)
+            p.grad = None
+
+images = torch.randint(0, 256, (a.batch, a.channels, a.size, a.size), dtype=torch.uint8)
+
+def step():
+    with torch.no_grad():
+        x = torch.cat([augment(images, a.size), augment(images, a.size)])
+    if a.precision == "bf16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = model(x)
+    else:
+        z = model(x)
+    loss = nt_xent(z.float(), a.temperature)
+    loss.item()
+    loss.backward()
+    lars_step()
+
+for _ in range(a.warmup):
+    step()
+times = []
+for _ in range(a.steps):
+    t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+aug_times = []
+for _ in range(20):
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        augment(images, a.size)
+    aug_times.append(time.perf_counter() - t0)
+times.sort(); aug_times.sort()
+print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision,
+                  "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
+                  "step_ms": [round(t * 1000, 1) for t in times]}))

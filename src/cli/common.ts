@@ -1,0 +1,42 @@
+/** Shared pieces of the CLI commands: config options, errors, exit codes. */
+import { ConfigError, configToYaml, loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+
+/** A problem with what the user asked for: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const CONFIG_OPTIONS = {
+  config: { type: "string" },
+  set: { type: "string", multiple: true },
+} as const;
+
+export function resolveConfig(values: { config?: string; set?: string[] }): Config {
+  return loadConfig({ file: values.config, set: values.set });
+}
+
+export function printConfig(config: Config, stream: NodeJS.WriteStream = process.stderr): void {
+  stream.write(`# resolved config\n${configToYaml(config)}\n`);
+}
+
+/** Runs a command, mapping errors to messages and exit codes. */
+export async function runCommand(fn: () => Promise<number | void>): Promise<void> {
+  try {
+    const code = await fn();
+    process.exitCode = code ?? 0;
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`simclr: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`simclr: ${err.message}\n`);
+      if (process.env.SIMCLR_DEBUG) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/** The `simclr` command line: one sub-command per file in src/cli. */
+import { augmentPreviewCommand, PREVIEW_HELP } from "./augment-preview.js";
+import { benchCommand, BENCH_HELP } from "./bench.js";
+import { runCommand, UsageError } from "./common.js";
+import { configCommand, CONFIG_HELP } from "./config.js";
+import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
+  bench: { run: benchCommand, help: BENCH_HELP },
+  "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },
+  config: { run: configCommand, help: CONFIG_HELP },
+};
+
+const USAGE = `usage: simclr <command> [options]
+
+commands:
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.help.split("\n")[0]}`)
+  .join("\n")}
+
+simclr <command> --help for details.`;
+
+await runCommand(async () => {
+  const [name, ...rest] = process.argv.slice(2);
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) throw new UsageError(`unknown command '${name}'\n${USAGE}`);
+  return command.run(rest);
+});
