@@ -69,3 +69,25 @@ export {
   type LabeledImages,
   type IdxDatasetOptions,
 } from "./data/fashion-mnist.js";
+
+// ---- SimCLR (issue 3): augmentation, model, loss, optimizers, data, pretraining ----
+export { SimCLRAugment, AUGMENT_PRESETS, type AugmentOptions, type AugmentPreset, type AugmentParams } from "./augment/simclr.js";
+export { sampleCropBoxes, resizedCrop, type CropBoxes, type CropOptions } from "./augment/crop.js";
+export { grayscale, adjustBrightness, adjustContrast, adjustSaturation, adjustHue, rgbToHsv, hsvToRgb, colorJitter_, randomGrayscale, type JitterOp, type JitterParams } from "./augment/color.js";
+export { gaussianBlur, blurTaps } from "./augment/blur.js";
+export { ProjectionHead, type ProjectionHeadOptions } from "./models/projection-head.js";
+export { SimCLRModel, type SimCLRModelOptions } from "./models/simclr.js";
+export { ntXentLoss, type NtXentOptions, type NtXentResult } from "./losses/ntxent.js";
+export { LARS, type LARSOptions } from "./optim/lars.js";
+export { AdamW, type AdamWOptions } from "./optim/adamw.js";
+export type { Optimizer, NamedParameter } from "./optim/optimizer.js";
+export { scaledLearningRate, warmupCosine, type LrScaling, type WarmupCosineOptions } from "./optim/schedule.js";
+export { loadCifarBinary, CifarError, CIFAR10_CLASSES } from "./data/cifar.js";
+export { loadImageFolder, defaultCacheDir, ImageFolderError, type ImageFolder } from "./data/image-folder.js";
+export { cifar10JpgRoot, sharedCifar10JpgAvailable } from "./data/shared-datasets.js";
+export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset } from "./data/datasets.js";
+export { SCHEMA as CONFIG_SCHEMA, type Config, type ConfigKey } from "./config/schema.js";
+export { loadConfig, parseOverride, configToYaml, configFromYaml, ConfigError, type LoadConfigOptions } from "./config/load.js";
+export { pretrain, buildModel, buildAugment, buildOptimizer, simclrLoss, NonFiniteLossError, type PretrainOptions, type PretrainResult } from "./train/pretrain.js";
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type Checkpoint, type CheckpointState } from "./train/checkpoint.js";
+export { ProgressReporter } from "./train/progress.js";

@@ -39,6 +39,8 @@ export interface PretrainOptions {
   handleSignals?: boolean;
   /** An already-loaded training set (skips loading; used by the bench and tests). */
   data?: LoadedDataset;
+  /** Called after every optimizer step (monitoring, tests). */
+  onStep?: (info: { globalStep: number; epoch: number; loss: number; model: SimCLRModel }) => void;
 }
 
 export interface PretrainResult {
@@ -242,6 +244,7 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
         stepsThisCall++;
         epochLoss += loss;
         epochSteps++;
+        options.onStep?.({ globalStep, epoch, loss, model });
         const seconds = (performance.now() - t0) / 1000;
         const viewsPerSecond = (2 * batchSize) / seconds;
         const elapsed = (performance.now() - started) / 1000;
