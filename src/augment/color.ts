@@ -4,7 +4,7 @@
  * each op takes one factor per view. The formulas are torchvision's tensor ColorJitter
  * (multiplicative brightness, as the official code's SimCLRv2 variant), pixels in [0, 1].
  */
-import { cat, where } from "../tensor/factory.js";
+import { tensor, where } from "../tensor/factory.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
@@ -33,7 +33,9 @@ export function adjustBrightness(x: Tensor, factor: Tensor): Tensor {
 export function adjustContrast(x: Tensor, factor: Tensor): Tensor {
   return tidy(() => {
     const f = perView(factor);
-    const mean = grayscale(x).mean([1, 2, 3], true); // (N, 1, 1, 1)
+    // mean of the grayscale image = the luma weights applied to the channel means
+    const means = x.mean([2, 3], true); // (N, C, 1, 1)
+    const mean = grayscale(means); // (N, 1, 1, 1)
     return x.mul(f).add(mean.mul(f.neg().add(1))).clamp(0, 1);
   });
 }
@@ -82,25 +84,17 @@ export function rgbToHsv(x: Tensor): [Tensor, Tensor, Tensor] {
   });
 }
 
-/** torchvision's _hsv2rgb: the six-sector formula. h, s, v: (N, 1, H, W) -> (N, 3, H, W). */
+/**
+ * HSV -> RGB. h, s, v: (N, 1, H, W) in [0, 1] -> (N, 3, H, W). The branch-free form of the
+ * six-sector formula torchvision uses: channel c = v - v s clamp(min(k, 4 - k), 0, 1) with
+ * k = (n_c + 6 h) mod 6 and n = (5, 3, 1) for (r, g, b); equal to it for s, v in [0, 1].
+ */
 export function hsvToRgb(h: Tensor, s: Tensor, v: Tensor): Tensor {
   return tidy(() => {
-    const h6 = h.mul(6);
-    const sector = h6.floor();
-    const f = h6.sub(sector);
-    const i = sector.remainder(6);
-    const p = v.mul(s.neg().add(1)).clamp(0, 1);
-    const q = v.mul(s.mul(f).neg().add(1)).clamp(0, 1);
-    const t = v.mul(s.mul(f.neg().add(1)).neg().add(1)).clamp(0, 1);
-    const pick = (values: Tensor[]) => {
-      let out = values[5] as Tensor;
-      for (let k = 4; k >= 0; k--) out = where(i.eq(k), values[k] as Tensor, out);
-      return out;
-    };
-    const r = pick([v, q, p, p, t, v]);
-    const g = pick([t, v, v, q, p, p]);
-    const b = pick([p, p, t, v, v, q]);
-    return cat([r, g, b], 1);
+    const n = tensor([5, 3, 1], { device: h.device }).reshape([1, 3, 1, 1]);
+    const k = h.mul(6).add(n).remainder(6); // (N, 3, H, W)
+    const t = k.minimum(k.neg().add(4)).clamp(0, 1);
+    return v.sub(v.mul(s).mul(t));
   });
 }
 

@@ -88,9 +88,10 @@ export class SimCLRAugment {
 
   constructor(options: Partial<AugmentOptions> & { preset?: AugmentPreset } = {}) {
     const { preset = "imagenet", ...rest } = options;
-    const base = AUGMENT_PRESETS[preset];
-    if (base === undefined) throw new RangeError(`augment: unknown preset '${preset}' (imagenet, cifar, grayscale)`);
-    this.options = { ...base, ...rest };
+    if (!Object.hasOwn(AUGMENT_PRESETS, preset)) throw new RangeError(`augment: unknown preset '${preset}' (imagenet, cifar, grayscale)`);
+    // An option given as undefined keeps the preset's value.
+    const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    this.options = { ...AUGMENT_PRESETS[preset], ...given };
     const o = this.options;
     if (o.size !== null && !(Number.isInteger(o.size) && o.size > 0)) throw new RangeError(`augment: size must be a positive integer or null, got ${o.size}`);
     checkRange("cropScale", o.cropScale, Number.MIN_VALUE, 1);

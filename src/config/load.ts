@@ -51,7 +51,7 @@ function flatten(doc: unknown, source: string): Map<ConfigKey, unknown> {
   if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`${source}: the top level must be a mapping of sections (data, model, ...)`);
   for (const [section, body] of Object.entries(doc as Record<string, unknown>)) {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
-      throw new ConfigError(`${source}: '${section}' must be a mapping of settings${isKey(section) ? "" : ` (known sections: ${sections().join(", ")})`}`);
+      throw new ConfigError(`${source}: '${section}' must be a mapping of settings${sections().includes(section) ? "" : ` (known sections: ${sections().join(", ")})`}`);
     }
     for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
       const key = `${section}.${name}`;
@@ -138,7 +138,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
 /** A config from its saved YAML text (validated the same way). */
 export function configFromYaml(text: string, source: string): Config {
-  return build(flatten(parse(text), source));
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid YAML (${(e as Error).message})`);
+  }
+  return build(flatten(doc, source));
 }
 
 export function configToYaml(config: Config): string {

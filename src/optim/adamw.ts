@@ -5,7 +5,7 @@
  */
 import { noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
-import { zeros } from "../tensor/factory.js";
+import { tensor, zeros } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
 
@@ -24,6 +24,8 @@ export class AdamW implements Optimizer {
   readonly weightDecay: number;
   readonly exp = new Map<string, Tensor>();
   readonly expSq = new Map<string, Tensor>();
+  /** Steps each parameter has taken (torch counts per parameter: one may skip a step). */
+  readonly paramSteps = new Map<string, number>();
   steps = 0;
 
   constructor(params: NamedParameter[], options: AdamWOptions) {
@@ -39,12 +41,14 @@ export class AdamW implements Optimizer {
   step(): void {
     this.steps++;
     const [b1, b2] = this.betas;
-    const c1 = 1 - b1 ** this.steps;
-    const c2 = 1 - b2 ** this.steps;
     noGrad(() => {
       for (const [name, w] of this.params) {
         const g = w.grad;
         if (g === null) continue;
+        const t = (this.paramSteps.get(name) ?? 0) + 1;
+        this.paramSteps.set(name, t);
+        const c1 = 1 - b1 ** t;
+        const c2 = 1 - b2 ** t;
         if (!this.exp.has(name)) {
           this.exp.set(name, keep(zeros(w.shape, { device: w.device, dtype: w.dtype })));
           this.expSq.set(name, keep(zeros(w.shape, { device: w.device, dtype: w.dtype })));
@@ -71,11 +75,16 @@ export class AdamW implements Optimizer {
     const out = new Map<string, Tensor>();
     for (const [k, t] of this.exp) out.set(`exp_avg.${k}`, t);
     for (const [k, t] of this.expSq) out.set(`exp_avg_sq.${k}`, t);
+    for (const [k, n] of this.paramSteps) out.set(`step.${k}`, keep(tensor([n], { dtype: "float64" })));
     return out;
   }
 
   loadStateDict(state: Map<string, Tensor>): void {
     restoreBuffers("AdamW", this.exp, state, "exp_avg.", this.params);
     restoreBuffers("AdamW", this.expSq, state, "exp_avg_sq.", this.params);
+    for (const [name] of this.params) {
+      const t = state.get(`step.${name}`);
+      if (t !== undefined) this.paramSteps.set(name, t.item());
+    }
   }
 }

@@ -122,6 +122,7 @@ const ops = {
   anyDim: op("aten::any", "dim"),
   logicalAnd: op("aten::logical_and"),
   logicalOr: op("aten::logical_or"),
+  scatterAdd: op("aten::scatter_add"),
   logicalNot: op("aten::logical_not"),
 };
 
@@ -649,6 +650,10 @@ export class Tensor implements Disposable {
   /** Advanced indexing, like `x[i0, i1, ...]` with index tensors (null = whole dimension). */
   index(indices: ReadonlyArray<Tensor | null>): Tensor {
     return wrap(ops.index.call(this.#id, indices.map((t) => (t === null ? null : t.id))));
+  }
+  /** Adds src's values into a copy of this tensor at `index` along `dim`. */
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return wrap(ops.scatterAdd.call(this.#id, dim, index.id, src.id));
   }
   gather(dim: number, index: Tensor): Tensor {
     return wrap(ops.gather.call(this.#id, dim, index.id, false));

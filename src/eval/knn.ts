@@ -1,0 +1,74 @@
+/**
+ * Weighted k-nearest-neighbour classification of representations, as in the usual
+ * self-supervised benchmarks (Wu et al. 2018, "instance discrimination"): cosine similarity,
+ * the k most similar training examples vote for their class with weight exp(sim / T).
+ * Defaults k = 200, T = 0.1.
+ */
+import { normalize } from "../nn/functional.js";
+import { cat, zeros } from "../tensor/factory.js";
+import { noGrad } from "../tensor/runtime.js";
+import { tidy } from "../tensor/scope.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+export interface KnnOptions {
+  k?: number;
+  temperature?: number;
+  /** Number of classes (default: max label + 1). */
+  numClasses?: number;
+  /** Test rows scored at once (memory: batch x N similarities). */
+  batchSize?: number;
+}
+
+export interface KnnResult {
+  /** Class scores, (M, C); argmax is the prediction. */
+  scores: Tensor;
+  top1: number;
+  top5: number;
+}
+
+/** Fraction of rows whose label is the best-scoring class / among the 5 best. */
+export function topkAccuracy(scores: Tensor, labels: Tensor): { top1: number; top5: number } {
+  return tidy(() => {
+    const n = labels.shape[0] as number;
+    const k = Math.min(5, scores.shape[1] as number);
+    const best = scores.topk(k, 1).indices; // (M, k)
+    const hits = best.eq(labels.reshape([-1, 1])); // (M, k)
+    const top1 = hits.narrow(1, 0, 1).to("float32").sum().item() / n;
+    const top5 = hits.to("float32").sum().item() / n;
+    return { top1, top5 };
+  });
+}
+
+export function knnClassify(trainFeatures: Tensor, trainLabels: Tensor, testFeatures: Tensor, testLabels: Tensor, options: KnnOptions = {}): KnnResult {
+  const temperature = options.temperature ?? 0.1;
+  const n = trainFeatures.shape[0] as number;
+  const k = Math.min(options.k ?? 200, n);
+  const batchSize = options.batchSize ?? 256;
+  if (!(k >= 1)) throw new RangeError(`knn: k must be >= 1, got ${options.k}`);
+  if (!(temperature > 0)) throw new RangeError(`knn: temperature must be > 0, got ${temperature}`);
+  if (trainLabels.shape[0] !== n) throw new RangeError(`knn: ${trainLabels.shape[0]} labels for ${n} training features`);
+  return tidy(() =>
+    noGrad(() => {
+      if (trainLabels.min().item() < 0) throw new RangeError("knn: the training set has unlabeled examples (label -1)");
+      const classes = options.numClasses ?? trainLabels.max().item() + 1;
+      const bank = normalize(trainFeatures.to("float32"), 1); // (N, D)
+      const bankT = bank.t().contiguous(); // (D, N)
+      const query = normalize(testFeatures.to("float32"), 1); // (M, D)
+      const m = query.shape[0] as number;
+      const parts: Tensor[] = [];
+      for (let i = 0; i < m; i += batchSize) {
+        parts.push(
+          tidy(() => {
+            const q = query.narrow(0, i, Math.min(batchSize, m - i)); // (b, D)
+            const { values, indices } = q.mm(bankT).topk(k, 1); // (b, k)
+            const votes = trainLabels.index([indices]); // (b, k) class of each neighbour
+            const weights = values.div(temperature).exp(); // (b, k)
+            return zeros([q.shape[0] as number, classes]).scatterAdd(1, votes, weights); // (b, C)
+          }),
+        );
+      }
+      const scores = cat(parts);
+      return { scores, ...topkAccuracy(scores, testLabels) };
+    }),
+  );
+}

@@ -1,0 +1,195 @@
+/**
+ * Configuration: schema defaults (the demo's settings), YAML files, --set overrides, and
+ * errors that name the key and the source.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { CONFIG_SCHEMA, ConfigError, configFromYaml, configToYaml, loadConfig, parseOverride, type Config } from "../../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "simclr-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function yamlFile(text: string): string {
+  const path = join(dir, `config-${fileCount++}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** fn throws a ConfigError whose message matches `pattern`. */
+function throwsConfig(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    assert.equal(e.name, "ConfigError");
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+describe("loadConfig", () => {
+  test("defaults are the demo's settings", () => {
+    const c = loadConfig();
+    assert.equal(c.data.name, "fashion-mnist");
+    assert.equal(c.data.path, null);
+    assert.equal(c.data.limit, null);
+    assert.equal(c.model.arch, "resnet18");
+    assert.equal(c.model.width, 16);
+    assert.equal(c.model.cifarStem, true);
+    assert.equal(c.head.layers, 2);
+    assert.equal(c.head.outDim, 128);
+    assert.equal(c.train.batchSize, 256);
+    assert.equal(c.loss.temperature, 0.5);
+    assert.equal(c.augment.preset, "grayscale");
+    assert.equal(c.augment.size, null);
+    assert.equal(c.optim.name, "lars");
+    assert.equal(c.optim.lrScaling, "linear");
+    // every key of the schema is present, with its default, in its section
+    const sections = Object.keys(c).sort();
+    assert.deepEqual(sections, ["augment", "data", "head", "loss", "model", "optim", "train"]);
+    for (const [key, field] of Object.entries(CONFIG_SCHEMA)) {
+      const [section, name] = key.split(".") as [keyof Config, string];
+      assert.equal((c[section] as Record<string, unknown>)[name], field.default, key);
+    }
+    const count = Object.values(c).reduce((a, s) => a + Object.keys(s).length, 0);
+    assert.equal(count, Object.keys(CONFIG_SCHEMA).length);
+  });
+
+  test("a YAML file overrides only its values", () => {
+    const file = yamlFile(["model:", "  width: 32", "  cifarStem: false", "train:", "  batchSize: 128", "  warmupEpochs: 0.5", "optim:", "  name: adamw", "  lr: 1.0e-3", "data:", "  limit: 1000", "  path: /tmp/data", ""].join("\n"));
+    const c = loadConfig({ file });
+    assert.equal(c.model.width, 32);
+    assert.equal(c.model.cifarStem, false);
+    assert.equal(c.train.batchSize, 128);
+    assert.equal(c.train.warmupEpochs, 0.5);
+    assert.equal(c.optim.name, "adamw");
+    assert.equal(c.optim.lr, 0.001);
+    assert.equal(c.data.limit, 1000);
+    assert.equal(c.data.path, "/tmp/data");
+    // untouched keys keep their defaults
+    assert.equal(c.model.arch, "resnet18");
+    assert.equal(c.loss.temperature, 0.5);
+    assert.equal(c.train.epochs, CONFIG_SCHEMA["train.epochs"].default);
+    // an empty file is all defaults
+    assert.deepEqual(loadConfig({ file: yamlFile("") }), loadConfig());
+    assert.deepEqual(loadConfig({ file: yamlFile("# nothing\n") }), loadConfig());
+  });
+
+  test("--set wins over the file and parses numbers, booleans and null", () => {
+    const file = yamlFile("model:\n  width: 32\ndata:\n  limit: 500\noptim:\n  lr: 2\n");
+    const c = loadConfig({
+      file,
+      set: ["model.width=8", "model.cifarStem=false", "data.limit=null", "optim.lr=0.25", "optim.weightDecay=1e-4", "train.device=cuda:0", "loss.temperature=.1", "augment.size=40"],
+    });
+    assert.equal(c.model.width, 8);
+    assert.equal(c.model.cifarStem, false);
+    assert.equal(c.data.limit, null);
+    assert.equal(c.optim.lr, 0.25);
+    assert.equal(c.optim.weightDecay, 1e-4);
+    assert.equal(c.train.device, "cuda:0");
+    assert.equal(c.loss.temperature, 0.1);
+    assert.equal(c.augment.size, 40);
+    assert.equal(typeof c.model.width, "number");
+    // later --set wins over earlier
+    assert.equal(loadConfig({ set: ["model.width=8", "model.width=4"] }).model.width, 4);
+    // a string setting keeps text that YAML would read as another type
+    assert.equal(loadConfig({ set: ["train.device=0"] }).train.device, "0");
+    assert.equal(loadConfig({ set: ["data.path=/data/a: b"] }).data.path, "/data/a: b");
+    // an empty value is null
+    assert.equal(loadConfig({ set: ["data.limit=5", "data.limit="] }).data.limit, null);
+    assert.deepEqual(parseOverride("model.cifarStem=true"), ["model.cifarStem", true]);
+    assert.deepEqual(parseOverride("train.epochs=3"), ["train.epochs", 3]);
+  });
+
+  test("base values come before the file and --set", () => {
+    const file = yamlFile("model:\n  width: 32\n");
+    const c = loadConfig({ base: { "model.width": 64, "train.epochs": 9 }, file, set: ["train.batchSize=64"] });
+    assert.equal(c.model.width, 32);
+    assert.equal(c.train.epochs, 9);
+    assert.equal(c.train.batchSize, 64);
+    throwsConfig(() => loadConfig({ base: { "train.epochs": 0 } }), /^saved config: train\.epochs must be >= 1, got 0$/);
+  });
+});
+
+describe("config errors name the key and the source", () => {
+  test("unknown keys: in YAML and in --set, with the section's known keys", () => {
+    const file = yamlFile("model:\n  depth: 18\n");
+    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual\\)$`));
+    throwsConfig(() => loadConfig({ set: ["optim.learningRate=0.1"] }), /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/);
+    throwsConfig(() => loadConfig({ set: ["head.dim=64"] }), /^--set: unknown key 'head\.dim' \(known in head: layers, outDim\)$/);
+    const section = yamlFile("optimizer:\n  lr: 1\n");
+    throwsConfig(() => loadConfig({ file: section }), /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train\)$/);
+    throwsConfig(() => loadConfig({ set: ["width=3"] }), /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train\)$/);
+    throwsConfig(() => loadConfig({ set: ["model.width"] }), /^--set model\.width: expected key=value, e\.g\. --set optim\.lr=0\.5$/);
+    throwsConfig(() => loadConfig({ set: ["=3"] }), /^--set =3: expected key=value/);
+  });
+
+  test("wrong types", () => {
+    const file = yamlFile("model:\n  cifarStem: 1\n");
+    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: model\\.cifarStem must be true or false, got 1$`));
+    throwsConfig(() => loadConfig({ file: yamlFile("optim:\n  lr: fast\n") }), /: optim\.lr must be a number, got "fast"$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("train:\n  device: 3\n") }), /: train\.device must be a string, got 3$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("model:\n  width: [16]\n") }), /: model\.width must be a number, got \[16\]$/);
+    throwsConfig(() => loadConfig({ set: ["model.cifarStem=yes"] }), /^--set: model\.cifarStem must be true or false, got "yes"$/);
+    throwsConfig(() => loadConfig({ set: ["train.epochs=five"] }), /^--set: train\.epochs must be a number, got "five"$/);
+    throwsConfig(() => loadConfig({ set: ["optim.lr=null"] }), /^--set: optim\.lr cannot be null$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("model:\n  arch: null\n") }), /: model\.arch cannot be null$/);
+  });
+
+  test("out-of-range values, bad choices, non-integers", () => {
+    throwsConfig(() => loadConfig({ set: ["train.batchSize=1"] }), /^--set: train\.batchSize must be >= 2, got 1$/);
+    throwsConfig(() => loadConfig({ set: ["optim.momentum=1"] }), /^--set: optim\.momentum must be <= 0\.999999, got 1$/);
+    throwsConfig(() => loadConfig({ set: ["data.channels=4"] }), /^--set: data\.channels must be <= 3, got 4$/);
+    throwsConfig(() => loadConfig({ set: ["loss.temperature=0"] }), /^--set: loss\.temperature must be >= 0\.000001, got 0$|^--set: loss\.temperature must be >= 1e-6, got 0$/);
+    throwsConfig(() => loadConfig({ set: ["augment.cropMinScale=1.5"] }), /^--set: augment\.cropMinScale must be <= 1, got 1\.5$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("optim:\n  lr: -1\n") }), /: optim\.lr must be >= 0, got -1$/);
+    throwsConfig(() => loadConfig({ set: ["model.arch=resnet20"] }), /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, got 'resnet20'$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("augment:\n  preset: mnist\n") }), /: augment\.preset must be one of imagenet, cifar, grayscale, got 'mnist'$/);
+    throwsConfig(() => loadConfig({ set: ["train.epochs=2.5"] }), /^--set: train\.epochs must be an integer, got 2\.5$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("data:\n  limit: 10.5\n") }), /: data\.limit must be an integer, got 10\.5$/);
+    throwsConfig(() => loadConfig({ set: ["optim.lr=.inf"] }), /^--set: optim\.lr must be a number/);
+  });
+
+  test("a section that is not a mapping, a top level that is not a mapping", () => {
+    const file = yamlFile("train: 5\n");
+    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: 'train' must be a mapping of settings`));
+    throwsConfig(() => loadConfig({ file: yamlFile("model:\n  - width\n") }), /: 'model' must be a mapping of settings/);
+    throwsConfig(() => loadConfig({ file: yamlFile("- model\n- data\n") }), /: the top level must be a mapping of sections \(data, model, \.\.\.\)$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("just text\n") }), /: the top level must be a mapping of sections/);
+  });
+
+  test("invalid YAML and a missing file name the file", () => {
+    const file = yamlFile("model: {width: 3\n");
+    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: not valid YAML \\(`));
+    const missing = join(dir, "nope.yaml");
+    throwsConfig(() => loadConfig({ file: missing }), new RegExp(`^${escape(missing)}: cannot read \\(.*ENOENT`));
+  });
+});
+
+describe("configToYaml / configFromYaml", () => {
+  test("round trip of the defaults and of a changed config", () => {
+    const defaults = loadConfig();
+    assert.deepEqual(configFromYaml(configToYaml(defaults), "saved.yaml"), defaults);
+    const changed = loadConfig({
+      set: ["data.name=cifar10", "data.path=/data/cifar-10", "data.limit=1000", "model.arch=resnet50", "model.width=64", "optim.name=adamw", "optim.lr=3e-4", "optim.weightDecay=0.05", "train.device=0", "train.threads=2", "augment.jitterStrength=1", "train.precision=bf16"],
+    });
+    const text = configToYaml(changed);
+    const back = configFromYaml(text, "saved.yaml");
+    assert.deepEqual(back, changed);
+    assert.equal(back.train.device, "0");
+    assert.equal(back.optim.lr, 3e-4);
+    // the saved text is a YAML file that loadConfig reads the same way
+    assert.deepEqual(loadConfig({ file: yamlFile(text) }), changed);
+  });
+
+  test("configFromYaml validates with the given source", () => {
+    throwsConfig(() => configFromYaml("model:\n  width: 0\n", "run/config.yaml"), /^run\/config\.yaml: model\.width must be >= 1, got 0$/);
+    throwsConfig(() => configFromYaml("model:\n  depth: 18\n", "run/config.yaml"), /^run\/config\.yaml: unknown key 'model\.depth'/);
+  });
+});
