@@ -7,6 +7,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTensorApi(env, exports);
   InitOps(env, exports);
   InitRuntime(env, exports);
+  InitColorKernel(env, exports);
   return exports;
 }
 

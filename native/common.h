@@ -51,5 +51,6 @@ int64_t LiveCount();
 void InitTensorApi(Napi::Env env, Napi::Object exports);
 void InitOps(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
+void InitColorKernel(Napi::Env env, Napi::Object exports);
 
 }  // namespace simclr

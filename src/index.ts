@@ -73,7 +73,7 @@ export {
 // ---- SimCLR (issue 3): augmentation, model, loss, optimizers, data, pretraining ----
 export { SimCLRAugment, AUGMENT_PRESETS, type AugmentOptions, type AugmentPreset, type AugmentParams } from "./augment/simclr.js";
 export { sampleCropBoxes, resizedCrop, type CropBoxes, type CropOptions } from "./augment/crop.js";
-export { grayscale, adjustBrightness, adjustContrast, adjustSaturation, adjustHue, rgbToHsv, hsvToRgb, colorJitter_, randomGrayscale, type JitterOp, type JitterParams } from "./augment/color.js";
+export { grayscale, adjustBrightness, adjustContrast, adjustSaturation, adjustHue, rgbToHsv, hsvToRgb, colorJitter_, randomGrayscale, fusedColorDistortion_, type JitterOp, type JitterParams } from "./augment/color.js";
 export { gaussianBlur, blurTaps } from "./augment/blur.js";
 export { ProjectionHead, type ProjectionHeadOptions } from "./models/projection-head.js";
 export { SimCLRModel, type SimCLRModelOptions } from "./models/simclr.js";

@@ -37,6 +37,7 @@ export interface NativeAddon {
   item(id: TensorId): number | boolean;
   sameAs(a: TensorId, b: TensorId): boolean;
   liveTensors(): number;
+  colorJitterCpu(x: TensorId, ops: TensorId, factors: TensorId, apply: TensorId, grayscale: TensorId): void;
   opHandle(name: string, overload: string): number;
   callOp(id: number, ...args: unknown[]): NativeResult;
   callOpDiscard(id: number, ...args: unknown[]): void;

@@ -9,7 +9,7 @@ import { arange, rand } from "../tensor/factory.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { gaussianBlur } from "./blur.js";
-import { colorJitter_, randomGrayscale, type JitterOp, type JitterParams } from "./color.js";
+import { colorJitter_, fusedColorDistortion_, randomGrayscale, type JitterOp, type JitterParams } from "./color.js";
 import { resizedCrop, sampleCropBoxes, type CropBoxes } from "./crop.js";
 
 export interface AugmentOptions {
@@ -36,6 +36,8 @@ export interface AugmentOptions {
   blurSigma: [number, number];
   /** Kernel size as a fraction of the image side (paper: 10%). */
   blurKernelFraction: number;
+  /** On the CPU, run jitter + grayscale in the fused native kernel (same results, faster). */
+  fusedCpuKernel: boolean;
 }
 
 export type AugmentPreset = "imagenet" | "cifar" | "grayscale";
@@ -55,6 +57,7 @@ const BASE: AugmentOptions = {
   blurProbability: 0.5,
   blurSigma: [0.1, 2],
   blurKernelFraction: 0.1,
+  fusedCpuKernel: true,
 };
 
 /** The paper's settings: ImageNet (s = 1, blur), CIFAR (s = 0.5, no blur), and 1-channel data. */
@@ -150,8 +153,14 @@ export class SimCLRAugment {
       const pixels = x.dtype === "uint8" ? x.to("float32").div(255) : x.to("float32");
       const size = o.size ?? height;
       const cropped = resizedCrop(pixels, params.crop, params.flip, size); // (N, C, S, S)
-      colorJitter_(cropped, params.jitter);
-      const gray = channels === 3 && o.grayscaleProbability > 0 ? randomGrayscale(cropped, params.grayscale) : cropped;
+      const grayscaleStep = channels === 3 && o.grayscaleProbability > 0;
+      let gray: Tensor;
+      if (o.fusedCpuKernel && cropped.device === "cpu") {
+        gray = fusedColorDistortion_(cropped, params.jitter, grayscaleStep ? params.grayscale : null);
+      } else {
+        colorJitter_(cropped, params.jitter);
+        gray = grayscaleStep ? randomGrayscale(cropped, params.grayscale) : cropped;
+      }
       const kernel = Math.round(size * o.blurKernelFraction);
       const blurred = o.blurProbability > 0 ? gaussianBlur(gray, params.blurSigma, params.blur, kernel) : gray;
       return blurred.clamp(0, 1);
