@@ -13,10 +13,13 @@ export class UsageError extends Error {
 export const CONFIG_OPTIONS = {
   config: { type: "string" },
   set: { type: "string", multiple: true },
+  /** Shorthand for --set data.skipBad=true: unreadable images are skipped and counted. */
+  "skip-bad": { type: "boolean" },
 } as const;
 
-export function resolveConfig(values: { config?: string; set?: string[] }): Config {
-  return loadConfig({ file: values.config, set: values.set });
+export function resolveConfig(values: { config?: string; set?: string[]; "skip-bad"?: boolean }): Config {
+  const set = [...(values.set ?? []), ...(values["skip-bad"] ? ["data.skipBad=true"] : [])];
+  return loadConfig({ file: values.config, set });
 }
 
 export function printConfig(config: Config, stream: NodeJS.WriteStream = process.stderr): void {

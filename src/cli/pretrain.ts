@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { pretrain } from "../train/pretrain.js";
 import { CONFIG_OPTIONS, UsageError, printConfig, resolveConfig } from "./common.js";
 
-export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--resume]
+export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--resume]
 
 Pretrains a SimCLR encoder. With no config: the demo's settings (Fashion-MNIST, ResNet-18
 width 16, CIFAR stem, batch 256, temperature 0.5). DIR gets config.yaml, metrics.jsonl and
@@ -18,7 +18,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   }
   if (!values.out) throw new UsageError("pretrain needs --out DIR (where the run is written)");
   const config = resolveConfig(values);
-  if (values.resume && (values.config || values.set)) {
+  if (values.resume && (values.config || values.set || values["skip-bad"])) {
     throw new UsageError("--resume continues with the run's saved config: drop --config/--set");
   }
   if (!values.resume) printConfig(config);

@@ -150,7 +150,13 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
   manualSeed(config.train.seed);
   const device = config.train.device;
 
-  const data = options.data ?? (await loadDataset(config.data, "train", (done, total) => progress.message(`decoding images: ${done}/${total}`)));
+  let lastTenth = -1;
+  const data = options.data ?? (await loadDataset(config.data, "train", (done, total) => {
+    const tenth = Math.floor((10 * done) / total);
+    if (tenth !== lastTenth) progress.message(`decoding images: ${done}/${total}`);
+    lastTenth = tenth;
+  }));
+  if (data.skipped > 0) progress.message(`skipped ${data.skipped} unreadable image(s) (data.skipBad)`);
   const images = data.images; // (N, C, H, W) uint8
   const [n, channels] = images.shape as [number, number];
   const { stepsPerEpoch, totalSteps, warmupSteps, peak } = scheduleFor(config, n);
