@@ -43,7 +43,7 @@ export const SCHEMA = {
   "optim.weightDecay": { type: "number", default: 1e-6, min: 0, doc: "weight decay (LARS and SGD: L2; AdamW: decoupled)" },
   "optim.momentum": { type: "number", default: 0.9, min: 0, max: 0.999999, doc: "momentum (LARS, SGD)" },
   "train.epochs": { type: "integer", default: 2, min: 1, doc: "passes over the training images (the demo: 2, about 10 minutes on 2 cores)" },
-  "train.warmupEpochs": { type: "number", default: 0.2, min: 0, doc: "linear learning-rate warm-up (paper: 10 of 100+)" },
+  "train.warmupEpochs": { type: "number", default: null, nullable: true, min: 0, doc: "linear learning-rate warm-up; default: 10 (the paper), or a tenth of train.epochs when that is less" },
   "train.batchSize": { type: "integer", default: 256, min: 2, doc: "images per step (2 views each)" },
   "train.seed": { type: "integer", default: 0, min: 0, doc: "seed for weights, data order and augmentation" },
   "train.checkpointEvery": { type: "integer", default: 1, min: 1, doc: "write a checkpoint every N epochs (and at the end)" },

@@ -93,6 +93,11 @@ export function buildOptimizer(config: Config, params: NamedParameter[]): Optimi
   }
 }
 
+/** Warm-up length: as configured, else the paper's 10 epochs capped at a tenth of the run. */
+export function warmupEpochs(config: Config): number {
+  return config.train.warmupEpochs ?? Math.min(10, config.train.epochs / 10);
+}
+
 /** The schedule of a run: steps per epoch (last partial batch dropped), totals, peak LR. */
 export function scheduleFor(config: Config, images: number): { stepsPerEpoch: number; totalSteps: number; warmupSteps: number; peak: number } {
   const b = config.train.batchSize;
@@ -101,7 +106,7 @@ export function scheduleFor(config: Config, images: number): { stepsPerEpoch: nu
   return {
     stepsPerEpoch,
     totalSteps: stepsPerEpoch * config.train.epochs,
-    warmupSteps: Math.round(config.train.warmupEpochs * stepsPerEpoch),
+    warmupSteps: Math.round(warmupEpochs(config) * stepsPerEpoch),
     peak: scaledLearningRate(config.optim.lr, b, config.optim.lrScaling),
   };
 }

@@ -193,3 +193,12 @@ describe("configToYaml / configFromYaml", () => {
     throwsConfig(() => configFromYaml("model:\n  depth: 18\n", "run/config.yaml"), /^run\/config\.yaml: unknown key 'model\.depth'/);
   });
 });
+
+test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run", async () => {
+  const { warmupEpochs } = await import("../../src/train/pretrain.js");
+  const { loadConfig } = await import("../../src/index.js");
+  assert.equal(warmupEpochs(loadConfig()), 0.2);
+  assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=100"] })), 10);
+  assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=800"] })), 10);
+  assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=800", "train.warmupEpochs=3"] })), 3);
+});
