@@ -4,12 +4,14 @@ import { augmentPreviewCommand, PREVIEW_HELP } from "./augment-preview.js";
 import { benchCommand, BENCH_HELP } from "./bench.js";
 import { runCommand, UsageError } from "./common.js";
 import { configCommand, CONFIG_HELP } from "./config.js";
+import { evalCommand, EVAL_HELP } from "./eval.js";
 import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
   "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },
+  eval: { run: evalCommand, help: EVAL_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

@@ -1,0 +1,85 @@
+/** `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--set data.*=...]` */
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { flattenConfig, loadConfig } from "../config/load.js";
+import type { ConfigKey } from "../config/schema.js";
+import { loadDataset } from "../data/datasets.js";
+import { loadEncoder, runConfig } from "../eval/encoder-source.js";
+import { extractFeatures } from "../eval/features.js";
+import { knnClassify } from "../eval/knn.js";
+import { linearProbe } from "../eval/logistic.js";
+import { manualSeed } from "../tensor/runtime.js";
+import { UsageError } from "./common.js";
+
+export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--set data.name=...] [--k 200] [--temperature 0.1]
+
+Evaluates the representation h of a pretraining run's encoder (frozen, BN in inference mode).
+  linear  multinomial logistic regression on standardised features, fit by L-BFGS, its L2
+          strength chosen on a held-out 10% of the train split
+  knn     weighted kNN: cosine similarity, k nearest, votes exp(sim / T)
+--random-init evaluates the same architecture untrained (same seed): the baseline.
+Prints one JSON line and appends it to DIR/results.jsonl.`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const [protocol, ...rest] = argv;
+  if (protocol === "--help" || protocol === undefined) {
+    process.stdout.write(`${EVAL_HELP}\n`);
+    return protocol === undefined ? 2 : 0;
+  }
+  if (protocol !== "linear" && protocol !== "knn") throw new UsageError(`eval: unknown protocol '${protocol}' (linear, knn)`);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      run: { type: "string" },
+      checkpoint: { type: "string" },
+      "random-init": { type: "boolean" },
+      set: { type: "string", multiple: true },
+      k: { type: "string", default: "200" },
+      temperature: { type: "string", default: "0.1" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${EVAL_HELP}\n`);
+    return 0;
+  }
+  if (!values.run) throw new UsageError("eval needs --run DIR (a pretraining run)");
+  const base = Object.fromEntries(flattenConfig(runConfig(values.run))) as Partial<Record<ConfigKey, unknown>>;
+  for (const s of values.set ?? []) {
+    if (!s.startsWith("data.")) throw new UsageError(`eval: only data.* settings can be changed (got ${s})`);
+  }
+  const config = loadConfig({ base, set: values.set });
+  manualSeed(config.train.seed);
+  // The run's data.limit chose its pretraining subset; evaluation uses whole splits unless
+  // --set data.limit=N is given here (then both splits are cut to N).
+  const limit = (values.set ?? []).some((s) => s.startsWith("data.limit=")) ? config.data.limit : null;
+  const train = await loadDataset({ ...config.data, limit }, "train");
+  const test = await loadDataset({ ...config.data, limit }, "test");
+  if (!train.labeled || !test.labeled) {
+    throw new Error(`${config.data.name} at ${config.data.path ?? "its default path"} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
+  }
+  const inChannels = train.images.shape[1] as number;
+  const { encoder, origin } = loadEncoder({ runDir: values.run, checkpoint: values.checkpoint, randomInit: values["random-init"], config, inChannels });
+  const device = config.train.device;
+  encoder.to(device);
+  const started = performance.now();
+  const trainFeatures = extractFeatures(encoder, train.images, { device });
+  const testFeatures = extractFeatures(encoder, test.images, { device });
+  const numClasses = train.classes.length;
+  let record: Record<string, unknown>;
+  if (protocol === "knn") {
+    const k = Number(values.k);
+    const temperature = Number(values.temperature);
+    const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
+    record = { protocol: "knn", top1: r.top1, top5: r.top5, train_size: train.images.shape[0], test_size: test.images.shape[0], k, temperature };
+  } else {
+    const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses });
+    record = { protocol: "linear", top1: r.top1, top5: r.top5, train_size: train.images.shape[0], test_size: test.images.shape[0], l2: r.l2 };
+  }
+  record = { ...record, encoder: origin, data: config.data.name, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) };
+  const line = JSON.stringify(record);
+  process.stdout.write(`${line}\n`);
+  appendFileSync(join(values.run, "results.jsonl"), `${line}\n`);
+  return 0;
+}

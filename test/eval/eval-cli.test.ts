@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import sharp from "sharp";
+import { FASHION_MNIST_DEFAULT_PATH, ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "cli", "main.js");
+const run = async (args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { encoding: "utf-8" });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+};
+const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
+const skip = existsSync(FASHION_MNIST_DEFAULT_PATH) ? false : "Fashion-MNIST is not installed";
+
+describe("simclr eval", { skip }, () => {
+  const runDir = mkdtempSync(join(tmpdir(), "simclr-eval-"));
+  const small = (width: number) => loadConfig({ set: ["data.limit=128", `model.width=${width}`, "train.batchSize=64", "train.epochs=1"] });
+
+  test("knn and linear print the promised JSON line and append it to results.jsonl", async () => {
+    await pretrain(small(4), { outDir: runDir, progress: quiet(), handleSignals: false });
+    const limit = ["--set", "data.limit=600"];
+    const knn = await run(["eval", "knn", "--run", runDir, ...limit, "--k", "20"]);
+    assert.equal(knn.code, 0, knn.stderr);
+    const k = JSON.parse(knn.stdout) as Record<string, unknown>;
+    assert.equal(k.protocol, "knn");
+    for (const key of ["top1", "top5"]) assert.ok((k[key] as number) > 0.1 && (k[key] as number) <= 1, key);
+    assert.equal(k.train_size, 600);
+    assert.equal(k.test_size, 600);
+    const linear = await run(["eval", "linear", "--run", runDir, ...limit]);
+    assert.equal(linear.code, 0, linear.stderr);
+    const l = JSON.parse(linear.stdout) as Record<string, unknown>;
+    assert.equal(l.protocol, "linear");
+    assert.ok((l.top1 as number) > 0.3);
+    const random = await run(["eval", "knn", "--run", runDir, ...limit, "--random-init"]);
+    assert.equal((JSON.parse(random.stdout) as { encoder: string }).encoder, "random-init");
+    const lines = readFileSync(join(runDir, "results.jsonl"), "utf-8").trim().split("\n");
+    assert.equal(lines.length, 3);
+  });
+
+  test("bad input: no checkpoint, an architecture mismatch, labels missing", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "simclr-eval-empty-"));
+    const none = await run(["eval", "knn", "--run", empty]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /is not a pretraining run: .*config.yaml is missing/);
+
+    const other = mkdtempSync(join(tmpdir(), "simclr-eval-other-"));
+    await pretrain(small(8), { outDir: other, progress: quiet(), handleSignals: false });
+    const mismatch = await run(["eval", "knn", "--run", runDir, "--checkpoint", join(other, "checkpoints", "epoch-0001"), "--set", "data.limit=100"]);
+    assert.equal(mismatch.code, 1);
+    assert.match(mismatch.stderr, /does not match the configured architecture \(resnet18, width 4.*'encoder.conv1.weight' has shape \[8, 1, 3, 3\]/);
+
+    const flat = mkdtempSync(join(tmpdir(), "simclr-eval-flat-"));
+    for (const split of ["train", "test"]) {
+      mkdirSync(join(flat, split));
+      for (let i = 0; i < 3; i++) await sharp(Buffer.alloc(8 * 8 * 3, i * 50), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(join(flat, split, `${i}.png`));
+    }
+    const unlabeled = await run(["eval", "knn", "--run", runDir, "--set", "data.name=cifar10-jpg", "--set", `data.path=${flat}`]);
+    assert.equal(unlabeled.code, 1);
+    assert.match(unlabeled.stderr, /has no labels: evaluation needs labelled train and test splits/);
+  });
+});

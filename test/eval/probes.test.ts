@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { manualSeed, randint, randn, tensor, tidy, noGrad, resnet } from "../../src/index.js";
+import { extractFeatures } from "../../src/eval/features.js";
+import { knnClassify } from "../../src/eval/knn.js";
+import { linearProbe } from "../../src/eval/logistic.js";
+
+describe("linear probe (logistic regression, L-BFGS)", () => {
+  test("reaches 100% on a linearly separable set and picks L2 on held-out data", () => {
+    tidy(() => {
+      manualSeed(0);
+      const centres = randn([4, 6]).mul(8); // 4 well-separated classes
+      const make = (n: number) => {
+        const y = randint(0, 4, [n]);
+        return { x: centres.index([y]).add(randn([n, 6])), y };
+      };
+      const train = make(800);
+      const test = make(400);
+      const r = linearProbe(train.x, train.y, test.x, test.y, { numClasses: 4 });
+      assert.equal(r.top1, 1);
+      assert.equal(r.top5, 1);
+      assert.equal(r.validation.length, 6);
+      assert.ok(r.validation.some((v) => v.l2 === r.l2));
+    });
+  });
+
+  test("beats chance clearly on a noisy linear problem and stays below 100%", () => {
+    tidy(() => {
+      manualSeed(1);
+      const w = randn([10, 3]);
+      const make = (n: number) => {
+        const x = randn([n, 10]);
+        const y = x.matmul(w).add(randn([n, 3]).mul(1.5)).argmax(1);
+        return { x, y };
+      };
+      const train = make(2000);
+      const test = make(1000);
+      const r = linearProbe(train.x, train.y, test.x, test.y, { numClasses: 3 });
+      assert.ok(r.top1 > 0.6 && r.top1 < 0.99, `top1 ${r.top1}`);
+    });
+  });
+});
+
+describe("kNN classifier", () => {
+  test("returns the known labels of constructed points", () => {
+    tidy(() => {
+      // class c lives along direction e_c; queries are noisy copies
+      const bank = tensor([
+        [1, 0, 0],
+        [0.9, 0.1, 0],
+        [0, 1, 0],
+        [0.1, 0.9, 0],
+        [0, 0, 1],
+        [0, 0.1, 0.9],
+      ]);
+      const bankLabels = tensor([0, 0, 1, 1, 2, 2], { dtype: "int64" });
+      const queries = tensor([
+        [0.8, 0.2, 0.1],
+        [0.1, 0.7, 0.2],
+        [0.2, 0.1, 0.95],
+      ]);
+      const labels = tensor([0, 1, 2], { dtype: "int64" });
+      const r = knnClassify(bank, bankLabels, queries, labels, { k: 2 });
+      assert.deepEqual(r.scores.argmax(1).toArray(), [0, 1, 2]);
+      assert.equal(r.top1, 1);
+    });
+  });
+
+  test("is invariant to the scale of the features (cosine similarity)", () => {
+    tidy(() => {
+      manualSeed(2);
+      const bank = randn([200, 8]);
+      const bankLabels = randint(0, 5, [200]);
+      const queries = randn([50, 8]);
+      const labels = randint(0, 5, [50]);
+      const a = knnClassify(bank, bankLabels, queries, labels, { k: 20, numClasses: 5 });
+      const b = knnClassify(bank.mul(37), bankLabels, queries.mul(0.01), labels, { k: 20, numClasses: 5 });
+      assert.ok(a.scores.sub(b.scores).abs().max().item() / a.scores.abs().max().item() < 1e-5);
+      assert.equal(a.top1, b.top1);
+    });
+  });
+
+  test("weights votes by exp(sim / T): a closer minority can outvote a farther majority", () => {
+    tidy(() => {
+      const bank = tensor([
+        [1, 0],
+        [0.6, 0.8],
+        [0.6, 0.8],
+      ]);
+      const bankLabels = tensor([0, 1, 1], { dtype: "int64" });
+      const q = tensor([[1, 0]]);
+      const y = tensor([0], { dtype: "int64" });
+      assert.equal(knnClassify(bank, bankLabels, q, y, { k: 3, temperature: 0.1 }).top1, 1); // e^10 > 2 e^6
+      assert.equal(knnClassify(bank, bankLabels, q, y, { k: 3, temperature: 10 }).top1, 0); // nearly equal votes
+    });
+  });
+
+  test("bad input", () => {
+    assert.throws(() => knnClassify(randn([3, 2]), tensor([0, 1], { dtype: "int64" }), randn([1, 2]), tensor([0], { dtype: "int64" })), /2 labels for 3 training features/);
+    assert.throws(() => knnClassify(randn([2, 2]), tensor([0, -1], { dtype: "int64" }), randn([1, 2]), tensor([0], { dtype: "int64" })), /unlabeled/);
+  });
+});
+
+test("feature extraction leaves the encoder's weights, BN statistics and mode unchanged", () => {
+  const encoder = resnet({ depth: 18, width: 4, cifarStem: true, inChannels: 1 });
+  encoder.train();
+  const before = new Map([...encoder.stateDict()].map(([k, t]) => [k, t.clone()]));
+  const h = extractFeatures(encoder, randint(0, 256, [10, 1, 16, 16], { dtype: "uint8" }), { batchSize: 4 });
+  assert.deepEqual(h.shape, [10, 32]);
+  assert.equal(encoder.training, true);
+  noGrad(() => {
+    for (const [k, t] of encoder.stateDict()) assert.ok(t.eq(before.get(k)!).all().item() === 1, k);
+  });
+});
