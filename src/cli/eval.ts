@@ -10,6 +10,7 @@ import { extractFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
 import { linearProbe } from "../eval/logistic.js";
 import { manualSeed } from "../tensor/runtime.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { UsageError } from "./common.js";
 
 export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--set data.name=...] [--k 200] [--temperature 0.1]
@@ -19,6 +20,7 @@ Evaluates the representation h of a pretraining run's encoder (frozen, BN in inf
           strength chosen on a held-out 10% of the train split
   knn     weighted kNN: cosine similarity, k nearest, votes exp(sim / T)
 --random-init evaluates the same architecture untrained (same seed): the baseline.
+--raw-pixels uses the flattened pixels in [0, 1] as the features (no encoder).
 Prints one JSON line and appends it to DIR/results.jsonl.`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
@@ -34,6 +36,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       run: { type: "string" },
       checkpoint: { type: "string" },
       "random-init": { type: "boolean" },
+      "raw-pixels": { type: "boolean" },
       set: { type: "string", multiple: true },
       k: { type: "string", default: "200" },
       temperature: { type: "string", default: "0.1" },
@@ -60,12 +63,23 @@ export async function evalCommand(argv: string[]): Promise<number> {
     throw new Error(`${config.data.name} at ${config.data.path ?? "its default path"} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
   }
   const inChannels = train.images.shape[1] as number;
-  const { encoder, origin } = loadEncoder({ runDir: values.run, checkpoint: values.checkpoint, randomInit: values["random-init"], config, inChannels });
-  const device = config.train.device;
-  encoder.to(device);
   const started = performance.now();
-  const trainFeatures = extractFeatures(encoder, train.images, { device });
-  const testFeatures = extractFeatures(encoder, test.images, { device });
+  let origin: string;
+  let trainFeatures: Tensor;
+  let testFeatures: Tensor;
+  if (values["raw-pixels"]) {
+    origin = "raw-pixels";
+    const pixels = (images: Tensor) => images.flatten(1).to("float32").div(255); // (N, C*H*W)
+    trainFeatures = pixels(train.images);
+    testFeatures = pixels(test.images);
+  } else {
+    const source = loadEncoder({ runDir: values.run, checkpoint: values.checkpoint, randomInit: values["random-init"], config, inChannels });
+    origin = source.origin;
+    const device = config.train.device;
+    source.encoder.to(device);
+    trainFeatures = extractFeatures(source.encoder, train.images, { device });
+    testFeatures = extractFeatures(source.encoder, test.images, { device });
+  }
   const numClasses = train.classes.length;
   let record: Record<string, unknown>;
   if (protocol === "knn") {

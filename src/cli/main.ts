@@ -5,6 +5,7 @@ import { benchCommand, BENCH_HELP } from "./bench.js";
 import { runCommand, UsageError } from "./common.js";
 import { configCommand, CONFIG_HELP } from "./config.js";
 import { evalCommand, EVAL_HELP } from "./eval.js";
+import { compareCommand, COMPARE_HELP } from "./compare.js";
 import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   bench: { run: benchCommand, help: BENCH_HELP },
   "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
+  compare: { run: compareCommand, help: COMPARE_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

@@ -69,3 +69,33 @@ describe("simclr eval", { skip }, () => {
     assert.match(unlabeled.stderr, /has no labels: evaluation needs labelled train and test splits/);
   });
 });
+
+describe("simclr compare", () => {
+  test("one row per encoder, one column per protocol, the latest result wins", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const dir = mkdtempSync(join(tmpdir(), "simclr-compare-"));
+    const lines = [
+      { protocol: "knn", top1: 0.5, encoder: "x/checkpoints/epoch-0001" },
+      { protocol: "knn", top1: 0.7, encoder: "x/checkpoints/epoch-0002" },
+      { protocol: "linear", top1: 0.8123, encoder: "x/checkpoints/epoch-0002" },
+      { protocol: "linear", top1: 0.6, encoder: "random-init" },
+      { protocol: "linear", top1: 0.83, encoder: "raw-pixels" },
+    ];
+    writeFileSync(join(dir, "results.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    const r = await run(["compare", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout.trim(),
+      [
+        "| encoder | linear top-1 | kNN top-1 |",
+        "| --- | ---: | ---: |",
+        `| ${dir} | 81.2% | 70.0% |`,
+        `| ${dir} (random init) | 60.0% |  |`,
+        "| raw pixels | 83.0% |  |",
+      ].join("\n"),
+    );
+    const missing = await run(["compare", mkdtempSync(join(tmpdir(), "simclr-compare-none-"))]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /has no results.jsonl: run `simclr eval` on it first/);
+  });
+});

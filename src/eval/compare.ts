@@ -1,0 +1,61 @@
+/**
+ * The comparison table: one row per evaluated encoder, read from runs' results.jsonl, with
+ * the latest result of each protocol per (run, encoder) — the paper's way of reading a
+ * representation against random initialisation, raw pixels and supervised training.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ResultLine {
+  protocol: string;
+  top1: number;
+  encoder?: string;
+  [key: string]: unknown;
+}
+
+/** The columns, by protocol name as written in results.jsonl. */
+const COLUMNS: [string, string][] = [
+  ["linear", "linear top-1"],
+  ["knn", "kNN top-1"],
+  ["finetune-1%", "1% fine-tune top-1"],
+  ["finetune-10%", "10% fine-tune top-1"],
+  ["supervised", "supervised top-1"],
+];
+
+export function readResults(runDir: string): ResultLine[] {
+  const path = join(runDir, "results.jsonl");
+  if (!existsSync(path)) throw new Error(`${runDir} has no results.jsonl: run \`simclr eval\` on it first`);
+  return readFileSync(path, "utf-8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .flatMap((l, i) => {
+      try {
+        return [JSON.parse(l) as ResultLine];
+      } catch {
+        throw new Error(`${path}:${i + 1} is not JSON`);
+      }
+    });
+}
+
+/** Row label for a result: the run, and the encoder unless it is the run's own checkpoint. */
+function rowName(runDir: string, r: ResultLine): string {
+  if (r.encoder === "random-init") return `${runDir} (random init)`;
+  if (r.encoder === "raw-pixels") return "raw pixels";
+  return runDir;
+}
+
+export function comparisonTable(runDirs: string[]): string {
+  const rows = new Map<string, Map<string, number>>();
+  for (const dir of runDirs) {
+    for (const r of readResults(dir)) {
+      const name = rowName(dir, r);
+      if (!rows.has(name)) rows.set(name, new Map());
+      rows.get(name)!.set(r.protocol, r.top1); // later lines win
+    }
+  }
+  const used = COLUMNS.filter(([p]) => [...rows.values()].some((m) => m.has(p)));
+  const header = `| encoder | ${used.map(([, t]) => t).join(" | ")} |`;
+  const rule = `| --- | ${used.map(() => "---:").join(" | ")} |`;
+  const body = [...rows].map(([name, m]) => `| ${name} | ${used.map(([p]) => (m.has(p) ? `${(m.get(p)! * 100).toFixed(1)}%` : "")).join(" | ")} |`);
+  return [header, rule, ...body].join("\n");
+}
