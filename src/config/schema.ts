@@ -51,6 +51,9 @@ export const SCHEMA = {
   "train.device": { type: "string", default: "cpu", doc: "cpu, cuda or cuda:N" },
   "train.threads": { type: "integer", default: null, nullable: true, min: 1, doc: "intra-op threads (default: every core)" },
   "train.logEvery": { type: "integer", default: 10, min: 1, doc: "steps between metrics.jsonl lines" },
+  "monitor.knnEvery": { type: "integer", default: 1, min: 0, doc: "epochs between kNN evaluations logged to metrics.jsonl (0: off; labelled data only)" },
+  "monitor.knnSamples": { type: "integer", default: 10000, min: 10, doc: "train images in the kNN memory bank (test queries: a fifth of it)" },
+  "monitor.linearProbe": { type: "boolean", default: true, doc: "train an online linear classifier on detached h and log its accuracy per epoch (labelled data only)" },
 } as const satisfies Record<string, Field>;
 
 export type ConfigKey = keyof typeof SCHEMA;
@@ -82,4 +85,5 @@ export interface Config {
   loss: Section<"loss">;
   optim: Section<"optim">;
   train: Section<"train">;
+  monitor: Section<"monitor">;
 }

@@ -5,6 +5,7 @@
  *   d = nesterov ? d + momentum * b : b;  w = w - lr * d
  */
 import { noGrad } from "../tensor/runtime.js";
+import { keep } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
 
@@ -52,7 +53,7 @@ export class SGD implements Optimizer {
         if (this.momentum !== 0) {
           let buf = this.buffers.get(i);
           if (buf === undefined) {
-            buf = d.clone();
+            buf = keep(d.clone()); // outlives any tidy scope step() is called in
             this.buffers.set(i, buf);
           } else {
             buf.mul_(this.momentum).add_(d, 1 - this.dampening);

@@ -24,6 +24,7 @@ import { autocast, getRngState, manualSeed, noGrad, setNumThreads, setRngState }
 import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { appendJsonLine, latestCheckpoint, loadCheckpoint, saveCheckpoint, truncateJsonLines, type CheckpointState } from "./checkpoint.js";
+import { KnnMonitor, OnlineLinearProbe } from "./monitor.js";
 import { ProgressReporter } from "./progress.js";
 
 export interface PretrainOptions {
@@ -111,13 +112,16 @@ export function scheduleFor(config: Config, images: number): { stepsPerEpoch: nu
   };
 }
 
-/** One SimCLR step's forward and loss on a uint8 batch; returns the loss tensor and accuracy. */
-export function simclrLoss(model: SimCLRModel, augment: SimCLRAugment, batch: Tensor, config: Config): { loss: Tensor; accuracy: number } {
+/**
+ * One SimCLR step's forward and loss on a uint8 batch: the loss tensor, the contrastive
+ * accuracy, and h (2B, featureDim) of both views (for monitors; detach before use).
+ */
+export function simclrLoss(model: SimCLRModel, augment: SimCLRAugment, batch: Tensor, config: Config): { loss: Tensor; accuracy: number; h: Tensor } {
   const views = noGrad(() => cat([augment.view(batch), augment.view(batch)])); // (2B, C, S, S)
-  const forward = () => model.forward(views).z;
-  const z = config.train.precision === "bf16" ? autocast(forward, { device: views.device.startsWith("cuda") ? "cuda" : "cpu", dtype: "bfloat16" }) : forward();
+  const forward = () => model.forward(views);
+  const { h, z } = config.train.precision === "bf16" ? autocast(forward, { device: views.device.startsWith("cuda") ? "cuda" : "cpu", dtype: "bfloat16" }) : forward();
   // The loss runs in float32 whatever the forward's precision.
-  return ntXentLoss(z.to("float32"), { temperature: config.loss.temperature });
+  return { ...ntXentLoss(z.to("float32"), { temperature: config.loss.temperature }), h };
 }
 
 function rngToBase64(): string {
@@ -170,6 +174,8 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
   const model = buildModel(config, channels).to(device).train();
   const optimizer = buildOptimizer(config, model.namedParameters());
   const augment = buildAugment(config);
+  const probe = config.monitor.linearProbe && data.labeled ? new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device) : null;
+  const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
 
   let epoch = 0;
   let stepInEpoch = 0;
@@ -180,6 +186,7 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
     const s = resumeFrom.state;
     model.loadStateDict(resumeFrom.model);
     optimizer.loadStateDict(resumeFrom.optimizer);
+    probe?.loadStateDict(resumeFrom.optimizer);
     optimizer.steps = s.optimizer.steps;
     epoch = s.epoch;
     stepInEpoch = s.stepInEpoch;
@@ -204,7 +211,7 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
       config: Object.fromEntries(flattenConfig(config)),
       createdAt: new Date().toISOString(),
     };
-    const buffers = new Map(optimizer.stateDict());
+    const buffers = new Map([...optimizer.stateDict(), ...(probe?.stateDict() ?? [])]);
     if (order !== null && stepInEpoch > 0) buffers.set("data.order", order);
     lastCheckpoint = saveCheckpoint(outDir, state, model.stateDict(), buffers);
     return lastCheckpoint;
@@ -246,6 +253,10 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
             );
           }
           out.loss.backward();
+          if (probe !== null) {
+            const labels = data.labels.indexSelect(0, idx).to(device); // (B)
+            probe.step(out.h, cat([labels, labels])); // h.detach() inside: the encoder is not trained by it
+          }
           return { loss: value, accuracy: out.accuracy };
         });
         optimizer.step();
@@ -278,7 +289,16 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
           return { status: "stopped", globalStep, checkpoint: dir, model };
         }
       }
-      appendJsonLine(metricsPath, { step: globalStep, epoch: epoch + 1, epoch_loss: epochLoss / Math.max(1, epochSteps) });
+      const summary: Record<string, unknown> = { step: globalStep, epoch: epoch + 1, epoch_loss: epochLoss / Math.max(1, epochSteps) };
+      const probeAccuracy = probe?.takeEpochAccuracy() ?? null;
+      if (probeAccuracy !== null) summary.probe_acc = probeAccuracy;
+      if (knn !== null && (epoch + 1) % config.monitor.knnEvery === 0) {
+        const { top1, top5 } = knn.evaluate(model.encoder);
+        summary.knn_top1 = top1;
+        summary.knn_top5 = top5;
+        progress.message(`epoch ${epoch + 1}: kNN top-1 ${(top1 * 100).toFixed(1)}%${probeAccuracy === null ? "" : `, online probe ${(probeAccuracy * 100).toFixed(1)}%`}`);
+      }
+      appendJsonLine(metricsPath, summary);
       order.dispose();
       order = null;
       stepInEpoch = 0;
@@ -295,4 +315,38 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
     process.off("SIGTERM", handlers.SIGTERM);
   }
   return { status: "finished", globalStep, checkpoint: lastCheckpoint, model };
+}
+
+/**
+ * The kNN monitor's data: the first monitor.knnSamples training images as the bank, and a
+ * fifth as many queries from the test split (from the images after the bank for an image
+ * folder, which has no separate split). Null, with a message, when there are no queries.
+ */
+async function knnMonitor(config: Config, data: LoadedDataset, progress: ProgressReporter): Promise<KnnMonitor | null> {
+  const n = data.images.shape[0] as number;
+  const bankSize = Math.min(config.monitor.knnSamples, n);
+  const querySize = Math.max(1, Math.floor(config.monitor.knnSamples / 5));
+  const bank = { images: data.images.narrow(0, 0, bankSize), labels: data.labels.narrow(0, 0, bankSize) };
+  let queries: { images: Tensor; labels: Tensor };
+  if (config.data.name === "image-folder") {
+    if (n - bankSize < 1) {
+      progress.message("monitor: no images left after the kNN bank for queries; kNN monitoring is off (lower monitor.knnSamples)");
+      return null;
+    }
+    const count = Math.min(querySize, n - bankSize);
+    queries = { images: data.images.narrow(0, bankSize, count), labels: data.labels.narrow(0, bankSize, count) };
+  } else {
+    try {
+      const test = await loadDataset({ ...config.data, limit: querySize }, "test");
+      queries = { images: test.images, labels: test.labels };
+    } catch (e) {
+      progress.message(`monitor: the test split could not be loaded (${(e as Error).message}); kNN monitoring is off`);
+      return null;
+    }
+  }
+  return new KnnMonitor(keepBoth(bank), keepBoth(queries), data.classes.length, config.train.device);
+}
+
+function keepBoth(x: { images: Tensor; labels: Tensor }): { images: Tensor; labels: Tensor } {
+  return { images: keep(x.images), labels: keep(x.labels) };
 }

@@ -46,3 +46,17 @@ test("SGD validates its options and skips parameters without gradients", () => {
   new SGD([p], { lr: 1 }).step();
   assert.deepEqual(p.toArray(), [1, 2]);
 });
+
+test("SGD's momentum buffers outlive a tidy scope around step()", async () => {
+  const { tidy } = await import("../../src/index.js");
+  const p = tensor([1, 2], { requiresGrad: true });
+  const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
+  for (let i = 0; i < 3; i++) {
+    tidy(() => {
+      p.grad = tensor([1, 1]);
+      opt.step();
+    });
+  }
+  // buffer: 1, 1.9, 2.71 -> w = 1 - 0.1 * (1 + 1.9 + 2.71)
+  assert.ok(Math.abs((p.toArray() as number[])[0]! - (1 - 0.561)) < 1e-6);
+});

@@ -70,6 +70,25 @@ describe("pretraining", { skip }, () => {
     for (const [step, loss] of a) assert.ok(Math.abs(loss - b.get(step)!) < 1e-6, `step ${step}: ${loss} vs ${b.get(step)}`);
   });
 
+  test("monitoring (online probe, kNN) is logged and does not change the pretraining result", async () => {
+    const on = tmp("monitor-on");
+    await pretrain(small(512, ["monitor.knnSamples=500"]), { outDir: on, progress: quiet(), handleSignals: false });
+    const off = tmp("monitor-off");
+    await pretrain(small(512, ["monitor.knnEvery=0", "monitor.linearProbe=false"]), { outDir: off, progress: quiet(), handleSignals: false });
+    assert.deepEqual([...losses(on)], [...losses(off)]);
+    const summaries = readFileSync(join(on, "metrics.jsonl"), "utf-8")
+      .split("\n")
+      .filter((l) => l.includes("epoch_loss"))
+      .map((l) => JSON.parse(l) as { probe_acc?: number; knn_top1?: number });
+    assert.equal(summaries.length, 2);
+    for (const s of summaries) {
+      assert.ok(s.probe_acc! > 0 && s.probe_acc! <= 1);
+      assert.ok(s.knn_top1! > 0.15 && s.knn_top1! <= 1, `kNN top-1 ${s.knn_top1} is not above chance`);
+    }
+    const quietSummaries = readFileSync(join(off, "metrics.jsonl"), "utf-8").split("\n").filter((l) => l.includes("epoch_loss"));
+    assert.ok(quietSummaries.every((l) => !l.includes("probe_acc") && !l.includes("knn_top1")));
+  });
+
   test("a non-finite loss stops the run and keeps the last good checkpoint", async () => {
     const dir = tmp("nan");
     const config = small(256, ["train.epochs=3"]);
