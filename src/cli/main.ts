@@ -6,6 +6,8 @@ import { runCommand, UsageError } from "./common.js";
 import { configCommand, CONFIG_HELP } from "./config.js";
 import { evalCommand, EVAL_HELP } from "./eval.js";
 import { compareCommand, COMPARE_HELP } from "./compare.js";
+import { finetuneCommand, FINETUNE_HELP } from "./finetune.js";
+import { supervisedCommand, SUPERVISED_HELP } from "./supervised.js";
 import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -13,6 +15,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   bench: { run: benchCommand, help: BENCH_HELP },
   "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
+  finetune: { run: finetuneCommand, help: FINETUNE_HELP },
+  supervised: { run: supervisedCommand, help: SUPERVISED_HELP },
   compare: { run: compareCommand, help: COMPARE_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };

@@ -53,7 +53,9 @@ export function comparisonTable(runDirs: string[]): string {
       rows.get(name)!.set(r.protocol, r.top1); // later lines win
     }
   }
-  const used = COLUMNS.filter(([p]) => [...rows.values()].some((m) => m.has(p)));
+  const found = new Set([...rows.values()].flatMap((m) => [...m.keys()]));
+  // The paper's columns first, then any other protocol found (e.g. finetune-25-per-class).
+  const used = [...COLUMNS.filter(([p]) => found.has(p)), ...[...found].filter((p) => !COLUMNS.some(([q]) => q === p)).sort().map((p): [string, string] => [p, `${p} top-1`])];
   const header = `| encoder | ${used.map(([, t]) => t).join(" | ")} |`;
   const rule = `| --- | ${used.map(() => "---:").join(" | ")} |`;
   const body = [...rows].map(([name, m]) => `| ${name} | ${used.map(([p]) => (m.has(p) ? `${(m.get(p)! * 100).toFixed(1)}%` : "")).join(" | ")} |`);

@@ -99,3 +99,26 @@ describe("simclr compare", () => {
     assert.match(missing.stderr, /has no results.jsonl: run `simclr eval` on it first/);
   });
 });
+
+describe("simclr finetune and supervised", { skip }, () => {
+  test("print the promised JSON lines and feed compare", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "simclr-finetune-"));
+    await pretrain(loadConfig({ set: ["data.limit=128", "model.width=4", "train.batchSize=64", "train.epochs=1", "monitor.knnEvery=0"] }), { outDir: dir, progress: quiet(), handleSignals: false });
+    const ft = await run(["finetune", "--run", dir, "--labels", "10-per-class", "--epochs", "1", "--batch", "50"]);
+    assert.equal(ft.code, 0, ft.stderr);
+    const f = JSON.parse(ft.stdout) as Record<string, unknown>;
+    assert.equal(f.protocol, "finetune-10-per-class");
+    assert.equal(f.train_size, 100);
+    assert.ok(typeof f.top1 === "number" && typeof f.top5 === "number");
+    assert.match(ft.stderr, /subset: 100 images \(10 per class\)/);
+    const reuse = await run(["finetune", "--run", dir, "--subset", join(dir, "subsets", "labels-10-per-class-seed0.json"), "--epochs", "1", "--batch", "50"]);
+    assert.equal(reuse.code, 0, reuse.stderr);
+    const sup = mkdtempSync(join(tmpdir(), "simclr-supervised-"));
+    const s = await run(["supervised", "--out", sup, "--set", "data.limit=128", "--set", "model.width=4", "--set", "train.batchSize=64", "--epochs", "1"]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal((JSON.parse(s.stdout.trim().split("\n").pop()!) as { protocol: string }).protocol, "supervised");
+    const table = await run(["compare", dir, sup]);
+    assert.match(table.stdout, /supervised top-1/);
+    assert.match(table.stdout, /finetune-10-per-class top-1/);
+  });
+});
