@@ -47,6 +47,8 @@ export interface SupervisedTrainingOptions {
   lr: number;
   weightDecay: number;
   device: string;
+  /** Train only the classifier on the frozen encoder's h, BN in inference mode (linear evaluation). */
+  freezeEncoder?: boolean;
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
@@ -61,9 +63,12 @@ export async function trainClassifier(model: Classifier, images: Tensor, labels:
   const batch = Math.min(options.batchSize, n);
   const stepsPerEpoch = Math.floor(n / batch);
   const totalSteps = stepsPerEpoch * options.epochs;
-  const optimizer = new SGD(model.namedParameters(), { lr: options.lr, momentum: 0.9, nesterov: true, weightDecay: options.weightDecay });
+  const frozen = options.freezeEncoder ?? false;
+  const params = frozen ? model.fc.namedParameters("fc.") : model.namedParameters();
+  const optimizer = new SGD(params, { lr: options.lr, momentum: 0.9, nesterov: true, weightDecay: options.weightDecay });
   const augment = cropFlipAugment();
   model.train();
+  if (frozen) model.encoder.eval();
   let step = 0;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const order = keep(randperm(n));
@@ -73,7 +78,8 @@ export async function trainClassifier(model: Classifier, images: Tensor, labels:
       total += tidy(() => {
         const idx = order.narrow(0, s * batch, batch);
         const x = noGrad(() => augment.view(images.indexSelect(0, idx).to(options.device)));
-        const loss = crossEntropy(model.forward(x), labels.indexSelect(0, idx).to(options.device));
+        const logits = frozen ? model.fc.forward(noGrad(() => model.encoder.forward(x))) : model.forward(x); // (B, classes)
+        const loss = crossEntropy(logits, labels.indexSelect(0, idx).to(options.device));
         loss.backward();
         return loss.item();
       });

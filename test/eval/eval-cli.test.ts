@@ -43,8 +43,13 @@ describe("simclr eval", { skip }, () => {
     assert.ok((l.top1 as number) > 0.3);
     const random = await run(["eval", "knn", "--run", runDir, ...limit, "--random-init"]);
     assert.equal((JSON.parse(random.stdout) as { encoder: string }).encoder, "random-init");
+    const paper = await run(["eval", "linear", "--run", runDir, ...limit, "--protocol", "paper", "--epochs", "1"]);
+    assert.equal(paper.code, 0, paper.stderr);
+    const p = JSON.parse(paper.stdout) as Record<string, unknown>;
+    assert.equal(p.protocol, "linear-paper");
+    assert.ok(typeof p.top1 === "number" && typeof p.top5 === "number");
     const lines = readFileSync(join(runDir, "results.jsonl"), "utf-8").trim().split("\n");
-    assert.equal(lines.length, 3);
+    assert.equal(lines.length, 4);
   });
 
   test("bad input: no checkpoint, an architecture mismatch, labels missing", async () => {
