@@ -33,19 +33,8 @@ import {
   type JitterParams,
   type Tensor,
 } from "../../src/index.js";
-import { maxAbsDiff } from "../helpers.js";
+import { maxAbsDiff, rng } from "../helpers.js";
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function numbers(t: Tensor): number[] {
   return Array.from(t.dataAsNumbers());

@@ -5,18 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { F, cat, noGrad, stack, tensor, tidy, where, type Tensor } from "../../src/index.js";
+import { rng } from "../helpers.js";
 
-/** Deterministic uniform numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Domain = "any" | "positive" | "awayFromZero";
 interface Input {
