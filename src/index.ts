@@ -91,3 +91,13 @@ export { loadConfig, parseOverride, configToYaml, configFromYaml, ConfigError, t
 export { pretrain, buildModel, buildAugment, buildOptimizer, simclrLoss, NonFiniteLossError, type PretrainOptions, type PretrainResult } from "./train/pretrain.js";
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type Checkpoint, type CheckpointState } from "./train/checkpoint.js";
 export { ProgressReporter } from "./train/progress.js";
+
+// ---- evaluation (issue 4) ----
+export { extractFeatures } from "./eval/features.js";
+export { knnClassify, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
+export { linearProbe, fitLogistic, logisticScores, standardiser, type LinearProbeResult, type LogisticModel } from "./eval/logistic.js";
+export { balancedSubset, perClassCount, readSubset, writeSubset, type LabelSubset } from "./eval/subset.js";
+export { loadEncoder, runConfig, type EncoderSource } from "./eval/encoder-source.js";
+export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js";
+export { Classifier, trainClassifier, evaluateClassifier, cropFlipAugment, type SupervisedTrainingOptions } from "./train/supervised.js";
+export { OnlineLinearProbe, KnnMonitor } from "./train/monitor.js";
