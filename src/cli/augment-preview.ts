@@ -1,7 +1,9 @@
 /** `simclr augment-preview [--config FILE] [--set key=value ...] --out grid.png [--images N] [--views K]` */
 import { parseArgs } from "node:util";
 import sharp from "sharp";
+import { resizedCrop } from "../augment/crop.js";
 import { loadDataset } from "../data/datasets.js";
+import { full, zeros } from "../tensor/factory.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import { buildAugment } from "../train/pretrain.js";
@@ -38,7 +40,9 @@ export async function augmentPreviewCommand(argv: string[]): Promise<number> {
   const columns = tidy(() => {
     const original = data.images.to("float32").div(255);
     const out: Float32Array[] = [];
-    const resized = size === h ? original : augment.apply(original, { ...augment.sample(n, h, h, c), crop: fullCrop(n, h) });
+    // Whole-image boxes, no flip and nothing else: the original at the views' size.
+    const whole = { top: zeros([n]), left: zeros([n]), height: full([n], h), width: full([n], h) };
+    const resized = size === h ? original : resizedCrop(original, whole, zeros([n], { dtype: "bool" }), size);
     out.push(resized.data() as Float32Array);
     for (let k = 0; k < views; k++) out.push(augment.view(data.images).data() as Float32Array);
     return out;
@@ -67,13 +71,3 @@ export async function augmentPreviewCommand(argv: string[]): Promise<number> {
   process.stderr.write(`wrote ${values.out}: ${n} images x (original + ${views} views), preset ${config.augment.preset}\n`);
   return 0;
 }
-
-/** Whole-image boxes with no flip, to show the original at the output size. */
-function fullCrop(n: number, side: number) {
-  return tidy(() => {
-    const { zeros, full } = factories;
-    return { top: zeros([n]), left: zeros([n]), height: full([n], side), width: full([n], side) };
-  });
-}
-
-import * as factories from "../tensor/factory.js";

@@ -1,6 +1,9 @@
 /** Shared pieces of the CLI commands: config options, errors, exit codes. */
-import { ConfigError, configToYaml, loadConfig } from "../config/load.js";
-import type { Config } from "../config/schema.js";
+import { join } from "node:path";
+import { ConfigError, configToYaml, flattenConfig, loadConfig } from "../config/load.js";
+import type { Config, ConfigKey } from "../config/schema.js";
+import { runConfig } from "../eval/encoder-source.js";
+import { appendJsonLine } from "../train/checkpoint.js";
 
 /** A problem with what the user asked for: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
@@ -20,6 +23,26 @@ export const CONFIG_OPTIONS = {
 export function resolveConfig(values: { config?: string; set?: string[]; "skip-bad"?: boolean }): Config {
   const set = [...(values.set ?? []), ...(values["skip-bad"] ? ["data.skipBad=true"] : [])];
   return loadConfig({ file: values.config, set });
+}
+
+/**
+ * A pretraining run's config for evaluating or fine-tuning it: only data.* may be changed
+ * with --set, and the run's data.limit (which chose its pretraining subset) is dropped unless
+ * --set gives one (then it cuts both splits).
+ */
+export function runConfigForEvaluation(runDir: string, set: string[] = [], command: string): Config {
+  for (const s of set) {
+    if (!s.startsWith("data.")) throw new UsageError(`${command}: only data.* settings can be changed (got ${s})`);
+  }
+  const base = Object.fromEntries(flattenConfig(runConfig(runDir))) as Partial<Record<ConfigKey, unknown>>;
+  const keepLimit = set.some((s) => s.startsWith("data.limit="));
+  return loadConfig({ base, set: keepLimit ? set : [...set, "data.limit=null"] });
+}
+
+/** Prints a result as one JSON line and appends it to DIR/results.jsonl (read by compare). */
+export function reportResult(dir: string, record: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(record)}\n`);
+  appendJsonLine(join(dir, "results.jsonl"), record);
 }
 
 export function printConfig(config: Config, stream: NodeJS.WriteStream = process.stderr): void {

@@ -1,18 +1,14 @@
 /** `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--set data.*=...]` */
-import { appendFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { flattenConfig, loadConfig } from "../config/load.js";
-import type { ConfigKey } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
-import { loadEncoder, runConfig } from "../eval/encoder-source.js";
+import { loadEncoder } from "../eval/encoder-source.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
 import { linearProbe } from "../eval/logistic.js";
 import { manualSeed } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Classifier, evaluateClassifier, trainClassifier } from "../train/supervised.js";
-import { UsageError } from "./common.js";
+import { UsageError, reportResult, runConfigForEvaluation } from "./common.js";
 
 export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--set data.name=...] [--k 200] [--temperature 0.1]
 
@@ -53,31 +49,30 @@ export async function evalCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.run) throw new UsageError("eval needs --run DIR (a pretraining run)");
-  const base = Object.fromEntries(flattenConfig(runConfig(values.run))) as Partial<Record<ConfigKey, unknown>>;
-  for (const s of values.set ?? []) {
-    if (!s.startsWith("data.")) throw new UsageError(`eval: only data.* settings can be changed (got ${s})`);
+  const paper = values.protocol === "paper";
+  if (values.protocol !== "fast" && !(paper && protocol === "linear")) {
+    throw new UsageError(`--protocol must be fast or paper (paper: linear only), got ${values.protocol}`);
   }
-  const config = loadConfig({ base, set: values.set });
+  if (paper && values["raw-pixels"]) throw new UsageError("--protocol paper trains on the encoder's h; it does not apply to --raw-pixels");
+  const config = runConfigForEvaluation(values.run, values.set, "eval");
   manualSeed(config.train.seed);
-  // The run's data.limit chose its pretraining subset; evaluation uses whole splits unless
-  // --set data.limit=N is given here (then both splits are cut to N).
-  const limit = (values.set ?? []).some((s) => s.startsWith("data.limit=")) ? config.data.limit : null;
-  const train = await loadDataset({ ...config.data, limit }, "train");
-  const test = await loadDataset({ ...config.data, limit }, "test");
+  const train = await loadDataset(config.data, "train");
+  const test = await loadDataset(config.data, "test");
   if (!train.labeled || !test.labeled) {
     throw new Error(`${config.data.name} at ${config.data.path ?? "its default path"} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
   }
   const inChannels = train.images.shape[1] as number;
+  const numClasses = train.classes.length;
+  const device = config.train.device;
   const started = performance.now();
-  let origin: string;
-  let trainFeatures: Tensor;
-  let testFeatures: Tensor;
-  if (protocol === "linear" && values.protocol === "paper") {
-    if (values["raw-pixels"]) throw new UsageError("--protocol paper trains on the encoder's h; it does not apply to --raw-pixels");
-    const source = loadEncoder({ runDir: values.run, checkpoint: values.checkpoint, randomInit: values["random-init"], config, inChannels });
+  const source = values["raw-pixels"] ? null : loadEncoder({ runDir: values.run, checkpoint: values.checkpoint, randomInit: values["random-init"], config, inChannels });
+  source?.encoder.to(device);
+  const sizes = { train_size: train.images.shape[0], test_size: test.images.shape[0] };
+  let record: Record<string, unknown>;
+  if (paper && source !== null) {
     const epochs = Number(values.epochs);
     if (!(Number.isInteger(epochs) && epochs > 0)) throw new UsageError(`--epochs must be a positive integer, got ${values.epochs}`);
-    const model = new Classifier(source.encoder, numClassesOf(train.classes), null).to(config.train.device);
+    const model = new Classifier(source.encoder, numClasses, null).to(device);
     const batchSize = 512;
     const lr = (0.1 * batchSize) / 256;
     await trainClassifier(model, train.images, train.labels, {
@@ -85,48 +80,27 @@ export async function evalCommand(argv: string[]): Promise<number> {
       batchSize,
       lr,
       weightDecay: 0,
-      device: config.train.device,
+      device,
       freezeEncoder: true,
       onEpoch: (e, loss) => process.stderr.write(`linear (paper) epoch ${e + 1}/${epochs} loss ${loss.toFixed(4)}\n`),
     });
-    const { top1, top5 } = evaluateClassifier(model, test.images, test.labels, config.train.device);
-    const line = JSON.stringify({ protocol: "linear-paper", top1, top5, train_size: train.images.shape[0], test_size: test.images.shape[0], epochs, lr, encoder: source.origin, data: config.data.name, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
-    process.stdout.write(`${line}\n`);
-    appendFileSync(join(values.run, "results.jsonl"), `${line}\n`);
-    return 0;
-  }
-  if (values.protocol !== "fast") throw new UsageError(`--protocol must be fast or paper (paper: linear only), got ${values.protocol}`);
-  if (values["raw-pixels"]) {
-    origin = "raw-pixels";
-    const pixels = (images: Tensor) => images.flatten(1).to("float32").div(255); // (N, C*H*W)
-    trainFeatures = pixels(train.images);
-    testFeatures = pixels(test.images);
+    const { top1, top5 } = evaluateClassifier(model, test.images, test.labels, device);
+    record = { protocol: "linear-paper", top1, top5, ...sizes, epochs, lr };
   } else {
-    const source = loadEncoder({ runDir: values.run, checkpoint: values.checkpoint, randomInit: values["random-init"], config, inChannels });
-    origin = source.origin;
-    const device = config.train.device;
-    source.encoder.to(device);
-    trainFeatures = extractFeatures(source.encoder, train.images, { device });
-    testFeatures = extractFeatures(source.encoder, test.images, { device });
+    // Features once: h of the frozen encoder, or the flattened pixels in [0, 1] (N, C*H*W).
+    const features = (images: Tensor) => (source === null ? images.flatten(1).to("float32").div(255) : extractFeatures(source.encoder, images, { device }));
+    const trainFeatures = features(train.images);
+    const testFeatures = features(test.images);
+    if (protocol === "knn") {
+      const k = Number(values.k);
+      const temperature = Number(values.temperature);
+      const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
+      record = { protocol: "knn", top1: r.top1, top5: r.top5, ...sizes, k, temperature };
+    } else {
+      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses });
+      record = { protocol: "linear", top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
+    }
   }
-  const numClasses = train.classes.length;
-  let record: Record<string, unknown>;
-  if (protocol === "knn") {
-    const k = Number(values.k);
-    const temperature = Number(values.temperature);
-    const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
-    record = { protocol: "knn", top1: r.top1, top5: r.top5, train_size: train.images.shape[0], test_size: test.images.shape[0], k, temperature };
-  } else {
-    const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses });
-    record = { protocol: "linear", top1: r.top1, top5: r.top5, train_size: train.images.shape[0], test_size: test.images.shape[0], l2: r.l2 };
-  }
-  record = { ...record, encoder: origin, data: config.data.name, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) };
-  const line = JSON.stringify(record);
-  process.stdout.write(`${line}\n`);
-  appendFileSync(join(values.run, "results.jsonl"), `${line}\n`);
+  reportResult(values.run, { ...record, encoder: source?.origin ?? "raw-pixels", data: config.data.name, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
   return 0;
-}
-
-function numClassesOf(classes: readonly string[]): number {
-  return classes.length;
 }

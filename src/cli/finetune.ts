@@ -1,19 +1,14 @@
 /** `simclr finetune --run DIR --labels 1%|10%|N-per-class [--subset FILE] [--epochs N] [--from-head]` */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { flattenConfig, loadConfig } from "../config/load.js";
-import type { ConfigKey } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
-import { runConfig } from "../eval/encoder-source.js";
+import { loadEncoder } from "../eval/encoder-source.js";
 import { balancedSubset, readSubset, writeSubset } from "../eval/subset.js";
-import { readSafetensors } from "../nn/safetensors.js";
 import { tensor } from "../tensor/factory.js";
 import { manualSeed } from "../tensor/runtime.js";
-import { latestCheckpoint } from "../train/checkpoint.js";
-import { buildModel } from "../train/pretrain.js";
 import { Classifier, evaluateClassifier, trainClassifier } from "../train/supervised.js";
-import { UsageError } from "./common.js";
+import { UsageError, reportResult, runConfigForEvaluation } from "./common.js";
 
 export const FINETUNE_HELP = `simclr finetune --run DIR --labels 1%|10%|N-per-class [--subset FILE] [--epochs N] [--lr X] [--batch B] [--from-head] [--seed S] [--set data.*=...]
 
@@ -46,9 +41,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   }
   if (!values.run) throw new UsageError("finetune needs --run DIR (a pretraining run)");
   if (!values.labels && !values.subset) throw new UsageError("finetune needs --labels 1%|10%|N-per-class (or --subset FILE)");
-  for (const s of values.set ?? []) if (!s.startsWith("data.")) throw new UsageError(`finetune: only data.* settings can be changed (got ${s})`);
-  const base = Object.fromEntries(flattenConfig(runConfig(values.run))) as Partial<Record<ConfigKey, unknown>>;
-  const config = loadConfig({ base, set: [...(values.set ?? []), ...((values.set ?? []).some((s) => s.startsWith("data.limit=")) ? [] : ["data.limit=null"])] });
+  const config = runConfigForEvaluation(values.run, values.set, "finetune");
   const seed = Number(values.seed);
   const train = await loadDataset(config.data, "train");
   const test = await loadDataset(config.data, "test");
@@ -66,14 +59,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   const images = train.images.indexSelect(0, idx);
   const labels = train.labels.indexSelect(0, idx);
 
-  const checkpoint = latestCheckpoint(values.run);
-  if (checkpoint === null) throw new Error(`${values.run} has no checkpoint (checkpoints/latest is missing): pretrain first`);
-  const model = buildModel(config, train.images.shape[1] as number);
-  try {
-    model.loadStateDict(readSafetensors(join(checkpoint, "model.safetensors")).tensors);
-  } catch (e) {
-    throw new Error(`${checkpoint} does not match the run's architecture: ${(e as Error).message}`);
-  }
+  const { model, origin: checkpoint } = loadEncoder({ runDir: values.run, config, inChannels: train.images.shape[1] as number });
   manualSeed(seed);
   const classifier = new Classifier(model.encoder, classes, values["from-head"] ? model.head : null).to(config.train.device);
   const spec = subset.spec;
@@ -91,7 +77,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     onEpoch: (e, loss) => process.stderr.write(`fine-tune epoch ${e + 1}/${epochs} loss ${loss.toFixed(4)}\n`),
   });
   const { top1, top5 } = evaluateClassifier(classifier, test.images, test.labels, config.train.device);
-  const line = JSON.stringify({
+  reportResult(values.run, {
     protocol: `finetune-${spec}`,
     top1,
     top5,
@@ -103,7 +89,5 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     encoder: checkpoint,
     seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
   });
-  process.stdout.write(`${line}\n`);
-  appendFileSync(join(values.run, "results.jsonl"), `${line}\n`);
   return 0;
 }

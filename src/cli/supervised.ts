@@ -1,5 +1,5 @@
 /** `simclr supervised --out DIR [--config FILE] [--set key=value ...] [--epochs N] [--lr X]` */
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { configToYaml } from "../config/load.js";
@@ -8,7 +8,7 @@ import { writeSafetensors } from "../nn/safetensors.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { buildModel } from "../train/pretrain.js";
 import { Classifier, evaluateClassifier, trainClassifier } from "../train/supervised.js";
-import { CONFIG_OPTIONS, UsageError, printConfig, resolveConfig } from "./common.js";
+import { CONFIG_OPTIONS, UsageError, printConfig, reportResult, resolveConfig } from "./common.js";
 
 export const SUPERVISED_HELP = `simclr supervised --out DIR [--config FILE.yaml] [--set key=value ...] [--epochs N] [--lr X]
 
@@ -47,8 +47,6 @@ export async function supervisedCommand(argv: string[]): Promise<number> {
   });
   const { top1, top5 } = evaluateClassifier(model, test.images, test.labels, config.train.device);
   writeSafetensors(join(values.out, "supervised.safetensors"), model.stateDict());
-  const line = JSON.stringify({ protocol: "supervised", top1, top5, train_size: train.images.shape[0], test_size: test.images.shape[0], epochs, lr, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
-  process.stdout.write(`${line}\n`);
-  appendFileSync(join(values.out, "results.jsonl"), `${line}\n`);
+  reportResult(values.out, { protocol: "supervised", top1, top5, train_size: train.images.shape[0], test_size: test.images.shape[0], epochs, lr, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
   return 0;
 }

@@ -8,12 +8,15 @@ import { join } from "node:path";
 import { configFromYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { ResNet } from "../models/resnet.js";
+import type { SimCLRModel } from "../models/simclr.js";
 import { readSafetensors } from "../nn/safetensors.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { latestCheckpoint } from "../train/checkpoint.js";
 import { buildModel } from "../train/pretrain.js";
 
 export interface EncoderSource {
+  /** The SimCLR model (encoder + head) the weights went into; its head is untrained for an encoder-only file or random init. */
+  model: SimCLRModel;
   encoder: ResNet;
   config: Config;
   /** What was loaded, for the results line: a checkpoint path or "random-init". */
@@ -40,12 +43,13 @@ export function loadEncoder(options: { runDir?: string; checkpoint?: string; ran
   if (config === undefined) throw new Error("evaluation needs --run DIR (or --checkpoint FILE with --config)");
   if (options.randomInit) {
     manualSeed(config.train.seed);
-    return { encoder: buildModel(config, options.inChannels).encoder, config, origin: "random-init" };
+    const model = buildModel(config, options.inChannels);
+    return { model, encoder: model.encoder, config, origin: "random-init" };
   }
   let checkpoint = options.checkpoint;
   if (checkpoint === undefined) {
     const latest = options.runDir === undefined ? null : latestCheckpoint(options.runDir);
-    if (latest === null) throw new Error(`${options.runDir} has no checkpoint (checkpoints/latest is missing): pretrain first, or pass --checkpoint FILE`);
+    if (latest === null) throw new Error(`${options.runDir} has no checkpoint (checkpoints/latest is missing): pretrain it first`);
     checkpoint = latest;
   }
   if (!existsSync(checkpoint)) throw new Error(`checkpoint ${checkpoint} does not exist`);
@@ -62,5 +66,5 @@ export function loadEncoder(options: { runDir?: string; checkpoint?: string; ran
   } finally {
     for (const t of state.values()) t.dispose();
   }
-  return { encoder: model.encoder, config, origin: checkpoint };
+  return { model, encoder: model.encoder, config, origin: checkpoint };
 }

@@ -83,8 +83,3 @@ export function tidy<T>(fn: () => T): T {
     for (const t of kept) if (scope.has(t)) track(t);
   }
 }
-
-/** How many tidy scopes are open (for tests). */
-export function scopeDepth(): number {
-  return scopes.length;
-}
