@@ -13,8 +13,8 @@ import { CONFIG_OPTIONS, UsageError, printConfig, reportResult, resolveConfig } 
 export const SUPERVISED_HELP = `simclr supervised --out DIR [--config FILE.yaml] [--set key=value ...] [--epochs N] [--lr X]
 
 The supervised baseline: the configured encoder trained from scratch with labels and
-cross-entropy on the whole train split, crop + flip augmentation, Nesterov SGD (lr 0.1 x B/256,
-cosine decay, weight decay 5e-4), train.epochs epochs unless --epochs. Prints test top-1/top-5
+cross-entropy on the train split (its first data.limit images when set), crop + flip augmentation,
+Nesterov SGD (lr 0.1 x B/256, cosine decay, weight decay 5e-4), train.epochs epochs unless --epochs. Prints test top-1/top-5
 and appends it to DIR/results.jsonl; the weights go to DIR/supervised.safetensors.`;
 
 export async function supervisedCommand(argv: string[]): Promise<number> {
