@@ -4,7 +4,7 @@ import { loadDataset } from "../data/datasets.js";
 import { loadEncoder } from "../eval/encoder-source.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
-import { linearProbe } from "../eval/logistic.js";
+import { linearProbe, type ProbeFitEvent } from "../eval/logistic.js";
 import { manualSeed } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Classifier, evaluateClassifier, trainClassifier } from "../train/supervised.js";
@@ -97,7 +97,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
       const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
       record = { protocol: "knn", top1: r.top1, top5: r.top5, ...sizes, k, temperature };
     } else {
-      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses });
+      const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
+        process.stderr.write(
+          `linear probe [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
+            (heldOutTop1 === undefined ? `refit on the whole train split, ${iterations} iterations\n` : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations\n`),
+        );
+      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit });
       record = { protocol: "linear", top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }
   }

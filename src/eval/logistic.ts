@@ -2,9 +2,10 @@
  * Multinomial logistic regression on fixed features, fit by full-batch L-BFGS (Nocedal &
  * Wright, Algorithm 7.4, with a backtracking Armijo line search): the fast linear probe.
  * Features are standardised with the training set's mean and standard deviation; the L2
- * strength is chosen on a held-out part of the training set.
+ * strength is chosen on a held-out part of the training set, walking the L2 grid from strong to
+ * weak and starting each fit from the previous solution (a warm-started regularisation path).
  */
-import { randperm, zeros } from "../tensor/factory.js";
+import { cat, randperm, zeros } from "../tensor/factory.js";
 import { crossEntropy } from "../nn/functional.js";
 import { enableGrad, noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
@@ -26,6 +27,8 @@ export interface FitOptions {
   numClasses: number;
   maxIterations?: number;
   tolerance?: number;
+  /** Starting point (default zeros): a solution for a nearby L2 converges in fewer iterations. */
+  init?: { weight: Tensor; bias: Tensor };
 }
 
 /** Standardisation statistics of x (N, D): mean and std per column (std floored at 1e-6). */
@@ -58,7 +61,8 @@ export function fitLogistic(z: Tensor, labels: Tensor, options: FitOptions): { w
       return { f: loss.item(), g: keep(t.grad as Tensor) };
     });
   return noGrad(() => {
-    let theta = keep(zeros([size], { dtype: "float64" }));
+    // theta = [W flattened row-major (D*C), b (C)]
+    let theta = keep(options.init ? tidy(() => cat([options.init!.weight.reshape([d * c]), options.init!.bias.reshape([c])]).to("float64")) : zeros([size], { dtype: "float64" }));
     let { f, g } = evaluate(theta);
     const history: { s: Tensor; y: Tensor; rho: number }[] = [];
     let iterations = 0;
@@ -144,26 +148,42 @@ export interface LinearProbeResult {
   top1: number;
   top5: number;
   l2: number;
-  /** Held-out accuracy per L2 candidate. */
+  /** Held-out accuracy per L2 candidate, strongest L2 first. */
   validation: { l2: number; top1: number }[];
+}
+
+/** One finished L-BFGS fit of the probe: a held-out candidate (with its accuracy) or the final refit. */
+export interface ProbeFitEvent {
+  l2: number;
+  iterations: number;
+  /** Held-out top-1; absent for the final refit on the whole training set. */
+  heldOutTop1?: number;
+  done: number;
+  total: number;
 }
 
 /**
  * The fast linear probe: standardise, pick L2 from `l2Grid` by accuracy on a held-out
- * fraction of the training set, refit on all of it, score the test set.
+ * fraction of the training set, refit on all of it, score the test set. The grid is walked
+ * from strong to weak L2, each fit warm-started from the last; the refit starts from the
+ * chosen candidate's weights.
  */
 export function linearProbe(
   trainFeatures: Tensor,
   trainLabels: Tensor,
   testFeatures: Tensor,
   testLabels: Tensor,
-  options: { numClasses: number; l2Grid?: number[]; holdOut?: number; maxIterations?: number } = { numClasses: 0 },
+  options: { numClasses: number; l2Grid?: number[]; holdOut?: number; maxIterations?: number; onFit?: (event: ProbeFitEvent) => void } = { numClasses: 0 },
 ): LinearProbeResult & { model: LogisticModel } {
-  const grid = options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1];
+  const grid = [...(options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])].sort((a, b) => b - a);
+  if (grid.length === 0) throw new RangeError("linearProbe: l2Grid is empty");
   const n = trainFeatures.shape[0] as number;
   const numClasses = options.numClasses;
+  const { maxIterations } = options;
   const holdOut = Math.max(1, Math.floor(n * (options.holdOut ?? 0.1)));
   const validation: { l2: number; top1: number }[] = [];
+  const total = grid.length + 1;
+  let best: { l2: number; top1: number; weight: Tensor; bias: Tensor } | null = null; // its weights are kept
   tidy(() => {
     const order = randperm(n);
     const fitIdx = order.narrow(0, 0, n - holdOut);
@@ -174,24 +194,33 @@ export function linearProbe(
     const zVal = trainFeatures.indexSelect(0, valIdx).to("float64").sub(mean).div(std);
     const yFit = trainLabels.indexSelect(0, fitIdx);
     const yVal = trainLabels.indexSelect(0, valIdx);
+    const fits: { weight: Tensor; bias: Tensor }[] = []; // small (D, C): freed after the path
     for (const l2 of grid) {
-      tidy(() => {
-        const { weight, bias } = fitLogistic(z, yFit, { l2, numClasses, maxIterations: options.maxIterations });
-        validation.push({ l2, top1: topkAccuracy(zVal.matmul(weight).add(bias), yVal).top1 });
-        weight.dispose();
-        bias.dispose();
-      });
+      const fit = fitLogistic(z, yFit, { l2, numClasses, maxIterations, init: fits[fits.length - 1] });
+      fits.push(fit);
+      const top1 = tidy(() => topkAccuracy(zVal.matmul(fit.weight).add(fit.bias), yVal).top1);
+      validation.push({ l2, top1 });
+      options.onFit?.({ l2, iterations: fit.iterations, heldOutTop1: top1, done: validation.length, total });
+      // strictly better only: on a tie the stronger L2, seen first, stays
+      if (best === null || top1 > best.top1) best = { l2, top1, weight: fit.weight, bias: fit.bias };
+    }
+    for (const fit of fits) {
+      if (fit.weight === best!.weight) continue;
+      fit.weight.dispose();
+      fit.bias.dispose();
     }
   });
-  const best = validation.reduce((a, b) => (b.top1 > a.top1 ? b : a));
+  const chosen = best as unknown as { l2: number; top1: number; weight: Tensor; bias: Tensor }; // set: the grid is not empty
   const { mean, std } = standardiser(trainFeatures);
   keep(mean);
   keep(std);
   const z = tidy(() => trainFeatures.to("float64").sub(mean).div(std));
-  const { weight, bias } = fitLogistic(z, trainLabels, { l2: best.l2, numClasses, maxIterations: options.maxIterations });
+  const { weight, bias, iterations } = fitLogistic(z, trainLabels, { l2: chosen.l2, numClasses, maxIterations, init: chosen });
+  options.onFit?.({ l2: chosen.l2, iterations, done: total, total });
   z.dispose();
-  const model: LogisticModel = { weight, bias, mean, std, l2: best.l2 };
+  chosen.weight.dispose();
+  chosen.bias.dispose();
+  const model: LogisticModel = { weight, bias, mean, std, l2: chosen.l2 };
   const { top1, top5 } = tidy(() => topkAccuracy(logisticScores(model, testFeatures), testLabels));
-  return { top1, top5, l2: best.l2, validation, model };
+  return { top1, top5, l2: chosen.l2, validation, model };
 }
-

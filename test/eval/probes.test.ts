@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { manualSeed, randint, randn, tensor, tidy, noGrad, resnet } from "../../src/index.js";
 import { extractFeatures } from "../../src/eval/features.js";
 import { knnClassify } from "../../src/eval/knn.js";
-import { linearProbe } from "../../src/eval/logistic.js";
+import { fitLogistic, linearProbe, type ProbeFitEvent } from "../../src/eval/logistic.js";
 
 describe("linear probe (logistic regression, L-BFGS)", () => {
   test("reaches 100% on a linearly separable set and picks L2 on held-out data", () => {
@@ -37,6 +37,38 @@ describe("linear probe (logistic regression, L-BFGS)", () => {
       const test = make(1000);
       const r = linearProbe(train.x, train.y, test.x, test.y, { numClasses: 3 });
       assert.ok(r.top1 > 0.6 && r.top1 < 0.99, `top1 ${r.top1}`);
+    });
+  });
+});
+
+describe("L2 path: warm starts and progress", () => {
+  test("a warm-started fit reaches the cold fit's optimum in fewer iterations", () => {
+    tidy(() => {
+      manualSeed(2);
+      const w = randn([20, 5]);
+      const x = randn([1500, 20]).to("float64");
+      const y = x.matmul(w.to("float64")).add(randn([1500, 5]).to("float64").mul(2)).argmax(1);
+      const near = fitLogistic(x, y, { l2: 1e-2, numClasses: 5 });
+      const cold = fitLogistic(x, y, { l2: 1e-3, numClasses: 5 });
+      const warm = fitLogistic(x, y, { l2: 1e-3, numClasses: 5, init: near });
+      // strictly convex (L2 > 0): one optimum, whatever the start
+      assert.ok(Math.abs(warm.loss - cold.loss) < 1e-6 * Math.abs(cold.loss), `loss ${warm.loss} vs ${cold.loss}`);
+      assert.ok(warm.weight.sub(cold.weight).abs().max().item() < 1e-3);
+      assert.ok(warm.iterations < cold.iterations, `warm ${warm.iterations} vs cold ${cold.iterations} iterations`);
+    });
+  });
+
+  test("reports every fit, strongest L2 first, then the refit", () => {
+    tidy(() => {
+      manualSeed(3);
+      const x = randn([300, 4]);
+      const y = x.narrow(1, 0, 2).argmax(1);
+      const events: ProbeFitEvent[] = [];
+      const r = linearProbe(x, y, x, y, { numClasses: 2, l2Grid: [1e-4, 1e-1, 1e-2], onFit: (e) => events.push(e) });
+      assert.deepEqual(events.map((e) => [e.l2, e.done, e.total]), [[1e-1, 1, 4], [1e-2, 2, 4], [1e-4, 3, 4], [r.l2, 4, 4]]);
+      assert.deepEqual(r.validation.map((v) => v.l2), [1e-1, 1e-2, 1e-4]);
+      assert.ok(events.slice(0, 3).every((e) => e.heldOutTop1 !== undefined) && events[3]!.heldOutTop1 === undefined);
+      assert.throws(() => linearProbe(x, y, x, y, { numClasses: 2, l2Grid: [] }), /l2Grid is empty/);
     });
   });
 });
