@@ -175,7 +175,7 @@ export function linearProbe(
   testLabels: Tensor,
   options: { numClasses: number; l2Grid?: number[]; holdOut?: number; maxIterations?: number; onFit?: (event: ProbeFitEvent) => void } = { numClasses: 0 },
 ): LinearProbeResult & { model: LogisticModel } {
-  const grid = [...(options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])].sort((a, b) => b - a);
+  const grid = [...(options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1])].sort((a, b) => b - a);
   if (grid.length === 0) throw new RangeError("linearProbe: l2Grid is empty");
   const n = trainFeatures.shape[0] as number;
   const numClasses = options.numClasses;
