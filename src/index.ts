@@ -95,7 +95,7 @@ export { ProgressReporter } from "./train/progress.js";
 // ---- evaluation (issue 4) ----
 export { extractFeatures } from "./eval/features.js";
 export { knnClassify, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
-export { linearProbe, fitLogistic, logisticScores, standardiser, type LinearProbeResult, type LogisticModel } from "./eval/logistic.js";
+export { linearProbe, fitLogistic, logisticScores, standardiser, type FitOptions, type LinearProbeResult, type LogisticModel, type ProbeFitEvent } from "./eval/logistic.js";
 export { balancedSubset, perClassCount, readSubset, writeSubset, type LabelSubset } from "./eval/subset.js";
 export { loadEncoder, runConfig, type EncoderSource } from "./eval/encoder-source.js";
 export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js";
