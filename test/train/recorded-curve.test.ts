@@ -1,0 +1,52 @@
+/**
+ * Pretraining's results do not change under refactoring: a fixed seed on the synthetic
+ * data set gives the loss curve (and the monitors' figures) recorded in
+ * test/fixtures/pretrain-curve.json. SIMCLR_ACCEPT=1 records a new curve (after a change
+ * that is meant to alter the numbers; say why in the commit).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadConfig, pretrain, ProgressReporter } from "../../src/index.js";
+import { fixture } from "../helpers.js";
+import { writeSyntheticIdx } from "../synthetic.js";
+
+const FILE = fixture("pretrain-curve.json");
+const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
+
+test("same seed, same loss curve as recorded before the loop was split", async () => {
+  const root = mkdtempSync(join(tmpdir(), "simclr-curve-"));
+  const data = writeSyntheticIdx(join(root, "data"), 512);
+  const config = loadConfig({
+    set: ["data.name=mnist", `data.path=${data}`, "model.width=4", "train.batchSize=64", "train.epochs=2", "train.warmupEpochs=0.5", "train.logEvery=1", "train.threads=1", "monitor.knnSamples=400"],
+  });
+  const out = join(root, "run");
+  await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
+  const lines = readFileSync(join(out, "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+  const curve = lines.filter((l) => l.loss !== undefined).map((l) => ({ step: l.step, loss: l.loss, contrastive_acc: l.contrastive_acc, lr: l.lr }));
+  const epochs = lines.filter((l) => l.epoch_loss !== undefined).map((l) => ({ step: l.step, epoch_loss: l.epoch_loss, probe_acc: l.probe_acc, knn_top1: l.knn_top1 }));
+  if (process.env.SIMCLR_ACCEPT === "1" || !existsSync(FILE)) {
+    writeFileSync(FILE, `${JSON.stringify({ config: "see test/train/recorded-curve.test.ts", curve, epochs }, null, 1)}\n`);
+    if (process.env.SIMCLR_ACCEPT !== "1") assert.fail(`${FILE} was missing and has been recorded; run again`);
+    return;
+  }
+  const recorded = JSON.parse(readFileSync(FILE, "utf-8")) as { curve: typeof curve; epochs: typeof epochs };
+  assert.equal(curve.length, recorded.curve.length);
+  assert.equal(curve.length, 16);
+  for (const [i, r] of recorded.curve.entries()) {
+    const c = curve[i]!;
+    assert.equal(c.step, r.step);
+    assert.ok(Math.abs(c.loss - r.loss) <= 1e-5 * Math.abs(r.loss), `step ${r.step}: loss ${c.loss}, recorded ${r.loss}`);
+    assert.ok(Math.abs(c.lr - r.lr) <= 1e-12, `step ${r.step}: lr ${c.lr}, recorded ${r.lr}`);
+    assert.ok(Math.abs(c.contrastive_acc - r.contrastive_acc) <= 1e-6, `step ${r.step}: accuracy ${c.contrastive_acc}, recorded ${r.contrastive_acc}`);
+  }
+  assert.equal(epochs.length, recorded.epochs.length);
+  for (const [i, r] of recorded.epochs.entries()) {
+    const e = epochs[i]!;
+    assert.ok(Math.abs(e.epoch_loss - r.epoch_loss) <= 1e-5 * Math.abs(r.epoch_loss));
+    assert.ok(Math.abs(e.probe_acc - r.probe_acc) <= 1e-6, `probe ${e.probe_acc} vs ${r.probe_acc}`);
+    assert.ok(Math.abs(e.knn_top1 - r.knn_top1) <= 1e-6, `kNN ${e.knn_top1} vs ${r.knn_top1}`);
+  }
+});
