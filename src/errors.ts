@@ -1,0 +1,65 @@
+/**
+ * The project's one error family. Every error it throws on purpose is a SimclrError with a
+ * stable `code` (like Node's ERR_* codes) and a message that names the file, key or value
+ * at fault. Subclasses exist where a caller needs to tell errors apart:
+ *   ConfigError         a setting is unknown or out of range (`key`, `source`)
+ *   DataError           a data file or folder is missing or malformed (`source`)
+ *   CheckpointError     a run directory or checkpoint is missing or does not fit (`path`)
+ *   NonFiniteLossError  training diverged (`step`)
+ * Library code never names a command-line flag: the CLI translates keys into flags.
+ */
+
+export class SimclrError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration value is unknown, of the wrong type or out of range. */
+export class ConfigError extends SimclrError {
+  constructor(
+    message: string,
+    /** The dotted key at fault (e.g. "train.epochs"), when one is. */
+    readonly key?: string,
+  ) {
+    super("ERR_SIMCLR_CONFIG", message);
+  }
+}
+
+/** A data file or folder (IDX, CIFAR, images, safetensors, a subset file) is missing or malformed. */
+export class DataError extends SimclrError {
+  constructor(
+    /** The file or folder at fault. */
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("ERR_SIMCLR_DATA", `${source}: ${message}`, options);
+  }
+}
+
+/** A run directory or checkpoint is missing, incomplete, or does not fit the model. */
+export class CheckpointError extends SimclrError {
+  constructor(
+    /** The run directory, checkpoint folder or weights file at fault. */
+    readonly path: string,
+    message: string,
+  ) {
+    super("ERR_SIMCLR_CHECKPOINT", message);
+  }
+}
+
+/** The training loss became NaN or infinite. */
+export class NonFiniteLossError extends SimclrError {
+  constructor(
+    readonly step: number,
+    message: string,
+  ) {
+    super("ERR_SIMCLR_NON_FINITE_LOSS", message);
+  }
+}
