@@ -317,23 +317,6 @@ Napi::Value OpSchema(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), s.str());
 }
 
-// listOps() -> every operator schema libtorch has registered, as text.
-Napi::Value ListOps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto& dispatcher = c10::Dispatcher::singleton();
-  auto names = dispatcher.getAllOpNames();
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t k = 0;
-  for (const auto& name : names) {
-    auto handle = dispatcher.findSchema(name);
-    if (!handle) continue;
-    std::ostringstream s;
-    s << handle->schema();
-    out.Set(k++, Napi::String::New(env, s.str()));
-  }
-  return out;
-}
-
 }  // namespace
 
 void InitOps(Napi::Env env, Napi::Object exports) {
@@ -341,7 +324,6 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   exports.Set("callOp", Napi::Function::New(env, CallOp, "callOp"));
   exports.Set("callOpDiscard", Napi::Function::New(env, CallOpDiscard, "callOpDiscard"));
   exports.Set("opSchema", Napi::Function::New(env, OpSchema, "opSchema"));
-  exports.Set("listOps", Napi::Function::New(env, ListOps, "listOps"));
 }
 
 }  // namespace simclr

@@ -257,14 +257,6 @@ Napi::Value Item(const Napi::CallbackInfo& info) {
   });
 }
 
-// Whether two ids hold the same tensor object (in-place results, aliases).
-Napi::Value SameAs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const at::Tensor& a = tensors::Get(env, info[0], "sameAs");
-  const at::Tensor& b = tensors::Get(env, info[1], "sameAs");
-  return Napi::Boolean::New(env, a.is_same(b));
-}
-
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(tensors::LiveCount()));
 }
@@ -292,7 +284,6 @@ void InitTensorApi(Napi::Env env, Napi::Object exports) {
   add("toBuffer", ToBuffer);
   add("fromBuffer", FromBuffer);
   add("item", Item);
-  add("sameAs", SameAs);
   add("liveTensors", LiveTensors);
 }
 

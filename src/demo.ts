@@ -8,14 +8,17 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { evalCommand } from "./cli/eval.js";
+import { configToYaml, loadConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { FASHION_MNIST_CLASSES } from "./data/fashion-mnist.js";
 import { comparisonTable } from "./eval/compare.js";
-import { FASHION_MNIST_CLASSES, loadConfig, pretrain, type Config } from "./index.js";
-import { configToYaml } from "./config/load.js";
+import { evaluate } from "./jobs/evaluate.js";
+import { evaluationConfig } from "./jobs/evaluation-config.js";
+import { pretrain } from "./jobs/pretrain.js";
 
 const outDir = process.env.DEMO_OUT ?? join(process.cwd(), "runs", "demo");
 const BANK = 10_000; // labelled train images (and test images) used by the evaluations
-const config: Config = loadConfig({ set: process.argv.slice(2) });
+const config: Config = loadConfig({ set: process.argv.slice(2), setSource: "demo argument" });
 
 process.stderr.write(
   `SimCLR demo: pretraining on Fashion-MNIST (${FASHION_MNIST_CLASSES.length} classes of clothing, 28x28 grayscale), then kNN ` +
@@ -31,10 +34,11 @@ process.stderr.write(
     "kNN (k = 200, T = 0.1) and a linear probe (logistic regression, L2 chosen on held-out data), " +
     "for the SimCLR encoder, the same network at random initialisation, and raw pixels\n",
 );
-const limit = ["--set", `data.limit=${BANK}`];
-for (const protocol of ["knn", "linear"]) {
-  for (const extra of [[], ["--random-init"], ["--raw-pixels"]]) {
-    await evalCommand([protocol, "--run", outDir, ...limit, ...extra]);
+const evalConfig = evaluationConfig(outDir, { set: [`data.limit=${BANK}`] });
+for (const protocol of ["knn", "linear"] as const) {
+  for (const baseline of [{}, { randomInit: true }, { rawPixels: true }]) {
+    const result = await evaluate(outDir, evalConfig, protocol, baseline);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   }
 }
 process.stdout.write(`\nSimCLR, ${config.train.epochs} epochs of pretraining (${(pretrainSeconds / 60).toFixed(1)} min), Fashion-MNIST test top-1:\n\n${comparisonTable([outDir])}\n`);

@@ -54,14 +54,13 @@ export {
   writeSafetensors,
   parseSafetensors,
   serializeSafetensors,
-  SafetensorsError,
   type SafetensorsContents,
 } from "./nn/safetensors.js";
 
 export { resnet, ResNet, BasicBlock, Bottleneck, type ResNetOptions, type ResNetDepth } from "./models/resnet.js";
 
 export { SGD, type SGDOptions } from "./optim/sgd.js";
-export { parseIdx, readIdx, IdxError, type IdxArray } from "./data/idx.js";
+export { parseIdx, readIdx, type IdxArray } from "./data/idx.js";
 export {
   loadIdxDataset,
   FASHION_MNIST_CLASSES,
@@ -82,22 +81,44 @@ export { LARS, type LARSOptions } from "./optim/lars.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";
 export type { Optimizer, NamedParameter } from "./optim/optimizer.js";
 export { scaledLearningRate, warmupCosine, type LrScaling, type WarmupCosineOptions } from "./optim/schedule.js";
-export { loadCifarBinary, CifarError, CIFAR10_CLASSES } from "./data/cifar.js";
-export { loadImageFolder, defaultCacheDir, ImageFolderError, type ImageFolder } from "./data/image-folder.js";
+export { loadCifarBinary, CIFAR10_CLASSES } from "./data/cifar.js";
+export { loadImageFolder, defaultCacheDir, type ImageFolder } from "./data/image-folder.js";
 export { cifar10JpgRoot, sharedCifar10JpgAvailable } from "./data/shared-datasets.js";
 export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset } from "./data/datasets.js";
-export { SCHEMA as CONFIG_SCHEMA, type Config, type ConfigKey } from "./config/schema.js";
-export { loadConfig, parseOverride, configToYaml, configFromYaml, ConfigError, type LoadConfigOptions } from "./config/load.js";
-export { pretrain, buildModel, buildAugment, buildOptimizer, simclrLoss, NonFiniteLossError, type PretrainOptions, type PretrainResult } from "./train/pretrain.js";
-export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type Checkpoint, type CheckpointState } from "./train/checkpoint.js";
+export { DataLoader, toUnitFloat, type Batch, type LoaderCursor, type LoaderData, type LoaderOptions } from "./data/loader.js";
+export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, type Config, type ConfigKey } from "./config/schema.js";
+export { loadConfig, parseOverride, configToYaml, configFromYaml, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
+export { SimclrError, ConfigError, DataError, CheckpointError, NonFiniteLossError } from "./errors.js";
+export { withSeed, withoutRngEffect } from "./tensor/rng.js";
+
+// ---- the recipe, runs, training loops ----
+export * from "./recipe/recipe.js";
+export { saveCheckpoint, loadCheckpoint, disposeCheckpoint, latestCheckpoint, type Checkpoint, type CheckpointState, type TensorGroups } from "./run/checkpoint.js";
+export { readRunConfig, writeRunConfig, runFiles } from "./run/run-dir.js";
+export { loadEncoder, type EncoderSource, type LoadEncoderOptions } from "./run/encoder.js";
+export { runPretrainLoop, type PretrainLoopOptions, type PretrainResult } from "./train/pretrain.js";
+export { simclrForward, type SimclrStepOptions } from "./train/simclr-step.js";
+export { TrainState } from "./train/state.js";
+export type { TrainCallback, BatchEvent, StepEvent, EpochEvent } from "./train/callbacks.js";
+export { OnlineLinearProbe } from "./train/probe.js";
+export { trainClassifier, type TrainClassifierOptions } from "./train/classifier.js";
 export { ProgressReporter } from "./train/progress.js";
+export { Classifier } from "./models/classifier.js";
 
 // ---- evaluation (issue 4) ----
-export { extractFeatures } from "./eval/features.js";
+export { extractFeatures, pixelFeatures } from "./eval/features.js";
+export { evaluateClassifier } from "./eval/accuracy.js";
+export { KnnMonitor } from "./eval/knn-monitor.js";
 export { knnClassify, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
 export { linearProbe, fitLogistic, logisticScores, standardiser, type FitOptions, type LinearProbeResult, type LogisticModel, type ProbeFitEvent } from "./eval/logistic.js";
 export { balancedSubset, perClassCount, readSubset, writeSubset, type LabelSubset } from "./eval/subset.js";
-export { loadEncoder, runConfig, type EncoderSource } from "./eval/encoder-source.js";
 export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js";
-export { Classifier, trainClassifier, evaluateClassifier, cropFlipAugment, type SupervisedTrainingOptions } from "./train/supervised.js";
-export { OnlineLinearProbe, KnnMonitor } from "./train/monitor.js";
+
+// ---- jobs: what the commands run, as functions ----
+export { pretrain, resume, type PretrainOptions } from "./jobs/pretrain.js";
+export { evaluate, type EvaluateOptions, type EvaluationResult, type Protocol } from "./jobs/evaluate.js";
+export { evaluationConfig, EVALUATION_SECTIONS } from "./jobs/evaluation-config.js";
+export { finetune, type FinetuneOptions } from "./jobs/finetune.js";
+export { trainSupervised } from "./jobs/supervised.js";
+export { benchSteps, dataShape, type BenchResult } from "./jobs/bench.js";
+export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";

@@ -35,14 +35,12 @@ export interface NativeAddon {
   toBuffer(id: TensorId): ArrayBuffer;
   fromBuffer(data: ArrayBufferView, shape: number[], dtype: number): TensorId;
   item(id: TensorId): number | boolean;
-  sameAs(a: TensorId, b: TensorId): boolean;
   liveTensors(): number;
   colorJitterCpu(x: TensorId, ops: TensorId, factors: TensorId, apply: TensorId, grayscale: TensorId): void;
   opHandle(name: string, overload: string): number;
   callOp(id: number, ...args: unknown[]): NativeResult;
   callOpDiscard(id: number, ...args: unknown[]): void;
   opSchema(id: number): string;
-  listOps(): string[];
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
   setAutocast(device: string, enabled: boolean, dtype: number): void;

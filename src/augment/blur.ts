@@ -19,7 +19,7 @@ export function gaussianBlur(x: Tensor, sigma: Tensor, apply: Tensor, kernelSize
   const radius = (taps - 1) / 2;
   if (radius === 0) return x.clone();
   return tidy(() => {
-    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const [n, c, h, w] = [x.size(0), x.size(1), x.size(2), x.size(3)];
     if (radius >= h || radius >= w) throw new RangeError(`blur kernel of ${taps} taps is too large for ${h}x${w} images`);
     const offsets = arange(-radius, radius + 1, 1, { dtype: "float32", device: x.device }); // (taps)
     const s = sigma.reshape([n, 1]);

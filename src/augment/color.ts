@@ -151,7 +151,7 @@ const OP_CODES: Record<JitterOp, number> = { brightness: 0, contrast: 1, saturat
  */
 export function fusedColorDistortion_(x: Tensor, params: JitterParams, grayscale: Tensor | null): Tensor {
   tidy(() => {
-    const n = x.shape[0] as number;
+    const n = x.size(0);
     const codes = tensor(params.ops.map((op) => OP_CODES[op]), { dtype: "int64" }); // (K)
     const order = params.ops.length > 0 ? codes.index([params.order]) : params.order; // (N, K) op codes
     const f = params.factors;

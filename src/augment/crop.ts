@@ -69,7 +69,7 @@ export function sampleCropBoxes(n: number, height: number, width: number, option
  */
 export function resizedCrop(x: Tensor, boxes: CropBoxes, flip: Tensor, size: number): Tensor {
   return tidy(() => {
-    const [n, c, height, width] = x.shape as [number, number, number, number];
+    const [n, c, height, width] = [x.size(0), x.size(1), x.size(2), x.size(3)];
     // Output pixel u samples input x = left + (u + 0.5) * w / size - 0.5; in the normalised
     // coordinates of affine_grid/grid_sample (align_corners = false) that is the map
     // x_in = (w / W) * x_out + (2 * left + w) / W - 1. A flip negates the slope.

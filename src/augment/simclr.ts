@@ -149,7 +149,8 @@ export class SimCLRAugment {
   apply(x: Tensor, params: AugmentParams): Tensor {
     const o = this.options;
     return tidy(() => {
-      const [, channels, height] = x.shape as [number, number, number, number];
+      const channels = x.size(1);
+      const height = x.size(2);
       const pixels = x.dtype === "uint8" ? x.to("float32").div(255) : x.to("float32");
       const size = o.size ?? height;
       const cropped = resizedCrop(pixels, params.crop, params.flip, size); // (N, C, S, S)
@@ -170,8 +171,7 @@ export class SimCLRAugment {
   /** One augmented view of every image in x: float32 (N, C, S, S). */
   view(x: Tensor): Tensor {
     return tidy(() => {
-      const [n, c, h, w] = x.shape as [number, number, number, number];
-      return this.apply(x, this.sample(n, h, w, c, x.device));
+      return this.apply(x, this.sample(x.size(0), x.size(2), x.size(3), x.size(1), x.device));
     });
   }
 }

@@ -1,15 +1,16 @@
-/** Shared pieces of the CLI commands: config options, errors, exit codes. */
-import { join } from "node:path";
-import { ConfigError, configToYaml, flattenConfig, loadConfig } from "../config/load.js";
+/**
+ * What every command shares: the config flags, turning a command's own flags into config
+ * values (checked by the schema, errors naming the flag), errors and exit codes.
+ */
+import type { ConfigValue } from "../config/load.js";
+import { configToYaml, loadConfig } from "../config/load.js";
 import type { Config, ConfigKey } from "../config/schema.js";
-import { runConfig } from "../eval/encoder-source.js";
-import { appendJsonLine } from "../train/checkpoint.js";
+import { ConfigError, SimclrError } from "../errors.js";
 
-/** A problem with what the user asked for: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
+/** A problem with what the user typed: printed without a stack trace, exit code 2. */
+export class UsageError extends SimclrError {
   constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
+    super("ERR_SIMCLR_USAGE", message);
   }
 }
 
@@ -20,49 +21,56 @@ export const CONFIG_OPTIONS = {
   "skip-bad": { type: "boolean" },
 } as const;
 
-export function resolveConfig(values: { config?: string; set?: string[]; "skip-bad"?: boolean }): Config {
-  const set = [...(values.set ?? []), ...(values["skip-bad"] ? ["data.skipBad=true"] : [])];
-  return loadConfig({ file: values.config, set });
-}
+type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
-/**
- * A pretraining run's config for evaluating or fine-tuning it: only data.* may be changed
- * with --set, and the run's data.limit (which chose its pretraining subset) is dropped unless
- * --set gives one (then it cuts both splits).
- */
-export function runConfigForEvaluation(runDir: string, set: string[] = [], command: string): Config {
-  for (const s of set) {
-    if (!s.startsWith("data.")) throw new UsageError(`${command}: only data.* settings can be changed (got ${s})`);
+/** The command's flags that set config keys, as config values named by their flag. */
+export function flagValues(values: FlagValues, flags: Record<string, ConfigKey>): ConfigValue[] {
+  const out: ConfigValue[] = [];
+  for (const [flag, key] of Object.entries(flags)) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    out.push({ key, text: String(v), source: `--${flag}` });
   }
-  const base = Object.fromEntries(flattenConfig(runConfig(runDir))) as Partial<Record<ConfigKey, unknown>>;
-  const keepLimit = set.some((s) => s.startsWith("data.limit="));
-  return loadConfig({ base, set: keepLimit ? set : [...set, "data.limit=null"] });
+  return out;
 }
 
-/** Prints a result as one JSON line and appends it to DIR/results.jsonl (read by compare). */
-export function reportResult(dir: string, record: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(record)}\n`);
-  appendJsonLine(join(dir, "results.jsonl"), record);
+/** The config of --config, --set, --skip-bad and the command's own flags. */
+export function resolveConfig(values: { config?: string; set?: string[]; "skip-bad"?: boolean } & FlagValues, flags: Record<string, ConfigKey> = {}): Config {
+  return loadConfig({
+    ...(values.config !== undefined ? { file: values.config } : {}),
+    set: values.set ?? [],
+    setSource: "--set",
+    values: [...(values["skip-bad"] ? [{ key: "data.skipBad" as const, text: "true", source: "--skip-bad" }] : []), ...flagValues(values, flags)],
+  });
 }
 
-export function printConfig(config: Config, stream: NodeJS.WriteStream = process.stderr): void {
+/** A positive (or, with min 0, non-negative) integer flag that is not a hyper-parameter. */
+export function integerFlag(flag: string, text: string | undefined, fallback: number, min = 1): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isInteger(value) || value < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got '${text}'`);
+  return value;
+}
+
+export function printConfig(config: Config, stream: NodeJS.WritableStream = process.stderr): void {
   stream.write(`# resolved config\n${configToYaml(config)}\n`);
 }
 
-/** Runs a command, mapping errors to messages and exit codes. */
+/** Prints a result as one JSON line on stdout. */
+export function printResult(record: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(record)}\n`);
+}
+
+/** Runs a command, mapping errors to messages and exit codes: 2 for what the user typed, 1 otherwise. */
 export async function runCommand(fn: () => Promise<number | void>): Promise<void> {
   try {
     const code = await fn();
     process.exitCode = code ?? 0;
   } catch (e) {
-    const err = e as Error;
-    if (err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`simclr: ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`simclr: ${err.message}\n`);
-      if (process.env.SIMCLR_DEBUG) process.stderr.write(`${err.stack}\n`);
-      process.exitCode = 1;
-    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`simclr: ${err.message}\n`);
+    if (process.env.SIMCLR_DEBUG) process.stderr.write(`${err.stack}\n`);
+    const usage = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    process.exitCode = usage ? 2 : 1;
   }
 }

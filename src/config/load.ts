@@ -4,41 +4,41 @@
  */
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
-import { SCHEMA, type Config, type ConfigKey, type Field } from "./schema.js";
+import { ConfigError } from "../errors.js";
+import { SCHEMA, SECTIONS, type Config, type ConfigKey, type Field } from "./schema.js";
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
-function isKey(key: string): key is ConfigKey {
+export function isConfigKey(key: string): key is ConfigKey {
   return Object.prototype.hasOwnProperty.call(SCHEMA, key);
 }
 
 /** Checks one value against its field; returns it (numbers from YAML are already numbers). */
-function check(key: ConfigKey, value: unknown, source: string): unknown {
+export function checkValue(key: ConfigKey, value: unknown, source: string): unknown {
   const field: Field = SCHEMA[key];
   const where = `${source}: ${key}`;
+  const fail = (message: string): never => {
+    throw new ConfigError(`${where} ${message}`, key);
+  };
   if (value === null) {
     if (field.nullable) return null;
-    throw new ConfigError(`${where} cannot be null`);
+    fail("cannot be null");
   }
   switch (field.type) {
     case "boolean":
-      if (typeof value !== "boolean") throw new ConfigError(`${where} must be true or false, got ${JSON.stringify(value)}`);
+      if (typeof value !== "boolean") fail(`must be true or false, got ${JSON.stringify(value)}`);
       return value;
     case "string":
-      if (typeof value !== "string") throw new ConfigError(`${where} must be a string, got ${JSON.stringify(value)}`);
-      if (field.choices && !field.choices.includes(value)) throw new ConfigError(`${where} must be one of ${field.choices.join(", ")}, got '${value}'`);
+      if (typeof value !== "string") return fail(`must be a string, got ${JSON.stringify(value)}`);
+      if (field.choices && !field.choices.includes(value)) fail(`must be one of ${field.choices.join(", ")}, got '${value}'`);
       return value;
     case "integer":
     case "number": {
-      if (typeof value !== "number" || !Number.isFinite(value)) throw new ConfigError(`${where} must be a number, got ${JSON.stringify(value)}`);
-      if (field.type === "integer" && !Number.isInteger(value)) throw new ConfigError(`${where} must be an integer, got ${value}`);
-      if (field.min !== undefined && value < field.min) throw new ConfigError(`${where} must be >= ${field.min}, got ${value}`);
-      if (field.max !== undefined && value > field.max) throw new ConfigError(`${where} must be <= ${field.max}, got ${value}`);
+      if (typeof value !== "number" || !Number.isFinite(value)) return fail(`must be ${field.type === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(value)}`);
+      if (field.type === "integer" && !Number.isInteger(value)) fail(`must be an integer, got ${value}`);
+      if (field.min !== undefined && value < field.min) fail(`must be >= ${field.min}, got ${value}`);
+      if (field.max !== undefined && value > field.max) fail(`must be <= ${field.max}, got ${value}`);
+      if (field.oneOf !== undefined && !field.oneOf.includes(value)) fail(`must be one of ${field.oneOf.join(", ")}, got ${value}`);
       return value;
     }
   }
@@ -55,31 +55,35 @@ function flatten(doc: unknown, source: string): Map<ConfigKey, unknown> {
     }
     for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
       const key = `${section}.${name}`;
-      if (!isKey(key)) throw new ConfigError(`${source}: unknown key '${key}'${suggest(key)}`);
-      out.set(key, check(key, value, source));
+      if (!isConfigKey(key)) throw new ConfigError(`${source}: unknown key '${key}'${suggest(key)}`, key);
+      out.set(key, checkValue(key, value, source));
     }
   }
   return out;
 }
 
-function sections(): string[] {
-  return [...new Set(Object.keys(SCHEMA).map((k) => k.split(".")[0] as string))];
+function sections(): readonly string[] {
+  return SECTIONS;
 }
 
 /** A hint for a misspelt key: known keys of the same section. */
 function suggest(key: string): string {
   const section = key.split(".")[0];
   const known = Object.keys(SCHEMA).filter((k) => k.startsWith(`${section}.`));
-  return known.length > 0 ? ` (known in ${section}: ${known.map((k) => k.slice(section!.length + 1)).join(", ")})` : ` (known sections: ${sections().join(", ")})`;
+  return known.length > 0 ? ` (known in ${section}: ${known.map((k) => k.slice(`${section}.`.length)).join(", ")})` : ` (known sections: ${sections().join(", ")})`;
 }
 
 /** Parses one `key=value` override; the value is read as a YAML scalar (0.5, true, null, text). */
-export function parseOverride(text: string): [ConfigKey, unknown] {
+export function parseOverride(text: string, source = "override"): [ConfigKey, unknown] {
   const eq = text.indexOf("=");
-  if (eq <= 0) throw new ConfigError(`--set ${text}: expected key=value, e.g. --set optim.lr=0.5`);
+  if (eq <= 0) throw new ConfigError(`${source} '${text}': expected key=value, e.g. optim.lr=0.5`);
   const key = text.slice(0, eq).trim();
-  if (!isKey(key)) throw new ConfigError(`--set: unknown key '${key}'${suggest(key)}`);
-  const raw = text.slice(eq + 1);
+  if (!isConfigKey(key)) throw new ConfigError(`${source}: unknown key '${key}'${suggest(key)}`, key);
+  return [key, parseValue(key, text.slice(eq + 1), source)];
+}
+
+/** Reads `raw` as a YAML scalar and checks it as the value of `key`; errors name `source`. */
+export function parseValue(key: ConfigKey, raw: string, source: string): unknown {
   let value: unknown;
   try {
     value = parse(raw);
@@ -87,17 +91,26 @@ export function parseOverride(text: string): [ConfigKey, unknown] {
     value = raw;
   }
   if (SCHEMA[key].type === "string" && value !== null && typeof value !== "string") value = raw;
-  return [key, check(key, value === undefined ? null : value, "--set")];
+  return checkValue(key, value === undefined ? null : value, source);
 }
 
 function build(values: Map<ConfigKey, unknown>): Config {
   const config: Record<string, Record<string, unknown>> = {};
   for (const key of Object.keys(SCHEMA) as ConfigKey[]) {
     const [section, name] = key.split(".") as [string, string];
-    config[section] ??= {};
-    config[section][name] = values.has(key) ? values.get(key) : SCHEMA[key].default;
+    const body = (config[section] ??= {});
+    body[name] = values.has(key) ? values.get(key) : SCHEMA[key].default;
   }
+  // Every key was set from the schema or a checked value, so this is a Config.
   return config as unknown as Config;
+}
+
+/** One value given outside a file, e.g. by a command-line flag: `source` names it in errors. */
+export interface ConfigValue {
+  key: ConfigKey;
+  /** The text as typed, read as a YAML scalar. */
+  text: string;
+  source: string;
 }
 
 export interface LoadConfigOptions {
@@ -105,15 +118,26 @@ export interface LoadConfigOptions {
   file?: string;
   /** `key=value` overrides, applied after the file. */
   set?: string[];
-  /** Values that replace the defaults before the file (e.g. a saved run's config on resume). */
-  base?: Partial<Record<ConfigKey, unknown>>;
+  /** Where `set` came from, for errors (default "override"; the CLI says "--set"). */
+  setSource?: string;
+  /** Single values, applied last (the CLI's own flags). */
+  values?: ConfigValue[];
+  /** A config that replaces the defaults (e.g. a saved run's). */
+  base?: Config;
+  /** When given, only keys of these sections may be set by `file`, `set` and `values`. */
+  sections?: readonly (keyof Config)[];
 }
 
+/** Defaults, then `base`, then the file, then `set`, then `values`; every value is checked. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const values = new Map<ConfigKey, unknown>();
-  for (const [k, v] of Object.entries(options.base ?? {})) {
-    if (isKey(k)) values.set(k, check(k, v, "saved config"));
-  }
+  if (options.base !== undefined) for (const [k, v] of flattenConfig(options.base)) values.set(k, checkValue(k, v, "saved config"));
+  const allowed = (key: ConfigKey, source: string): void => {
+    const section = key.split(".")[0] as keyof Config;
+    if (options.sections !== undefined && !options.sections.includes(section)) {
+      throw new ConfigError(`${source}: ${key} cannot be changed here (only ${options.sections.map((s) => `${s}.*`).join(", ")})`, key);
+    }
+  };
   if (options.file !== undefined) {
     let text: string;
     try {
@@ -127,11 +151,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     } catch (e) {
       throw new ConfigError(`${options.file}: not valid YAML (${(e as Error).message})`);
     }
-    for (const [k, v] of flatten(doc, options.file)) values.set(k, v);
+    for (const [k, v] of flatten(doc, options.file)) {
+      allowed(k, options.file);
+      values.set(k, v);
+    }
   }
+  const setSource = options.setSource ?? "override";
   for (const text of options.set ?? []) {
-    const [k, v] = parseOverride(text);
+    const [k, v] = parseOverride(text, setSource);
+    allowed(k, setSource);
     values.set(k, v);
+  }
+  for (const { key, text, source } of options.values ?? []) {
+    allowed(key, source);
+    values.set(key, parseValue(key, text, source));
   }
   return build(values);
 }

@@ -1,5 +1,5 @@
 /**
- * Every pretraining setting in one table: default, type, allowed values and a line of
+ * Every setting in one table (pretraining, evaluation, fine-tuning, the supervised baseline): default, type, allowed values and a line of
  * documentation. The defaults are the demo's: Fashion-MNIST, ResNet-18 width 16 with a
  * CIFAR stem, a 2-layer head, batch 256, temperature 0.5, the grayscale augmentation preset.
  * YAML files and --set overrides are checked against it: an unknown key or a bad value is
@@ -13,6 +13,8 @@ export interface Field {
   default: number | string | boolean | null;
   nullable?: boolean;
   choices?: readonly string[];
+  /** For integers: the allowed values. */
+  oneOf?: readonly number[];
   min?: number;
   max?: number;
   doc: string;
@@ -23,7 +25,7 @@ export const SCHEMA = {
   "data.path": { type: "string", default: null, nullable: true, doc: "data set location (default: Debian's Fashion-MNIST, or the shared CIFAR-10 JPEG tarball for cifar10-jpg)" },
   "data.limit": { type: "integer", default: null, nullable: true, min: 1, doc: "use only the first N training images" },
   "data.size": { type: "integer", default: 32, min: 8, doc: "image-folder: side the images are resized (and center-cropped) to" },
-  "data.channels": { type: "integer", default: 3, min: 1, max: 3, doc: "image-folder: 3 (RGB) or 1 (grayscale)" },
+  "data.channels": { type: "integer", default: 3, oneOf: [1, 3], doc: "image-folder: 3 (RGB) or 1 (grayscale)" },
   "data.skipBad": { type: "boolean", default: false, doc: "image-folder: skip unreadable images (counted) instead of failing" },
   "model.arch": { type: "string", default: "resnet18", choices: ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"], doc: "encoder f" },
   "model.width": { type: "integer", default: 16, min: 1, doc: "channels of layer1 (torchvision: 64)" },
@@ -54,6 +56,27 @@ export const SCHEMA = {
   "monitor.knnEvery": { type: "integer", default: 1, min: 0, doc: "epochs between kNN evaluations logged to metrics.jsonl (0: off; labelled data only)" },
   "monitor.knnSamples": { type: "integer", default: 10000, min: 10, doc: "train images in the kNN memory bank (test queries: a fifth of it)" },
   "monitor.linearProbe": { type: "boolean", default: true, doc: "train an online linear classifier on detached h and log its accuracy per epoch (labelled data only)" },
+  // Linear evaluation and kNN of a frozen encoder (Appendix B.6; kNN as Wu et al. 2018).
+  "eval.protocol": { type: "string", default: "fast", choices: ["fast", "paper"], doc: "linear: fast = L-BFGS logistic regression on standardised h, L2 chosen on held-out data; paper = a linear layer trained by SGD on the frozen encoder (Appendix B.6)" },
+  "eval.k": { type: "integer", default: 200, min: 1, doc: "kNN: neighbours that vote" },
+  "eval.temperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN: votes are exp(cosine / T)" },
+  "eval.epochs": { type: "integer", default: 90, min: 1, doc: "linear (paper): epochs (Appendix B.6: 90)" },
+  "eval.batchSize": { type: "integer", default: 512, min: 1, doc: "linear (paper): batch size (the paper: 4096; CPU-sized here)" },
+  "eval.lr": { type: "number", default: 0.1, min: 0, doc: "linear (paper): base learning rate, x batchSize/256 (Appendix B.6: 0.1), Nesterov SGD, cosine decay" },
+  "eval.weightDecay": { type: "number", default: 0, min: 0, doc: "linear (paper): weight decay (Appendix B.6: none)" },
+  // Semi-supervised fine-tuning (Appendix B.5).
+  "finetune.labels": { type: "string", default: "10%", doc: "the labelled subset, class-balanced: 1%, 10% or N-per-class" },
+  "finetune.epochs": { type: "integer", default: null, nullable: true, min: 1, doc: "epochs; default: 60 for 1% of the labels or less, else 30 (Appendix B.5)" },
+  "finetune.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size (the paper: 4096; CPU-sized here)" },
+  "finetune.lr": { type: "number", default: 0.05, min: 0, doc: "base learning rate, x batch/256 (Appendix B.5: 0.05), Nesterov SGD, cosine decay, no warm-up" },
+  "finetune.weightDecay": { type: "number", default: 0, min: 0, doc: "weight decay (Appendix B.5: none)" },
+  "finetune.fromHead": { type: "boolean", default: false, doc: "keep the projection head's first layer under the classifier (SimCLRv2)" },
+  "finetune.seed": { type: "integer", default: 0, min: 0, doc: "seed for the subset and the classifier's initialisation" },
+  // The supervised baseline: the same encoder trained from scratch with labels.
+  "supervised.epochs": { type: "integer", default: 2, min: 1, doc: "epochs (the demo's budget: 2)" },
+  "supervised.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size" },
+  "supervised.lr": { type: "number", default: 0.1, min: 0, doc: "base learning rate, x batchSize/256, Nesterov SGD, cosine decay" },
+  "supervised.weightDecay": { type: "number", default: 5e-4, min: 0, doc: "weight decay" },
 } as const satisfies Record<string, Field>;
 
 export type ConfigKey = keyof typeof SCHEMA;
@@ -86,4 +109,10 @@ export interface Config {
   optim: Section<"optim">;
   train: Section<"train">;
   monitor: Section<"monitor">;
+  eval: Section<"eval">;
+  finetune: Section<"finetune">;
+  supervised: Section<"supervised">;
 }
+
+/** The config's sections, in file order. */
+export const SECTIONS = ["data", "model", "head", "augment", "loss", "optim", "train", "monitor", "eval", "finetune", "supervised"] as const satisfies readonly (keyof Config)[];

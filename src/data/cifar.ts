@@ -16,6 +16,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tensor } from "../tensor/factory.js";
 import type { LabeledImages } from "./fashion-mnist.js";
+import { DataError } from "../errors.js";
 
 /** CIFAR-10's classes in label order (the release's batches.meta.txt). */
 export const CIFAR10_CLASSES = [
@@ -35,12 +36,6 @@ const PIXEL_BYTES = 3 * 32 * 32;
 /** CIFAR-100's coarse labels (superclasses): checked so a wrong file is caught early. */
 const CIFAR100_COARSE_CLASSES = 20;
 
-export class CifarError extends Error {
-  constructor(source: string, message: string) {
-    super(`${source}: ${message}`);
-    this.name = "CifarError";
-  }
-}
 
 export interface CifarOptions {
   /** The folder with the .bin files, or its parent holding cifar-10-batches-bin / cifar-100-binary. */
@@ -96,7 +91,7 @@ function resolveFolder(path: string, layout: Layout, names: string[]): string {
   const candidates = [path, join(path, layout.folder)];
   const folder = candidates.find((c) => existsSync(join(c, names[0] as string)));
   if (folder === undefined) {
-    throw new CifarError(
+    throw new DataError(
       join(path, names[0] as string),
       `not found (looked for ${describeNames(names)} in ${candidates.join(" and ")}). ` +
         `Download the binary version (${layout.download}) and unpack it there, or point data.path at the folder with the .bin files.`,
@@ -104,7 +99,7 @@ function resolveFolder(path: string, layout: Layout, names: string[]): string {
   }
   for (const name of names) {
     if (!existsSync(join(folder, name))) {
-      throw new CifarError(join(folder, name), `not found (this split needs ${describeNames(names)} in ${folder}); the download may be incomplete`);
+      throw new DataError(join(folder, name), `not found (this split needs ${describeNames(names)} in ${folder}); the download may be incomplete`);
     }
   }
   return folder;
@@ -119,7 +114,7 @@ function readClassNames(folder: string, layout: Layout): readonly string[] {
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   if (names.length !== layout.classCount) {
-    throw new CifarError(file, `has ${names.length} class names, expected ${layout.classCount}`);
+    throw new DataError(file, `has ${names.length} class names, expected ${layout.classCount}`);
   }
   return names;
 }
@@ -149,9 +144,9 @@ export function loadCifarBinary(options: CifarOptions): LabeledImages {
   const files = names.map((name) => {
     const file = join(folder, name);
     const bytes = statSync(file).size;
-    if (bytes === 0) throw new CifarError(file, "is empty (0 bytes): the download or unpacking was interrupted");
+    if (bytes === 0) throw new DataError(file, "is empty (0 bytes): the download or unpacking was interrupted");
     if (bytes % recordBytes !== 0) {
-      throw new CifarError(file, `truncated or not CIFAR binary: ${bytes} bytes is not a multiple of the ${recordBytes}-byte record`);
+      throw new DataError(file, `truncated or not CIFAR binary: ${bytes} bytes is not a multiple of the ${recordBytes}-byte record`);
     }
     return { file, records: bytes / recordBytes };
   });
@@ -164,19 +159,19 @@ export function loadCifarBinary(options: CifarOptions): LabeledImages {
   for (const { file, records } of files) {
     if (done === n) break;
     const bytes = readFileSync(file);
-    if (bytes.byteLength !== records * recordBytes) throw new CifarError(file, `changed size while being read`);
+    if (bytes.byteLength !== records * recordBytes) throw new DataError(file, `changed size while being read`);
     const take = Math.min(records, n - done);
     for (let i = 0; i < take; i++) {
       const at = i * recordBytes;
       if (layout.labelBytes === 2) {
         const coarse = bytes[at] as number;
         if (coarse >= CIFAR100_COARSE_CLASSES) {
-          throw new CifarError(file, `coarse label ${coarse} of record ${i} is out of range (0..${CIFAR100_COARSE_CLASSES - 1}): not CIFAR-100 binary?`);
+          throw new DataError(file, `coarse label ${coarse} of record ${i} is out of range (0..${CIFAR100_COARSE_CLASSES - 1}): not CIFAR-100 binary?`);
         }
       }
       const label = bytes[at + layout.labelBytes - 1] as number;
       if (label >= classes.length) {
-        throw new CifarError(file, `label ${label} of record ${i} is out of range (0..${classes.length - 1})`);
+        throw new DataError(file, `label ${label} of record ${i} is out of range (0..${classes.length - 1})`);
       }
       labels[done + i] = label;
       pixels.set(bytes.subarray(at + layout.labelBytes, at + recordBytes), (done + i) * PIXEL_BYTES);

@@ -7,6 +7,7 @@ import { loadCifarBinary } from "./cifar.js";
 import { FASHION_MNIST_DEFAULT_PATH, loadIdxDataset, type LabeledImages } from "./fashion-mnist.js";
 import { loadImageFolder } from "./image-folder.js";
 import { join } from "node:path";
+import { ConfigError } from "../errors.js";
 
 export type DatasetName = "fashion-mnist" | "mnist" | "cifar10" | "cifar100" | "cifar10-jpg" | "image-folder";
 
@@ -27,12 +28,14 @@ export interface LoadedDataset extends LabeledImages {
   description: string;
   /** Images left out by skipBad. */
   skipped: number;
+  /** Whether the data set has a separate test split (an image folder has one folder only). */
+  hasTestSplit: boolean;
 }
 
 const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 function requirePath(options: DatasetOptions): string {
-  if (options.path === null) throw new Error(`data.path is required for data.name ${options.name}`);
+  if (options.path === null) throw new ConfigError(`data.path is required for data.name ${options.name}`, "data.path");
   return options.path;
 }
 
@@ -44,22 +47,22 @@ export async function loadDataset(options: DatasetOptions, split: "train" | "tes
     case "mnist": {
       const path = options.path ?? (options.name === "fashion-mnist" ? FASHION_MNIST_DEFAULT_PATH : requirePath(options));
       const ds = options.name === "mnist" ? loadIdxDataset({ path, split, limit }, MNIST_CLASSES) : loadIdxDataset({ path, split, limit });
-      return { ...ds, labeled: true, description: `${options.name} ${split} (${path})`, skipped: 0 };
+      return { ...ds, labeled: true, description: `${options.name} ${split} (${path})`, skipped: 0, hasTestSplit: true };
     }
     case "cifar10":
     case "cifar100": {
       const path = requirePath(options);
       const ds = loadCifarBinary({ path, split, limit, variant: options.name });
-      return { ...ds, labeled: true, description: `${options.name} ${split} (${path})`, skipped: 0 };
+      return { ...ds, labeled: true, description: `${options.name} ${split} (${path})`, skipped: 0, hasTestSplit: true };
     }
     case "cifar10-jpg":
     case "image-folder": {
       const root =
         options.name === "cifar10-jpg" ? join(options.path ?? cifar10JpgRoot(), split) : requirePath(options);
       const channels = options.channels;
-      if (channels !== 1 && channels !== 3) throw new Error(`data.channels must be 1 or 3, got ${channels}`);
+      if (channels !== 1 && channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${channels}`, "data.channels");
       const ds = await loadImageFolder({ path: root, size: options.size, channels, limit, skipBad: options.skipBad, onProgress });
-      return { ...ds, labeled: ds.labeled, description: `image folder ${root}`, skipped: ds.skipped.length };
+      return { ...ds, labeled: ds.labeled, description: `image folder ${root}`, skipped: ds.skipped.length, hasTestSplit: options.name === "cifar10-jpg" };
     }
   }
 }

@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { IdxError, readIdx } from "./idx.js";
+import { readIdx } from "./idx.js";
+import { DataError } from "../errors.js";
 
 export const FASHION_MNIST_DEFAULT_PATH = "/usr/share/datasets/fashion-mnist";
 
@@ -50,7 +51,7 @@ function findFile(folder: string, base: string): string {
     folder === FASHION_MNIST_DEFAULT_PATH
       ? " Install Debian's dataset-fashion-mnist package (scripts/setup.sh does) or set data.path."
       : "";
-  throw new IdxError(join(folder, base), `not found (looked for ${base}.gz and ${base}).${hint}`);
+  throw new DataError(join(folder, base), `not found (looked for ${base}.gz and ${base}).${hint}`);
 }
 
 /** Loads an MNIST-layout IDX data set: images (N, 1, 28, 28) uint8 and labels (N) int64. */
@@ -61,12 +62,12 @@ export function loadIdxDataset(options: IdxDatasetOptions = {}, classes: readonl
   const labelsPath = findFile(folder, `${prefix}-labels-idx1-ubyte`);
   const images = readIdx(imagesPath);
   const labels = readIdx(labelsPath);
-  if (images.shape.length !== 3) throw new IdxError(imagesPath, `expected 3 dimensions (N, H, W), got [${images.shape.join(", ")}]`);
-  if (labels.shape.length !== 1) throw new IdxError(labelsPath, `expected 1 dimension (N), got [${labels.shape.join(", ")}]`);
+  if (images.shape.length !== 3) throw new DataError(imagesPath, `expected 3 dimensions (N, H, W), got [${images.shape.join(", ")}]`);
+  if (labels.shape.length !== 1) throw new DataError(labelsPath, `expected 1 dimension (N), got [${labels.shape.join(", ")}]`);
   const [n, h, w] = images.shape as [number, number, number];
-  if (labels.shape[0] !== n) throw new IdxError(labelsPath, `${labels.shape[0]} labels for ${n} images in ${imagesPath}`);
+  if (labels.shape[0] !== n) throw new DataError(labelsPath, `${labels.shape[0]} labels for ${n} images in ${imagesPath}`);
   for (let i = 0; i < labels.data.length; i++) {
-    if ((labels.data[i] as number) >= classes.length) throw new IdxError(labelsPath, `label ${labels.data[i]} at index ${i} is not a class (0..${classes.length - 1})`);
+    if ((labels.data[i] as number) >= classes.length) throw new DataError(labelsPath, `label ${labels.data[i]} at index ${i} is not a class (0..${classes.length - 1})`);
   }
   const limit = options.limit === undefined ? n : Math.min(n, options.limit);
   return {

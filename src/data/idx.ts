@@ -6,18 +6,13 @@
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import { DataError } from "../errors.js";
 
 export interface IdxArray {
   shape: number[];
   data: Uint8Array;
 }
 
-export class IdxError extends Error {
-  constructor(source: string, message: string) {
-    super(`${source}: ${message}`);
-    this.name = "IdxError";
-  }
-}
 
 /** Parses IDX bytes (gzip-compressed or raw). `source` names the input in errors. */
 export function parseIdx(bytes: Uint8Array, source = "idx"): IdxArray {
@@ -26,26 +21,26 @@ export function parseIdx(bytes: Uint8Array, source = "idx"): IdxArray {
     try {
       raw = gunzipSync(raw);
     } catch (e) {
-      throw new IdxError(source, `gzip data is corrupt or truncated (${(e as Error).message})`);
+      throw new DataError(source, `gzip data is corrupt or truncated (${(e as Error).message})`);
     }
   }
-  if (raw.byteLength < 4) throw new IdxError(source, `${raw.byteLength} bytes is too short for an IDX file`);
+  if (raw.byteLength < 4) throw new DataError(source, `${raw.byteLength} bytes is too short for an IDX file`);
   if (raw[0] !== 0 || raw[1] !== 0) {
-    throw new IdxError(source, `wrong magic number 0x${Buffer.from(raw.subarray(0, 4)).toString("hex")}: not an IDX file`);
+    throw new DataError(source, `wrong magic number 0x${Buffer.from(raw.subarray(0, 4)).toString("hex")}: not an IDX file`);
   }
   const type = raw[2] as number;
   const ndims = raw[3] as number;
-  if (type !== 0x08) throw new IdxError(source, `element type 0x${type.toString(16)} is not supported (only unsigned bytes, 0x08)`);
-  if (ndims === 0) throw new IdxError(source, "an IDX file needs at least one dimension");
+  if (type !== 0x08) throw new DataError(source, `element type 0x${type.toString(16)} is not supported (only unsigned bytes, 0x08)`);
+  if (ndims === 0) throw new DataError(source, "an IDX file needs at least one dimension");
   const headerBytes = 4 + 4 * ndims;
-  if (raw.byteLength < headerBytes) throw new IdxError(source, `truncated header: ${ndims} dimensions need ${headerBytes} bytes, the file has ${raw.byteLength}`);
+  if (raw.byteLength < headerBytes) throw new DataError(source, `truncated header: ${ndims} dimensions need ${headerBytes} bytes, the file has ${raw.byteLength}`);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const shape: number[] = [];
   for (let i = 0; i < ndims; i++) shape.push(view.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
   const available = raw.byteLength - headerBytes;
-  if (available < count) throw new IdxError(source, `truncated: shape [${shape.join(", ")}] needs ${count} bytes of data, the file has ${available}`);
-  if (available > count) throw new IdxError(source, `${available - count} unexpected bytes after the data of shape [${shape.join(", ")}]`);
+  if (available < count) throw new DataError(source, `truncated: shape [${shape.join(", ")}] needs ${count} bytes of data, the file has ${available}`);
+  if (available > count) throw new DataError(source, `${available - count} unexpected bytes after the data of shape [${shape.join(", ")}]`);
   return { shape, data: raw.subarray(headerBytes) };
 }
 
@@ -55,7 +50,7 @@ export function readIdx(path: string): IdxArray {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new IdxError(path, `cannot read: ${(e as Error).message}`);
+    throw new DataError(path, `cannot read: ${(e as Error).message}`);
   }
   return parseIdx(bytes, path);
 }

@@ -14,6 +14,7 @@ import { readSafetensors, writeSafetensors, type SafetensorsContents } from "../
 import { tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { LabeledImages } from "./fashion-mnist.js";
+import { DataError } from "../errors.js";
 
 /** Extensions read as images (compared case-insensitively); other files are ignored. */
 export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".webp"];
@@ -25,12 +26,6 @@ const MAX_LISTED_ERRORS = 20;
 /** Bumped whenever the cached contents change meaning, so old cache files are never read. */
 const CACHE_FORMAT = "simclr-image-folder/1";
 
-export class ImageFolderError extends Error {
-  constructor(source: string, message: string) {
-    super(`${source}: ${message}`);
-    this.name = "ImageFolderError";
-  }
-}
 
 export interface ImageFolderOptions {
   /** The root folder: class sub-folders of images, or images directly (unlabeled). */
@@ -104,7 +99,7 @@ function readFolder(dir: string, source: string): Dirent[] {
   try {
     return readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new ImageFolderError(source, `cannot read folder: ${(e as Error).message}`);
+    throw new DataError(source, `cannot read folder: ${(e as Error).message}`);
   }
 }
 
@@ -133,9 +128,9 @@ function listFolder(root: string): Listing {
   try {
     rootStat = statSync(root);
   } catch (e) {
-    throw new ImageFolderError(root, `cannot read: ${(e as Error).message}`);
+    throw new DataError(root, `cannot read: ${(e as Error).message}`);
   }
-  if (!rootStat.isDirectory()) throw new ImageFolderError(root, "is not a folder (expected class sub-folders of images, or images)");
+  if (!rootStat.isDirectory()) throw new DataError(root, "is not a folder (expected class sub-folders of images, or images)");
   const entries = readFolder(root, root);
   const flat = entries
     .filter((e) => kindOf(root, e) === "file" && isImageName(e.name))
@@ -153,7 +148,7 @@ function listFolder(root: string): Listing {
   const withImages = folders.filter((_, c) => (perClass[c] as string[]).length > 0);
   const extensions = IMAGE_EXTENSIONS.join(" ");
   if (flat.length > 0 && withImages.length > 0) {
-    throw new ImageFolderError(
+    throw new DataError(
       root,
       `holds both images (e.g. ${flat[0]}) and class sub-folders of images (e.g. ${withImages[0]}/): ` +
         "use one layout, class sub-folders (labeled) or images directly in the folder (unlabeled)",
@@ -164,11 +159,11 @@ function listFolder(root: string): Listing {
     return { classes: [], labeled: false, items: flat.map((file) => ({ file, label: -1 })) };
   }
   if (withImages.length === 0) {
-    throw new ImageFolderError(root, `no images found (looked for ${extensions} files directly inside it and in class sub-folders)`);
+    throw new DataError(root, `no images found (looked for ${extensions} files directly inside it and in class sub-folders)`);
   }
   const empty = folders.filter((_, c) => (perClass[c] as string[]).length === 0);
   if (empty.length > 0) {
-    throw new ImageFolderError(
+    throw new DataError(
       root,
       `class folders with no images: ${empty.join(", ")} (each sub-folder is a class and needs ${extensions} images; remove or fill them)`,
     );
@@ -354,9 +349,9 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Imag
   if (bad.length > 0 && !options.skipBad) {
     const lines = bad.slice(0, MAX_LISTED_ERRORS).map((b) => `  ${b.file}: ${b.reason}`);
     if (bad.length > MAX_LISTED_ERRORS) lines.push(`  and ${bad.length - MAX_LISTED_ERRORS} more`);
-    throw new ImageFolderError(
+    throw new DataError(
       root,
-      `${bad.length} of ${total} images could not be decoded (pass --skip-bad, or skipBad: true, to skip them):\n${lines.join("\n")}`,
+      `${bad.length} of ${total} images could not be decoded (set data.skipBad to skip them):\n${lines.join("\n")}`,
     );
   }
   const kept = listing.items.flatMap((item, i) => (failures[i] === null ? [{ ...item, slot: i }] : []));

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultCacheDir } from "./image-folder.js";
+import { DataError } from "../errors.js";
 
 /** The package root: this file is dist/src/data/shared-datasets.js at run time. */
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -100,12 +101,12 @@ export function cifar10JpgRoot(options: SharedDatasetOptions = {}): string {
   if (isExtracted(target)) return target;
 
   const tarball = findTarball(options);
-  if (tarball === null) throw new Error(notFoundMessage(target));
+  if (tarball === null) throw new DataError(target, notFoundMessage(target));
   if (!existsSync(tarball.path)) {
-    throw new Error(`${tarball.path}: not found (named by ${tarball.from}). ${notFoundMessage(target)}`);
+    throw new DataError(tarball.path, `not found (named by ${tarball.from}). ${notFoundMessage(target)}`);
   }
   if (existsSync(target)) {
-    throw new Error(`${target}: exists but lacks train/ or test/: not a complete extraction; delete it to unpack ${tarball.path} again`);
+    throw new DataError(target, `exists but lacks train/ or test/: not a complete extraction; delete it to unpack ${tarball.path} again`);
   }
 
   mkdirSync(cacheDir, { recursive: true });
@@ -116,17 +117,17 @@ export function cifar10JpgRoot(options: SharedDatasetOptions = {}): string {
       execFileSync("tar", ["xzf", tarball.path, "-C", temp], { stdio: ["ignore", "ignore", "pipe"] });
     } catch (e) {
       const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-      throw new Error(`${tarball.path}: tar xzf failed: ${stderr || (e as Error).message}`);
+      throw new DataError(tarball.path, `tar xzf failed: ${stderr || (e as Error).message}`);
     }
     const extracted = join(temp, FOLDER);
     if (!isExtracted(extracted)) {
-      throw new Error(`${tarball.path}: does not hold ${FOLDER}/train and ${FOLDER}/test (not the CIFAR-10 JPEG tarball?)`);
+      throw new DataError(tarball.path, `does not hold ${FOLDER}/train and ${FOLDER}/test (not the CIFAR-10 JPEG tarball?)`);
     }
     try {
       renameSync(extracted, target);
     } catch (e) {
       // Another process finished first: its copy is as good as ours.
-      if (!isExtracted(target)) throw new Error(`${target}: cannot move the extracted files into place: ${(e as Error).message}`);
+      if (!isExtracted(target)) throw new DataError(target, `cannot move the extracted files into place: ${(e as Error).message}`);
     }
   } finally {
     rmSync(temp, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { DataError } from "../errors.js";
 
 export interface ResultLine {
   protocol: string;
@@ -24,7 +25,7 @@ const COLUMNS: [string, string][] = [
 
 export function readResults(runDir: string): ResultLine[] {
   const path = join(runDir, "results.jsonl");
-  if (!existsSync(path)) throw new Error(`${runDir} has no results.jsonl: run \`simclr eval\` on it first`);
+  if (!existsSync(path)) throw new DataError(path, `${runDir} has no results: evaluate it first`);
   return readFileSync(path, "utf-8")
     .split("\n")
     .filter((l) => l.trim() !== "")
@@ -32,7 +33,7 @@ export function readResults(runDir: string): ResultLine[] {
       try {
         return [JSON.parse(l) as ResultLine];
       } catch {
-        throw new Error(`${path}:${i + 1} is not JSON`);
+        throw new DataError(`${path}:${i + 1}`, "is not JSON");
       }
     });
 }

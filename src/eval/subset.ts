@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { randperm } from "../tensor/factory.js";
-import { manualSeed } from "../tensor/runtime.js";
+import { withSeed } from "../tensor/rng.js";
+import { ConfigError, DataError } from "../errors.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { writeFileAtomic } from "../nn/safetensors.js";
@@ -26,23 +27,27 @@ export function perClassCount(spec: string, n: number, classes: number): number 
   let count: number;
   if (percent) count = Math.floor((n * Number(percent[1])) / 100 / classes);
   else if (each) count = Number(each[1]);
-  else throw new RangeError(`--labels must be like 1%, 10% or 25-per-class, got '${spec}'`);
-  if (count < 1) throw new RangeError(`--labels ${spec} leaves no image per class (${n} images, ${classes} classes)`);
+  else throw new ConfigError(`a label subset must be like 1%, 10% or 25-per-class, got '${spec}'`, "finetune.labels");
+  if (count < 1) throw new ConfigError(`the label subset ${spec} leaves no image per class (${n} images, ${classes} classes)`, "finetune.labels");
   return count;
 }
 
-/** Picks `perClass` images of every class at random (seeded); throws if a class has fewer. */
+/** Picks `perClass` images of every class at random with its own seed (the global RNG is left as it was); throws if a class has fewer. */
 export function balancedSubset(labels: Tensor, classes: number, spec: string, seed: number): LabelSubset {
   const values = Array.from(labels.dataAsNumbers());
   const perClass = perClassCount(spec, values.length, classes);
-  manualSeed(seed);
   const indices: number[] = [];
-  for (let c = 0; c < classes; c++) {
-    const members = values.flatMap((v, i) => (v === c ? [i] : []));
-    if (members.length < perClass) throw new RangeError(`class ${c} has ${members.length} images, fewer than the ${perClass} per class that --labels ${spec} asks for`);
-    const order = tidy(() => Array.from(randperm(members.length).dataAsNumbers()));
-    for (const k of order.slice(0, perClass)) indices.push(members[k] as number);
-  }
+  withSeed(seed, () => {
+    for (let c = 0; c < classes; c++) {
+      const members = values.flatMap((v, i) => (v === c ? [i] : []));
+      if (members.length < perClass) throw new ConfigError(`class ${c} has ${members.length} images, fewer than the ${perClass} per class that the label subset ${spec} asks for`, "finetune.labels");
+      const order = tidy(() => Array.from(randperm(members.length).dataAsNumbers()));
+      for (const k of order.slice(0, perClass)) {
+        const index = members[k];
+        if (index !== undefined) indices.push(index);
+      }
+    }
+  });
   indices.sort((a, b) => a - b);
   return { spec, seed, perClass, indices };
 }
@@ -56,10 +61,10 @@ export function readSubset(path: string, trainSize: number): LabelSubset {
   try {
     subset = JSON.parse(readFileSync(path, "utf-8")) as LabelSubset;
   } catch (e) {
-    throw new Error(`${path}: cannot read the subset (${(e as Error).message})`);
+    throw new DataError(path, `cannot read the subset (${(e as Error).message})`);
   }
   if (!Array.isArray(subset.indices) || !subset.indices.every((i) => Number.isInteger(i) && i >= 0 && i < trainSize)) {
-    throw new Error(`${path}: indices must be integers in [0, ${trainSize}) for this training split`);
+    throw new DataError(path, `indices must be integers in [0, ${trainSize}) for this training split`);
   }
   return subset;
 }

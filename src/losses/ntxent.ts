@@ -32,10 +32,10 @@ export interface NtXentResult {
 export function ntXentLoss(z: Tensor, options: NtXentOptions): NtXentResult {
   const { temperature } = options;
   if (!(temperature > 0)) throw new RangeError(`ntXentLoss: temperature must be > 0, got ${temperature}`);
-  const [rows] = z.shape as [number, number];
-  if (z.ndim !== 2 || rows % 2 !== 0 || rows < 4) {
+  if (z.ndim !== 2 || z.size(0) % 2 !== 0 || z.size(0) < 4) {
     throw new RangeError(`ntXentLoss: z must be (2M, D) with M >= 2 pairs, got [${z.shape.join(", ")}]`);
   }
+  const rows = z.size(0);
   const m = rows / 2;
   const { start, count } = options.local ?? { start: 0, count: m };
   if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= m)) {

@@ -52,7 +52,7 @@ abstract class BatchNorm extends Module {
     if (!this.validRanks.includes(shape.length)) {
       throw new RangeError(`${this.constructor.name} expects ${this.layout}, got shape [${shape.join(", ")}]`);
     }
-    const channels = this.runningMean.shape[0];
+    const channels = this.runningMean.size(0);
     if (shape[1] !== channels) {
       throw new RangeError(`${this.constructor.name}(${channels}) got ${shape[1]} channels in input of shape [${shape.join(", ")}]`);
     }

@@ -9,7 +9,7 @@ export function fans(t: Tensor): { fanIn: number; fanOut: number } {
   const shape = t.shape;
   if (shape.length < 2) throw new RangeError(`fan in/out need a tensor of 2 or more dimensions, got [${shape.join(", ")}]`);
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
-  return { fanIn: (shape[1] as number) * receptive, fanOut: (shape[0] as number) * receptive };
+  return { fanIn: t.size(1) * receptive, fanOut: t.size(0) * receptive };
 }
 
 /** Gain for ReLU is sqrt(2); for leaky ReLU with slope a it is sqrt(2 / (1 + a^2)). */

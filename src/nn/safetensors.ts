@@ -6,6 +6,7 @@
  * pull in a different tensor library; the format is ~100 lines.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { DataError } from "../errors.js";
 import { native } from "../native.js";
 import { BYTES_PER_ELEMENT, dtypeCode, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -32,12 +33,8 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
-export class SafetensorsError extends Error {
-  constructor(source: string, message: string) {
-    super(`${source}: ${message}`);
-    this.name = "SafetensorsError";
-  }
-}
+// The old name of this module's error, still re-exported by the package root (src/index.ts).
+export { DataError as SafetensorsError };
 
 interface Entry {
   name: string;
@@ -51,10 +48,10 @@ function isNonNegativeInt(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** Parses and validates the header; throws SafetensorsError naming `source` and the tensor. */
+/** Parses and validates the header; throws a DataError naming `source` and the tensor. */
 function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   const fail = (message: string): never => {
-    throw new SafetensorsError(source, message);
+    throw new DataError(source, message);
   };
   if (bytes.byteLength < 8) fail(`${bytes.byteLength} bytes is too short for a safetensors file (8-byte header length missing)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -116,7 +113,10 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; met
   return { entries, metadata, dataStart };
 }
 
-/** Parses safetensors bytes into CPU tensors (copies). `source` names the input in errors. */
+/**
+ * Parses safetensors bytes into CPU tensors (copies). `source` names the input in errors.
+ * The tensors are new and the caller's, registered in the current tidy scope like op results.
+ */
 export function parseSafetensors(bytes: Uint8Array, source = "safetensors"): SafetensorsContents {
   const { entries, metadata, dataStart } = parseHeader(bytes, source);
   const tensors = new Map<string, Tensor>();
@@ -132,13 +132,13 @@ export function parseSafetensors(bytes: Uint8Array, source = "safetensors"): Saf
   return { tensors, metadata };
 }
 
-/** Reads a .safetensors file into CPU tensors. */
+/** Reads a .safetensors file into new CPU tensors the caller owns (see parseSafetensors). */
 export function readSafetensors(path: string): SafetensorsContents {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new SafetensorsError(path, `cannot read: ${(e as Error).message}`);
+    throw new DataError(path, `cannot read: ${(e as Error).message}`, { cause: e });
   }
   return parseSafetensors(bytes, path);
 }

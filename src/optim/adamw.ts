@@ -7,7 +7,7 @@ import { noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { tensor, zeros } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { disposeBuffers, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
 
 export interface AdamWOptions {
   lr: number;
@@ -26,6 +26,7 @@ export class AdamW implements Optimizer {
   readonly expSq = new Map<string, Tensor>();
   /** Steps each parameter has taken (torch counts per parameter: one may skip a step). */
   readonly paramSteps = new Map<string, number>();
+  readonly #stepTensors = new Map<string, Tensor>();
   steps = 0;
 
   constructor(params: NamedParameter[], options: AdamWOptions) {
@@ -43,39 +44,52 @@ export class AdamW implements Optimizer {
     const [b1, b2] = this.betas;
     noGrad(() => {
       for (const [name, w] of this.params) {
-        const g = w.grad;
-        if (g === null) continue;
-        const t = (this.paramSteps.get(name) ?? 0) + 1;
-        this.paramSteps.set(name, t);
-        const c1 = 1 - b1 ** t;
-        const c2 = 1 - b2 ** t;
-        if (!this.exp.has(name)) {
-          this.exp.set(name, keep(zeros(w.shape, { device: w.device, dtype: w.dtype })));
-          this.expSq.set(name, keep(zeros(w.shape, { device: w.device, dtype: w.dtype })));
-        }
-        const m = this.exp.get(name) as Tensor;
-        const v = this.expSq.get(name) as Tensor;
         tidy(() => {
+          const g = w.grad; // freed with this scope, as every temporary below
+          if (g === null) return;
+          const t = (this.paramSteps.get(name) ?? 0) + 1;
+          this.#setStep(name, t);
+          const c1 = 1 - b1 ** t;
+          const c2 = 1 - b2 ** t;
+          let m = this.exp.get(name);
+          let v = this.expSq.get(name);
+          if (m === undefined || v === undefined) {
+            m = keep(zeros(w.shape, { device: w.device, dtype: w.dtype })); // outlive this scope
+            v = keep(zeros(w.shape, { device: w.device, dtype: w.dtype }));
+            this.exp.set(name, m);
+            this.expSq.set(name, v);
+          }
           if (this.weightDecay !== 0) w.mul_(1 - this.lr * this.weightDecay);
           m.mul_(b1).add_(g, 1 - b1);
           v.mul_(b2).addcmul_(g, g, 1 - b2);
           const denom = v.div(c2).sqrt().add(this.eps);
           w.addcdiv_(m, denom, -this.lr / c1);
         });
-        g.dispose();
       }
     });
+  }
+
+  /**
+   * Records parameter `name`'s step count, in paramSteps (read by step()) and in the
+   * float64 (1) tensor stateDict() hands out (torch saves `step` as a tensor too).
+   */
+  #setStep(name: string, t: number): void {
+    this.paramSteps.set(name, t);
+    const saved = this.#stepTensors.get(name);
+    if (saved === undefined) this.#stepTensors.set(name, keep(tensor([t], { dtype: "float64" })));
+    else saved.fill_(t);
   }
 
   zeroGrad(): void {
     for (const [, p] of this.params) p.grad = null;
   }
 
+  /** "exp_avg.<name>", "exp_avg_sq.<name>", "step.<name>" -> the buffers themselves (see Optimizer.stateDict). */
   stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const [k, t] of this.exp) out.set(`exp_avg.${k}`, t);
     for (const [k, t] of this.expSq) out.set(`exp_avg_sq.${k}`, t);
-    for (const [k, n] of this.paramSteps) out.set(`step.${k}`, keep(tensor([n], { dtype: "float64" })));
+    for (const [k, t] of this.#stepTensors) out.set(`step.${k}`, t);
     return out;
   }
 
@@ -84,7 +98,14 @@ export class AdamW implements Optimizer {
     restoreBuffers("AdamW", this.expSq, state, "exp_avg_sq.", this.params);
     for (const [name] of this.params) {
       const t = state.get(`step.${name}`);
-      if (t !== undefined) this.paramSteps.set(name, t.item());
+      if (t !== undefined) this.#setStep(name, t.item());
     }
+  }
+
+  dispose(): void {
+    disposeBuffers(this.exp);
+    disposeBuffers(this.expSq);
+    disposeBuffers(this.#stepTensors);
+    this.paramSteps.clear();
   }
 }

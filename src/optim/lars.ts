@@ -12,7 +12,7 @@ import { where } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy, keep } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { disposeBuffers, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
 
 export interface LARSOptions {
   lr: number;
@@ -53,9 +53,9 @@ export class LARS implements Optimizer {
   step(): void {
     noGrad(() => {
       for (const [name, w] of this.params) {
-        const g = w.grad;
-        if (g === null) continue;
         tidy(() => {
+          const g = w.grad; // freed with this scope, as every temporary below
+          if (g === null) return;
           let update: Tensor; // lr' * g'
           if (this.excluded.has(name)) {
             update = g.mul(this.lr);
@@ -67,15 +67,15 @@ export class LARS implements Optimizer {
             const trust = where(wNorm.gt(0).logicalAnd(gNorm.gt(0)), ratio, ratio.mul(0).add(1));
             update = decayed.mul(trust.mul(this.lr));
           }
-          const v = this.velocity.get(name);
+          let v = this.velocity.get(name);
           if (v === undefined) {
-            this.velocity.set(name, keep(update.clone()));
+            v = keep(update.clone()); // outlives this scope and any step() is called in
+            this.velocity.set(name, v);
           } else {
             v.mul_(this.momentum).add_(update);
           }
-          w.sub_(this.velocity.get(name) as Tensor);
+          w.sub_(v);
         });
-        g.dispose();
       }
     });
     this.steps++;
@@ -85,11 +85,16 @@ export class LARS implements Optimizer {
     for (const [, p] of this.params) p.grad = null;
   }
 
+  /** "velocity.<name>" -> the buffer itself (see Optimizer.stateDict). */
   stateDict(): Map<string, Tensor> {
     return new Map([...this.velocity].map(([k, v]) => [`velocity.${k}`, v]));
   }
 
   loadStateDict(state: Map<string, Tensor>): void {
     restoreBuffers("LARS", this.velocity, state, "velocity.", this.params);
+  }
+
+  dispose(): void {
+    disposeBuffers(this.velocity);
   }
 }

@@ -1,23 +1,40 @@
 /** What the training loop needs from an optimizer. */
+import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** A parameter with its state-dict name (names decide LARS exclusions and checkpoint keys). */
 export type NamedParameter = [name: string, tensor: Tensor];
 
+/**
+ * Ownership (docs/api.md, "Ownership"): an optimizer owns its buffers. stateDict() returns
+ * references to them, as torch's state_dict() does; loadStateDict() copies and never keeps
+ * the tensors it is given; dispose() frees the buffers.
+ */
 export interface Optimizer {
   /** The learning rate of the next step; the schedule sets it before each step. */
   lr: number;
   step(): void;
   zeroGrad(): void;
-  /** Per-parameter buffers (momentum, moments) by key, for checkpoints. */
+  /**
+   * Per-parameter buffers (momentum, moments) keyed "<buffer>.<parameter name>", for
+   * checkpoints. The tensors are the optimizer's own: save or clone them, never dispose them.
+   */
   stateDict(): Map<string, Tensor>;
-  /** Restores buffers saved by stateDict() (copies; missing keys mean no step taken yet). */
+  /**
+   * Restores buffers saved by stateDict(), copying them (the caller still owns `state`);
+   * missing keys mean that parameter has taken no step yet.
+   */
   loadStateDict(state: Map<string, Tensor>): void;
+  /** Frees the buffers; the optimizer cannot step afterwards. The parameters are the model's. */
+  dispose(): void;
   /** Steps taken, for optimizers whose update depends on it. */
   steps: number;
 }
 
-/** Restores `saved` into `buffers`, by key, checking shapes; a key names the parameter. */
+/**
+ * Restores `saved` into `buffers`, by key, checking shapes; a key names the parameter. The
+ * buffers replaced are disposed; `saved` is only read.
+ */
 export function restoreBuffers(kind: string, buffers: Map<string, Tensor>, saved: Map<string, Tensor>, prefix: string, params: NamedParameter[]): void {
   for (const [name, p] of params) {
     const t = saved.get(prefix + name);
@@ -27,7 +44,16 @@ export function restoreBuffers(kind: string, buffers: Map<string, Tensor>, saved
     if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
       throw new Error(`${kind}: saved state '${prefix + name}' has shape [${a.join(", ")}], the parameter [${b.join(", ")}]`);
     }
+    // to() returns a new reference even when nothing moves: tidy frees it. keep(): the
+    // buffer must outlive a tidy scope loadStateDict() may be called in.
+    const copy = keep(tidy(() => t.to(p.device).clone()));
     buffers.get(name)?.dispose();
-    buffers.set(name, t.to(p.device).clone());
+    buffers.set(name, copy);
   }
+}
+
+/** Disposes every tensor in `buffers` and empties it. */
+export function disposeBuffers(buffers: Map<string, Tensor>): void {
+  for (const t of buffers.values()) t.dispose();
+  buffers.clear();
 }

@@ -5,9 +5,9 @@
  *   d = nesterov ? d + momentum * b : b;  w = w - lr * d
  */
 import { noGrad } from "../tensor/runtime.js";
-import { keep } from "../tensor/scope.js";
+import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { disposeBuffers, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
 
 export interface SGDOptions {
   lr: number;
@@ -18,19 +18,20 @@ export interface SGDOptions {
 }
 
 export class SGD implements Optimizer {
-  readonly params: Tensor[];
+  /** The parameters with their state-dict names; unnamed tensors are named by index ("0", "1", ...). */
+  readonly params: NamedParameter[];
   lr: number;
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
-  /** Momentum buffers by parameter index (absent until the first step). */
-  readonly buffers = new Map<number, Tensor>();
+  /** Momentum buffers by parameter name (absent until the parameter's first step). */
+  readonly buffers = new Map<string, Tensor>();
   steps = 0;
 
   /** `params`: tensors, or [name, tensor] pairs (names key the checkpointed state). */
   constructor(params: Tensor[] | NamedParameter[], options: SGDOptions) {
-    this.params = params.map((p) => (Array.isArray(p) ? p[1] : p));
+    this.params = params.map((p, i): NamedParameter => (Array.isArray(p) ? p : [String(i), p]));
     this.lr = options.lr;
     this.momentum = options.momentum ?? 0;
     this.dampening = options.dampening ?? 0;
@@ -46,41 +47,49 @@ export class SGD implements Optimizer {
   /** Applies one update from the parameters' current gradients (those without one are skipped). */
   step(): void {
     noGrad(() => {
-      this.params.forEach((p, i) => {
-        const g = p.grad;
-        if (g === null) return;
-        let d = this.weightDecay !== 0 ? g.add(p, this.weightDecay) : g;
-        if (this.momentum !== 0) {
-          let buf = this.buffers.get(i);
-          if (buf === undefined) {
-            buf = keep(d.clone()); // outlives any tidy scope step() is called in
-            this.buffers.set(i, buf);
-          } else {
-            buf.mul_(this.momentum).add_(d, 1 - this.dampening);
+      for (const [name, p] of this.params) {
+        tidy(() => {
+          const g = p.grad; // freed with this scope, as every temporary below
+          if (g === null) return;
+          let d = this.weightDecay !== 0 ? g.add(p, this.weightDecay) : g;
+          if (this.momentum !== 0) {
+            let buf = this.buffers.get(name);
+            if (buf === undefined) {
+              buf = keep(d.clone()); // outlives this scope and any step() is called in
+              this.buffers.set(name, buf);
+            } else {
+              buf.mul_(this.momentum).add_(d, 1 - this.dampening);
+            }
+            d = this.nesterov ? d.add(buf, this.momentum) : buf;
           }
-          const next = this.nesterov ? d.add(buf, this.momentum) : buf;
-          if (d !== g) d.dispose();
-          d = next;
-        }
-        p.add_(d, -this.lr);
-        if (d !== g && d !== this.buffers.get(i)) d.dispose();
-        g.dispose();
-      });
+          p.add_(d, -this.lr);
+        });
+      }
     });
     this.steps++;
   }
 
+  /** "momentum.<name>" -> the buffer itself (see Optimizer.stateDict). */
   stateDict(): Map<string, Tensor> {
-    return new Map([...this.buffers].map(([i, t]) => [`momentum.${i}`, t]));
+    return new Map([...this.buffers].map(([name, t]) => [`momentum.${name}`, t]));
   }
 
   loadStateDict(state: Map<string, Tensor>): void {
-    const byIndex = new Map<string, Tensor>();
-    restoreBuffers("SGD", byIndex, state, "momentum.", this.params.map((p, i): NamedParameter => [String(i), p]));
-    for (const [k, t] of byIndex) this.buffers.set(Number(k), t);
+    // Before SGD keyed its state by name it wrote "momentum.<index>" (the online probe's
+    // "probe.optimizer.momentum.0" in checkpoints of earlier runs): accept that layout too.
+    const byName = new Map(state);
+    this.params.forEach(([name], i) => {
+      const legacy = state.get(`momentum.${i}`);
+      if (legacy !== undefined && !state.has(`momentum.${name}`)) byName.set(`momentum.${name}`, legacy);
+    });
+    restoreBuffers("SGD", this.buffers, byName, "momentum.", this.params);
   }
 
   zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+    for (const [, p] of this.params) p.grad = null;
+  }
+
+  dispose(): void {
+    disposeBuffers(this.buffers);
   }
 }

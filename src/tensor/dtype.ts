@@ -52,25 +52,6 @@ export function dtypeName(code: number): DType {
   return name;
 }
 
-export function isFloating(dtype: DType): boolean {
-  return dtype === "float32" || dtype === "float64" || dtype === "float16" || dtype === "bfloat16";
-}
-
-/** The typed array that holds one dtype's elements as read back from a tensor. */
-export type TypedArrayFor<D extends DType> = D extends "float32"
-  ? Float32Array
-  : D extends "float64"
-    ? Float64Array
-    : D extends "int64"
-      ? BigInt64Array
-      : D extends "int32"
-        ? Int32Array
-        : D extends "int16"
-          ? Int16Array
-          : D extends "int8"
-            ? Int8Array
-            : Uint8Array;
-
 export type AnyTypedArray =
   | Float32Array
   | Float64Array
@@ -79,6 +60,9 @@ export type AnyTypedArray =
   | Int16Array
   | Int8Array
   | Uint8Array;
+
+/** The typed arrays a tensor can be made from (Uint8ClampedArray becomes uint8). */
+export type TypedArray = AnyTypedArray | Uint8ClampedArray;
 
 /** Views `buffer` as the typed array of `dtype`. float16/bfloat16 come back as raw Uint16Array. */
 export function viewAs(dtype: DType, buffer: ArrayBuffer): AnyTypedArray | Uint16Array {

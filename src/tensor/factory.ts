@@ -1,6 +1,6 @@
 /** Functions that make new tensors: from JS data, constants, ranges and random draws. */
 import { native } from "../native.js";
-import { BYTES_PER_ELEMENT, dtypeCode, dtypeOfArray, type DType } from "./dtype.js";
+import { BYTES_PER_ELEMENT, dtypeCode, dtypeOfArray, type DType, type TypedArray } from "./dtype.js";
 import { op } from "./op.js";
 import { Tensor, wrap, wrapList, type NestedArray } from "./tensor.js";
 
@@ -99,7 +99,7 @@ function typedArrayFor(values: ArrayLike<number>, dtype: DType): ArrayBufferView
  * A flat typed array takes its shape from `options.shape` (default: 1-d).
  */
 export function tensor(
-  data: NestedArray | ArrayBufferView,
+  data: NestedArray | TypedArray,
   options: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
   let bytes: ArrayBufferView;
@@ -111,7 +111,7 @@ export function tensor(
     const count = data.byteLength / BYTES_PER_ELEMENT[arrayDtype];
     shape = options.shape ? checkShape(options.shape, "tensor()") : [count];
     if (dtype !== arrayDtype) {
-      const values = data instanceof BigInt64Array ? Array.from(data, Number) : (data as unknown as ArrayLike<number>);
+      const values = data instanceof BigInt64Array ? Array.from(data, Number) : data;
       bytes = typedArrayFor(values, dtype);
     } else {
       bytes = data;

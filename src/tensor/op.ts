@@ -1,15 +1,24 @@
 /**
  * Typed access to libtorch operators by schema name. An `Op` resolves its dispatcher
  * handle on first use, so a missing overload fails where it is used, with the name.
+ * Every op declared through `op()` is also recorded, so a test can resolve them all up
+ * front against the linked libtorch (test/tensor/ops-schema.test.ts) instead of waiting
+ * for the one code path that uses a misspelt overload.
  */
 import { native, type NativeResult } from "../native.js";
 
 export class Op {
   #id = -1;
+  /** Use `op()`, which records the declaration; `new Op` is for probes that must not be recorded. */
   constructor(
     readonly name: string,
     readonly overload: string = "",
   ) {}
+
+  /** "aten::add.Tensor", as libtorch names the overload. */
+  get label(): string {
+    return this.overload === "" ? this.name : `${this.name}.${this.overload}`;
+  }
 
   get id(): number {
     if (this.#id < 0) this.#id = native.opHandle(this.name, this.overload);
@@ -31,7 +40,19 @@ export class Op {
   }
 }
 
-/** `op("aten::add", "Tensor")` names `aten::add.Tensor`. */
+/** Every op declared with `op()`, by label; the first declaration of a label is kept. */
+const declared = new Map<string, Op>();
+
+/** `op("aten::add", "Tensor")` names `aten::add.Tensor`. Declare ops once, at module level. */
 export function op(name: string, overload = ""): Op {
-  return new Op(name, overload);
+  const o = new Op(name, overload);
+  const existing = declared.get(o.label);
+  if (existing !== undefined) return existing;
+  declared.set(o.label, o);
+  return o;
+}
+
+/** The ops declared so far with `op()` (by the modules imported so far). */
+export function declaredOps(): readonly Op[] {
+  return [...declared.values()];
 }

@@ -3,7 +3,7 @@
  * garbage collector's sense of size, so tensors are freed explicitly: `dispose()`,
  * `using` (Symbol.dispose), or a `tidy(fn)` scope that frees every tensor created inside it
  * except the ones it returns. A FinalizationRegistry frees forgotten tensors
- * eventually; it is a safety net, not the plan.
+ * eventually; it is a safety net, not the plan. docs/api.md, "Ownership", has the rules.
  */
 
 /** Anything that can be freed; Tensor implements it. */

@@ -192,12 +192,15 @@ export class Tensor implements Disposable {
     return native.shape(this.#id).length;
   }
 
-  /** Size of dimension `dim` (negative counts from the end). */
+  /**
+   * Size of dimension `dim` (negative counts from the end, as in PyTorch). The typed way to
+   * read one dimension: `shape[k]` is `number | undefined` under noUncheckedIndexedAccess.
+   */
   size(dim: number): number {
     const shape = this.shape;
     const d = dim < 0 ? dim + shape.length : dim;
-    const n = shape[d];
-    if (n === undefined) throw new RangeError(`dimension ${dim} is out of range for a ${shape.length}-d tensor`);
+    const n = Number.isInteger(d) ? shape[d] : undefined;
+    if (n === undefined) throw new RangeError(`dimension ${dim} is out of range for a tensor of shape [${shape.join(", ")}]`);
     return n;
   }
 
@@ -250,15 +253,15 @@ export class Tensor implements Disposable {
     const flat = this.dataAsNumbers();
     const shape = this.shape;
     const asBool = this.dtype === "bool";
-    const build = (dim: number, offset: number): NestedArray => {
-      if (dim === shape.length) return asBool ? flat[offset] !== 0 : (flat[offset] as number);
-      const n = shape[dim] as number;
-      const stride = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+    const build = (dims: readonly number[], offset: number): NestedArray => {
+      const [n, ...inner] = dims;
+      if (n === undefined) return asBool ? flat[offset] !== 0 : (flat[offset] as number);
+      const stride = inner.reduce((a, b) => a * b, 1);
       const out: NestedArray[] = [];
-      for (let i = 0; i < n; i++) out.push(build(dim + 1, offset + i * stride));
+      for (let i = 0; i < n; i++) out.push(build(inner, offset + i * stride));
       return out;
     };
-    return build(0, 0);
+    return build(shape, 0);
   }
 
   /** The value of a one-element tensor. */
@@ -287,7 +290,11 @@ export class Tensor implements Disposable {
     return native.isLeaf(this.#id);
   }
 
-  /** The accumulated gradient (a new reference each call), or null. */
+  /**
+   * The accumulated gradient, or null. Like every op result, each read is a new reference
+   * the caller owns, registered in the current tidy scope: read it inside tidy() or dispose
+   * it. It shares the gradient's memory, so in-place changes to it change the gradient.
+   */
   get grad(): Tensor | null {
     const g = native.grad(this.#id);
     return g === null ? null : new Tensor(g);

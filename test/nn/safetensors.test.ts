@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { DataError } from "../../src/errors.js";
 import {
-  SafetensorsError,
   noGrad,
   parseSafetensors,
   randn,
@@ -98,7 +98,9 @@ describe("safetensors rejects bad files with clear errors", () => {
   for (const [name, bytes, pattern] of cases) {
     test(name, () => {
       assert.throws(() => parseSafetensors(bytes, "bad.safetensors"), (e: Error) => {
-        assert.ok(e instanceof SafetensorsError);
+        assert.ok(e instanceof DataError);
+        assert.equal(e.code, "ERR_SIMCLR_DATA");
+        assert.equal(e.source, "bad.safetensors");
         assert.match(e.message, /^bad.safetensors: /);
         assert.match(e.message, pattern);
         return true;

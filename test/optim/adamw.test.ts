@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AdamW, tensor, type NamedParameter, type Tensor } from "../../src/index.js";
+import { AdamW, liveTensorCount, tensor, tidy, type NamedParameter, type Tensor } from "../../src/index.js";
 
 interface Hyper {
   betas: [number, number];
@@ -189,4 +189,51 @@ test("AdamW loadStateDict rejects a wrong shape, naming the key; validates its o
   assert.throws(() => new AdamW([], { lr: -1 }), /AdamW: lr must be >= 0, got -1/);
   assert.throws(() => new AdamW([], { lr: 0.1, betas: [1, 0.999] }), /AdamW: betas must be in \[0, 1\), got 1, 0\.999/);
   assert.throws(() => new AdamW([], { lr: 0.1, betas: [0.9, -0.1] }), /AdamW: betas must be in \[0, 1\)/);
+});
+
+test("AdamW stateDict returns its own tensors: repeated calls allocate nothing; dispose frees them", () => {
+  const [a, b] = makeParams();
+  const opt = new AdamW(
+    [
+      ["a", a],
+      ["b", b],
+    ],
+    { lr: 0.1 },
+  );
+  // tidy frees the handles made here; libtorch keeps the gradients themselves
+  tidy(() => {
+    a.grad = tensor(new Float64Array(GRADS.a[0]!));
+    b.grad = tensor(new Float64Array(GRADS.b[0]!), { shape: [2, 2] });
+  });
+  opt.step();
+  opt.zeroGrad();
+  const before = liveTensorCount();
+  for (let i = 0; i < 20; i++) opt.stateDict();
+  tidy(() => opt.stateDict()); // returning them from a scope must not free them either
+  assert.equal(liveTensorCount(), before, "stateDict() made no tensors");
+  const state = opt.stateDict();
+  assert.equal(state.get("step.a"), opt.stateDict().get("step.a"), "the same reference each call");
+  assert.equal(state.get("step.a")!.item(), 1);
+
+  // step counts follow later steps, as the moments do (the references are live state)
+  tidy(() => {
+    a.grad = tensor(new Float64Array(GRADS.a[1]!));
+  });
+  opt.step();
+  opt.zeroGrad();
+  assert.equal(state.get("step.a")!.item(), 2);
+  assert.equal(state.get("step.b")!.item(), 1);
+  assert.equal(liveTensorCount(), before, "step() made no lasting tensors either");
+
+  // loading copies: the given tensors stay the caller's, and nothing leaks
+  const saved = new Map([...state].map(([k, t]) => [k, t.clone()]));
+  const afterClone = liveTensorCount();
+  opt.loadStateDict(saved);
+  assert.equal(liveTensorCount(), afterClone, "replaced buffers are freed");
+  assert.ok([...saved.values()].every((t) => !t.isDisposed));
+  for (const t of saved.values()) t.dispose();
+
+  opt.dispose();
+  assert.equal(liveTensorCount(), before - state.size, "dispose() frees moments and step counts");
+  assert.equal(opt.stateDict().size, 0);
 });

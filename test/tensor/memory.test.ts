@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { liveTensorCount, ones, randn, tidy } from "../../src/index.js";
+import { liveTensorCount, ones, randn, tidy, type Tensor } from "../../src/index.js";
 
 test("10,000 small ops inside tidy leave native handles and RSS flat", () => {
   const a = randn([64, 64]);
@@ -29,4 +29,27 @@ test("explicit dispose frees the native handle", () => {
   assert.equal(liveTensorCount(), before + 1);
   t.dispose();
   assert.equal(liveTensorCount(), before);
+});
+
+test("the grad getter's reference belongs to the enclosing tidy scope", () => {
+  const p = randn([8], { requiresGrad: true });
+  tidy(() => p.mul(p).sum().backward());
+  const before = liveTensorCount();
+  for (let i = 0; i < 100; i++) {
+    tidy(() => {
+      p.grad?.sum();
+    });
+  }
+  assert.equal(liveTensorCount(), before, "each read is freed with its scope");
+  let read: Tensor | null = null;
+  tidy(() => {
+    read = p.grad;
+  });
+  assert.equal((read as Tensor | null)?.isDisposed, true, "not returned from the scope: disposed with it");
+  const kept = tidy(() => p.grad);
+  assert.equal(kept?.isDisposed, false, "returned from the scope: the caller's");
+  kept?.dispose();
+  assert.equal(liveTensorCount(), before);
+  assert.ok(tidy(() => p.grad !== null), "the gradient outlives its references");
+  p.dispose();
 });

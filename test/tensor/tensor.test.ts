@@ -14,6 +14,7 @@ import {
   noGrad,
   enableGrad,
   ones,
+  Op,
   op,
   rand,
   randn,
@@ -162,14 +163,18 @@ describe("errors are JS errors with libtorch's message", () => {
     const conv = op("aten::conv2d");
     assert.throws(() => conv.call(ones([1]).id, "x"), /aten::conv2d: argument 'weight' \(Tensor\) expects a Tensor, got a string/);
     assert.throws(() => conv.call(ones([1]).id), /argument 'weight' \(Tensor\) is required/);
-    assert.throws(() => op("aten::no_such_op").call(), /libtorch has no operator aten::no_such_op/);
+    // `new Op`, not op(): a bogus name must stay out of the registry ops-schema.test.ts checks
+    assert.throws(() => new Op("aten::no_such_op").call(), /libtorch has no operator aten::no_such_op/);
     assert.throws(() => op("aten::sum").call({ not: "a tensor" }), /expects a Tensor, got an object/);
     assert.throws(() => F.conv2d(ones([1, 2, 4, 4]), ones([1, 3, 3, 3])), /expected input\[1, 2, 4, 4\] to have 3 channels/);
   });
 
   test("an out-of-range index is an error, not a crash", () => {
     assert.throws(() => ones([3]).indexSelect(0, tensor([5], { dtype: "int64" })), /out of range/);
-    assert.throws(() => ones([3]).size(4), /dimension 4 is out of range/);
+    assert.throws(() => ones([3]).size(4), /dimension 4 is out of range for a tensor of shape \[3\]/);
+    assert.throws(() => ones([2, 3]).size(-3), /dimension -3 is out of range for a tensor of shape \[2, 3\]/);
+    assert.equal(ones([2, 3]).size(-1), 3);
+    assert.equal(ones([2, 3]).size(0), 2);
   });
 });
 

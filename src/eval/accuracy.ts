@@ -1,0 +1,21 @@
+/** Test accuracy of a classifier: inference mode, no augmentation, in batches. */
+import { DataLoader, type LoaderData } from "../data/loader.js";
+import type { Classifier } from "../models/classifier.js";
+import { cat } from "../tensor/factory.js";
+import { noGrad } from "../tensor/runtime.js";
+import { tidy } from "../tensor/scope.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { topkAccuracy } from "./knn.js";
+
+/** Top-1 and top-5 accuracy of `model` on labelled uint8 images. */
+export function evaluateClassifier(model: Classifier, data: Required<LoaderData>, device: string, batchSize = 512): { top1: number; top5: number } {
+  model.eval();
+  return tidy(() =>
+    noGrad(() => {
+      const parts: Tensor[] = [];
+      const loader = new DataLoader({ images: data.images }, { batchSize, device, shuffle: false });
+      for (const batch of loader.batches()) parts.push(model.forward(batch.images).to("cpu")); // (b, classes)
+      return topkAccuracy(cat(parts), data.labels);
+    }),
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * Evaluating a run's representation h (frozen encoder, BN in inference mode), the paper's
+ * way (section 4, Appendix B.6): a linear classifier on h, or weighted kNN, on the labelled
+ * train split, scored on the test split; beside the same network at random initialisation
+ * and the raw pixels. Each result is appended to the run's results.jsonl.
+ */
+import type { Config } from "../config/schema.js";
+import { loadDataset } from "../data/datasets.js";
+import { DataError } from "../errors.js";
+import { evaluateClassifier } from "../eval/accuracy.js";
+import { extractFeatures, pixelFeatures } from "../eval/features.js";
+import { knnClassify } from "../eval/knn.js";
+import { linearProbe, type ProbeFitEvent } from "../eval/logistic.js";
+import { Classifier } from "../models/classifier.js";
+import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
+import { loadEncoder } from "../run/encoder.js";
+import { manualSeed } from "../tensor/runtime.js";
+import { trainClassifier } from "../train/classifier.js";
+import { recordResult, secondsSince, stderrLog, type Log } from "./report.js";
+
+export type Protocol = "linear" | "knn";
+
+export interface EvaluateOptions {
+  /** A checkpoint folder or model.safetensors (default: the run's latest). */
+  checkpoint?: string;
+  /** The same architecture untrained (same seed): the baseline. */
+  randomInit?: boolean;
+  /** The flattened pixels in [0, 1] as the features (no encoder). */
+  rawPixels?: boolean;
+  log?: Log;
+}
+
+export interface EvaluationResult extends Record<string, unknown> {
+  protocol: string;
+  top1: number;
+  top5: number;
+  encoder: string;
+}
+
+/** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
+export async function evaluate(runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const log = options.log ?? stderrLog;
+  const paper = protocol === "linear" && config.eval.protocol === "paper";
+  if (paper && options.rawPixels) throw new RangeError("the paper's linear protocol trains on the encoder's h; it does not apply to raw pixels");
+  manualSeed(config.train.seed);
+  const train = await loadDataset(config.data, "train");
+  const test = await loadDataset(config.data, "test");
+  if (!train.labeled || !test.labeled) {
+    throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
+  }
+  const inChannels = train.images.size(1);
+  const numClasses = train.classes.length;
+  const device = config.train.device;
+  const started = performance.now();
+  const source = options.rawPixels ? null : loadEncoder({ config, inChannels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), randomInit: options.randomInit ?? false });
+  source?.encoder.to(device);
+  const sizes = { train_size: train.images.size(0), test_size: test.images.size(0) };
+  let record: { protocol: string; top1: number; top5: number; [key: string]: unknown };
+  if (paper && source !== null) {
+    const training = linearEvalTraining(config);
+    const model = new Classifier(source.encoder, numClasses, null).to(device);
+    await trainClassifier(model, train, {
+      ...training,
+      augment: cropFlipAugment(),
+      device,
+      freezeEncoder: true,
+      onEpoch: (e, loss) => log(`linear (paper) epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
+    });
+    const { top1, top5 } = evaluateClassifier(model, test, device);
+    record = { protocol: "linear-paper", top1, top5, ...sizes, epochs: training.epochs, lr: training.lr };
+  } else {
+    // Features once: h of the frozen encoder (N, D), or the flattened pixels (N, C*H*W).
+    const features = (images: typeof train.images) => (source === null ? pixelFeatures(images) : extractFeatures(source.encoder, images, { device }));
+    const trainFeatures = features(train.images);
+    const testFeatures = features(test.images);
+    if (protocol === "knn") {
+      const { k, temperature } = config.eval;
+      const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
+      record = { protocol: "knn", top1: r.top1, top5: r.top5, ...sizes, k, temperature };
+    } else {
+      const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
+        log(
+          `linear probe [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
+            (heldOutTop1 === undefined ? `refit on the whole train split, ${iterations} iterations` : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
+        );
+      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit });
+      record = { protocol: "linear", top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
+    }
+  }
+  return recordResult(runDir, { ...record, encoder: source?.origin ?? "raw-pixels", data: config.data.name, seconds: secondsSince(started) });
+}

@@ -1,0 +1,75 @@
+/**
+ * Semi-supervised fine-tuning of a run's encoder (SimCLR Appendix B.5): the pretrained
+ * encoder and a new linear classifier trained on a class-balanced labelled subset
+ * (finetune.labels), scored on the test split. The subset's indices are saved in
+ * DIR/subsets/ so other runs can reuse exactly them.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/schema.js";
+import { loadDataset } from "../data/datasets.js";
+import { DataError } from "../errors.js";
+import { evaluateClassifier } from "../eval/accuracy.js";
+import { balancedSubset, readSubset, writeSubset } from "../eval/subset.js";
+import { Classifier } from "../models/classifier.js";
+import { cropFlipAugment, finetuneTraining } from "../recipe/recipe.js";
+import { loadEncoder } from "../run/encoder.js";
+import { tensor } from "../tensor/factory.js";
+import { manualSeed } from "../tensor/runtime.js";
+import { trainClassifier } from "../train/classifier.js";
+import { recordResult, secondsSince, stderrLog, type Log } from "./report.js";
+import type { EvaluationResult } from "./evaluate.js";
+
+export interface FinetuneOptions {
+  /** A subset file written by an earlier fine-tuning (instead of drawing finetune.labels). */
+  subsetFile?: string;
+  log?: Log;
+}
+
+export async function finetune(runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
+  const log = options.log ?? stderrLog;
+  const f = config.finetune;
+  const train = await loadDataset(config.data, "train");
+  const test = await loadDataset(config.data, "test");
+  if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: fine-tuning needs labelled train and test splits`);
+  const classes = train.classes.length;
+  const n = train.images.size(0);
+  const subset = options.subsetFile !== undefined ? readSubset(options.subsetFile, n) : balancedSubset(train.labels, classes, f.labels, f.seed);
+  if (options.subsetFile === undefined) {
+    mkdirSync(join(runDir, "subsets"), { recursive: true });
+    const file = join(runDir, "subsets", `labels-${subset.spec.replace("%", "pct")}-seed${subset.seed}.json`);
+    writeSubset(file, subset);
+    log(`subset: ${subset.indices.length} images (${subset.perClass} per class) -> ${file}`);
+  }
+  const idx = tensor(subset.indices, { dtype: "int64" });
+  const images = train.images.indexSelect(0, idx); // (M, C, H, W)
+  const labels = train.labels.indexSelect(0, idx); // (M)
+
+  const { model, origin } = loadEncoder({ runDir, config, inChannels: train.images.size(1) });
+  const device = config.train.device;
+  // A job owns the process's RNG: the classifier's initialisation, the epochs' order and the
+  // augmentation all come from the fine-tuning seed.
+  manualSeed(f.seed);
+  const classifier = new Classifier(model.encoder, classes, f.fromHead ? model.head : null).to(device);
+  const training = finetuneTraining(config, subset.indices.length, subset.indices.length / n);
+  const started = performance.now();
+  await trainClassifier(classifier, { images, labels }, {
+    ...training,
+    augment: cropFlipAugment(),
+    device,
+    onEpoch: (e, loss) => log(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
+  });
+  const { top1, top5 } = evaluateClassifier(classifier, test, device);
+  return recordResult(runDir, {
+    protocol: `finetune-${subset.spec}`,
+    top1,
+    top5,
+    train_size: subset.indices.length,
+    test_size: test.images.size(0),
+    epochs: training.epochs,
+    lr: training.lr,
+    from_head: f.fromHead,
+    encoder: origin,
+    seconds: secondsSince(started),
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * The pretraining job: a config in, a run directory out. It loads the data, builds what the
+ * recipe says, attaches the monitors the config asks for (online probe, kNN), handles
+ * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts. `resume` continues
+ * a run with the config saved in it.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import type { Config } from "../config/schema.js";
+import { loadDataset, type LoadedDataset } from "../data/datasets.js";
+import { DataLoader } from "../data/loader.js";
+import { CheckpointError } from "../errors.js";
+import { KnnMonitor } from "../eval/knn-monitor.js";
+import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../recipe/recipe.js";
+import { disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
+import { readRunConfig, runFiles, truncateJsonLines, writeRunConfig } from "../run/run-dir.js";
+import { manualSeed, setNumThreads } from "../tensor/runtime.js";
+import { keep } from "../tensor/scope.js";
+import type { TrainCallback } from "../train/callbacks.js";
+import { OnlineLinearProbe } from "../train/probe.js";
+import { runPretrainLoop, type PretrainResult } from "../train/pretrain.js";
+import { ProgressReporter } from "../train/progress.js";
+import { TrainState } from "../train/state.js";
+
+export type { PretrainResult };
+
+export interface PretrainOptions {
+  /** Run directory: config.yaml, metrics.jsonl, checkpoints/. */
+  outDir: string;
+  /** Where progress goes (default: stderr). */
+  progress?: ProgressReporter;
+  /** Stop after this many optimizer steps in this call, saving a checkpoint. */
+  stopAfterSteps?: number;
+  /** Handle SIGINT/SIGTERM by saving a checkpoint and returning "stopped" (default true). */
+  handleSignals?: boolean;
+  /** An already-loaded training set (skips loading). */
+  data?: LoadedDataset;
+  /** More callbacks, after the monitors (tests, custom logging). */
+  callbacks?: TrainCallback[];
+}
+
+/** Pretrains from scratch into `options.outDir`, which must not already hold a run with checkpoints. */
+export async function pretrain(config: Config, options: PretrainOptions): Promise<PretrainResult> {
+  if (latestCheckpoint(options.outDir) !== null) {
+    throw new CheckpointError(options.outDir, `${options.outDir} already holds a run with checkpoints: resume it, or choose another run directory`);
+  }
+  mkdirSync(options.outDir, { recursive: true });
+  writeRunConfig(options.outDir, config);
+  writeFileSync(runFiles(options.outDir).metrics, "");
+  return run(config, options, false);
+}
+
+/** Continues the run in `options.outDir` from its latest checkpoint, with its saved config. */
+export async function resume(options: PretrainOptions): Promise<PretrainResult> {
+  if (latestCheckpoint(options.outDir) === null) {
+    throw new CheckpointError(options.outDir, `${options.outDir} has no checkpoint to resume from (checkpoints/latest is missing)`);
+  }
+  return run(readRunConfig(options.outDir), options, true);
+}
+
+async function run(config: Config, options: PretrainOptions, resuming: boolean): Promise<PretrainResult> {
+  const { outDir } = options;
+  const progress = options.progress ?? new ProgressReporter(process.stderr, config.train.logEvery * 5);
+  if (config.train.threads !== null) setNumThreads(config.train.threads);
+  manualSeed(config.train.seed);
+  const device = config.train.device;
+
+  const data = options.data ?? (await loadTrainingSet(config, progress));
+  if (data.skipped > 0) progress.message(`skipped ${data.skipped} unreadable image(s) (data.skipBad)`);
+  const schedule = pretrainSchedule(config, data.images.size(0));
+
+  // The order of these draws from the seeded RNG is part of the recipe: model, then data.
+  const model = buildModel(config, data.images.size(1)).to(device).train();
+  const optimizer = buildOptimizer(config, model.namedParameters());
+  const augment = buildAugment(config);
+  const loader = new DataLoader({ images: data.images, ...(data.labeled ? { labels: data.labels } : {}) }, { batchSize: config.train.batchSize, device });
+  const callbacks: TrainCallback[] = [];
+  if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device));
+  const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
+  if (knn !== null) callbacks.push(knn);
+  callbacks.push(...(options.callbacks ?? []));
+  const state = new TrainState(model, optimizer, config.optim.name, loader, callbacks);
+
+  let lastCheckpoint: string | undefined;
+  if (resuming) {
+    const dir = latestCheckpoint(outDir);
+    if (dir === null) throw new CheckpointError(outDir, `${outDir} has no checkpoint to resume from`);
+    const checkpoint = loadCheckpoint(dir);
+    try {
+      state.load(checkpoint);
+    } catch (e) {
+      throw new CheckpointError(dir, `${dir} does not fit the run's config: ${(e as Error).message}`);
+    } finally {
+      disposeCheckpoint(checkpoint);
+    }
+    truncateJsonLines(runFiles(outDir).metrics, state.globalStep);
+    lastCheckpoint = dir;
+    progress.message(`resuming ${outDir} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${dir})`);
+  }
+
+  let stopRequested = false;
+  const onSignal = (signal: string) => {
+    stopRequested = true;
+    progress.message(`${signal}: saving a checkpoint after this step, then stopping`);
+  };
+  const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
+  const handleSignals = options.handleSignals ?? true;
+  if (handleSignals) {
+    process.on("SIGINT", handlers.SIGINT);
+    process.on("SIGTERM", handlers.SIGTERM);
+  }
+  try {
+    return await runPretrainLoop(state, {
+      runDir: outDir,
+      config,
+      schedule,
+      augment,
+      progress,
+      shouldStop: () => stopRequested,
+      ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
+      ...(lastCheckpoint !== undefined ? { lastCheckpoint } : {}),
+    });
+  } finally {
+    if (handleSignals) {
+      process.off("SIGINT", handlers.SIGINT);
+      process.off("SIGTERM", handlers.SIGTERM);
+    }
+    loader.dispose();
+  }
+}
+
+async function loadTrainingSet(config: Config, progress: ProgressReporter): Promise<LoadedDataset> {
+  let lastTenth = -1;
+  return loadDataset(config.data, "train", (done, total) => {
+    const tenth = Math.floor((10 * done) / total);
+    if (tenth !== lastTenth) progress.message(`decoding images: ${done}/${total}`);
+    lastTenth = tenth;
+  });
+}
+
+/**
+ * The kNN monitor's data: the first monitor.knnSamples training images as the bank, and a
+ * fifth as many queries from the test split (from the images after the bank when the data
+ * set has no test split). Null, with a message, when there are no queries.
+ */
+async function knnMonitor(config: Config, data: LoadedDataset, progress: ProgressReporter): Promise<KnnMonitor | null> {
+  const n = data.images.size(0);
+  const bankSize = Math.min(config.monitor.knnSamples, n);
+  const querySize = Math.max(1, Math.floor(config.monitor.knnSamples / 5));
+  const bank = { images: keep(data.images.narrow(0, 0, bankSize)), labels: keep(data.labels.narrow(0, 0, bankSize)) };
+  let queries: { images: typeof data.images; labels: typeof data.labels };
+  if (!data.hasTestSplit) {
+    if (n - bankSize < 1) {
+      progress.message("monitor: no images left after the kNN bank for queries; kNN monitoring is off (lower monitor.knnSamples)");
+      return null;
+    }
+    const count = Math.min(querySize, n - bankSize);
+    queries = { images: keep(data.images.narrow(0, bankSize, count)), labels: keep(data.labels.narrow(0, bankSize, count)) };
+  } else {
+    try {
+      const test = await loadDataset({ ...config.data, limit: querySize }, "test");
+      queries = { images: keep(test.images), labels: keep(test.labels) };
+    } catch (e) {
+      progress.message(`monitor: the test split could not be loaded (${(e as Error).message}); kNN monitoring is off`);
+      return null;
+    }
+  }
+  return new KnnMonitor(bank, queries, data.classes.length, config.train.device, config.monitor.knnEvery);
+}

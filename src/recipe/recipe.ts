@@ -1,0 +1,139 @@
+/**
+ * The recipe: what a config builds. Each config section maps onto one constructor's typed
+ * options (model + head -> SimCLRModel, augment -> SimCLRAugment, optim -> the optimizer,
+ * train + optim -> the learning-rate schedule), so the training and evaluation code never
+ * reads a config key itself. The defaults are the paper's where it has one (section 4 and
+ * Appendix B), sized for a CPU where it does not.
+ */
+import { SimCLRAugment, type AugmentOptions } from "../augment/simclr.js";
+import type { Config } from "../config/schema.js";
+import { ConfigError } from "../errors.js";
+import { SimCLRModel, type SimCLRModelOptions } from "../models/simclr.js";
+import type { ResNetDepth } from "../models/resnet.js";
+import { AdamW } from "../optim/adamw.js";
+import { LARS } from "../optim/lars.js";
+import type { NamedParameter, Optimizer } from "../optim/optimizer.js";
+import { scaledLearningRate } from "../optim/schedule.js";
+import { SGD } from "../optim/sgd.js";
+
+/** model.arch -> the ResNet depth it names. */
+export const ARCH_DEPTH = {
+  resnet18: 18,
+  resnet34: 34,
+  resnet50: 50,
+  resnet101: 101,
+  resnet152: 152,
+} as const satisfies Record<Config["model"]["arch"], ResNetDepth>;
+
+/** The model and head sections as the SimCLR model's options; inChannels comes from the data. */
+export function modelOptions(config: Pick<Config, "model" | "head">, inChannels: number): SimCLRModelOptions {
+  const { model, head } = config;
+  return {
+    depth: ARCH_DEPTH[model.arch],
+    width: model.width,
+    cifarStem: model.cifarStem,
+    inChannels,
+    zeroInitResidual: model.zeroInitResidual,
+    headLayers: head.layers,
+    outDim: head.outDim,
+  };
+}
+
+/** Encoder f and projection head g at initialisation (draws from libtorch's global RNG). */
+export function buildModel(config: Pick<Config, "model" | "head">, inChannels: number): SimCLRModel {
+  return new SimCLRModel(modelOptions(config, inChannels));
+}
+
+/** The augment section as the augmentation's options (null: the preset's value). */
+export function augmentOptions(config: Pick<Config, "augment">): Partial<AugmentOptions> & { preset: Config["augment"]["preset"] } {
+  const a = config.augment;
+  return {
+    preset: a.preset,
+    size: a.size,
+    ...(a.jitterStrength !== null ? { jitterStrength: a.jitterStrength } : {}),
+    ...(a.cropMinScale !== null ? { cropScale: [a.cropMinScale, 1] as [number, number] } : {}),
+    ...(a.blurProbability !== null ? { blurProbability: a.blurProbability } : {}),
+  };
+}
+
+/** The SimCLR augmentation T (section 3): crop + flip, color distortion, blur. */
+export function buildAugment(config: Pick<Config, "augment">): SimCLRAugment {
+  return new SimCLRAugment(augmentOptions(config));
+}
+
+/** Crop + flip only: the augmentation of fine-tuning and linear evaluation (Appendix B.5/B.6). */
+export function cropFlipAugment(): SimCLRAugment {
+  return new SimCLRAugment({ preset: "cifar", jitterProbability: 0, grayscaleProbability: 0, blurProbability: 0 });
+}
+
+/** The optim section's optimizer over `params`; its learning rate is set by the schedule each step. */
+export function buildOptimizer(config: Pick<Config, "optim">, params: NamedParameter[]): Optimizer {
+  const o = config.optim;
+  switch (o.name) {
+    case "lars":
+      return new LARS(params, { lr: 0, momentum: o.momentum, weightDecay: o.weightDecay });
+    case "sgd":
+      return new SGD(params, { lr: 0, momentum: o.momentum, weightDecay: o.weightDecay });
+    case "adamw":
+      return new AdamW(params, { lr: 0, weightDecay: o.weightDecay });
+  }
+}
+
+/** The pretraining schedule: linear warm-up, then cosine decay to 0 (section 4, Appendix B.1). */
+export interface Schedule {
+  /** Optimizer steps per epoch (the last partial batch is dropped). */
+  stepsPerEpoch: number;
+  totalSteps: number;
+  warmupSteps: number;
+  /** Peak learning rate: optim.lr scaled by the batch size (linear: x B/256; sqrt: x sqrt(B)). */
+  peak: number;
+}
+
+/** Warm-up length: as configured, else the paper's 10 epochs capped at a tenth of the run. */
+export function warmupEpochs(config: Pick<Config, "train">): number {
+  return config.train.warmupEpochs ?? Math.min(10, config.train.epochs / 10);
+}
+
+/** The schedule of pretraining on `images` images. */
+export function pretrainSchedule(config: Pick<Config, "train" | "optim">, images: number): Schedule {
+  const b = config.train.batchSize;
+  const stepsPerEpoch = Math.floor(images / b);
+  if (stepsPerEpoch === 0) throw new ConfigError(`the training set has ${images} images, fewer than train.batchSize ${b}`, "train.batchSize");
+  return {
+    stepsPerEpoch,
+    totalSteps: stepsPerEpoch * config.train.epochs,
+    warmupSteps: Math.round(warmupEpochs(config) * stepsPerEpoch),
+    peak: scaledLearningRate(config.optim.lr, b, config.optim.lrScaling),
+  };
+}
+
+/** Options of a supervised training run (fine-tuning, the baseline, the paper's linear protocol). */
+export interface ClassifierTraining {
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate (already scaled by the batch size); cosine decay to 0, no warm-up. */
+  lr: number;
+  weightDecay: number;
+}
+
+/** The eval section's linear protocol (Appendix B.6): Nesterov SGD, lr 0.1 x B/256, 90 epochs. */
+export function linearEvalTraining(config: Pick<Config, "eval">): ClassifierTraining {
+  const e = config.eval;
+  return { epochs: e.epochs, batchSize: e.batchSize, lr: scaledLearningRate(e.lr, e.batchSize, "linear"), weightDecay: e.weightDecay };
+}
+
+/**
+ * The finetune section (Appendix B.5): lr 0.05 x B/256 with B the batch actually used (at most
+ * the subset's size), 60 epochs for 1% of the labels or less and 30 above.
+ */
+export function finetuneTraining(config: Pick<Config, "finetune">, subsetSize: number, labelFraction: number): ClassifierTraining {
+  const f = config.finetune;
+  const batch = Math.min(f.batchSize, subsetSize);
+  return { epochs: f.epochs ?? (labelFraction <= 0.01 ? 60 : 30), batchSize: batch, lr: scaledLearningRate(f.lr, batch, "linear"), weightDecay: f.weightDecay };
+}
+
+/** The supervised section: the baseline trained from scratch. */
+export function supervisedTraining(config: Pick<Config, "supervised">): ClassifierTraining {
+  const s = config.supervised;
+  return { epochs: s.epochs, batchSize: s.batchSize, lr: scaledLearningRate(s.lr, s.batchSize, "linear"), weightDecay: s.weightDecay };
+}

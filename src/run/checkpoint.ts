@@ -1,0 +1,139 @@
+/**
+ * Checkpoints of a training run, one folder each under DIR/checkpoints/:
+ *   state.json            counters, RNG state, optimizer settings, the config, the format
+ *   <group>.safetensors   one file per named group of tensors: model (encoder.*, head.*),
+ *                         optimizer (its buffers), loader (the epoch's permutation), and one
+ *                         per stateful callback (e.g. probe)
+ * A checkpoint is written into a temporary folder and renamed into place, then
+ * DIR/checkpoints/latest (a one-line file) is replaced atomically: a crash at any moment
+ * leaves the previous checkpoint intact and `latest` pointing at a complete one.
+ *
+ * Format 1 (before the groups) kept the permutation ("data.order") and the probe's tensors
+ * ("probe.*") inside optimizer.safetensors; loadCheckpoint splits them into their groups, so
+ * old runs still resume.
+ *
+ * Ownership: loadCheckpoint returns new tensors that the caller owns (disposeCheckpoint frees
+ * them); saveCheckpoint only reads the tensors it is given.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { CheckpointError } from "../errors.js";
+import { readSafetensors, writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+export const CHECKPOINT_FORMAT = 2;
+
+export interface CheckpointState {
+  /** Layout of the folder: 2 (named groups); absent in format 1. */
+  format?: number;
+  /** Epoch being run (0-based) and steps of it already done. */
+  epoch: number;
+  stepInEpoch: number;
+  /** Optimizer steps done in the whole run. */
+  globalStep: number;
+  /** libtorch's CPU generator state, base64. */
+  rngState: string;
+  optimizer: { name: string; steps: number };
+  /** The run's resolved config (flat key -> value). */
+  config: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** Named groups of tensors: group -> (name -> tensor). */
+export type TensorGroups = Map<string, Map<string, Tensor>>;
+
+export interface Checkpoint {
+  dir: string;
+  state: CheckpointState;
+  groups: TensorGroups;
+}
+
+export function checkpointsDir(runDir: string): string {
+  return join(runDir, "checkpoints");
+}
+
+export function checkpointName(state: Pick<CheckpointState, "epoch" | "stepInEpoch" | "globalStep">): string {
+  return state.stepInEpoch === 0 ? `epoch-${String(state.epoch).padStart(4, "0")}` : `step-${String(state.globalStep).padStart(7, "0")}`;
+}
+
+const GROUP_NAME = /^[a-z][a-z0-9-]*$/;
+
+/** Writes a checkpoint atomically and points `latest` at it; returns its folder. */
+export function saveCheckpoint(runDir: string, state: Omit<CheckpointState, "format">, groups: TensorGroups): string {
+  const root = checkpointsDir(runDir);
+  mkdirSync(root, { recursive: true });
+  const name = checkpointName(state);
+  const tmp = join(root, `.tmp-${name}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  for (const [group, tensors] of groups) {
+    if (!GROUP_NAME.test(group)) throw new RangeError(`checkpoint group '${group}' must be lower-case letters, digits and dashes`);
+    writeSafetensors(join(tmp, `${group}.safetensors`), tensors, group === "model" ? { format: "pt" } : {});
+  }
+  writeFileAtomic(join(tmp, "state.json"), `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...state }, null, 2)}\n`);
+  const final = join(root, name);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  writeFileAtomic(join(root, "latest"), `${name}\n`);
+  return final;
+}
+
+/** The folder of the newest complete checkpoint, or null when the run has none. */
+export function latestCheckpoint(runDir: string): string | null {
+  const pointer = join(checkpointsDir(runDir), "latest");
+  if (!existsSync(pointer)) return null;
+  const name = readFileSync(pointer, "utf-8").trim();
+  const dir = join(checkpointsDir(runDir), name);
+  return existsSync(join(dir, "state.json")) ? dir : null;
+}
+
+function readGroup(dir: string, group: string): Map<string, Tensor> {
+  const file = join(dir, `${group}.safetensors`);
+  if (!existsSync(file)) throw new CheckpointError(file, `${file}: missing from the checkpoint`);
+  return readSafetensors(file).tensors;
+}
+
+/** Format 1 kept the permutation and the probe inside the optimizer's file: split them out. */
+function splitFormat1(optimizer: Map<string, Tensor>): TensorGroups {
+  const groups: TensorGroups = new Map([["optimizer", new Map<string, Tensor>()]]);
+  for (const [key, t] of optimizer) {
+    if (key === "data.order") groups.set("loader", new Map([["order", t]]));
+    else if (key.startsWith("probe.")) {
+      const probe = groups.get("probe") ?? new Map<string, Tensor>();
+      probe.set(key.slice("probe.".length), t);
+      groups.set("probe", probe);
+    } else groups.get("optimizer")?.set(key, t);
+  }
+  return groups;
+}
+
+/** Reads a checkpoint folder (either format); errors name the file that is missing or bad. */
+export function loadCheckpoint(dir: string): Checkpoint {
+  const statePath = join(dir, "state.json");
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(statePath, "utf-8")) as CheckpointState;
+  } catch (e) {
+    throw new CheckpointError(statePath, `${statePath}: cannot read checkpoint state (${(e as Error).message})`);
+  }
+  for (const key of ["epoch", "stepInEpoch", "globalStep"] as const) {
+    if (!Number.isInteger(state[key]) || state[key] < 0) throw new CheckpointError(statePath, `${statePath}: ${key} must be a non-negative integer, got ${JSON.stringify(state[key])}`);
+  }
+  const format = state.format ?? 1;
+  if (format > CHECKPOINT_FORMAT) throw new CheckpointError(statePath, `${statePath}: checkpoint format ${format} is newer than this version reads (${CHECKPOINT_FORMAT})`);
+  const groups: TensorGroups = new Map([["model", readGroup(dir, "model")]]);
+  if (format === 1) {
+    for (const [name, tensors] of splitFormat1(readGroup(dir, "optimizer"))) groups.set(name, tensors);
+  } else {
+    for (const file of readdirSync(dir).sort()) {
+      const group = file.endsWith(".safetensors") ? file.slice(0, -".safetensors".length) : null;
+      if (group !== null && group !== "model") groups.set(group, readGroup(dir, group));
+    }
+  }
+  return { dir, state, groups };
+}
+
+/** Frees the tensors a loadCheckpoint returned. */
+export function disposeCheckpoint(checkpoint: Checkpoint): void {
+  for (const tensors of checkpoint.groups.values()) for (const t of tensors.values()) t.dispose();
+}

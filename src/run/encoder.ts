@@ -1,0 +1,72 @@
+/**
+ * Where an evaluation gets its encoder: a run's last checkpoint, a given checkpoint (folder
+ * or model.safetensors), or the same architecture at random initialisation with the run's
+ * seed (the baseline every result is read against).
+ */
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/schema.js";
+import { CheckpointError } from "../errors.js";
+import type { ResNet } from "../models/resnet.js";
+import type { SimCLRModel } from "../models/simclr.js";
+import { readSafetensors } from "../nn/safetensors.js";
+import { buildModel } from "../recipe/recipe.js";
+import { withSeed } from "../tensor/rng.js";
+import { latestCheckpoint } from "./checkpoint.js";
+
+export interface EncoderSource {
+  /** The SimCLR model (encoder + head) the weights went into; its head is untrained for an encoder-only file or random init. */
+  model: SimCLRModel;
+  encoder: ResNet;
+  /** What was loaded, for the results line: a checkpoint path or "random-init". */
+  origin: string;
+}
+
+export interface LoadEncoderOptions {
+  /** The run's config: its model and head sections say what to build. */
+  config: Config;
+  /** Input channels of the data the encoder will see. */
+  inChannels: number;
+  /** The run directory whose latest checkpoint is loaded (unless `checkpoint` or `randomInit`). */
+  runDir?: string;
+  /** A checkpoint folder or a model.safetensors file. */
+  checkpoint?: string;
+  /** The same architecture untrained, initialised with train.seed (the global RNG is left as it was). */
+  randomInit?: boolean;
+}
+
+function modelFile(checkpoint: string): string {
+  return statSync(checkpoint).isDirectory() ? join(checkpoint, "model.safetensors") : checkpoint;
+}
+
+/** Builds the configured model and loads weights into it. Errors name the run, the file and the mismatching keys. */
+export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
+  const { config, inChannels } = options;
+  if (options.randomInit) {
+    const model = withSeed(config.train.seed, () => buildModel(config, inChannels));
+    return { model, encoder: model.encoder, origin: "random-init" };
+  }
+  let checkpoint = options.checkpoint;
+  if (checkpoint === undefined) {
+    if (options.runDir === undefined) throw new RangeError("loadEncoder needs a runDir, a checkpoint or randomInit");
+    const latest = latestCheckpoint(options.runDir);
+    if (latest === null) throw new CheckpointError(options.runDir, `${options.runDir} has no checkpoint (checkpoints/latest is missing): pretrain it first`);
+    checkpoint = latest;
+  }
+  if (!existsSync(checkpoint)) throw new CheckpointError(checkpoint, `checkpoint ${checkpoint} does not exist`);
+  const file = modelFile(checkpoint);
+  if (!existsSync(file)) throw new CheckpointError(file, `${file} does not exist`);
+  const state = readSafetensors(file).tensors;
+  const model = buildModel(config, inChannels);
+  // A SimCLR checkpoint holds encoder.* and head.*; an exported encoder holds the ResNet's keys.
+  const isFullModel = [...state.keys()].some((k) => k.startsWith("encoder."));
+  try {
+    if (isFullModel) model.loadStateDict(state);
+    else model.encoder.loadStateDict(state);
+  } catch (e) {
+    throw new CheckpointError(file, `${file} does not match the configured architecture (${config.model.arch}, width ${config.model.width}, ${inChannels} input channel(s)): ${(e as Error).message}`);
+  } finally {
+    for (const t of state.values()) t.dispose();
+  }
+  return { model, encoder: model.encoder, origin: checkpoint };
+}

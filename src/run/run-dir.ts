@@ -1,0 +1,52 @@
+/**
+ * A run directory, as pretraining, fine-tuning and the supervised baseline write it:
+ *   config.yaml      the resolved config (the run's recipe)
+ *   metrics.jsonl    training metrics, one JSON object per line, each with its step
+ *   results.jsonl    evaluation results, one JSON object per line (read by compare)
+ *   checkpoints/     see checkpoint.ts
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { configFromYaml, configToYaml } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { CheckpointError } from "../errors.js";
+import { writeFileAtomic } from "../nn/safetensors.js";
+
+export const runFiles = (runDir: string) => ({
+  config: join(runDir, "config.yaml"),
+  metrics: join(runDir, "metrics.jsonl"),
+  results: join(runDir, "results.jsonl"),
+});
+
+/** The run's saved config (DIR/config.yaml). */
+export function readRunConfig(runDir: string): Config {
+  const path = runFiles(runDir).config;
+  if (!existsSync(path)) throw new CheckpointError(runDir, `${runDir} is not a run directory: ${path} is missing`);
+  return configFromYaml(readFileSync(path, "utf-8"), path);
+}
+
+export function writeRunConfig(runDir: string, config: Config): void {
+  writeFileAtomic(runFiles(runDir).config, configToYaml(config));
+}
+
+/** Appends one JSON object as a line (metrics.jsonl, results.jsonl). */
+export function appendJsonLine(path: string, record: Record<string, unknown>): void {
+  writeFileSync(path, `${JSON.stringify(record)}\n`, { flag: "a" });
+}
+
+/** Keeps only the lines of a JSON-lines file whose `step` is at most `step` (for resume). */
+export function truncateJsonLines(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf-8")
+    .split("\n")
+    .filter((line) => {
+      if (line.trim() === "") return false;
+      try {
+        const record = JSON.parse(line) as { step?: number };
+        return record.step === undefined || record.step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileAtomic(path, kept.length > 0 ? `${kept.join("\n")}\n` : "");
+}
