@@ -52,3 +52,11 @@ export function writeSyntheticIdx(dir: string, n = 512, seed = 1): string {
   }
   return dir;
 }
+
+/**
+ * Config overrides for a small, fast run on the synthetic data in `dataDir`: ResNet-18 at
+ * width 4, batch 64, 2 epochs, a metrics line every step.
+ */
+export function syntheticSet(dataDir: string, extra: string[] = []): string[] {
+  return ["data.name=mnist", `data.path=${dataDir}`, "model.width=4", "train.batchSize=64", "train.epochs=2", "train.warmupEpochs=0.5", "train.logEvery=1", "monitor.knnSamples=400", ...extra];
+}

@@ -109,11 +109,12 @@ describe("loadConfig", () => {
 
   test("base values come before the file and --set", () => {
     const file = yamlFile("model:\n  width: 32\n");
-    const c = loadConfig({ base: { "model.width": 64, "train.epochs": 9 }, file, set: ["train.batchSize=64"] });
+    const base = loadConfig({ set: ["model.width=64", "train.epochs=9"] });
+    const c = loadConfig({ base, file, set: ["train.batchSize=64"] });
     assert.equal(c.model.width, 32);
     assert.equal(c.train.epochs, 9);
     assert.equal(c.train.batchSize, 64);
-    throwsConfig(() => loadConfig({ base: { "train.epochs": 0 } }), /^saved config: train\.epochs must be >= 1, got 0$/);
+    throwsConfig(() => loadConfig({ base: { ...base, train: { ...base.train, epochs: 0 } } }), /^saved config: train\.epochs must be >= 1, got 0$/);
   });
 });
 
@@ -195,7 +196,7 @@ describe("configToYaml / configFromYaml", () => {
 });
 
 test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run", async () => {
-  const { warmupEpochs } = await import("../../src/train/pretrain.js");
+  const { warmupEpochs } = await import("../../src/recipe/recipe.js");
   const { loadConfig } = await import("../../src/index.js");
   assert.equal(warmupEpochs(loadConfig()), 0.2);
   assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=100"] })), 10);

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CIFAR10_CLASSES, CifarError, loadCifarBinary } from "../../src/data/cifar.js";
+import { CIFAR10_CLASSES, loadCifarBinary } from "../../src/data/cifar.js";
+import { DataError } from "../../src/errors.js";
 
 /** A record's pixels: every byte of channel c is `base + c`, except pixel (y, x) of red = y * 32 + x. */
 function pixels(base: number): Buffer {
@@ -29,7 +30,7 @@ function tempDir(): string {
 }
 
 function cifarError(pattern: RegExp): (e: unknown) => boolean {
-  return (e) => e instanceof CifarError && pattern.test(e.message);
+  return (e) => e instanceof DataError && pattern.test(e.message);
 }
 
 describe("CIFAR binary files", () => {

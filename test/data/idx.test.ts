@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { FASHION_MNIST_DEFAULT_PATH, IdxError, loadIdxDataset, parseIdx } from "../../src/index.js";
+import { DataError, FASHION_MNIST_DEFAULT_PATH, loadIdxDataset, parseIdx } from "../../src/index.js";
 
 function idx(shape: number[], data: number[], type = 0x08): Buffer {
   const header = Buffer.alloc(4 + 4 * shape.length);
@@ -34,7 +34,7 @@ describe("IDX files", () => {
       [gzipSync(idx([2], [1, 2])).subarray(0, 12), /gzip data is corrupt or truncated/],
       [Buffer.from([0, 0]), /too short/],
     ];
-    for (const [bytes, pattern] of cases) assert.throws(() => parseIdx(bytes, "x.idx"), (e: Error) => e instanceof IdxError && pattern.test(e.message));
+    for (const [bytes, pattern] of cases) assert.throws(() => parseIdx(bytes, "x.idx"), (e: Error) => e instanceof DataError && pattern.test(e.message));
   });
 
   test("a data set folder: missing files and mismatched labels are named", () => {

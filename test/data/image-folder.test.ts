@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, test } from "node:test";
 import sharp from "sharp";
-import { defaultCacheDir, ImageFolderError, loadImageFolder, type ImageFolder } from "../../src/data/image-folder.js";
+import { defaultCacheDir, loadImageFolder, type ImageFolder } from "../../src/data/image-folder.js";
+import { DataError } from "../../src/errors.js";
 
 type RGB = [number, number, number];
 const RED: RGB = [255, 0, 0];
@@ -59,7 +60,7 @@ function maxColourError(ds: ImageFolder, i: number, colour: RGB): number {
 }
 
 function imageFolderError(pattern: RegExp): (e: unknown) => boolean {
-  return (e) => e instanceof ImageFolderError && pattern.test(e.message);
+  return (e) => e instanceof DataError && pattern.test(e.message);
 }
 
 describe("image folders", () => {
@@ -170,7 +171,7 @@ describe("image folders", () => {
     const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#808080" } }).jpeg().toBuffer();
     writeFileSync(truncated, jpeg.subarray(0, 100));
     await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
-      assert.ok(e instanceof ImageFolderError);
+      assert.ok(e instanceof DataError);
       assert.match(e.message, /2 of 8 images could not be decoded \(pass --skip-bad/);
       assert.match(e.message, new RegExp(`\\n  ${bad}: .+`));
       assert.match(e.message, new RegExp(`\\n  ${truncated}: .+`));
@@ -188,7 +189,7 @@ describe("image folders", () => {
     const root = tempDir("manybad");
     for (let i = 0; i < 25; i++) writeFileSync(join(root, `bad${String(i).padStart(2, "0")}.png`), "x");
     await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
-      assert.ok(e instanceof ImageFolderError);
+      assert.ok(e instanceof DataError);
       assert.match(e.message, /25 of 25 images could not be decoded/);
       assert.match(e.message, /bad19.png/);
       assert.doesNotMatch(e.message, /bad20.png/);
