@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import sharp from "sharp";
 import { runCli } from "../helpers.js";
-import { FASHION_MNIST_DEFAULT_PATH } from "../../src/index.js";
+import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const run = runCli;
-const skip = existsSync(FASHION_MNIST_DEFAULT_PATH) ? false : "Fashion-MNIST is not installed";
 
 describe("simclr command line", () => {
   test("bench prints one JSON line with the promised fields", async () => {
@@ -21,9 +20,11 @@ describe("simclr command line", () => {
     assert.ok((out.views_per_s as number) > 0);
   });
 
-  test("augment-preview writes a PNG grid of images x (original + views)", { skip }, async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "simclr-preview-")), "grid.png");
-    const r = await run(["augment-preview", "--out", out, "--images", "3", "--views", "4", "--cell", "40"]);
+  test("augment-preview writes a PNG grid of images x (original + views)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "simclr-preview-"));
+    const data = writeSyntheticIdx(join(dir, "data"), 20);
+    const out = join(dir, "grid.png");
+    const r = await run(["augment-preview", "--out", out, "--images", "3", "--views", "4", "--cell", "40", ...syntheticSet(data).flatMap((x) => ["--set", x])]);
     assert.equal(r.code, 0, r.stderr);
     const meta = await sharp(out).metadata();
     assert.equal(meta.format, "png");
@@ -59,6 +60,12 @@ describe("simclr command line", () => {
     const o = await run(["bench", "--stepz", "3"]);
     assert.equal(o.code, 2);
     assert.match(o.stderr, /stepz/);
+    const steps = await run(["bench", "--steps", "abc"]);
+    assert.equal(steps.code, 2);
+    assert.match(steps.stderr, /--steps must be an integer >= 1, got 'abc'/);
+    const views = await run(["augment-preview", "--out", "x.png", "--views", "0"]);
+    assert.equal(views.code, 2);
+    assert.match(views.stderr, /--views must be an integer >= 1, got '0'/);
     const h = await run(["--help"]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /simclr pretrain --out DIR/);

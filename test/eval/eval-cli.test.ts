@@ -5,50 +5,83 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import sharp from "sharp";
 import { runCli } from "../helpers.js";
-import { FASHION_MNIST_DEFAULT_PATH, ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
+import { ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
+import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const run = runCli;
 const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
-const skip = existsSync(FASHION_MNIST_DEFAULT_PATH) ? false : "Fashion-MNIST is not installed";
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
+const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 512);
+const CHANCE = 0.1; // 10 balanced classes
+const small = (width: number, extra: string[] = []) => loadConfig({ set: syntheticSet(data, [`model.width=${width}`, "train.epochs=1", "monitor.knnEvery=0", ...extra]) });
+const results = (dir: string) => (existsSync(join(dir, "results.jsonl")) ? readFileSync(join(dir, "results.jsonl"), "utf-8").trim().split("\n").filter((l) => l !== "") : []);
 
-describe("simclr eval", { skip }, () => {
-  const runDir = mkdtempSync(join(tmpdir(), "simclr-eval-"));
-  const small = (width: number) => loadConfig({ set: ["data.limit=128", `model.width=${width}`, "train.batchSize=64", "train.epochs=1"] });
+/** A new pretraining run (1 epoch at width 4 on the synthetic data): every test makes its own. */
+async function freshRun(name: string, width = 4): Promise<string> {
+  const dir = tmp(name);
+  await pretrain(small(width), { outDir: dir, progress: quiet(), handleSignals: false });
+  return dir;
+}
 
-  test("knn and linear print the promised JSON line and append it to results.jsonl", async () => {
-    await pretrain(small(4), { outDir: runDir, progress: quiet(), handleSignals: false });
-    const limit = ["--set", "data.limit=600"];
-    const knn = await run(["eval", "knn", "--run", runDir, ...limit, "--k", "20"]);
+describe("simclr eval", () => {
+  test("knn and linear print the promised JSON line, append it to results.jsonl, and score well above chance", async () => {
+    const runDir = await freshRun("eval");
+    const knn = await run(["eval", "knn", "--run", runDir, "--k", "20"]);
     assert.equal(knn.code, 0, knn.stderr);
-    const k = JSON.parse(knn.stdout) as Record<string, unknown>;
+    const k = JSON.parse(knn.stdout) as Record<string, number>;
     assert.equal(k.protocol, "knn");
-    for (const key of ["top1", "top5"]) assert.ok((k[key] as number) > 0.1 && (k[key] as number) <= 1, key);
-    assert.equal(k.train_size, 600);
-    assert.equal(k.test_size, 600);
-    const linear = await run(["eval", "linear", "--run", runDir, ...limit]);
+    assert.equal(k.k, 20);
+    assert.ok(k.top1! > CHANCE + 0.3 && k.top1! <= 1, `kNN top-1 ${k.top1}`);
+    assert.ok(k.top5! >= k.top1!);
+    assert.equal(k.train_size, 512);
+    assert.equal(k.test_size, 128);
+    const linear = await run(["eval", "linear", "--run", runDir]);
     assert.equal(linear.code, 0, linear.stderr);
-    const l = JSON.parse(linear.stdout) as Record<string, unknown>;
+    const l = JSON.parse(linear.stdout) as Record<string, number>;
     assert.equal(l.protocol, "linear");
-    assert.ok((l.top1 as number) > 0.3);
-    const random = await run(["eval", "knn", "--run", runDir, ...limit, "--random-init"]);
+    assert.ok(l.top1! > CHANCE + 0.3, `linear top-1 ${l.top1}`);
+    const random = await run(["eval", "knn", "--run", runDir, "--random-init"]);
     assert.equal((JSON.parse(random.stdout) as { encoder: string }).encoder, "random-init");
-    const paper = await run(["eval", "linear", "--run", runDir, ...limit, "--protocol", "paper", "--epochs", "1"]);
+    const pixels = await run(["eval", "knn", "--run", runDir, "--raw-pixels", "--set", "data.limit=200"]);
+    const px = JSON.parse(pixels.stdout) as Record<string, number>;
+    assert.equal(px.train_size, 200);
+    assert.equal(px.test_size, 128);
+    const paper = await run(["eval", "linear", "--run", runDir, "--protocol", "paper", "--epochs", "10", "--set", "eval.batchSize=64", "--set", "eval.lr=4"]);
     assert.equal(paper.code, 0, paper.stderr);
-    const p = JSON.parse(paper.stdout) as Record<string, unknown>;
+    const p = JSON.parse(paper.stdout) as Record<string, number>;
     assert.equal(p.protocol, "linear-paper");
-    assert.ok(typeof p.top1 === "number" && typeof p.top5 === "number");
-    const lines = readFileSync(join(runDir, "results.jsonl"), "utf-8").trim().split("\n");
-    assert.equal(lines.length, 4);
+    assert.equal(p.epochs, 10);
+    assert.equal(p.lr, (4 * 64) / 256);
+    assert.ok(p.top1! > CHANCE + 0.2, `linear (paper) top-1 ${p.top1}`);
+    assert.match(paper.stderr, /linear \(paper\) epoch 10\/10/);
+    assert.equal(results(runDir).length, 5);
+  });
+
+  test("flags are checked by the schema: bad values exit 2, name the flag and key, and record nothing", async () => {
+    const runDir = await freshRun("eval-flags");
+    const before = results(runDir).length;
+    for (const [args, pattern] of [
+      [["--k", "abc"], /--k: eval\.k must be an integer, got "abc"/],
+      [["--k", "0"], /--k: eval\.k must be >= 1, got 0/],
+      [["--temperature=-1"], /--temperature: eval\.temperature must be >= 0.000001, got -1/],
+      [["--protocol", "slow"], /--protocol: eval\.protocol must be one of fast, paper/],
+      [["--set", "model.width=8"], /--set: model\.width cannot be changed here \(only data\.\*, eval\.\*/],
+    ] as const) {
+      const r = await run(["eval", "knn", "--run", runDir, ...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, pattern);
+    }
+    assert.equal(results(runDir).length, before);
   });
 
   test("bad input: no checkpoint, an architecture mismatch, labels missing", async () => {
+    const runDir = await freshRun("eval-bad");
     const empty = mkdtempSync(join(tmpdir(), "simclr-eval-empty-"));
     const none = await run(["eval", "knn", "--run", empty]);
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /is not a pretraining run: .*config.yaml is missing/);
+    assert.match(none.stderr, /is not a run directory: .*config.yaml is missing/);
 
-    const other = mkdtempSync(join(tmpdir(), "simclr-eval-other-"));
-    await pretrain(small(8), { outDir: other, progress: quiet(), handleSignals: false });
+    const other = await freshRun("eval-other", 8);
     const mismatch = await run(["eval", "knn", "--run", runDir, "--checkpoint", join(other, "checkpoints", "epoch-0001"), "--set", "data.limit=100"]);
     assert.equal(mismatch.code, 1);
     assert.match(mismatch.stderr, /does not match the configured architecture \(resnet18, width 4.*'encoder.conv1.weight' has shape \[8, 1, 3, 3\]/);
@@ -90,27 +123,48 @@ describe("simclr compare", () => {
     );
     const missing = await run(["compare", mkdtempSync(join(tmpdir(), "simclr-compare-none-"))]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /has no results.jsonl: run `simclr eval` on it first/);
+    assert.match(missing.stderr, /results.jsonl: .* has no results: evaluate it first/);
   });
 });
 
-describe("simclr finetune and supervised", { skip }, () => {
-  test("print the promised JSON lines and feed compare", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "simclr-finetune-"));
-    await pretrain(loadConfig({ set: ["data.limit=128", "model.width=4", "train.batchSize=64", "train.epochs=1", "monitor.knnEvery=0"] }), { outDir: dir, progress: quiet(), handleSignals: false });
-    const ft = await run(["finetune", "--run", dir, "--labels", "10-per-class", "--epochs", "1", "--batch", "50"]);
+describe("simclr finetune and supervised", () => {
+  test("print the promised JSON lines, learn, and feed compare", async () => {
+    const dir = await freshRun("finetune");
+    const ft = await run(["finetune", "--run", dir, "--labels", "10-per-class", "--epochs", "30", "--batch", "50", "--lr", "1"]);
     assert.equal(ft.code, 0, ft.stderr);
-    const f = JSON.parse(ft.stdout) as Record<string, unknown>;
+    const f = JSON.parse(ft.stdout) as Record<string, number>;
     assert.equal(f.protocol, "finetune-10-per-class");
     assert.equal(f.train_size, 100);
-    assert.ok(typeof f.top1 === "number" && typeof f.top5 === "number");
+    assert.equal(f.epochs, 30);
+    assert.equal(f.lr, 50 / 256);
+    assert.ok(f.top1! > CHANCE + 0.4, `fine-tuned top-1 ${f.top1}`);
     assert.match(ft.stderr, /subset: 100 images \(10 per class\)/);
     const reuse = await run(["finetune", "--run", dir, "--subset", join(dir, "subsets", "labels-10-per-class-seed0.json"), "--epochs", "1", "--batch", "50"]);
     assert.equal(reuse.code, 0, reuse.stderr);
-    const sup = mkdtempSync(join(tmpdir(), "simclr-supervised-"));
-    const s = await run(["supervised", "--out", sup, "--set", "data.limit=128", "--set", "model.width=4", "--set", "train.batchSize=64", "--epochs", "1"]);
+    const badLabels = await run(["finetune", "--run", dir, "--labels", "lots"]);
+    assert.equal(badLabels.code, 2, badLabels.stderr);
+    assert.match(badLabels.stderr, /label subset must be like 1%, 10% or 25-per-class, got 'lots'/);
+
+    const sup = tmp("supervised");
+    const common = syntheticSet(data, ["model.width=4"]).flatMap((x) => ["--set", x]);
+    for (const [flag, value, pattern] of [
+      ["--epochs", "abc", /--epochs: supervised\.epochs must be an integer, got "abc"/],
+      ["--epochs", "0", /--epochs: supervised\.epochs must be >= 1, got 0/],
+      ["--lr", "fast", /--lr: supervised\.lr must be a number, got "fast"/],
+      ["--batch", "2.5", /--batch: supervised\.batchSize must be an integer, got 2\.5/],
+    ] as const) {
+      const bad = await run(["supervised", "--out", sup, ...common, flag, value]);
+      assert.equal(bad.code, 2, `${flag} ${value}: ${bad.stderr}`);
+      assert.match(bad.stderr, pattern);
+    }
+    assert.equal(results(sup).length, 0, "a rejected flag records nothing");
+    const s = await run(["supervised", "--out", sup, ...common, "--epochs", "5", "--batch", "64", "--lr", "1"]);
     assert.equal(s.code, 0, s.stderr);
-    assert.equal((JSON.parse(s.stdout.trim().split("\n").pop()!) as { protocol: string }).protocol, "supervised");
+    const r = JSON.parse(s.stdout.trim().split("\n").pop()!) as Record<string, number>;
+    assert.equal(r.protocol, "supervised");
+    assert.equal(r.epochs, 5);
+    assert.ok(r.top1! > CHANCE + 0.3, `supervised top-1 ${r.top1}`);
+    assert.match(s.stderr, /supervised epoch 5\/5/);
     const table = await run(["compare", dir, sup]);
     assert.match(table.stdout, /supervised top-1/);
     assert.match(table.stdout, /finetune-10-per-class top-1/);
