@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds everything this package needs; quick when nothing is missing.
-#   1. system packages: libtorch (+ OpenBLAS, Fashion-MNIST, a C++ toolchain and CMake)
+#   1. system packages: libtorch (+ OpenBLAS, a C++ toolchain and CMake; with --datasets,
+#      Debian's Fashion-MNIST for the demo and the end-to-end tests)
 #   2. npm packages
 #   3. the native addon (native/ -> build/Release/simclr_native.node)
 #   4. the TypeScript (-> dist/)
@@ -9,6 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
+
+with_datasets=0
+for arg in "$@"; do
+  case "$arg" in
+    --datasets) with_datasets=1 ;;
+    *) say "unknown argument '$arg' (known: --datasets)"; exit 2 ;;
+  esac
+done
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
@@ -37,7 +46,9 @@ command -v make >/dev/null || missing+=(make)
 if command -v dpkg-query >/dev/null; then
   # The default libblas.so.3 on Debian is the slow reference BLAS; libtorch uses the alternative.
   dpkg-query -W -f='${Status}' libopenblas0-openmp 2>/dev/null | grep -q "ok installed" || missing+=(libopenblas0-openmp)
-  [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+  if [ "$with_datasets" = 1 ]; then
+    [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+  fi
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

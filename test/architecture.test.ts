@@ -1,0 +1,115 @@
+/**
+ * The layering of docs/architecture.md, checked on the source: every import goes to a lower
+ * layer or within a folder, train and eval never import each other, nothing imports the CLI,
+ * the CLI reaches the library only through jobs (and config, errors, the comparison table),
+ * and no file imports itself back through a cycle.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "src");
+
+/** Layer of each top-level folder or file of src/, bottom first. */
+export const LAYERS: Record<string, number> = {
+  native: 0,
+  errors: 0,
+  tensor: 1,
+  config: 1,
+  nn: 2,
+  optim: 3,
+  augment: 3,
+  losses: 3,
+  data: 3,
+  models: 4,
+  recipe: 5,
+  run: 6,
+  train: 7,
+  eval: 7,
+  jobs: 8,
+  cli: 9,
+  demo: 9,
+  index: 10,
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** "train/pretrain.ts" -> "train"; "errors.ts" -> "errors". */
+function unit(file: string): string {
+  const rel = relative(SRC, file);
+  const first = rel.split("/")[0] ?? rel;
+  return first.replace(/\.ts$/, "");
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, "utf-8");
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/g)) {
+    const spec = m[1];
+    if (spec !== undefined) out.push(resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
+  }
+  return out;
+}
+
+const files = sources(SRC);
+const graph = new Map(files.map((f) => [f, imports(f)]));
+
+test("every source file belongs to a layer", () => {
+  for (const f of files) assert.ok(unit(f) in LAYERS, `${relative(SRC, f)} is in no layer of docs/architecture.md`);
+});
+
+test("imports go only downward (or within a folder); train and eval are independent", () => {
+  const bad: string[] = [];
+  for (const [from, targets] of graph) {
+    for (const to of targets) {
+      const [a, b] = [unit(from), unit(to)];
+      if (a === b) continue;
+      if ((LAYERS[b] ?? 99) >= (LAYERS[a] ?? -1)) bad.push(`${relative(SRC, from)} -> ${relative(SRC, to)} (${a} ${LAYERS[a]} -> ${b} ${LAYERS[b]})`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+test("the CLI reaches the library through jobs, config and errors only", () => {
+  const allowed = new Set(["jobs", "config", "errors", "cli"]);
+  const bad: string[] = [];
+  for (const [from, targets] of graph) {
+    if (unit(from) !== "cli") continue;
+    for (const to of targets) {
+      const rel = relative(SRC, to);
+      if (!allowed.has(unit(to)) && rel !== "eval/compare.ts") bad.push(`${relative(SRC, from)} -> ${rel}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+test("no import cycle between files", () => {
+  const state = new Map<string, "open" | "done">();
+  const cycles: string[] = [];
+  const visit = (f: string, path: string[]): void => {
+    if (state.get(f) === "done") return;
+    if (state.get(f) === "open") {
+      cycles.push([...path.slice(path.indexOf(f)), f].map((p) => relative(SRC, p)).join(" -> "));
+      return;
+    }
+    state.set(f, "open");
+    for (const t of graph.get(f) ?? []) visit(t, [...path, f]);
+    state.set(f, "done");
+  };
+  for (const f of files) visit(f, []);
+  assert.deepEqual(cycles, []);
+});
+
+test("the checker sees imports (it would catch an upward one)", () => {
+  const pretrain = files.find((f) => relative(SRC, f) === "train/pretrain.ts");
+  assert.ok(pretrain !== undefined);
+  assert.ok((graph.get(pretrain) ?? []).some((t) => relative(SRC, t) === "run/checkpoint.ts"));
+  assert.ok(LAYERS.run! < LAYERS.train!);
+});
