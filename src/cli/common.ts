@@ -61,6 +61,14 @@ export function printResult(record: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(record)}\n`);
 }
 
+/** Config keys that have a flag of their own, named after the message where it mentions them. */
+const KEY_FLAGS: [key: string, flag: string][] = [["data.skipBad", "--skip-bad"]];
+
+function withFlagHints(message: string): string {
+  const hints = KEY_FLAGS.filter(([key]) => message.includes(key)).map(([key, flag]) => `${key} is ${flag} on the command line`);
+  return hints.length === 0 ? message : `${message}\n(${hints.join("; ")})`;
+}
+
 /** Runs a command, mapping errors to messages and exit codes: 2 for what the user typed, 1 otherwise. */
 export async function runCommand(fn: () => Promise<number | void>): Promise<void> {
   try {
@@ -68,7 +76,7 @@ export async function runCommand(fn: () => Promise<number | void>): Promise<void
     process.exitCode = code ?? 0;
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    process.stderr.write(`simclr: ${err.message}\n`);
+    process.stderr.write(`simclr: ${withFlagHints(err.message)}\n`);
     if (process.env.SIMCLR_DEBUG) process.stderr.write(`${err.stack}\n`);
     const usage = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     process.exitCode = usage ? 2 : 1;

@@ -48,6 +48,7 @@ describe("simclr command line", () => {
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /1 of 21 images could not be decoded/);
     assert.match(failed.stderr, /broken\.jpg/);
+    assert.match(failed.stderr, /data\.skipBad is --skip-bad on the command line/);
     const skipped = await run(["pretrain", "--out", `${out}2`, "--skip-bad", ...common.filter((a) => a !== "--steps" && a !== "1" && a !== "--warmup" && a !== "0"), "--set", "train.epochs=1"]);
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.match(skipped.stderr, /skipped 1 unreadable image/);

@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     assert.equal(c.optim.lrScaling, "linear");
     // every key of the schema is present, with its default, in its section
     const sections = Object.keys(c).sort();
-    assert.deepEqual(sections, ["augment", "data", "head", "loss", "model", "monitor", "optim", "train"]);
+    assert.deepEqual(sections, ["augment", "data", "eval", "finetune", "head", "loss", "model", "monitor", "optim", "supervised", "train"]);
     for (const [key, field] of Object.entries(CONFIG_SCHEMA)) {
       const [section, name] = key.split(".") as [keyof Config, string];
       assert.equal((c[section] as Record<string, unknown>)[name], field.default, key);
@@ -122,13 +122,13 @@ describe("config errors name the key and the source", () => {
   test("unknown keys: in YAML and in --set, with the section's known keys", () => {
     const file = yamlFile("model:\n  depth: 18\n");
     throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual\\)$`));
-    throwsConfig(() => loadConfig({ set: ["optim.learningRate=0.1"] }), /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/);
-    throwsConfig(() => loadConfig({ set: ["head.dim=64"] }), /^--set: unknown key 'head\.dim' \(known in head: layers, outDim\)$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }), /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["head.dim=64"] }), /^--set: unknown key 'head\.dim' \(known in head: layers, outDim\)$/);
     const section = yamlFile("optimizer:\n  lr: 1\n");
-    throwsConfig(() => loadConfig({ file: section }), /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor\)$/);
-    throwsConfig(() => loadConfig({ set: ["width=3"] }), /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor\)$/);
-    throwsConfig(() => loadConfig({ set: ["model.width"] }), /^--set model\.width: expected key=value, e\.g\. --set optim\.lr=0\.5$/);
-    throwsConfig(() => loadConfig({ set: ["=3"] }), /^--set =3: expected key=value/);
+    throwsConfig(() => loadConfig({ file: section }), /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, eval, finetune, supervised\)$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["width=3"] }), /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, eval, finetune, supervised\)$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.width"] }), /^--set 'model\.width': expected key=value, e\.g\. optim\.lr=0\.5$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["=3"] }), /^--set '=3': expected key=value/);
   });
 
   test("wrong types", () => {
@@ -136,25 +136,26 @@ describe("config errors name the key and the source", () => {
     throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: model\\.cifarStem must be true or false, got 1$`));
     throwsConfig(() => loadConfig({ file: yamlFile("optim:\n  lr: fast\n") }), /: optim\.lr must be a number, got "fast"$/);
     throwsConfig(() => loadConfig({ file: yamlFile("train:\n  device: 3\n") }), /: train\.device must be a string, got 3$/);
-    throwsConfig(() => loadConfig({ file: yamlFile("model:\n  width: [16]\n") }), /: model\.width must be a number, got \[16\]$/);
-    throwsConfig(() => loadConfig({ set: ["model.cifarStem=yes"] }), /^--set: model\.cifarStem must be true or false, got "yes"$/);
-    throwsConfig(() => loadConfig({ set: ["train.epochs=five"] }), /^--set: train\.epochs must be a number, got "five"$/);
-    throwsConfig(() => loadConfig({ set: ["optim.lr=null"] }), /^--set: optim\.lr cannot be null$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("model:\n  width: [16]\n") }), /: model\.width must be an integer, got \[16\]$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.cifarStem=yes"] }), /^--set: model\.cifarStem must be true or false, got "yes"$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["train.epochs=five"] }), /^--set: train\.epochs must be an integer, got "five"$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.lr=null"] }), /^--set: optim\.lr cannot be null$/);
     throwsConfig(() => loadConfig({ file: yamlFile("model:\n  arch: null\n") }), /: model\.arch cannot be null$/);
   });
 
   test("out-of-range values, bad choices, non-integers", () => {
-    throwsConfig(() => loadConfig({ set: ["train.batchSize=1"] }), /^--set: train\.batchSize must be >= 2, got 1$/);
-    throwsConfig(() => loadConfig({ set: ["optim.momentum=1"] }), /^--set: optim\.momentum must be <= 0\.999999, got 1$/);
-    throwsConfig(() => loadConfig({ set: ["data.channels=4"] }), /^--set: data\.channels must be <= 3, got 4$/);
-    throwsConfig(() => loadConfig({ set: ["loss.temperature=0"] }), /^--set: loss\.temperature must be >= 0\.000001, got 0$|^--set: loss\.temperature must be >= 1e-6, got 0$/);
-    throwsConfig(() => loadConfig({ set: ["augment.cropMinScale=1.5"] }), /^--set: augment\.cropMinScale must be <= 1, got 1\.5$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["train.batchSize=1"] }), /^--set: train\.batchSize must be >= 2, got 1$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.momentum=1"] }), /^--set: optim\.momentum must be <= 0\.999999, got 1$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["data.channels=4"] }), /^--set: data\.channels must be one of 1, 3, got 4$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["data.channels=2"] }), /^--set: data\.channels must be one of 1, 3, got 2$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["loss.temperature=0"] }), /^--set: loss\.temperature must be >= 0\.000001, got 0$|^--set: loss\.temperature must be >= 1e-6, got 0$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["augment.cropMinScale=1.5"] }), /^--set: augment\.cropMinScale must be <= 1, got 1\.5$/);
     throwsConfig(() => loadConfig({ file: yamlFile("optim:\n  lr: -1\n") }), /: optim\.lr must be >= 0, got -1$/);
-    throwsConfig(() => loadConfig({ set: ["model.arch=resnet20"] }), /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, got 'resnet20'$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.arch=resnet20"] }), /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, got 'resnet20'$/);
     throwsConfig(() => loadConfig({ file: yamlFile("augment:\n  preset: mnist\n") }), /: augment\.preset must be one of imagenet, cifar, grayscale, got 'mnist'$/);
-    throwsConfig(() => loadConfig({ set: ["train.epochs=2.5"] }), /^--set: train\.epochs must be an integer, got 2\.5$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["train.epochs=2.5"] }), /^--set: train\.epochs must be an integer, got 2\.5$/);
     throwsConfig(() => loadConfig({ file: yamlFile("data:\n  limit: 10.5\n") }), /: data\.limit must be an integer, got 10\.5$/);
-    throwsConfig(() => loadConfig({ set: ["optim.lr=.inf"] }), /^--set: optim\.lr must be a number/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.lr=.inf"] }), /^--set: optim\.lr must be a number/);
   });
 
   test("a section that is not a mapping, a top level that is not a mapping", () => {
@@ -202,4 +203,29 @@ test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run", 
   assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=100"] })), 10);
   assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=800"] })), 10);
   assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=800", "train.warmupEpochs=3"] })), 3);
+});
+
+describe("evaluation, fine-tuning and the baseline have their sections", () => {
+  test("the paper's Appendix B.5/B.6 defaults", () => {
+    const c = loadConfig();
+    assert.deepEqual(c.eval, { protocol: "fast", k: 200, temperature: 0.1, epochs: 90, batchSize: 512, lr: 0.1, weightDecay: 0 });
+    assert.deepEqual(c.finetune, { labels: "10%", epochs: null, batchSize: 256, lr: 0.05, weightDecay: 0, fromHead: false, seed: 0 });
+    assert.deepEqual(c.supervised, { epochs: 2, batchSize: 256, lr: 0.1, weightDecay: 5e-4 });
+  });
+
+  test("values named by their source (a flag) are checked like --set", () => {
+    throwsConfig(() => loadConfig({ values: [{ key: "supervised.epochs", text: "abc", source: "--epochs" }] }), /^--epochs: supervised\.epochs must be an integer, got "abc"$/);
+    throwsConfig(() => loadConfig({ values: [{ key: "eval.k", text: "-3", source: "--k" }] }), /^--k: eval\.k must be >= 1, got -3$/);
+    assert.equal(loadConfig({ values: [{ key: "finetune.fromHead", text: "true", source: "--from-head" }] }).finetune.fromHead, true);
+    assert.equal(loadConfig({ values: [{ key: "finetune.labels", text: "1%", source: "--labels" }] }).finetune.labels, "1%");
+  });
+
+  test("sections limit what may change, and the error carries the key", () => {
+    const base = loadConfig();
+    assert.throws(
+      () => loadConfig({ base, sections: ["data", "eval"], set: ["model.width=8"], setSource: "--set" }),
+      (e: unknown) => e instanceof ConfigError && e.key === "model.width" && /^--set: model\.width cannot be changed here \(only data\.\*, eval\.\*\)$/.test(e.message),
+    );
+    assert.equal(loadConfig({ base, sections: ["data", "eval"], set: ["eval.k=5"] }).eval.k, 5);
+  });
 });

@@ -172,7 +172,7 @@ describe("image folders", () => {
     writeFileSync(truncated, jpeg.subarray(0, 100));
     await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
       assert.ok(e instanceof DataError);
-      assert.match(e.message, /2 of 8 images could not be decoded \(pass --skip-bad/);
+      assert.match(e.message, /2 of 8 images could not be decoded \(set data\.skipBad to skip them/);
       assert.match(e.message, new RegExp(`\\n  ${bad}: .+`));
       assert.match(e.message, new RegExp(`\\n  ${truncated}: .+`));
       return true;

@@ -26,7 +26,7 @@ describe("labelled subsets", () => {
   test("specs and saved files are checked", () => {
     assert.equal(perClassCount("1%", 60000, 10), 60);
     assert.equal(perClassCount("10%", 60000, 10), 600);
-    assert.throws(() => perClassCount("ten", 100, 10), /--labels must be like 1%, 10% or 25-per-class/);
+    assert.throws(() => perClassCount("ten", 100, 10), /a label subset must be like 1%, 10% or 25-per-class/);
     assert.throws(() => perClassCount("0.1%", 100, 10), /leaves no image per class/);
     assert.throws(() => balancedSubset(labels, 10, "200-per-class", 0), /class 0 has 100 images, fewer than the 200/);
     const dir = mkdtempSync(join(tmpdir(), "simclr-subset-"));
