@@ -11,6 +11,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import { gaussianBlur } from "./blur.js";
 import { colorJitter_, fusedColorDistortion_, randomGrayscale, type JitterOp, type JitterParams } from "./color.js";
 import { resizedCrop, sampleCropBoxes, type CropBoxes } from "./crop.js";
+import { toUnitFloat } from "../tensor/pixels.js";
 
 export interface AugmentOptions {
   /** Output side in pixels; null keeps the input's side. */
@@ -151,7 +152,7 @@ export class SimCLRAugment {
     return tidy(() => {
       const channels = x.size(1);
       const height = x.size(2);
-      const pixels = x.dtype === "uint8" ? x.to("float32").div(255) : x.to("float32");
+      const pixels = toUnitFloat(x); // (N, C, H, W) in [0, 1]
       const size = o.size ?? height;
       const cropped = resizedCrop(pixels, params.crop, params.flip, size); // (N, C, S, S)
       const grayscaleStep = channels === 3 && o.grayscaleProbability > 0;

@@ -13,13 +13,11 @@
  * reference.
  */
 import { arange, randperm } from "../tensor/factory.js";
+import { toUnitFloat } from "../tensor/pixels.js";
 import { keep } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
-/** uint8 pixels in [0, 255] -> float32 in [0, 1]; the one place this conversion is written. */
-export function toUnitFloat(images: Tensor): Tensor {
-  return images.dtype === "uint8" ? images.to("float32").div(255) : images.to("float32");
-}
+export { toUnitFloat };
 
 export interface LoaderData {
   /** uint8 (N, C, H, W). */

@@ -29,8 +29,8 @@ export interface KnnResult {
 /** Fraction of rows whose label is the best-scoring class / among the 5 best. */
 export function topkAccuracy(scores: Tensor, labels: Tensor): { top1: number; top5: number } {
   return tidy(() => {
-    const n = labels.shape[0] as number;
-    const k = Math.min(5, scores.shape[1] as number);
+    const n = labels.size(0);
+    const k = Math.min(5, scores.size(1));
     const best = scores.topk(k, 1).indices; // (M, k)
     const hits = best.eq(labels.reshape([-1, 1])); // (M, k)
     const top1 = hits.narrow(1, 0, 1).to("float32").sum().item() / n;
@@ -41,7 +41,7 @@ export function topkAccuracy(scores: Tensor, labels: Tensor): { top1: number; to
 
 export function knnClassify(trainFeatures: Tensor, trainLabels: Tensor, testFeatures: Tensor, testLabels: Tensor, options: KnnOptions = {}): KnnResult {
   const temperature = options.temperature ?? 0.1;
-  const n = trainFeatures.shape[0] as number;
+  const n = trainFeatures.size(0);
   const k = Math.min(options.k ?? 200, n);
   const batchSize = options.batchSize ?? 256;
   if (!(k >= 1)) throw new RangeError(`knn: k must be >= 1, got ${options.k}`);
@@ -54,7 +54,7 @@ export function knnClassify(trainFeatures: Tensor, trainLabels: Tensor, testFeat
       const bank = normalize(trainFeatures.to("float32"), 1); // (N, D)
       const bankT = bank.t().contiguous(); // (D, N)
       const query = normalize(testFeatures.to("float32"), 1); // (M, D)
-      const m = query.shape[0] as number;
+      const m = query.size(0);
       const parts: Tensor[] = [];
       for (let i = 0; i < m; i += batchSize) {
         parts.push(
@@ -63,7 +63,7 @@ export function knnClassify(trainFeatures: Tensor, trainLabels: Tensor, testFeat
             const { values, indices } = q.mm(bankT).topk(k, 1); // (b, k)
             const votes = trainLabels.index([indices]); // (b, k) class of each neighbour
             const weights = values.div(temperature).exp(); // (b, k)
-            return zeros([q.shape[0] as number, classes]).scatterAdd(1, votes, weights); // (b, C)
+            return zeros([q.size(0), classes]).scatterAdd(1, votes, weights); // (b, C)
           }),
         );
       }

@@ -177,13 +177,15 @@ export function linearProbe(
 ): LinearProbeResult & { model: LogisticModel } {
   const grid = [...(options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1])].sort((a, b) => b - a);
   if (grid.length === 0) throw new RangeError("linearProbe: l2Grid is empty");
-  const n = trainFeatures.shape[0] as number;
+  const n = trainFeatures.size(0);
   const numClasses = options.numClasses;
   const { maxIterations } = options;
   const holdOut = Math.max(1, Math.floor(n * (options.holdOut ?? 0.1)));
   const validation: { l2: number; top1: number }[] = [];
   const total = grid.length + 1;
-  let best: { l2: number; top1: number; weight: Tensor; bias: Tensor } | null = null; // its weights are kept
+  type Best = { l2: number; top1: number; weight: Tensor; bias: Tensor };
+  // Assigned inside the tidy() callback below; the cast keeps TS from narrowing it to null.
+  let best = null as Best | null; // its weights are kept
   tidy(() => {
     const order = randperm(n);
     const fitIdx = order.narrow(0, 0, n - holdOut);
@@ -205,12 +207,13 @@ export function linearProbe(
       if (best === null || top1 > best.top1) best = { l2, top1, weight: fit.weight, bias: fit.bias };
     }
     for (const fit of fits) {
-      if (fit.weight === best!.weight) continue;
+      if (fit.weight === best?.weight) continue;
       fit.weight.dispose();
       fit.bias.dispose();
     }
   });
-  const chosen = best as unknown as { l2: number; top1: number; weight: Tensor; bias: Tensor }; // set: the grid is not empty
+  const chosen = best;
+  if (chosen === null) throw new RangeError("linearProbe: the L2 grid is empty");
   const { mean, std } = standardiser(trainFeatures);
   keep(mean);
   keep(std);

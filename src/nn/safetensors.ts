@@ -33,8 +33,6 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
-// The old name of this module's error, still re-exported by the package root (src/index.ts).
-export { DataError as SafetensorsError };
 
 interface Entry {
   name: string;
