@@ -5,6 +5,7 @@
  *   ConfigError         a setting is unknown or out of range (`key`, `source`)
  *   DataError           a data file or folder is missing or malformed (`source`)
  *   CheckpointError     a run directory or checkpoint is missing or does not fit (`path`)
+ *   StateDictError      a state dict does not fit a module or optimizer (`key`)
  *   NonFiniteLossError  training diverged (`step`)
  * Library code never names a command-line flag: the CLI translates keys into flags.
  */
@@ -61,5 +62,15 @@ export class NonFiniteLossError extends SimclrError {
     message: string,
   ) {
     super("ERR_SIMCLR_NON_FINITE_LOSS", message);
+  }
+}
+
+/** A state dict does not fit a module or optimizer: missing, unexpected or misshapen keys (`key`: the first at fault). */
+export class StateDictError extends SimclrError {
+  constructor(
+    message: string,
+    readonly key?: string,
+  ) {
+    super("ERR_SIMCLR_STATE_DICT", message);
   }
 }

@@ -7,6 +7,7 @@ import { op } from "../tensor/op.js";
 import { keep } from "../tensor/scope.js";
 import { noGrad } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { StateDictError } from "../errors.js";
 
 const setData = op("aten::set_data");
 
@@ -118,7 +119,7 @@ export abstract class Module {
       const parts: string[] = [];
       if (missingKeys.length > 0) parts.push(`missing keys: ${missingKeys.join(", ")}`);
       if (unexpectedKeys.length > 0) parts.push(`unexpected keys: ${unexpectedKeys.join(", ")}`);
-      throw new Error(`loadStateDict(${this.constructor.name}): ${parts.join("; ")}`);
+      throw new StateDictError(`loadStateDict(${this.constructor.name}): ${parts.join("; ")}`);
     }
     for (const [key, target] of own) {
       const source = given.get(key);
@@ -126,7 +127,7 @@ export abstract class Module {
       const a = target.shape;
       const b = source.shape;
       if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
-        throw new Error(`loadStateDict(${this.constructor.name}): '${key}' has shape [${b.join(", ")}] in the state dict, the module expects [${a.join(", ")}]`);
+        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' has shape [${b.join(", ")}] in the state dict, the module expects [${a.join(", ")}]`, key);
       }
     }
     noGrad(() => {

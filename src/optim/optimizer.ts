@@ -1,6 +1,7 @@
 /** What the training loop needs from an optimizer. */
 import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { StateDictError } from "../errors.js";
 
 /** A parameter with its state-dict name (names decide LARS exclusions and checkpoint keys). */
 export type NamedParameter = [name: string, tensor: Tensor];
@@ -42,7 +43,7 @@ export function restoreBuffers(kind: string, buffers: Map<string, Tensor>, saved
     const a = t.shape;
     const b = p.shape;
     if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
-      throw new Error(`${kind}: saved state '${prefix + name}' has shape [${a.join(", ")}], the parameter [${b.join(", ")}]`);
+      throw new StateDictError(`${kind}: saved state '${prefix + name}' has shape [${a.join(", ")}], the parameter [${b.join(", ")}]`, prefix + name);
     }
     // to() returns a new reference even when nothing moves: tidy frees it. keep(): the
     // buffer must outlive a tidy scope loadStateDict() may be called in.
