@@ -17,7 +17,10 @@ describe("simclr command line", () => {
     assert.equal(lines.length, 1);
     const out = JSON.parse(lines[0]!) as Record<string, unknown>;
     for (const k of ["views_per_s", "augment_views_per_s", "step_ms"]) assert.equal(typeof out[k], "number", k);
-    assert.ok((out.views_per_s as number) > 0);
+    // the figures agree with each other and with the configured shape: 2 views of 16 images per step
+    const { views_per_s: rate, step_ms: ms, config } = out as { views_per_s: number; step_ms: number; config: { batch: number; image: number[]; width: number } };
+    assert.ok(ms > 0 && Math.abs(rate - (2 * 16) / (ms / 1000)) <= 0.01 * rate + 0.1, `${rate} views/s at ${ms} ms per step`);
+    assert.deepEqual([config.batch, config.image, config.width], [16, [1, 28, 28], 4]);
   });
 
   test("augment-preview writes a PNG grid of images x (original + views)", async () => {
