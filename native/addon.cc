@@ -1,4 +1,4 @@
-// Entry point of the native addon: registers the tensor table, operators and runtime.
+// Entry point of the native addon: registers the tensor table, operators, runtime, color kernel and process groups.
 #include "common.h"
 
 namespace simclr {
@@ -8,6 +8,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitOps(env, exports);
   InitRuntime(env, exports);
   InitColorKernel(env, exports);
+  InitDist(env, exports);
   return exports;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and builds everything this package needs; quick when nothing is missing.
-#   1. system packages: libtorch (+ OpenBLAS, a C++ toolchain and CMake; with --datasets,
+#   1. system packages: libtorch (+ OpenBLAS, Gloo's headers, a C++ toolchain and CMake; with --datasets,
 #      Debian's Fashion-MNIST for the demo and the end-to-end tests)
 #   2. npm packages
 #   3. the native addon (native/ -> build/Release/simclr_native.node)
@@ -41,6 +41,8 @@ have_libtorch() {
 missing=()
 have_libtorch || missing+=(libtorch-dev)
 command -v cmake >/dev/null || missing+=(cmake)
+# c10d's ProcessGroupGloo headers include Gloo's (native/dist.cc).
+if [ -z "${LIBTORCH:-}" ] && [ -f "$system_torch" ] && [ ! -f /usr/include/gloo/config.h ]; then missing+=(libgloo-dev); fi
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 if command -v dpkg-query >/dev/null; then
