@@ -325,13 +325,11 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     at::Tensor meanT = gmean.to(x.scalar_type());
     at::Tensor invstdT = invstd.to(x.scalar_type());
     at::Tensor xhat = (x.detach() - meanT.view(cshape)) * invstdT.view(cshape);
-    at::Tensor y = xhat;
-    if (weight.defined()) y = y * weight.detach().view(cshape);
-    if (bias.defined()) y = y + bias.detach().view(cshape);
+    // weight and bias are always defined here (SyncBatchNormCall substitutes 1 and 0).
+    at::Tensor y = xhat * weight.detach().view(cshape) + bias.detach().view(cshape);
     ctx->save_for_backward({xhat, invstdT, weight});
     ctx->saved_data["group"] = groupId;
     ctx->saved_data["total"] = total;
-    ctx->saved_data["hasBias"] = bias.defined();
     return y;
   }
 
@@ -342,7 +340,6 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     const at::Tensor& weight = saved[2];
     const int64_t groupId = ctx->saved_data["group"].toInt();
     const double total = ctx->saved_data["total"].toDouble();
-    const bool hasBias = ctx->saved_data["hasBias"].toBool();
     auto& g = GroupById(groupId);
     const at::Tensor dy = grads[0].contiguous();
     const auto dims = ReduceDims(dy);
@@ -356,12 +353,10 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     const int64_t channels = sumDy.size(0);
     at::Tensor gSumDy = both[0].narrow(0, 0, channels);
     at::Tensor gSumDyXhat = both[0].narrow(0, channels, channels);
-    at::Tensor scale = weight.defined() ? invstd * weight : invstd;  // (C)
+    at::Tensor scale = invstd * weight;  // (C)
     at::Tensor dx = (dy - gSumDy.view(cshape) / total - xhat * (gSumDyXhat.view(cshape) / total)) * scale.view(cshape);
     // Parameter gradients are this rank's share: data parallelism averages them over ranks.
-    at::Tensor dWeight = weight.defined() ? sumDyXhat : at::Tensor();
-    at::Tensor dBias = hasBias ? sumDy : at::Tensor();
-    return {dx, dWeight, dBias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, sumDyXhat, sumDy, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -376,10 +371,15 @@ Napi::Value SyncBatchNormCall(const Napi::CallbackInfo& info) {
   return Guard(env, "distSyncBatchNorm", [&]() -> Napi::Value {
     GroupOf(env, info[0]);
     const at::Tensor& x = tensors::Get(env, info[1], "distSyncBatchNorm");
+    // libtorch's custom functions take no undefined tensors: a missing affine part is 1 or 0
+    // (not requiring grad, so its gradient is dropped), missing running statistics are not updated.
     at::Tensor weight = OptionalTensor(env, info[2], "distSyncBatchNorm weight");
     at::Tensor bias = OptionalTensor(env, info[3], "distSyncBatchNorm bias");
+    if (!weight.defined()) weight = at::ones({x.size(1)}, x.options());
+    if (!bias.defined()) bias = at::zeros({x.size(1)}, x.options());
     at::Tensor runningMean = OptionalTensor(env, info[4], "distSyncBatchNorm running mean");
     at::Tensor runningVar = OptionalTensor(env, info[5], "distSyncBatchNorm running var");
+    if (!runningMean.defined() || !runningVar.defined()) throw Napi::TypeError::New(env, "distSyncBatchNorm: running statistics are required");
     const double momentum = info[6].As<Napi::Number>().DoubleValue();
     const double eps = info[7].As<Napi::Number>().DoubleValue();
     return tensors::Add(env, SyncBatchNorm::apply(x, weight, bias, runningMean, runningVar, momentum, eps, info[0].As<Napi::Number>().Int64Value()));

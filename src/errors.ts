@@ -6,6 +6,7 @@
  *   DataError           a data file or folder is missing or malformed (`source`)
  *   CheckpointError     a run directory or checkpoint is missing or does not fit (`path`)
  *   StateDictError      a state dict does not fit a module or optimizer (`key`)
+ *   DistributedError    rendezvous or a collective failed, a rank died or disagrees (`rank`)
  *   NonFiniteLossError  training diverged (`step`)
  * Library code never names a command-line flag: the CLI translates keys into flags.
  */
@@ -72,5 +73,16 @@ export class StateDictError extends SimclrError {
     readonly key?: string,
   ) {
     super("ERR_SIMCLR_STATE_DICT", message);
+  }
+}
+
+/** A distributed run failed: rendezvous, a collective, a dead or stuck rank, ranks that disagree (`rank`: this process's). */
+export class DistributedError extends SimclrError {
+  constructor(
+    readonly rank: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("ERR_SIMCLR_DISTRIBUTED", message, options);
   }
 }

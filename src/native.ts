@@ -51,6 +51,16 @@ export interface NativeAddon {
   getNumThreads(): number;
   cudaDeviceCount(): number;
   version(): { torch: string; parallel: string };
+  distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string }): number;
+  distDestroy(group: number): void;
+  distAllReduce(group: number, tensors: TensorId[], op?: string, async?: boolean): number | undefined;
+  distWait(work: number): void;
+  distBroadcast(group: number, tensors: TensorId[], root: number): void;
+  distAllGather(group: number, tensor: TensorId): TensorId;
+  distAllGatherGrad(group: number, tensor: TensorId): TensorId;
+  distBarrier(group: number): void;
+  distSyncBatchNorm(group: number, x: TensorId, weight: TensorId | null, bias: TensorId | null, runningMean: TensorId | null, runningVar: TensorId | null, momentum: number, eps: number): TensorId;
+  distHasNccl(): boolean;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -79,6 +79,29 @@ export interface AugmentParams {
   blur: Tensor;
 }
 
+/**
+ * Views [start, start + count) of `params`: with data parallelism every rank draws the
+ * parameters of the whole global batch (the same draws as one process) and applies its slice,
+ * so a view's augmentation does not depend on the number of processes.
+ */
+export function sliceAugmentParams(params: AugmentParams, start: number, count: number): AugmentParams {
+  const cut = (t: Tensor) => t.narrow(0, start, count);
+  const { jitter } = params;
+  const factors = { ...jitter.factors };
+  for (const op of jitter.ops) {
+    const f = factors[op];
+    if (f !== undefined) factors[op] = cut(f);
+  }
+  return {
+    crop: { top: cut(params.crop.top), left: cut(params.crop.left), height: cut(params.crop.height), width: cut(params.crop.width) },
+    flip: cut(params.flip),
+    jitter: { ops: jitter.ops, factors, apply: cut(jitter.apply), order: cut(jitter.order) },
+    grayscale: cut(params.grayscale),
+    blurSigma: cut(params.blurSigma),
+    blur: cut(params.blur),
+  };
+}
+
 function checkRange(name: string, [lo, hi]: [number, number], min: number, max: number): void {
   if (!(lo >= min && hi <= max && lo <= hi)) throw new RangeError(`augment: ${name} must be [lo, hi] with ${min} <= lo <= hi <= ${max}, got [${lo}, ${hi}]`);
 }

@@ -1,17 +1,40 @@
-/** `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--resume]` */
+/** `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--resume] [--nproc N ...]` */
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { pretrain, resume } from "../jobs/pretrain.js";
-import { CONFIG_OPTIONS, UsageError, printConfig, resolveConfig } from "./common.js";
+import { launchWorkers } from "../jobs/launch.js";
+import { launchEnv, pretrain, resume } from "../jobs/pretrain.js";
+import { CONFIG_OPTIONS, UsageError, integerFlag, printConfig, resolveConfig } from "./common.js";
 
 export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--resume]
+                [--nproc N [--nnodes M --node-rank K --master-addr HOST] [--master-port P]]
 
 Pretrains a SimCLR encoder. With no config: the demo's settings (Fashion-MNIST, ResNet-18
 width 16, CIFAR stem, batch 256, temperature 0.5). DIR gets config.yaml, metrics.jsonl and
 checkpoints/. SIGINT/SIGTERM save a checkpoint and stop; --resume continues from it with
-the run's saved config. Keys: see docs/config.md or \`simclr config --keys\`.`;
+the run's saved config. Keys: see docs/config.md or \`simclr config --keys\`.
+
+--nproc N trains data-parallel in N processes on this machine (train.batchSize is the
+global batch); with --nnodes, --node-rank and --master-addr this machine joins a job over
+several (start the same command on each, --node-rank 0 on the master). Workers started by
+torchrun (RANK, WORLD_SIZE, ... set) join their job without --nproc. See docs/distributed.md.`;
+
+const LAUNCH_FLAGS = ["nproc", "nnodes", "node-rank", "master-addr", "master-port"] as const;
 
 export async function pretrainCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...CONFIG_OPTIONS, out: { type: "string" }, resume: { type: "boolean" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...CONFIG_OPTIONS,
+      out: { type: "string" },
+      resume: { type: "boolean" },
+      nproc: { type: "string" },
+      nnodes: { type: "string" },
+      "node-rank": { type: "string" },
+      "master-addr": { type: "string" },
+      "master-port": { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${PRETRAIN_HELP}\n`);
     return 0;
@@ -20,18 +43,56 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   if (values.resume && (values.config || values.set || values["skip-bad"])) {
     throw new UsageError("--resume continues with the run's saved config: drop --config/--set/--skip-bad");
   }
+  if (values.nproc !== undefined) {
+    const nnodes = integerFlag("nnodes", values.nnodes, 1);
+    if (nnodes > 1 && values["master-addr"] === undefined) throw new UsageError("--nnodes > 1 needs --master-addr HOST (the machine of --node-rank 0)");
+    const nodeRank = integerFlag("node-rank", values["node-rank"], 0, 0);
+    if (nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+    if (!values.resume) resolveConfig(values); // a bad config is one error here, not one per worker
+    const masterPort = values["master-port"] === undefined ? undefined : integerFlag("master-port", values["master-port"], 0);
+    if (masterPort !== undefined && masterPort > 65535) throw new UsageError(`--master-port must be at most 65535, got ${masterPort}`);
+    // The workers run this same command without the launcher's flags.
+    const workerArgs = ["pretrain", ...stripFlags(argv, LAUNCH_FLAGS)];
+    return launchWorkers({
+      nproc: integerFlag("nproc", values.nproc, 1),
+      nnodes,
+      nodeRank,
+      ...(values["master-addr"] !== undefined ? { masterAddr: values["master-addr"] } : {}),
+      ...(masterPort !== undefined ? { masterPort } : {}),
+      script: fileURLToPath(new URL("./main.js", import.meta.url)),
+      args: workerArgs,
+    });
+  }
+  for (const flag of LAUNCH_FLAGS) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --nproc N`);
+  const launch = launchEnv();
   let result;
   if (values.resume) {
-    result = await resume({ outDir: values.out });
+    result = await resume({ outDir: values.out, launch });
   } else {
     const config = resolveConfig(values);
-    printConfig(config);
-    result = await pretrain(config, { outDir: values.out });
+    if ((launch?.rank ?? 0) === 0) printConfig(config);
+    result = await pretrain(config, { outDir: values.out, launch });
   }
+  if ((launch?.rank ?? 0) !== 0) return result.status === "stopped" ? 130 : 0;
   if (result.status === "stopped") {
     process.stderr.write(`continue with: simclr pretrain --out ${values.out} --resume\n`);
     return 130;
   }
   process.stderr.write(`finished after ${result.globalStep} steps; last checkpoint ${result.checkpoint}\n`);
   return 0;
+}
+
+/** argv without `--flag value` and `--flag=value` for the given flags. */
+function stripFlags(argv: string[], flags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const name = arg.startsWith("--") ? arg.slice(2).split("=")[0] : undefined;
+    if (name !== undefined && flags.includes(name)) {
+      if (!arg.includes("=")) i++; // its value
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
 }

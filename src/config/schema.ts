@@ -31,6 +31,7 @@ export const SCHEMA = {
   "model.width": { type: "integer", default: 16, min: 1, doc: "channels of layer1 (torchvision: 64)" },
   "model.cifarStem": { type: "boolean", default: true, doc: "3x3 stride-1 first conv, no max-pool (small images)" },
   "model.zeroInitResidual": { type: "boolean", default: true, doc: "each block's last BN starts at gamma 0 (the official code's init)" },
+  "model.syncBN": { type: "boolean", default: true, doc: "with more than one process: batch norm statistics over the global batch (section 2.2, Global BN); false: each process's slice" },
   "head.layers": { type: "integer", default: 2, min: 1, doc: "projection head depth: 2 = SimCLR v1, 3 = v2" },
   "head.outDim": { type: "integer", default: 128, min: 1, doc: "size of z" },
   "augment.preset": { type: "string", default: "grayscale", choices: ["imagenet", "cifar", "grayscale"], doc: "the paper's augmentation settings" },
@@ -56,6 +57,10 @@ export const SCHEMA = {
   "monitor.knnEvery": { type: "integer", default: 1, min: 0, doc: "epochs between kNN evaluations logged to metrics.jsonl (0: off; labelled data only)" },
   "monitor.knnSamples": { type: "integer", default: 10000, min: 10, doc: "train images in the kNN memory bank (test queries: a fifth of it)" },
   "monitor.linearProbe": { type: "boolean", default: true, doc: "train an online linear classifier on detached h and log its accuracy per epoch (labelled data only)" },
+  // Data-parallel training over processes and machines (docs/distributed.md).
+  "dist.backend": { type: "string", default: "auto", choices: ["auto", "gloo", "nccl"], doc: "collectives: gloo (CPU), nccl (CUDA); auto: nccl on cuda devices, else gloo" },
+  "dist.timeout": { type: "number", default: 60, min: 1, doc: "seconds a rendezvous or collective may wait for the other ranks before the run stops with an error" },
+  "dist.bucketMiB": { type: "number", default: 25, min: 0.001, doc: "size of the gradient all-reduce buckets (DDP's default: 25)" },
   // Linear evaluation and kNN of a frozen encoder (Appendix B.6; kNN as Wu et al. 2018).
   "eval.protocol": { type: "string", default: "fast", choices: ["fast", "paper"], doc: "linear: fast = L-BFGS logistic regression on standardised h, L2 chosen on held-out data; paper = a linear layer trained by SGD on the frozen encoder (Appendix B.6)" },
   "eval.k": { type: "integer", default: 200, min: 1, doc: "kNN: neighbours that vote" },
@@ -109,10 +114,11 @@ export interface Config {
   optim: Section<"optim">;
   train: Section<"train">;
   monitor: Section<"monitor">;
+  dist: Section<"dist">;
   eval: Section<"eval">;
   finetune: Section<"finetune">;
   supervised: Section<"supervised">;
 }
 
 /** The config's sections, in file order. */
-export const SECTIONS = ["data", "model", "head", "augment", "loss", "optim", "train", "monitor", "eval", "finetune", "supervised"] as const satisfies readonly (keyof Config)[];
+export const SECTIONS = ["data", "model", "head", "augment", "loss", "optim", "train", "monitor", "dist", "eval", "finetune", "supervised"] as const satisfies readonly (keyof Config)[];

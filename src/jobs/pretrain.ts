@@ -4,11 +4,19 @@
  * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts. `resume` continues
  * a run with the config saved in it.
  */
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
-import { CheckpointError } from "../errors.js";
+import type { LaunchEnv } from "../dist/launch-env.js";
+import { ProcessGroup, type Backend } from "../dist/process-group.js";
+import { CheckpointError, ConfigError, DistributedError } from "../errors.js";
+import { syncBatchNorm } from "../nn/batchnorm.js";
+import { tensor } from "../tensor/factory.js";
+import { DataParallel } from "../train/data-parallel.js";
 import { KnnMonitor } from "../eval/knn-monitor.js";
 import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../recipe/recipe.js";
 import { disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
@@ -22,6 +30,7 @@ import { ProgressReporter } from "../train/progress.js";
 import { TrainState } from "../train/state.js";
 
 export type { PretrainResult };
+export { launchEnv } from "../dist/launch-env.js";
 
 export interface PretrainOptions {
   /** Run directory: config.yaml, metrics.jsonl, checkpoints/. */
@@ -34,8 +43,13 @@ export interface PretrainOptions {
   handleSignals?: boolean;
   /** An already-loaded training set (skips loading). */
   data?: LoadedDataset;
-  /** More callbacks, after the monitors (tests, custom logging). */
+  /** More callbacks, after the monitors (tests, custom logging); rank 0 only. */
   callbacks?: TrainCallback[];
+  /**
+   * This process's place in a data-parallel job (see launchEnv(), which reads torchrun's
+   * variables); absent or null: one process.
+   */
+  launch?: LaunchEnv | null;
 }
 
 /** Pretrains from scratch into `options.outDir`, which must not already hold a run with checkpoints. */
@@ -43,9 +57,11 @@ export async function pretrain(config: Config, options: PretrainOptions): Promis
   if (latestCheckpoint(options.outDir) !== null) {
     throw new CheckpointError(options.outDir, `${options.outDir} already holds a run with checkpoints: resume it, or choose another run directory`);
   }
-  mkdirSync(options.outDir, { recursive: true });
-  writeRunConfig(options.outDir, config);
-  writeFileSync(runFiles(options.outDir).metrics, "");
+  if ((options.launch?.rank ?? 0) === 0) {
+    mkdirSync(options.outDir, { recursive: true });
+    writeRunConfig(options.outDir, config);
+    writeFileSync(runFiles(options.outDir).metrics, "");
+  }
   return run(config, options, false);
 }
 
@@ -58,9 +74,42 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
 }
 
 async function run(config: Config, options: PretrainOptions, resuming: boolean): Promise<PretrainResult> {
+  const group = options.launch ? joinGroup(config, options.launch) : null;
+  try {
+    return await runIn(config, options, resuming, group);
+  } finally {
+    group?.destroy();
+  }
+}
+
+/** Joins the job's process group and checks that every rank resolved the same config. */
+function joinGroup(config: Config, launch: LaunchEnv): ProcessGroup {
+  if (config.train.batchSize % launch.worldSize !== 0) {
+    throw new ConfigError(`train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`, "train.batchSize");
+  }
+  const backend: Backend = config.dist.backend === "auto" ? (config.train.device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
+  const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, backend });
+  // Rank 0 compares a hash of every rank's resolved config with its own.
+  const hash = Number.parseInt(createHash("sha256").update(configToYaml(config)).digest("hex").slice(0, 12), 16);
+  const mine = tensor([hash], { dtype: "float64" });
+  const all = Array.from(group.allGather(mine).dataAsNumbers());
+  mine.dispose();
+  const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
+  if (differing.length > 0) {
+    group.destroy();
+    throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same --config and --set`);
+  }
+  return group;
+}
+
+async function runIn(config: Config, options: PretrainOptions, resuming: boolean, group: ProcessGroup | null): Promise<PretrainResult> {
   const { outDir } = options;
-  const progress = options.progress ?? new ProgressReporter(process.stderr, config.train.logEvery * 5);
+  const main = group === null || group.rank === 0;
+  const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : new ProgressReporter(silent(), 1_000_000));
+  // Intra-op threads: as configured, else the cores shared among this machine's processes.
+  const localWorkers = options.launch?.localWorldSize ?? 1;
   if (config.train.threads !== null) setNumThreads(config.train.threads);
+  else if (localWorkers > 1) setNumThreads(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
   manualSeed(config.train.seed);
   const device = config.train.device;
 
@@ -70,14 +119,21 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
 
   // The order of these draws from the seeded RNG is part of the recipe: model, then data.
   const model = buildModel(config, data.images.size(1)).to(device).train();
+  if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
   const optimizer = buildOptimizer(config, model.namedParameters());
   const augment = buildAugment(config);
-  const loader = new DataLoader({ images: data.images, ...(data.labeled ? { labels: data.labels } : {}) }, { batchSize: config.train.batchSize, device });
+  const loader = new DataLoader(
+    { images: data.images, ...(data.labeled ? { labels: data.labels } : {}) },
+    { batchSize: config.train.batchSize, device, rank: group?.rank ?? 0, worldSize: group?.size ?? 1 },
+  );
+  // Monitors and checkpoints are rank 0's: the other ranks keep no callbacks.
   const callbacks: TrainCallback[] = [];
-  if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device));
-  const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
-  if (knn !== null) callbacks.push(knn);
-  callbacks.push(...(options.callbacks ?? []));
+  if (main) {
+    if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device));
+    const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
+    if (knn !== null) callbacks.push(knn);
+    callbacks.push(...(options.callbacks ?? []));
+  }
   const state = new TrainState(model, optimizer, config.optim.name, loader, callbacks);
 
   let lastCheckpoint: string | undefined;
@@ -92,10 +148,13 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
     } finally {
       disposeCheckpoint(checkpoint);
     }
-    truncateJsonLines(runFiles(outDir).metrics, state.globalStep);
+    if (main) truncateJsonLines(runFiles(outDir).metrics, state.globalStep);
     lastCheckpoint = dir;
-    progress.message(`resuming ${outDir} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${dir})`);
+    progress.message(`resuming ${outDir} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${dir})${group === null ? "" : ` on ${group.size} processes`}`);
   }
+  const dataParallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20);
+  dataParallel?.broadcastState();
+  if (group !== null && main) progress.message(`data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`);
 
   let stopRequested = false;
   const onSignal = (signal: string) => {
@@ -118,6 +177,7 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
       shouldStop: () => stopRequested,
       ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
       ...(lastCheckpoint !== undefined ? { lastCheckpoint } : {}),
+      ...(group !== null && dataParallel !== null ? { parallel: { group, dataParallel } } : {}),
     });
   } finally {
     if (handleSignals) {
@@ -165,4 +225,8 @@ async function knnMonitor(config: Config, data: LoadedDataset, progress: Progres
     }
   }
   return new KnnMonitor(bank, queries, data.classes.length, config.train.device, config.monitor.knnEvery);
+}
+
+function silent(): NodeJS.WriteStream {
+  return { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
 }

@@ -1,6 +1,7 @@
 import { ones, zeros } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { ProcessGroup } from "../dist/process-group.js";
 import { batchNorm } from "./functional.js";
 import { Module } from "./module.js";
 
@@ -27,6 +28,11 @@ abstract class BatchNorm extends Module {
   readonly numBatchesTracked: Tensor;
   readonly eps: number;
   readonly momentum: number;
+  /**
+   * With a process group, training-mode statistics are those of the batch of all ranks
+   * (SimCLR section 2.2, "Global BN"); see syncBatchNorm below. Null: this process's batch.
+   */
+  processGroup: ProcessGroup | null = null;
 
   protected abstract readonly validRanks: readonly number[];
   protected abstract readonly layout: string;
@@ -57,6 +63,9 @@ abstract class BatchNorm extends Module {
       throw new RangeError(`${this.constructor.name}(${channels}) got ${shape[1]} channels in input of shape [${shape.join(", ")}]`);
     }
     if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
+    if (this.training && this.processGroup !== null) {
+      return this.processGroup.syncBatchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.momentum, this.eps);
+    }
     return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.momentum, this.eps);
   }
 }
@@ -71,4 +80,12 @@ export class BatchNorm1d extends BatchNorm {
 export class BatchNorm2d extends BatchNorm {
   protected readonly validRanks = [4];
   protected readonly layout = "a 4-d (N, C, H, W) input";
+}
+
+/**
+ * Makes every batch norm in `module` global over `group` (SimCLR's "Global BN", like
+ * torch.nn.SyncBatchNorm.convert_sync_batchnorm), or local again with null.
+ */
+export function syncBatchNorm(module: Module, group: ProcessGroup | null): void {
+  for (const [, m] of module.namedModules()) if (m instanceof BatchNorm) m.processGroup = group;
 }

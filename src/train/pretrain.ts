@@ -11,7 +11,11 @@ import { flattenConfig } from "../config/load.js";
 import { NonFiniteLossError } from "../errors.js";
 import { warmupCosine } from "../optim/schedule.js";
 import type { Schedule } from "../recipe/recipe.js";
-import { saveCheckpoint } from "../run/checkpoint.js";
+import type { ProcessGroup } from "../dist/process-group.js";
+import { checkpointName, checkpointsDir, saveCheckpoint } from "../run/checkpoint.js";
+import { join } from "node:path";
+import { tensor } from "../tensor/factory.js";
+import type { DataParallel } from "./data-parallel.js";
 import { appendJsonLine, runFiles } from "../run/run-dir.js";
 import { tidy } from "../tensor/scope.js";
 import type { SimCLRModel } from "../models/simclr.js";
@@ -33,6 +37,12 @@ export interface PretrainLoopOptions {
   stopAfterSteps?: number;
   /** The checkpoint the state was loaded from, named if the loss diverges before the next. */
   lastCheckpoint?: string;
+  /**
+   * Data parallelism: the group of ranks and the gradient averaging. Every rank runs this
+   * loop on its slice of each global batch; only rank 0 writes metrics and checkpoints and
+   * runs the callbacks. The loss logged is the global batch's.
+   */
+  parallel?: { group: ProcessGroup; dataParallel: DataParallel };
 }
 
 export interface PretrainResult {
@@ -47,13 +57,25 @@ export interface PretrainResult {
 /** Runs pretraining from `state` to the end of train.epochs, or until asked to stop. */
 export async function runPretrainLoop(state: TrainState, options: PretrainLoopOptions): Promise<PretrainResult> {
   const { config, schedule, augment, progress } = options;
-  const { model, optimizer, loader, callbacks } = state;
+  const { model, optimizer, loader } = state;
+  const group = options.parallel?.group;
+  const main = group === undefined || group.rank === 0;
+  const callbacks = main ? state.callbacks : [];
   const metricsPath = runFiles(options.runDir).metrics;
+  const appendMetrics = (record: Record<string, unknown>) => main && appendJsonLine(metricsPath, record);
   const epochs = config.train.epochs;
-  const stepOptions = { temperature: config.loss.temperature, precision: config.train.precision };
+  const local = loader.batchSize / loader.worldSize;
+  const stepOptions = {
+    temperature: config.loss.temperature,
+    precision: config.train.precision,
+    ...(group !== undefined ? { shard: { group, globalBatch: loader.batchSize, offset: loader.rank * local } } : {}),
+  };
   let lastCheckpoint = options.lastCheckpoint ?? "";
   const checkpoint = (): string => {
-    lastCheckpoint = saveCheckpoint(options.runDir, { ...state.counters(), config: Object.fromEntries(flattenConfig(config)), createdAt: new Date().toISOString() }, state.stateDict());
+    const counters = state.counters();
+    lastCheckpoint = main
+      ? saveCheckpoint(options.runDir, { ...counters, config: Object.fromEntries(flattenConfig(config)), createdAt: new Date().toISOString() }, state.stateDict())
+      : join(checkpointsDir(options.runDir), checkpointName(counters));
     return lastCheckpoint;
   };
 
@@ -69,7 +91,16 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     const { loss, accuracy } = tidy(() => {
       const batch = loader.next(); // images (B, C, H, W) in [0, 1]
       const out = simclrForward(model, augment, batch.images, stepOptions);
-      const value = out.loss.item();
+      let value = out.loss.item();
+      let accuracy = out.accuracy;
+      if (group !== undefined) {
+        // the global batch's loss and accuracy: the mean of the ranks' (equal-sized slices)
+        const stats = tensor([value, accuracy], { dtype: "float64" }); // (2)
+        group.allReduce([stats]);
+        const [meanLoss, meanAccuracy] = Array.from(stats.div(group.size).dataAsNumbers());
+        value = meanLoss ?? Number.NaN;
+        accuracy = meanAccuracy ?? Number.NaN;
+      }
       if (!Number.isFinite(value)) {
         throw new NonFiniteLossError(
           state.globalStep + 1,
@@ -80,8 +111,9 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       }
       out.loss.backward();
       for (const c of callbacks) c.onBatch?.({ h: out.h, labels: batch.labels });
-      return { loss: value, accuracy: out.accuracy };
+      return { loss: value, accuracy };
     });
+    options.parallel?.dataParallel.averageGradients();
     optimizer.step();
     optimizer.zeroGrad();
     state.globalStep++;
@@ -95,9 +127,9 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     const viewsPerSecond = (2 * loader.batchSize) / ((performance.now() - t0) / 1000);
     const elapsed = (performance.now() - started) / 1000;
     const secondsPerStep = elapsed / (state.globalStep - stepsAtStart);
-    progress.update({ epoch, epochs, step: stepInEpoch, stepsPerEpoch: loader.batchesPerEpoch, loss, accuracy, lr, viewsPerSecond, etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep) });
+    if (main) progress.update({ epoch, epochs, step: stepInEpoch, stepsPerEpoch: loader.batchesPerEpoch, loss, accuracy, lr, viewsPerSecond, etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep) });
     if (state.globalStep % config.train.logEvery === 0 || loader.epochDone) {
-      appendJsonLine(metricsPath, { step: state.globalStep, epoch: epoch + 1, loss, contrastive_acc: accuracy, lr, views_per_s: Number(viewsPerSecond.toFixed(1)), elapsed_s: Number(elapsed.toFixed(1)) });
+      appendMetrics({ step: state.globalStep, epoch: epoch + 1, loss, contrastive_acc: accuracy, lr, views_per_s: Number(viewsPerSecond.toFixed(1)), elapsed_s: Number(elapsed.toFixed(1)) });
     }
 
     // 3) the end of an epoch: callbacks' metrics, the next epoch, maybe a checkpoint
@@ -106,7 +138,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       const meanLoss = epochLoss / Math.max(1, epochSteps);
       const summary: Record<string, unknown> = { step: state.globalStep, epoch: epoch + 1, epoch_loss: meanLoss };
       for (const c of callbacks) Object.assign(summary, c.onEpochEnd?.({ epoch, model }) ?? {});
-      appendJsonLine(metricsPath, summary);
+      appendMetrics(summary);
       loader.nextEpoch();
       epochLoss = 0;
       epochSteps = 0;
@@ -114,18 +146,26 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       const extra = monitors.map(([k, v]) => `, ${k} ${typeof v === "number" ? v.toFixed(4) : String(v)}`).join("");
       if (loader.epoch === epochs || loader.epoch % config.train.checkpointEvery === 0) {
         saved = true;
-        progress.message(`epoch ${epoch + 1}/${epochs} done, mean loss ${meanLoss.toFixed(4)}${extra}; checkpoint ${checkpoint()}`);
-      } else {
+        const dir = checkpoint();
+        if (main) progress.message(`epoch ${epoch + 1}/${epochs} done, mean loss ${meanLoss.toFixed(4)}${extra}; checkpoint ${dir}`);
+      } else if (main) {
         progress.message(`epoch ${epoch + 1}/${epochs} done, mean loss ${meanLoss.toFixed(4)}${extra}`);
       }
     }
 
     // 4) a requested stop: after a checkpoint, unless the run has just finished
     await nextTurn(); // lets SIGINT/SIGTERM handlers run between steps
-    const stop = (options.shouldStop?.() ?? false) || (options.stopAfterSteps !== undefined && state.globalStep - stepsAtStart >= options.stopAfterSteps);
+    let stop = (options.shouldStop?.() ?? false) || (options.stopAfterSteps !== undefined && state.globalStep - stepsAtStart >= options.stopAfterSteps);
+    if (group !== undefined) {
+      // every rank stops at the same step: a signal may reach them a step apart
+      const flag = tensor([stop ? 1 : 0], { dtype: "float64" });
+      group.allReduce([flag], "max");
+      stop = flag.item() > 0;
+      flag.dispose();
+    }
     if (stop && loader.epoch < epochs) {
       const dir = saved ? lastCheckpoint : checkpoint();
-      progress.message(`stopped at step ${state.globalStep}; checkpoint ${dir} (the run can be resumed from it)`);
+      if (main) progress.message(`stopped at step ${state.globalStep}; checkpoint ${dir} (the run can be resumed from it)`);
       return { status: "stopped", globalStep: state.globalStep, checkpoint: dir, model };
     }
   }

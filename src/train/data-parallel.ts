@@ -1,0 +1,85 @@
+/**
+ * Data parallelism as torch's DistributedDataParallel does it, without wrapping the model:
+ * every rank starts from rank 0's parameters and buffers, runs forward and backward on its
+ * slice of the global batch, and then the gradients are averaged over ranks with all-reduces
+ * over flat buckets (about 25 MiB, in reverse parameter order, as DDP: the last layers'
+ * gradients are ready first). All buckets are started before the first is waited for, so
+ * their transfers overlap each other; overlap with backward itself would need hooks inside
+ * libtorch's autograd engine (docs/distributed.md says why it is not done).
+ */
+import type { ProcessGroup } from "../dist/process-group.js";
+import type { Module } from "../nn/module.js";
+import { cat, zeros } from "../tensor/factory.js";
+import { noGrad } from "../tensor/runtime.js";
+import { tidy } from "../tensor/scope.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+export const DEFAULT_BUCKET_BYTES = 25 * 2 ** 20;
+
+const BYTES: Record<string, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 };
+
+export class DataParallel {
+  /** Parameter buckets, in reverse parameter order. */
+  readonly buckets: Tensor[][];
+
+  constructor(
+    readonly model: Module,
+    readonly group: ProcessGroup,
+    bucketBytes = DEFAULT_BUCKET_BYTES,
+  ) {
+    const params = model.parameters().filter((p) => p.requiresGrad).reverse();
+    this.buckets = [];
+    let current: Tensor[] = [];
+    let bytes = 0;
+    for (const p of params) {
+      const size = p.numel * (BYTES[p.dtype] ?? 4);
+      if (current.length > 0 && bytes + size > bucketBytes) {
+        this.buckets.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(p);
+      bytes += size;
+    }
+    if (current.length > 0) this.buckets.push(current);
+  }
+
+  /** Copies rank 0's parameters and buffers to every rank (at the start, as DDP's constructor). */
+  broadcastState(): void {
+    const tensors = [...this.model.parameters(), ...this.model.namedBuffers().map(([, b]) => b)];
+    noGrad(() => this.group.broadcast(tensors, 0));
+  }
+
+  /** Averages every parameter's gradient over the ranks, in place (call after backward). */
+  averageGradients(): void {
+    const size = this.group.size;
+    tidy(() =>
+      noGrad(() => {
+        // 1) flatten each bucket and start its all-reduce
+        const started = this.buckets.map((bucket) => {
+          const grads = bucket.map((p) => {
+            const g = p.grad;
+            if (g !== null) return g;
+            // An unused parameter still takes part, so every rank's buckets line up.
+            p.grad = zeros(p.shape, { dtype: p.dtype, device: p.device }); // shared by the parameter; this handle is the scope's
+            const created = p.grad;
+            if (created === null) throw new Error("DataParallel: setting a gradient failed");
+            return created;
+          });
+          const flat = cat(grads.map((g) => g.flatten())); // (bucket numel)
+          return { grads, flat, work: this.group.allReduceAsync([flat]) };
+        });
+        // 2) wait for each, divide by the world size, copy back
+        for (const { grads, flat, work } of started) {
+          work.wait();
+          flat.div_(size);
+          let offset = 0;
+          for (const g of grads) {
+            g.copy_(flat.narrow(0, offset, g.numel).view(g.shape));
+            offset += g.numel;
+          }
+        }
+      }),
+    );
+  }
+}
