@@ -179,9 +179,16 @@ Napi::Value AllReduce(const Napi::CallbackInfo& info) {
     c10d::AllreduceOptions opts;
     opts.reduceOp = ReduceOpOf(env, info[2]);
     opts.timeout = g.timeout;
-    auto work = g.group->allreduce(list, opts);
-    if (info.Length() > 3 && info[3].ToBoolean()) return StartWork(env, info[0].As<Napi::Number>().Int64Value(), work);
-    Wait(g, work, "all-reduce");
+    // c10d reduces a list's tensors into one another (they stand for one tensor on several
+    // devices), so each tensor gets a collective of its own.
+    const bool async = info.Length() > 3 && info[3].ToBoolean();
+    if (async && list.size() != 1) throw Napi::RangeError::New(env, "distAllReduce: an async all-reduce takes one tensor");
+    for (auto& t : list) {
+      std::vector<at::Tensor> one{t};
+      auto work = g.group->allreduce(one, opts);
+      if (async) return StartWork(env, info[0].As<Napi::Number>().Int64Value(), work);
+      Wait(g, work, "all-reduce");
+    }
     return env.Undefined();
   });
 }

@@ -44,7 +44,9 @@ export * as F from "./nn/functional.js";
 export * as init from "./nn/init.js";
 export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from "./nn/module.js";
 export { Conv2d, type Conv2dOptions } from "./nn/conv.js";
-export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "./nn/batchnorm.js";
+export { BatchNorm1d, BatchNorm2d, syncBatchNorm, type BatchNormOptions } from "./nn/batchnorm.js";
+export { ProcessGroup, ncclAvailable, type Backend, type ProcessGroupOptions, type PendingWork } from "./dist/process-group.js";
+export { launchEnv, type LaunchEnv } from "./dist/launch-env.js";
 export { Linear, type LinearOptions } from "./nn/linear.js";
 export { ReLU, Identity } from "./nn/activation.js";
 export { MaxPool2d, AdaptiveAvgPool2d } from "./nn/pooling.js";
@@ -88,7 +90,7 @@ export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset 
 export { DataLoader, toUnitFloat, type Batch, type LoaderCursor, type LoaderData, type LoaderOptions } from "./data/loader.js";
 export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, type Config, type ConfigKey } from "./config/schema.js";
 export { loadConfig, parseOverride, configToYaml, configFromYaml, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
-export { SimclrError, ConfigError, DataError, CheckpointError, StateDictError, NonFiniteLossError } from "./errors.js";
+export { SimclrError, ConfigError, DataError, CheckpointError, StateDictError, NonFiniteLossError, DistributedError } from "./errors.js";
 export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 
 // ---- the recipe, runs, training loops ----
@@ -102,6 +104,7 @@ export { TrainState } from "./train/state.js";
 export type { TrainCallback, BatchEvent, StepEvent, EpochEvent } from "./train/callbacks.js";
 export { OnlineLinearProbe } from "./train/probe.js";
 export { trainClassifier, type TrainClassifierOptions } from "./train/classifier.js";
+export { DataParallel, DEFAULT_BUCKET_BYTES } from "./train/data-parallel.js";
 export { ProgressReporter } from "./train/progress.js";
 export { Classifier } from "./models/classifier.js";
 
@@ -122,3 +125,4 @@ export { finetune, type FinetuneOptions } from "./jobs/finetune.js";
 export { trainSupervised } from "./jobs/supervised.js";
 export { benchSteps, dataShape, type BenchResult } from "./jobs/bench.js";
 export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";
+export { launchWorkers, freePort, type LaunchOptions } from "./jobs/launch.js";
