@@ -1,6 +1,7 @@
 /** `simclr bench [--config FILE] [--set key=value ...] [--steps N] [--warmup N]` */
 import { parseArgs } from "node:util";
 import { benchSteps } from "../jobs/bench.js";
+import { launchEnv } from "../jobs/pretrain.js";
 import { CONFIG_OPTIONS, integerFlag, printResult, resolveConfig } from "./common.js";
 
 export const BENCH_HELP = `simclr bench [--config FILE.yaml] [--set key=value ...] [--steps N] [--warmup N]
@@ -17,6 +18,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const steps = integerFlag("steps", values.steps, 10);
   const warmup = integerFlag("warmup", values.warmup, 2, 0);
-  printResult({ ...benchSteps(resolveConfig(values), { steps, warmup }) });
+  const launch = launchEnv();
+  const result = benchSteps(resolveConfig(values), { steps, warmup, launch });
+  if ((launch?.rank ?? 0) === 0) printResult({ ...result });
   return 0;
 }

@@ -10,6 +10,11 @@ import { randint } from "../tensor/factory.js";
 import { getNumThreads, manualSeed, setNumThreads } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { simclrForward } from "../train/simclr-step.js";
+import type { LaunchEnv } from "../dist/launch-env.js";
+import { ProcessGroup } from "../dist/process-group.js";
+import { syncBatchNorm } from "../nn/batchnorm.js";
+import { DataParallel } from "../train/data-parallel.js";
+import { availableParallelism } from "node:os";
 
 /** Image shape (C, H) of the configured data set, without loading it. */
 export function dataShape(config: Config): [number, number] {
@@ -32,27 +37,51 @@ function median(values: number[]): number {
 }
 
 export interface BenchResult {
+  /** Views per second of the whole job (all ranks). */
   views_per_s: number;
   augment_views_per_s: number;
   step_ms: number;
+  /** With several processes: the median time of the gradient all-reduce within a step. */
+  allreduce_ms?: number;
   config: Record<string, unknown>;
 }
 
-export function benchSteps(config: Config, options: { steps: number; warmup: number }): BenchResult {
+/** Times pretraining steps; with `launch`, as one rank of a data-parallel job (train.batchSize global). */
+export function benchSteps(config: Config, options: { steps: number; warmup: number; launch?: LaunchEnv | null }): BenchResult {
+  const launch = options.launch ?? null;
   if (config.train.threads !== null) setNumThreads(config.train.threads);
+  else if (launch !== null) setNumThreads(Math.max(1, Math.floor(availableParallelism() / launch.localWorldSize)));
   manualSeed(config.train.seed);
   const device = config.train.device;
   const b = config.train.batchSize;
+  const world = launch?.worldSize ?? 1;
+  const local = b / world;
   const [channels, side] = dataShape(config);
-  const images = keep(tidy(() => toUnitFloat(randint(0, 256, [b, channels, side, side], { dtype: "uint8", device })))); // (B, C, S, S)
+  const images = keep(tidy(() => toUnitFloat(randint(0, 256, [local, channels, side, side], { dtype: "uint8", device })))); // (B / W, C, S, S)
   const model = buildModel(config, channels).to(device).train();
+  const group =
+    launch === null
+      ? null
+      : ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, backend: device.startsWith("cuda") ? "nccl" : "gloo" });
+  if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
+  const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20);
   const optimizer = buildOptimizer(config, model.namedParameters());
   optimizer.lr = 0.01;
   const augment = buildAugment(config);
-  const stepOptions = { temperature: config.loss.temperature, precision: config.train.precision };
+  const stepOptions = {
+    temperature: config.loss.temperature,
+    precision: config.train.precision,
+    ...(group !== null ? { shard: { group, globalBatch: b, offset: group.rank * local } } : {}),
+  };
+  const allreduceTimes: number[] = [];
 
   const step = () => {
     tidy(() => simclrForward(model, augment, images, stepOptions).loss.backward());
+    if (parallel !== null) {
+      const t0 = performance.now();
+      parallel.averageGradients();
+      allreduceTimes.push(performance.now() - t0);
+    }
     optimizer.step();
     optimizer.zeroGrad();
   };
@@ -74,12 +103,14 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     const stepMs = median(stepTimes);
     return {
       views_per_s: Number(((2 * b) / (stepMs / 1000)).toFixed(1)),
-      augment_views_per_s: Number((b / (median(augmentTimes) / 1000)).toFixed(0)),
+      augment_views_per_s: Number((local / (median(augmentTimes) / 1000)).toFixed(0)),
       step_ms: Number(stepMs.toFixed(1)),
-      config: { data: config.data.name, arch: config.model.arch, width: config.model.width, batch: b, image: [channels, side, side], precision: config.train.precision, threads: getNumThreads(), device },
+      ...(parallel !== null ? { allreduce_ms: Number(median(allreduceTimes.slice(-options.steps)).toFixed(2)) } : {}),
+      config: { data: config.data.name, arch: config.model.arch, width: config.model.width, batch: b, processes: world, image: [channels, side, side], precision: config.train.precision, threads: getNumThreads(), device },
     };
   } finally {
     images.dispose();
     optimizer.dispose();
+    group?.destroy();
   }
 }
