@@ -19,7 +19,13 @@ p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
 p.add_argument("--strength", type=float, default=0.5)
 p.add_argument("--lr", type=float, default=0.1)
 p.add_argument("--temperature", type=float, default=0.5)
+p.add_argument("--device", default="cpu", help="cpu or cuda (cuda needs torch >= 2.0: the default device is set)")
 a = p.parse_args()
+if a.device != "cpu":
+    torch.set_default_device(a.device)
+def sync():
+    if a.device != "cpu":
+        torch.cuda.synchronize()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
@@ -147,7 +153,7 @@ def step():
     with torch.no_grad():
         x = torch.cat([augment(images, a.size), augment(images, a.size)])
     if a.precision == "bf16":
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cuda" if a.device.startswith("cuda") else "cpu", dtype=torch.bfloat16):
             z = model(x)
     else:
         z = model(x)
@@ -160,7 +166,7 @@ for _ in range(a.warmup):
     step()
 times = []
 for _ in range(a.steps):
-    t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+    sync(); t0 = time.perf_counter(); step(); sync(); times.append(time.perf_counter() - t0)
 aug_times = []
 for _ in range(20):
     t0 = time.perf_counter()
