@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     assert.equal(c.optim.lrScaling, "linear");
     // every key of the schema is present, with its default, in its section
     const sections = Object.keys(c).sort();
-    assert.deepEqual(sections, ["augment", "data", "eval", "finetune", "head", "loss", "model", "monitor", "optim", "supervised", "train"]);
+    assert.deepEqual(sections, ["augment", "data", "dist", "eval", "finetune", "head", "loss", "model", "monitor", "optim", "supervised", "train"]);
     for (const [key, field] of Object.entries(CONFIG_SCHEMA)) {
       const [section, name] = key.split(".") as [keyof Config, string];
       assert.equal((c[section] as Record<string, unknown>)[name], field.default, key);
@@ -125,8 +125,8 @@ describe("config errors name the key and the source", () => {
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }), /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["head.dim=64"] }), /^--set: unknown key 'head\.dim' \(known in head: layers, outDim\)$/);
     const section = yamlFile("optimizer:\n  lr: 1\n");
-    throwsConfig(() => loadConfig({ file: section }), /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, eval, finetune, supervised\)$/);
-    throwsConfig(() => loadConfig({ setSource: "--set", set: ["width=3"] }), /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, eval, finetune, supervised\)$/);
+    throwsConfig(() => loadConfig({ file: section }), /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["width=3"] }), /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.width"] }), /^--set 'model\.width': expected key=value, e\.g\. optim\.lr=0\.5$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["=3"] }), /^--set '=3': expected key=value/);
   });
