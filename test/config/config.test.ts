@@ -121,7 +121,7 @@ describe("loadConfig", () => {
 describe("config errors name the key and the source", () => {
   test("unknown keys: in YAML and in --set, with the section's known keys", () => {
     const file = yamlFile("model:\n  depth: 18\n");
-    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual\\)$`));
+    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual, syncBN\\)$`));
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }), /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["head.dim=64"] }), /^--set: unknown key 'head\.dim' \(known in head: layers, outDim\)$/);
     const section = yamlFile("optimizer:\n  lr: 1\n");
