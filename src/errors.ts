@@ -51,8 +51,9 @@ export class CheckpointError extends SimclrError {
     /** The run directory, checkpoint folder or weights file at fault. */
     readonly path: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super("ERR_SIMCLR_CHECKPOINT", message);
+    super("ERR_SIMCLR_CHECKPOINT", message, options);
   }
 }
 

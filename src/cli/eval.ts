@@ -47,8 +47,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (!values.run) throw new UsageError("eval needs --run DIR (a pretraining run)");
   const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set", values: flagValues(values, FLAGS) });
-  if (config.eval.protocol === "paper" && protocol !== "linear") throw new UsageError("--protocol paper applies to eval linear only");
-  if (config.eval.protocol === "paper" && values["raw-pixels"]) throw new UsageError("--protocol paper trains on the encoder's h; it does not apply to --raw-pixels");
+  if (config.eval.protocol === "paper" && protocol === "linear" && values["raw-pixels"]) {
+    throw new UsageError("eval.protocol paper (--protocol paper) trains on the encoder's h; it does not apply to --raw-pixels");
+  }
   const result = await evaluate(values.run, config, protocol, {
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
     randomInit: values["random-init"] ?? false,

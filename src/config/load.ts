@@ -31,6 +31,7 @@ export function checkValue(key: ConfigKey, value: unknown, source: string): unkn
     case "string":
       if (typeof value !== "string") return fail(`must be a string, got ${JSON.stringify(value)}`);
       if (field.choices && !field.choices.includes(value)) fail(`must be one of ${field.choices.join(", ")}, got '${value}'`);
+      if (field.pattern && !new RegExp(field.pattern.regex).test(value)) fail(`must be ${field.pattern.hint}, got '${value}'`);
       return value;
     case "integer":
     case "number": {

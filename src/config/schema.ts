@@ -13,6 +13,8 @@ export interface Field {
   default: number | string | boolean | null;
   nullable?: boolean;
   choices?: readonly string[];
+  /** For strings: a regular expression the whole value must match, and how to say it. */
+  pattern?: { regex: string; hint: string };
   /** For integers: the allowed values. */
   oneOf?: readonly number[];
   min?: number;
@@ -70,7 +72,7 @@ export const SCHEMA = {
   "eval.lr": { type: "number", default: 0.1, min: 0, doc: "linear (paper): base learning rate, x batchSize/256 (Appendix B.6: 0.1), Nesterov SGD, cosine decay" },
   "eval.weightDecay": { type: "number", default: 0, min: 0, doc: "linear (paper): weight decay (Appendix B.6: none)" },
   // Semi-supervised fine-tuning (Appendix B.5).
-  "finetune.labels": { type: "string", default: "10%", doc: "the labelled subset, class-balanced: 1%, 10% or N-per-class" },
+  "finetune.labels": { type: "string", default: "10%", pattern: { regex: "^(\\d+(\\.\\d+)?%|\\d+-per-class)$", hint: "like 1%, 10% or 25-per-class" }, doc: "the labelled subset, class-balanced: 1%, 10% or N-per-class" },
   "finetune.epochs": { type: "integer", default: null, nullable: true, min: 1, doc: "epochs; default: 60 for 1% of the labels or less, else 30 (Appendix B.5)" },
   "finetune.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size (the paper: 4096; CPU-sized here)" },
   "finetune.lr": { type: "number", default: 0.05, min: 0, doc: "base learning rate, x batch/256 (Appendix B.5: 0.05), Nesterov SGD, cosine decay, no warm-up" },

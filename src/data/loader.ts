@@ -158,7 +158,10 @@ export class DataLoader {
 
   /** Continues from a saved cursor; the permutation is copied. */
   restore(cursor: LoaderCursor): void {
-    if (cursor.batch > this.batchesPerEpoch) throw new RangeError(`the saved cursor is at batch ${cursor.batch}, past this loader's ${this.batchesPerEpoch} per epoch`);
+    // A finished epoch is saved as the next epoch's batch 0, so batch == batchesPerEpoch never occurs.
+    if (!(Number.isInteger(cursor.batch) && cursor.batch >= 0 && cursor.batch < this.batchesPerEpoch)) {
+      throw new RangeError(`the saved cursor is at batch ${cursor.batch}, not within this loader's ${this.batchesPerEpoch} per epoch (a different batch size or data set?)`);
+    }
     if (cursor.batch > 0 && this.shuffle && cursor.order === null) throw new RangeError("the saved cursor is inside an epoch but has no permutation");
     if (cursor.order !== null && cursor.order.size(0) !== this.size) throw new RangeError(`the saved permutation has ${cursor.order.size(0)} entries, the data ${this.size} images`);
     this.#order?.dispose();

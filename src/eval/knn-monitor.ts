@@ -18,7 +18,7 @@ export interface LabelledImages {
 }
 
 export class KnnMonitor {
-  /** bank and queries are kept by reference: they must outlive the monitor. */
+  /** The monitor owns bank and queries from here on: dispose() frees them. */
   constructor(
     readonly bank: LabelledImages,
     readonly queries: LabelledImages,
@@ -35,6 +35,11 @@ export class KnnMonitor {
       const { top1, top5 } = knnClassify(bank, this.bank.labels, queries, this.queries.labels, { numClasses: this.numClasses });
       return { top1, top5 };
     });
+  }
+
+  /** Frees the bank and the queries (the monitor was given them to keep). */
+  dispose(): void {
+    for (const t of [this.bank.images, this.bank.labels, this.queries.images, this.queries.labels]) t.dispose();
   }
 
   onEpochEnd({ epoch, model }: { epoch: number; model: SimCLRModel }): Record<string, number> | null {

@@ -218,7 +218,8 @@ export function linearProbe(
   keep(mean);
   keep(std);
   const z = tidy(() => trainFeatures.to("float64").sub(mean).div(std));
-  const { weight, bias, iterations } = fitLogistic(z, trainLabels, { l2: chosen.l2, numClasses, maxIterations, init: chosen });
+  // tidy: the fit's intermediates go; its weight and bias (returned) stay
+  const { weight, bias, iterations } = tidy(() => fitLogistic(z, trainLabels, { l2: chosen.l2, numClasses, maxIterations, init: chosen }));
   options.onFit?.({ l2: chosen.l2, iterations, done: total, total });
   z.dispose();
   chosen.weight.dispose();

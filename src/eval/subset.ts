@@ -63,6 +63,8 @@ export function readSubset(path: string, trainSize: number): LabelSubset {
   } catch (e) {
     throw new DataError(path, `cannot read the subset (${(e as Error).message})`);
   }
+  if (subset === null || typeof subset !== "object") throw new DataError(path, "is not a subset: expected an object with spec, seed and indices");
+  if (typeof subset.spec !== "string" || !Number.isInteger(subset.seed)) throw new DataError(path, "is not a subset written by finetune: spec (a string) or seed (an integer) is missing");
   if (!Array.isArray(subset.indices) || !subset.indices.every((i) => Number.isInteger(i) && i >= 0 && i < trainSize)) {
     throw new DataError(path, `indices must be integers in [0, ${trainSize}) for this training split`);
   }

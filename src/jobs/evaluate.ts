@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
-import { DataError } from "../errors.js";
+import { ConfigError, DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
 import { extractFeatures, pixelFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
@@ -39,12 +39,22 @@ export interface EvaluationResult extends Record<string, unknown> {
 
 /** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
 export async function evaluate(runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const owned: { dispose(): void }[] = []; // what the job made: freed when it ends, whatever happens
+  try {
+    return await evaluateIn(owned, runDir, config, protocol, options);
+  } finally {
+    for (const o of owned) o.dispose();
+  }
+}
+
+async function evaluateIn(owned: { dispose(): void }[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   const paper = protocol === "linear" && config.eval.protocol === "paper";
-  if (paper && options.rawPixels) throw new RangeError("the paper's linear protocol trains on the encoder's h; it does not apply to raw pixels");
+  if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
   manualSeed(config.train.seed);
   const train = await loadDataset(config.data, "train");
   const test = await loadDataset(config.data, "test");
+  owned.push(train.images, train.labels, test.images, test.labels);
   if (!train.labeled || !test.labeled) {
     throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
   }
@@ -54,11 +64,13 @@ export async function evaluate(runDir: string, config: Config, protocol: Protoco
   const started = performance.now();
   const source = options.rawPixels ? null : loadEncoder({ config, inChannels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), randomInit: options.randomInit ?? false });
   source?.encoder.to(device);
+  if (source !== null) owned.push(source.model);
   const sizes = { train_size: train.images.size(0), test_size: test.images.size(0) };
   let record: { protocol: string; top1: number; top5: number; [key: string]: unknown };
   if (paper && source !== null) {
     const training = linearEvalTraining(config);
     const model = new Classifier(source.encoder, numClasses, null).to(device);
+    owned.push(model);
     await trainClassifier(model, train, {
       ...training,
       augment: cropFlipAugment(),
@@ -73,9 +85,11 @@ export async function evaluate(runDir: string, config: Config, protocol: Protoco
     const features = (images: typeof train.images) => (source === null ? pixelFeatures(images) : extractFeatures(source.encoder, images, { device }));
     const trainFeatures = features(train.images);
     const testFeatures = features(test.images);
+    owned.push(trainFeatures, testFeatures);
     if (protocol === "knn") {
       const { k, temperature } = config.eval;
       const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
+      owned.push(r.scores);
       record = { protocol: "knn", top1: r.top1, top5: r.top5, ...sizes, k, temperature };
     } else {
       const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
@@ -84,6 +98,7 @@ export async function evaluate(runDir: string, config: Config, protocol: Protoco
             (heldOutTop1 === undefined ? `refit on the whole train split, ${iterations} iterations` : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
         );
       const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit });
+      owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
       record = { protocol: "linear", top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }
   }

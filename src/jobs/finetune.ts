@@ -27,10 +27,20 @@ export interface FinetuneOptions {
 }
 
 export async function finetune(runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
+  const owned: { dispose(): void }[] = []; // what the job made: freed when it ends, whatever happens
+  try {
+    return await finetuneIn(owned, runDir, config, options);
+  } finally {
+    for (const o of owned) o.dispose();
+  }
+}
+
+async function finetuneIn(owned: { dispose(): void }[], runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   const f = config.finetune;
   const train = await loadDataset(config.data, "train");
   const test = await loadDataset(config.data, "test");
+  owned.push(train.images, train.labels, test.images, test.labels);
   if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: fine-tuning needs labelled train and test splits`);
   const classes = train.classes.length;
   const n = train.images.size(0);
@@ -44,6 +54,7 @@ export async function finetune(runDir: string, config: Config, options: Finetune
   const idx = tensor(subset.indices, { dtype: "int64" });
   const images = train.images.indexSelect(0, idx); // (M, C, H, W)
   const labels = train.labels.indexSelect(0, idx); // (M)
+  owned.push(idx, images, labels);
 
   const { model, origin } = loadEncoder({ runDir, config, inChannels: train.images.size(1) });
   const device = config.train.device;
@@ -51,6 +62,7 @@ export async function finetune(runDir: string, config: Config, options: Finetune
   // augmentation all come from the fine-tuning seed.
   manualSeed(f.seed);
   const classifier = new Classifier(model.encoder, classes, f.fromHead ? model.head : null).to(device);
+  owned.push(model, classifier);
   const training = finetuneTraining(config, subset.indices.length, subset.indices.length / n);
   const started = performance.now();
   await trainClassifier(classifier, { images, labels }, {

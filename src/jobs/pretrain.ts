@@ -144,7 +144,8 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
     try {
       state.load(checkpoint);
     } catch (e) {
-      throw new CheckpointError(dir, `${dir} does not fit the run's config: ${(e as Error).message}`);
+      if (e instanceof CheckpointError) throw e;
+      throw new CheckpointError(dir, `${dir} does not fit the run's config: ${(e as Error).message}`, { cause: e });
     } finally {
       disposeCheckpoint(checkpoint);
     }
@@ -184,7 +185,14 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
       process.off("SIGINT", handlers.SIGINT);
       process.off("SIGTERM", handlers.SIGTERM);
     }
+    // Everything but the model (returned to the caller) is this job's to free.
     loader.dispose();
+    optimizer.dispose();
+    for (const c of callbacks) if (!(options.callbacks ?? []).includes(c)) c.dispose?.();
+    if (options.data === undefined) {
+      data.images.dispose();
+      data.labels.dispose();
+    }
   }
 }
 
@@ -211,6 +219,8 @@ async function knnMonitor(config: Config, data: LoadedDataset, progress: Progres
   if (!data.hasTestSplit) {
     if (n - bankSize < 1) {
       progress.message("monitor: no images left after the kNN bank for queries; kNN monitoring is off (lower monitor.knnSamples)");
+      bank.images.dispose();
+      bank.labels.dispose();
       return null;
     }
     const count = Math.min(querySize, n - bankSize);
@@ -221,6 +231,8 @@ async function knnMonitor(config: Config, data: LoadedDataset, progress: Progres
       queries = { images: keep(test.images), labels: keep(test.labels) };
     } catch (e) {
       progress.message(`monitor: the test split could not be loaded (${(e as Error).message}); kNN monitoring is off`);
+      bank.images.dispose();
+      bank.labels.dispose();
       return null;
     }
   }

@@ -20,6 +20,15 @@ import type { EvaluationResult } from "./evaluate.js";
 import { recordResult, secondsSince, stderrLog, type Log } from "./report.js";
 
 export async function trainSupervised(outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
+  const owned: { dispose(): void }[] = []; // what the job made: freed when it ends, whatever happens
+  try {
+    return await trainSupervisedIn(owned, outDir, config, options);
+  } finally {
+    for (const o of owned) o.dispose();
+  }
+}
+
+async function trainSupervisedIn(owned: { dispose(): void }[], outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   mkdirSync(outDir, { recursive: true });
   writeRunConfig(outDir, config);
@@ -27,9 +36,12 @@ export async function trainSupervised(outDir: string, config: Config, options: {
   manualSeed(config.train.seed);
   const train = await loadDataset(config.data, "train");
   const test = await loadDataset({ ...config.data, limit: null }, "test");
+  owned.push(train.images, train.labels, test.images, test.labels);
   if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: the supervised baseline needs labelled train and test splits`);
   const device = config.train.device;
-  const model = new Classifier(buildModel(config, train.images.size(1)).encoder, train.classes.length).to(device);
+  const built = buildModel(config, train.images.size(1)); // its head is not used
+  const model = new Classifier(built.encoder, train.classes.length).to(device);
+  owned.push(built, model);
   const training = supervisedTraining(config);
   const started = performance.now();
   await trainClassifier(model, train, {

@@ -31,6 +31,9 @@ export interface CheckpointState {
   stepInEpoch: number;
   /** Optimizer steps done in the whole run. */
   globalStep: number;
+  /** The current epoch's loss so far (sum over its steps, and their number), for its summary line. */
+  epochLossSum?: number;
+  epochSteps?: number;
   /** libtorch's CPU generator state, base64. */
   rngState: string;
   optimizer: { name: string; steps: number };
@@ -121,14 +124,20 @@ export function loadCheckpoint(dir: string): Checkpoint {
   }
   const format = state.format ?? 1;
   if (format > CHECKPOINT_FORMAT) throw new CheckpointError(statePath, `${statePath}: checkpoint format ${format} is newer than this version reads (${CHECKPOINT_FORMAT})`);
-  const groups: TensorGroups = new Map([["model", readGroup(dir, "model")]]);
-  if (format === 1) {
-    for (const [name, tensors] of splitFormat1(readGroup(dir, "optimizer"))) groups.set(name, tensors);
-  } else {
-    for (const file of readdirSync(dir).sort()) {
-      const group = file.endsWith(".safetensors") ? file.slice(0, -".safetensors".length) : null;
-      if (group !== null && group !== "model") groups.set(group, readGroup(dir, group));
+  const groups: TensorGroups = new Map();
+  try {
+    groups.set("model", readGroup(dir, "model"));
+    if (format === 1) {
+      for (const [name, tensors] of splitFormat1(readGroup(dir, "optimizer"))) groups.set(name, tensors);
+    } else {
+      for (const file of readdirSync(dir).sort()) {
+        const group = file.endsWith(".safetensors") ? file.slice(0, -".safetensors".length) : null;
+        if (group !== null && group !== "model") groups.set(group, readGroup(dir, group));
+      }
     }
+  } catch (e) {
+    disposeCheckpoint({ dir, state, groups }); // what was read before the failure
+    throw e;
   }
   return { dir, state, groups };
 }

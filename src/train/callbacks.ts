@@ -47,4 +47,6 @@ export interface TrainCallback {
   stateDict?(): Map<string, Tensor>;
   /** Restores from a checkpoint's group (copies; the caller still owns `state`). */
   loadStateDict?(state: Map<string, Tensor>): void;
+  /** Frees what the callback holds; the job that made it calls this at the end. */
+  dispose?(): void;
 }

@@ -81,8 +81,6 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
 
   const started = performance.now();
   const stepsAtStart = state.globalStep;
-  let epochLoss = 0;
-  let epochSteps = 0;
   while (loader.epoch < epochs) {
     // 1) one step at the scheduled learning rate
     const lr = warmupCosine(state.globalStep, { peak: schedule.peak, totalSteps: schedule.totalSteps, warmupSteps: schedule.warmupSteps });
@@ -117,8 +115,8 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     optimizer.step();
     optimizer.zeroGrad();
     state.globalStep++;
-    epochLoss += loss;
-    epochSteps++;
+    state.epochLossSum += loss;
+    state.epochSteps++;
     const epoch = loader.epoch;
     const stepInEpoch = loader.batchInEpoch;
     for (const c of callbacks) c.onStepEnd?.({ globalStep: state.globalStep, epoch, stepInEpoch, loss, accuracy, lr, model });
@@ -135,13 +133,13 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     // 3) the end of an epoch: callbacks' metrics, the next epoch, maybe a checkpoint
     let saved = false;
     if (loader.epochDone) {
-      const meanLoss = epochLoss / Math.max(1, epochSteps);
+      const meanLoss = state.epochLossSum / Math.max(1, state.epochSteps);
       const summary: Record<string, unknown> = { step: state.globalStep, epoch: epoch + 1, epoch_loss: meanLoss };
       for (const c of callbacks) Object.assign(summary, c.onEpochEnd?.({ epoch, model }) ?? {});
       appendMetrics(summary);
       loader.nextEpoch();
-      epochLoss = 0;
-      epochSteps = 0;
+      state.epochLossSum = 0;
+      state.epochSteps = 0;
       const monitors = Object.entries(summary).filter(([k]) => !["step", "epoch", "epoch_loss"].includes(k));
       const extra = monitors.map(([k, v]) => `, ${k} ${typeof v === "number" ? v.toFixed(4) : String(v)}`).join("");
       if (loader.epoch === epochs || loader.epoch % config.train.checkpointEvery === 0) {

@@ -8,6 +8,7 @@ import type { DataLoader } from "../data/loader.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { Checkpoint, CheckpointState, TensorGroups } from "../run/checkpoint.js";
+import { CheckpointError } from "../errors.js";
 import { rngStateFromBase64, rngStateToBase64 } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { TrainCallback } from "./callbacks.js";
@@ -15,6 +16,9 @@ import type { TrainCallback } from "./callbacks.js";
 export class TrainState {
   /** Optimizer steps done in the whole run. */
   globalStep = 0;
+  /** The current epoch's loss so far: sum over its steps and their number (for its summary line). */
+  epochLossSum = 0;
+  epochSteps = 0;
 
   constructor(
     readonly model: SimCLRModel,
@@ -44,6 +48,8 @@ export class TrainState {
       epoch: this.loader.epoch,
       stepInEpoch: this.loader.batchInEpoch,
       globalStep: this.globalStep,
+      epochLossSum: this.epochLossSum,
+      epochSteps: this.epochSteps,
       rngState: rngStateToBase64(),
       optimizer: { name: this.optimizerName, steps: this.optimizer.steps },
     };
@@ -52,6 +58,9 @@ export class TrainState {
   /** Restores everything from a checkpoint (copies; the caller still owns its tensors). */
   load(checkpoint: Checkpoint): void {
     const { state, groups } = checkpoint;
+    if (state.optimizer.name !== this.optimizerName) {
+      throw new CheckpointError(checkpoint.dir, `${checkpoint.dir} was written with optimizer ${state.optimizer.name}, the config says ${this.optimizerName}: its state cannot continue`);
+    }
     const group = (name: string) => groups.get(name) ?? new Map<string, Tensor>();
     this.model.loadStateDict(group("model"));
     this.optimizer.loadStateDict(group("optimizer"));
@@ -59,6 +68,8 @@ export class TrainState {
     for (const c of this.callbacks) if (c.name !== undefined && c.loadStateDict !== undefined && groups.has(c.name)) c.loadStateDict(group(c.name));
     this.loader.restore({ epoch: state.epoch, batch: state.stepInEpoch, order: group("loader").get("order") ?? null });
     this.globalStep = state.globalStep;
+    this.epochLossSum = state.epochLossSum ?? 0;
+    this.epochSteps = state.epochSteps ?? 0;
     rngStateFromBase64(state.rngState);
   }
 }

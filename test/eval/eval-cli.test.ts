@@ -143,7 +143,7 @@ describe("simclr finetune and supervised", () => {
     assert.equal(reuse.code, 0, reuse.stderr);
     const badLabels = await run(["finetune", "--run", dir, "--labels", "lots"]);
     assert.equal(badLabels.code, 2, badLabels.stderr);
-    assert.match(badLabels.stderr, /label subset must be like 1%, 10% or 25-per-class, got 'lots'/);
+    assert.match(badLabels.stderr, /--labels: finetune\.labels must be like 1%, 10% or 25-per-class, got 'lots'/);
 
     const sup = tmp("supervised");
     const common = syntheticSet(data, ["model.width=4"]).flatMap((x) => ["--set", x]);

@@ -67,8 +67,18 @@ describe("pretraining", () => {
     assert.equal(a.size, 16);
     assert.deepEqual([...b.keys()], [...a.keys()]);
     for (const [step, loss] of a) assert.equal(b.get(step), loss, `step ${step}`);
-    const summaries = (dir: string) => readFileSync(join(dir, "metrics.jsonl"), "utf-8").split("\n").filter((l) => l.includes("epoch_loss")).length;
-    assert.equal(summaries(split), 2);
+    // the epoch lines (mean loss, online probe) cover whole epochs across the resumes
+    const summaries = (dir: string) =>
+      readFileSync(join(dir, "metrics.jsonl"), "utf-8")
+        .split("\n")
+        .filter((l) => l.includes("epoch_loss"))
+        .map((l) => JSON.parse(l) as { epoch_loss: number; probe_acc: number });
+    assert.equal(summaries(split).length, 2);
+    for (const [i, w] of summaries(whole).entries()) {
+      const s = summaries(split)[i]!;
+      assert.ok(Math.abs(s.epoch_loss - w.epoch_loss) < 1e-9, `epoch ${i + 1} mean loss ${s.epoch_loss} vs ${w.epoch_loss}`);
+      assert.ok(Math.abs(s.probe_acc - w.probe_acc) < 1e-9, `epoch ${i + 1} probe accuracy ${s.probe_acc} vs ${w.probe_acc}`);
+    }
   });
 
   test("a checkpoint in the format before the split (permutation and probe in optimizer.safetensors) resumes onto the recorded curve", async () => {
@@ -111,6 +121,14 @@ describe("pretraining", () => {
     const ckpt = loadCheckpoint(latestCheckpoint(dir)!);
     assert.equal(ckpt.state.globalStep, 8);
     assert.ok(Number.isFinite(ckpt.groups.get("model")!.get("encoder.conv1.weight")!.sum().item()));
+  });
+
+  test("a checkpoint written with another optimizer does not resume", async () => {
+    const dir = tmp("optimizer");
+    await pretrain(small(), { ...opts(dir), stopAfterSteps: 3 });
+    const config = join(dir, "config.yaml");
+    writeFileSync(config, readFileSync(config, "utf-8").replace("name: lars", "name: sgd"));
+    await assert.rejects(resume(opts(dir)), (e: Error) => e instanceof CheckpointError && /was written with optimizer lars, the config says sgd/.test(e.message));
   });
 
   test("bad input gives clear errors of the right class", async () => {

@@ -1,0 +1,33 @@
+/** The jobs free what they make: after a job, only what it returns is alive. */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ProgressReporter, evaluate, evaluationConfig, finetune, liveTensorCount, loadConfig, pretrain, trainSupervised } from "../src/index.js";
+import { syntheticSet, writeSyntheticIdx } from "./synthetic.js";
+
+const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+const log = () => {};
+
+test("pretrain, evaluate, finetune and supervised leave no tensors behind but the returned model", async () => {
+  const root = mkdtempSync(join(tmpdir(), "simclr-jobs-"));
+  const data = writeSyntheticIdx(join(root, "data"), 256);
+  const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnSamples=100"]) });
+  const before = liveTensorCount();
+  const { model } = await pretrain(config, { outDir: join(root, "run"), progress: quiet(), handleSignals: false });
+  assert.ok(liveTensorCount() > before, "the returned model is alive");
+  model.dispose();
+  assert.equal(liveTensorCount(), before, "pretrain");
+  const evalConfig = evaluationConfig(join(root, "run"), { set: ["eval.epochs=1", "finetune.labels=5-per-class", "finetune.epochs=1"] });
+  for (const protocol of ["knn", "linear"] as const) {
+    await evaluate(join(root, "run"), evalConfig, protocol, { log });
+    assert.equal(liveTensorCount(), before, `evaluate ${protocol}`);
+  }
+  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, protocol: "paper" } }, "linear", { log });
+  assert.equal(liveTensorCount(), before, "evaluate linear (paper)");
+  await finetune(join(root, "run"), evalConfig, { log });
+  assert.equal(liveTensorCount(), before, "finetune");
+  await trainSupervised(join(root, "supervised"), loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { log });
+  assert.equal(liveTensorCount(), before, "supervised");
+});
