@@ -18,7 +18,7 @@ export const LAYERS: Record<string, number> = {
   errors: 0,
   tensor: 1,
   config: 1,
-  dist: 1.5,
+  distributed: 1.5,
   nn: 2,
   optim: 3,
   augment: 3,

@@ -11,8 +11,8 @@ import { configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
-import type { LaunchEnv } from "../dist/launch-env.js";
-import { ProcessGroup, type Backend } from "../dist/process-group.js";
+import type { LaunchEnv } from "../distributed/launch-env.js";
+import { ProcessGroup, type Backend } from "../distributed/process-group.js";
 import { CheckpointError, ConfigError, DistributedError } from "../errors.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
 import { tensor } from "../tensor/factory.js";
@@ -30,7 +30,7 @@ import { ProgressReporter } from "../train/progress.js";
 import { TrainState } from "../train/state.js";
 
 export type { PretrainResult };
-export { launchEnv } from "../dist/launch-env.js";
+export { launchEnv } from "../distributed/launch-env.js";
 
 export interface PretrainOptions {
   /** Run directory: config.yaml, metrics.jsonl, checkpoints/. */

@@ -1,7 +1,7 @@
 import { ones, zeros } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { ProcessGroup } from "../dist/process-group.js";
+import type { ProcessGroup } from "../distributed/process-group.js";
 import { batchNorm } from "./functional.js";
 import { Module } from "./module.js";
 

@@ -7,7 +7,7 @@
  * their transfers overlap each other; overlap with backward itself would need hooks inside
  * libtorch's autograd engine (docs/distributed.md says why it is not done).
  */
-import type { ProcessGroup } from "../dist/process-group.js";
+import type { ProcessGroup } from "../distributed/process-group.js";
 import type { Module } from "../nn/module.js";
 import { cat, zeros } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";

@@ -11,7 +11,7 @@ import { flattenConfig } from "../config/load.js";
 import { NonFiniteLossError } from "../errors.js";
 import { warmupCosine } from "../optim/schedule.js";
 import type { Schedule } from "../recipe/recipe.js";
-import type { ProcessGroup } from "../dist/process-group.js";
+import type { ProcessGroup } from "../distributed/process-group.js";
 import { checkpointName, checkpointsDir, saveCheckpoint } from "../run/checkpoint.js";
 import { join } from "node:path";
 import { tensor } from "../tensor/factory.js";

@@ -3,7 +3,7 @@
  * image, one forward pass of encoder f and head g over both, and NT-Xent on z.
  */
 import { sliceAugmentParams, type SimCLRAugment } from "../augment/simclr.js";
-import type { ProcessGroup } from "../dist/process-group.js";
+import type { ProcessGroup } from "../distributed/process-group.js";
 import { ntXentLoss } from "../losses/ntxent.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { arange, cat } from "../tensor/factory.js";

@@ -1,0 +1,41 @@
+/**
+ * A worker's place in a distributed job, from the variables torchrun sets (and Slurm or
+ * Kubernetes launchers that follow it): RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+ * MASTER_ADDR, MASTER_PORT. `simclr pretrain --nproc N` sets the same variables for the
+ * workers it starts.
+ */
+import { ConfigError } from "../errors.js";
+
+export interface LaunchEnv {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  masterAddr: string;
+  masterPort: number;
+}
+
+/** The job's variables, or null when WORLD_SIZE is unset or 1 (a single process). */
+export function launchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | null {
+  const text = env.WORLD_SIZE;
+  if (text === undefined || text === "" || text === "1") return null;
+  const int = (name: string, min: number, fallback?: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") {
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`environment: ${name} is not set, but WORLD_SIZE=${text} says this is one process of a distributed job`);
+    }
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new ConfigError(`environment: ${name} must be an integer >= ${min}, got '${raw}'`);
+    return value;
+  };
+  const worldSize = int("WORLD_SIZE", 1);
+  const rank = int("RANK", 0);
+  if (rank >= worldSize) throw new ConfigError(`environment: RANK ${rank} is not below WORLD_SIZE ${worldSize}`);
+  const localWorldSize = int("LOCAL_WORLD_SIZE", 1, worldSize);
+  const localRank = int("LOCAL_RANK", 0, rank % localWorldSize);
+  if (localRank >= localWorldSize) throw new ConfigError(`environment: LOCAL_RANK ${localRank} is not below LOCAL_WORLD_SIZE ${localWorldSize}`);
+  const masterPort = int("MASTER_PORT", 1, 29500);
+  if (masterPort > 65535) throw new ConfigError(`environment: MASTER_PORT must be at most 65535, got ${masterPort}`);
+  return { rank, worldSize, localRank, localWorldSize, masterAddr: env.MASTER_ADDR || "127.0.0.1", masterPort };
+}

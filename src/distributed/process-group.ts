@@ -1,0 +1,121 @@
+/**
+ * A process group: c10d's (torch.distributed's engine) TCPStore rendezvous and Gloo (CPU) or
+ * NCCL (CUDA builds) collectives, through the native addon. Every collective waits at most
+ * the group's timeout, so a dead or stuck rank becomes a DistributedError naming this rank,
+ * never a hang.
+ *
+ * Ownership: collectives work in place on the tensors given (allReduce, broadcast) or return
+ * new tensors the caller owns (allGather, allGatherWithGrad, syncBatchNorm).
+ */
+import { DistributedError } from "../errors.js";
+import { native } from "../native.js";
+import { wrap, type Tensor } from "../tensor/tensor.js";
+
+export type Backend = "gloo" | "nccl";
+
+export interface ProcessGroupOptions {
+  /** The rendezvous address (torchrun's MASTER_ADDR) and port (MASTER_PORT); rank 0 listens there. */
+  host: string;
+  port: number;
+  rank: number;
+  size: number;
+  /** Milliseconds any rendezvous or collective may take before it is an error (default 60 s). */
+  timeoutMs?: number;
+  backend?: Backend;
+}
+
+/** An async collective started with allReduceAsync. */
+export interface PendingWork {
+  wait(): void;
+}
+
+export class ProcessGroup {
+  readonly rank: number;
+  readonly size: number;
+  readonly backend: Backend;
+  readonly timeoutMs: number;
+  #id: number;
+
+  private constructor(id: number, options: Required<ProcessGroupOptions>) {
+    this.#id = id;
+    this.rank = options.rank;
+    this.size = options.size;
+    this.backend = options.backend;
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  /** Joins the group: returns once all `size` ranks have (or throws after the timeout). */
+  static init(options: ProcessGroupOptions): ProcessGroup {
+    const full = { timeoutMs: 60_000, backend: "gloo" as Backend, ...options };
+    try {
+      return new ProcessGroup(native.distInit(full), full);
+    } catch (e) {
+      const why = (e as Error).message;
+      const hint = /address already in use|EADDRINUSE/i.test(why)
+        ? ` (port ${full.port} is taken: choose another MASTER_PORT)`
+        : /timed out|timeout|Connection refused|ECONNREFUSED/i.test(why)
+          ? ` (is rank 0 running and ${full.host}:${full.port} reachable from this machine?)`
+          : "";
+      throw new DistributedError(full.rank, `rank ${full.rank} of ${full.size} could not join the process group at ${full.host}:${full.port}${hint}: ${why}`, { cause: e });
+    }
+  }
+
+  #call<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof DistributedError) throw e;
+      throw new DistributedError(this.rank, `${what} failed on rank ${this.rank} of ${this.size}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Sums (or max/min) `tensors` over ranks, in place. */
+  allReduce(tensors: Tensor[], op: "sum" | "max" | "min" = "sum"): void {
+    this.#call("all-reduce", () => native.distAllReduce(this.#id, tensors.map((t) => t.id), op, false));
+  }
+
+  /** Starts an in-place sum over ranks; wait() before reading the tensors. */
+  allReduceAsync(tensors: Tensor[]): PendingWork {
+    const work = this.#call("all-reduce", () => native.distAllReduce(this.#id, tensors.map((t) => t.id), "sum", true));
+    if (work === undefined) throw new DistributedError(this.rank, "all-reduce: the addon returned no work handle");
+    return { wait: () => this.#call("all-reduce", () => native.distWait(work)) };
+  }
+
+  /** Copies rank `root`'s tensors into everyone's, in place. */
+  broadcast(tensors: Tensor[], root = 0): void {
+    this.#call("broadcast", () => native.distBroadcast(this.#id, tensors.map((t) => t.id), root));
+  }
+
+  /** Every rank's `x` concatenated along dim 0, (size * N, ...); no gradient. */
+  allGather(x: Tensor): Tensor {
+    return wrap(this.#call("all-gather", () => native.distAllGather(this.#id, x.id)));
+  }
+
+  /**
+   * Every rank's `x` concatenated along dim 0, with a gradient: the backward sums the
+   * gathered tensor's gradient over ranks and returns this rank's rows, because every rank's
+   * loss depends on every rank's rows (a backward without the sum would be off by 1/size).
+   */
+  allGatherWithGrad(x: Tensor): Tensor {
+    return wrap(this.#call("all-gather", () => native.distAllGatherGrad(this.#id, x.id)));
+  }
+
+  /** Batch norm in training mode over the batch of all ranks (forward and backward); updates the running statistics in place. */
+  syncBatchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor, runningVar: Tensor, momentum: number, eps: number): Tensor {
+    return wrap(this.#call("sync batch norm", () => native.distSyncBatchNorm(this.#id, x.id, weight?.id ?? null, bias?.id ?? null, runningMean.id, runningVar.id, momentum, eps)));
+  }
+
+  /** Returns once every rank has called it (or throws after the timeout). */
+  barrier(): void {
+    this.#call("barrier", () => native.distBarrier(this.#id));
+  }
+
+  destroy(): void {
+    native.distDestroy(this.#id);
+  }
+}
+
+/** Whether this build of the addon has NCCL (a libtorch with CUDA). */
+export function ncclAvailable(): boolean {
+  return native.distHasNccl();
+}

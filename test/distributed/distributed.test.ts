@@ -1,0 +1,230 @@
+/**
+ * Data parallelism over loopback Gloo, with real processes: collectives against the
+ * one-process computation on the concatenated batch, `simclr pretrain --nproc 2` against one
+ * process at the same global batch, resuming across world sizes, and a killed worker.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { freePort, loadConfig, pretrain, resume, ProgressReporter } from "../../src/index.js";
+import { CLI, maxAbsDiff } from "../helpers.js";
+import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
+import { WORLD, gatherScenario, syncBnScenario, type GatherResult, type SyncBnResult } from "./scenarios.js";
+
+const WORKER = join(dirname(fileURLToPath(import.meta.url)), "worker.js");
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-dist-${name}-`));
+const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  stdout: string;
+  seconds: number;
+}
+
+function runProcess(args: string[], env: NodeJS.ProcessEnv, onSpawn?: (pid: number) => void): Promise<Exit> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
+    let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("exit", (code, signal) => resolve({ code, signal, stderr, stdout, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
+/** Runs `worker.js scenario` on `world` ranks; returns each rank's JSON output. */
+async function onRanks<T>(world: number, scenario: string, args: string[] = []): Promise<T[]> {
+  const port = await freePort();
+  const dir = tmp(scenario);
+  const exits = await Promise.all(
+    Array.from({ length: world }, (_, rank) =>
+      runProcess([WORKER, scenario, join(dir, `${rank}.json`), ...args], { RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) }),
+    ),
+  );
+  exits.forEach((e, rank) => assert.equal(e.code, 0, `rank ${rank}: ${e.stderr}`));
+  return exits.map((_, rank) => JSON.parse(readFileSync(join(dir, `${rank}.json`), "utf-8")) as T);
+}
+
+describe("collectives with gradients (2 processes, different data per rank)", () => {
+  test("gathered negatives: loss and gradients equal one process on the concatenated batch (float64, 1e-6)", async () => {
+    const reference = gatherScenario(null);
+    const ranks = await onRanks<GatherResult>(WORLD, "gather");
+    for (const [rank, r] of ranks.entries()) {
+      assert.ok(Math.abs(r.loss - reference.loss) < 1e-6, `rank ${rank}: loss ${r.loss} vs ${reference.loss}`);
+      assert.ok(maxAbsDiff(r.weightGrad, reference.weightGrad) < 1e-6, `rank ${rank}: weight gradient`);
+      assert.ok(maxAbsDiff(r.inputGrads[0]!, reference.inputGrads[rank]!) < 1e-6, `rank ${rank}: input gradient`);
+    }
+  });
+
+  test("the check catches a gather whose backward does not sum over ranks", async () => {
+    const reference = gatherScenario(null);
+    const ranks = await onRanks<GatherResult>(WORLD, "gather-naive");
+    assert.ok(Math.abs(ranks[0]!.loss - reference.loss) < 1e-6, "the loss looks fine");
+    assert.ok(maxAbsDiff(ranks[0]!.weightGrad, reference.weightGrad) > 1e-3, "but the gradients are off");
+  });
+
+  test("sync batch norm equals batch norm over the concatenated batch: outputs, running statistics, gradients", async () => {
+    const reference = syncBnScenario(null);
+    const ranks = await onRanks<SyncBnResult>(WORLD, "syncbn");
+    for (const [rank, r] of ranks.entries()) {
+      assert.ok(maxAbsDiff(r.output[0]!, reference.output[rank]!) < 1e-5, `rank ${rank}: output`);
+      assert.ok(maxAbsDiff(r.runningMean, reference.runningMean) < 1e-5, `rank ${rank}: running mean`);
+      assert.ok(maxAbsDiff(r.runningVar, reference.runningVar) < 1e-4, `rank ${rank}: running var`);
+      assert.ok(maxAbsDiff(r.inputGrads[0]!, reference.inputGrads[rank]!) < 1e-5, `rank ${rank}: input gradient`);
+      assert.ok(maxAbsDiff(r.weightGrad, reference.weightGrad) < 1e-3, `rank ${rank}: weight gradient`);
+      assert.ok(maxAbsDiff(r.biasGrad, reference.biasGrad) < 1e-3, `rank ${rank}: bias gradient`);
+    }
+  });
+});
+
+function losses(dir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const path = join(dir, "metrics.jsonl");
+  if (!existsSync(path)) return out;
+  for (const line of readFileSync(path, "utf-8").split("\n")) {
+    if (!line) continue;
+    const r = JSON.parse(line) as { step: number; loss?: number };
+    if (r.loss !== undefined) out.set(r.step, r.loss);
+  }
+  return out;
+}
+
+function assertSameCurve(a: Map<number, number>, b: Map<number, number>, tolerance: number, what: string): void {
+  assert.deepEqual([...b.keys()], [...a.keys()], `${what}: steps`);
+  for (const [step, loss] of a) {
+    const other = b.get(step)!;
+    assert.ok(Math.abs(other - loss) <= tolerance * Math.abs(loss), `${what}: step ${step}: ${other} vs ${loss}`);
+  }
+}
+
+describe("data-parallel pretraining", () => {
+  let data = "";
+  before(() => {
+    data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 512);
+  });
+  // LARS at a small learning rate: a smooth curve, so float rounding (the order of sums
+  // differs between 1 and 2 processes) stays at rounding level over 24 steps.
+  const curveSet = () => syntheticSet(data, ["train.epochs=3", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1"]);
+
+  test("`simclr pretrain --nproc 2` trains to the curve of one process at the same global batch (24 steps, 1e-4)", async () => {
+    const one = tmp("one");
+    await pretrain(loadConfig({ set: curveSet() }), { outDir: one, progress: quiet(), handleSignals: false });
+    const two = tmp("two");
+    const r = await runProcess([CLI, "pretrain", "--out", two, "--nproc", "2", ...curveSet().flatMap((s) => ["--set", s])], {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /data parallel: 2 processes \(gloo\), 32 images each per global batch of 64/);
+    assert.equal(losses(one).size, 24);
+    assertSameCurve(losses(one), losses(two), 1e-4, "2 processes");
+  });
+
+  test("weights after 3 steps of plain SGD (gradient-scale sensitive) equal one process's (1e-5)", async () => {
+    const set = syntheticSet(data, ["optim.name=sgd", "optim.lr=0.05", "monitor.knnEvery=0", "monitor.linearProbe=false", "train.threads=1"]);
+    const single = await pretrain(loadConfig({ set }), { outDir: tmp("sgd-one"), progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
+    const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
+    const ranks = await onRanks<{ weights: number[]; globalStep: number }>(2, "pretrain", [tmp("sgd-two"), "3", ...set]);
+    for (const [rank, r] of ranks.entries()) {
+      assert.equal(r.globalStep, 3);
+      assert.ok(maxAbsDiff(r.weights, reference) < 1e-5, `rank ${rank}: conv1 weights differ by ${maxAbsDiff(r.weights, reference)}`);
+    }
+    assert.ok(maxAbsDiff(ranks[0]!.weights, ranks[1]!.weights) === 0, "the ranks hold the same weights");
+  });
+
+  test("a 2-process run resumes with 1 process, and a 1-process run with 2: the curve continues as uninterrupted", async () => {
+    const whole = tmp("whole");
+    await pretrain(loadConfig({ set: curveSet() }), { outDir: whole, progress: quiet(), handleSignals: false });
+    // 2 -> 1: stop mid-epoch at step 5
+    const a = tmp("two-then-one");
+    const stopped = await onRanks<{ status: string; globalStep: number }>(2, "pretrain", [a, "5", ...curveSet()]);
+    assert.equal(stopped[0]!.status, "stopped");
+    assert.equal(stopped[0]!.globalStep, 5);
+    await resume({ outDir: a, progress: quiet(), handleSignals: false });
+    assertSameCurve(losses(whole), losses(a), 1e-4, "2 then 1 process");
+    // 1 -> 2: stop at step 11
+    const b = tmp("one-then-two");
+    await pretrain(loadConfig({ set: curveSet() }), { outDir: b, progress: quiet(), handleSignals: false, stopAfterSteps: 11 });
+    const finished = await onRanks<{ status: string; globalStep: number }>(2, "resume", [b, "0"]);
+    assert.equal(finished[0]!.status, "finished");
+    assertSameCurve(losses(whole), losses(b), 1e-4, "1 then 2 processes");
+  });
+});
+
+describe("faults", () => {
+  test("a worker killed with SIGKILL: the launcher ends the job non-zero and names the rank", async () => {
+    const data = writeSyntheticIdx(join(tmp("kill-data"), "synthetic"), 512);
+    const out = tmp("kill");
+    const set = syntheticSet(data, ["train.epochs=50", "monitor.knnEvery=0", "dist.timeout=5"]).flatMap((s) => ["--set", s]);
+    let launcher = 0;
+    const killer = setInterval(() => {
+      // the workers are the launcher's children; kill the last one once training runs
+      if (launcher === 0 || !existsSync(`/proc/${launcher}/task/${launcher}/children`)) return;
+      const children = readFileSync(`/proc/${launcher}/task/${launcher}/children`, "utf-8").trim().split(/\s+/).filter(Boolean);
+      const victim = children[children.length - 1];
+      if (children.length === 2 && victim !== undefined && losses(out).size > 0) {
+        process.kill(Number(victim), "SIGKILL");
+        clearInterval(killer);
+      }
+    }, 200);
+    const r = await runProcess([CLI, "pretrain", "--out", out, "--nproc", "2", ...set], {}, (pid) => (launcher = pid));
+    clearInterval(killer);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /rank 1 \(pid \d+\) was killed by SIGKILL; ending the other workers/);
+    assert.match(r.stderr, /the job failed: rank 1 was killed by SIGKILL/);
+    assert.ok(r.seconds < 60, `the job took ${r.seconds} s to end`);
+  });
+
+  test("a rank whose peer dies exits non-zero within dist.timeout, naming itself", async () => {
+    const port = await freePort();
+    const data = writeSyntheticIdx(join(tmp("peer-data"), "synthetic"), 512);
+    const out = tmp("peer");
+    const set = syntheticSet(data, ["train.epochs=50", "monitor.knnEvery=0", "dist.timeout=3"]).flatMap((s) => ["--set", s]);
+    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: "2", LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+    let victim = 0;
+    const survivor = runProcess([CLI, "pretrain", "--out", out, ...set], env(0));
+    const doomed = runProcess([CLI, "pretrain", "--out", out, ...set], env(1), (pid) => (victim = pid));
+    const killer = setInterval(() => {
+      if (losses(out).size > 2) {
+        process.kill(victim, "SIGKILL");
+        clearInterval(killer);
+      }
+    }, 100);
+    const [r] = await Promise.all([survivor, doomed]);
+    clearInterval(killer);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /on rank 0 of 2/);
+    assert.ok(r.seconds < 40, `rank 0 took ${r.seconds} s to give up`);
+  });
+
+  test("ranks started with different configs, and a port in use, are clear errors", async () => {
+    const port = await freePort();
+    const data = writeSyntheticIdx(join(tmp("cfg-data"), "synthetic"), 512);
+    const out = tmp("cfg");
+    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: "2", LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+    const set = (width: number) => syntheticSet(data, [`model.width=${width}`, "dist.timeout=10"]).flatMap((s) => ["--set", s]);
+    const [r0, r1] = await Promise.all([runProcess([CLI, "pretrain", "--out", out, ...set(4)], env(0)), runProcess([CLI, "pretrain", "--out", out, ...set(8)], env(1))]);
+    assert.equal(r0.code, 1);
+    assert.match(r0.stderr, /rank\(s\) 1 resolved a different config from rank 0's/);
+    assert.notEqual(r1.code, 0);
+
+    const { createServer } = await import("node:net");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    try {
+      const taken = await runProcess([CLI, "pretrain", "--out", tmp("taken"), ...set(4)], env(0));
+      assert.equal(taken.code, 1);
+      assert.match(taken.stderr, new RegExp(`rank 0 of 2 could not join the process group at 127.0.0.1:${port}`));
+    } finally {
+      server.close();
+    }
+    const odd = await runProcess([CLI, "pretrain", "--out", tmp("odd"), "--nproc", "2", ...syntheticSet(data, ["train.batchSize=63"]).flatMap((s) => ["--set", s])], {});
+    assert.notEqual(odd.code, 0);
+    assert.match(odd.stderr, /train.batchSize 63 \(the global batch\) does not divide among 2 processes/);
+  });
+});

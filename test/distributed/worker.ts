@@ -1,0 +1,28 @@
+/**
+ * One rank of a distributed test: `node worker.js SCENARIO OUT.json [args]`, with RANK,
+ * WORLD_SIZE, MASTER_ADDR and MASTER_PORT set by the test. Writes its result as JSON.
+ */
+import { writeFileSync } from "node:fs";
+import { ProcessGroup, launchEnv, loadConfig, pretrain, resume, ProgressReporter } from "../../src/index.js";
+import { gatherScenario, syncBnScenario } from "./scenarios.js";
+
+const [scenario, out, ...rest] = process.argv.slice(2);
+const launch = launchEnv();
+if (launch === null || scenario === undefined || out === undefined) throw new Error("usage: RANK=.. WORLD_SIZE=.. node worker.js SCENARIO OUT.json");
+const quiet = new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+
+if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn") {
+  const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: 30_000 });
+  const result = scenario === "syncbn" ? syncBnScenario(group) : gatherScenario(group, scenario === "gather-naive");
+  writeFileSync(out, JSON.stringify(result));
+  group.destroy();
+} else if (scenario === "pretrain" || scenario === "resume") {
+  // rest: runDir, stopAfterSteps (0: none), then config overrides
+  const [runDir, stop, ...set] = rest;
+  if (runDir === undefined || stop === undefined) throw new Error("pretrain needs RUN_DIR STOP_AFTER");
+  const options = { outDir: runDir, launch, progress: quiet, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
+  const result = scenario === "pretrain" ? await pretrain(loadConfig({ set }), options) : await resume(options);
+  writeFileSync(out, JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.conv1.weight.dataAsNumbers()) }));
+} else {
+  throw new Error(`unknown scenario ${scenario}`);
+}
