@@ -59,6 +59,9 @@ export const SCHEMA = {
   "monitor.knnEvery": { type: "integer", default: 1, min: 0, doc: "epochs between kNN evaluations logged to metrics.jsonl (0: off; labelled data only)" },
   "monitor.knnSamples": { type: "integer", default: 10000, min: 10, doc: "train images in the kNN memory bank (test queries: a fifth of it)" },
   "monitor.linearProbe": { type: "boolean", default: true, doc: "train an online linear classifier on detached h and log its accuracy per epoch (labelled data only)" },
+  "monitor.probeLr": { type: "number", default: 0.1, min: 0, doc: "the online probe's learning rate (Nesterov SGD, momentum 0.9)" },
+  "monitor.knnK": { type: "integer", default: 200, min: 1, doc: "kNN monitor: neighbours that vote" },
+  "monitor.knnTemperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN monitor: votes are exp(cosine / T)" },
   // Data-parallel training over processes and machines (docs/distributed.md).
   "dist.backend": { type: "string", default: "auto", choices: ["auto", "gloo", "nccl"], doc: "collectives: gloo (CPU), nccl (CUDA); auto: nccl on cuda devices, else gloo" },
   "dist.timeout": { type: "number", default: 60, min: 1, doc: "seconds a rendezvous or collective may wait for the other ranks before the run stops with an error" },
@@ -67,6 +70,8 @@ export const SCHEMA = {
   "eval.protocol": { type: "string", default: "fast", choices: ["fast", "paper"], doc: "linear: fast = L-BFGS logistic regression on standardised h, L2 chosen on held-out data; paper = a linear layer trained by SGD on the frozen encoder (Appendix B.6)" },
   "eval.k": { type: "integer", default: 200, min: 1, doc: "kNN: neighbours that vote" },
   "eval.temperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN: votes are exp(cosine / T)" },
+  "eval.holdOut": { type: "number", default: 0.1, min: 0.001, max: 0.9, doc: "linear (fast): fraction of the train split held out to choose the L2 strength" },
+  "eval.maxIterations": { type: "integer", default: 200, min: 1, doc: "linear (fast): L-BFGS iterations per fit" },
   "eval.epochs": { type: "integer", default: 90, min: 1, doc: "linear (paper): epochs (Appendix B.6: 90)" },
   "eval.batchSize": { type: "integer", default: 512, min: 1, doc: "linear (paper): batch size (the paper: 4096; CPU-sized here)" },
   "eval.lr": { type: "number", default: 0.1, min: 0, doc: "linear (paper): base learning rate, x batchSize/256 (Appendix B.6: 0.1), Nesterov SGD, cosine decay" },

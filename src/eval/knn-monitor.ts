@@ -26,13 +26,15 @@ export class KnnMonitor {
     readonly device: string,
     /** Evaluate after every `every` epochs. */
     readonly every = 1,
+    /** k and T of the weighted vote (default 200 and 0.1). */
+    readonly vote: { k: number; temperature: number } = { k: 200, temperature: 0.1 },
   ) {}
 
   evaluate(encoder: SimCLRModel["encoder"]): { top1: number; top5: number } {
     return tidy(() => {
       const bank = extractFeatures(encoder, this.bank.images, { device: this.device }); // (Nb, D)
       const queries = extractFeatures(encoder, this.queries.images, { device: this.device }); // (Nq, D)
-      const { top1, top5 } = knnClassify(bank, this.bank.labels, queries, this.queries.labels, { numClasses: this.numClasses });
+      const { top1, top5 } = knnClassify(bank, this.bank.labels, queries, this.queries.labels, { numClasses: this.numClasses, k: this.vote.k, temperature: this.vote.temperature });
       return { top1, top5 };
     });
   }

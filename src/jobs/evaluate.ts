@@ -97,7 +97,7 @@ async function evaluateIn(owned: { dispose(): void }[], runDir: string, config: 
           `linear probe [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
             (heldOutTop1 === undefined ? `refit on the whole train split, ${iterations} iterations` : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
         );
-      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit });
+      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit, holdOut: config.eval.holdOut, maxIterations: config.eval.maxIterations });
       owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
       record = { protocol: "linear", top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }

@@ -129,7 +129,7 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
   // Monitors and checkpoints are rank 0's: the other ranks keep no callbacks.
   const callbacks: TrainCallback[] = [];
   if (main) {
-    if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device));
+    if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device, config.monitor.probeLr));
     const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
     if (knn !== null) callbacks.push(knn);
     callbacks.push(...(options.callbacks ?? []));
@@ -236,7 +236,7 @@ async function knnMonitor(config: Config, data: LoadedDataset, progress: Progres
       return null;
     }
   }
-  return new KnnMonitor(bank, queries, data.classes.length, config.train.device, config.monitor.knnEvery);
+  return new KnnMonitor(bank, queries, data.classes.length, config.train.device, config.monitor.knnEvery, { k: config.monitor.knnK, temperature: config.monitor.knnTemperature });
 }
 
 function silent(): NodeJS.WriteStream {

@@ -22,9 +22,9 @@ export class OnlineLinearProbe implements TrainCallback {
   /** (correct, seen) of the current epoch, float64 (2): checkpointed so a resumed epoch's figure covers all of it. */
   readonly #counts: Tensor;
 
-  constructor(featureDim: number, numClasses: number, device: string) {
+  constructor(featureDim: number, numClasses: number, device: string, lr = 0.1) {
     this.classifier = withoutRngEffect(() => new Linear({ inFeatures: featureDim, outFeatures: numClasses }).to(device));
-    this.optimizer = new SGD(this.classifier.namedParameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
+    this.optimizer = new SGD(this.classifier.namedParameters(), { lr, momentum: 0.9, nesterov: true });
     this.#counts = keep(zeros([2], { dtype: "float64" }));
   }
 

@@ -30,8 +30,12 @@ describe("labelled subsets", () => {
     assert.throws(() => perClassCount("0.1%", 100, 10), /leaves no image per class/);
     assert.throws(() => balancedSubset(labels, 10, "200-per-class", 0), /class 0 has 100 images, fewer than the 200/);
     const dir = mkdtempSync(join(tmpdir(), "simclr-subset-"));
-    writeFileSync(join(dir, "bad.json"), JSON.stringify({ indices: [1, 5000] }));
-    assert.throws(() => readSubset(join(dir, "bad.json"), 1000), /indices must be integers in \[0, 1000\)/);
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ spec: "1%", seed: 0, perClass: 1, indices: [1, 5000] }));
+    assert.throws(() => readSubset(join(dir, "bad.json"), 1000), /bad.json: indices must be integers in \[0, 1000\)/);
+    writeFileSync(join(dir, "nospec.json"), JSON.stringify({ indices: [1, 2] }));
+    assert.throws(() => readSubset(join(dir, "nospec.json"), 1000), /nospec.json: is not a subset written by finetune: spec/);
+    writeFileSync(join(dir, "null.json"), "null");
+    assert.throws(() => readSubset(join(dir, "null.json"), 1000), /null.json: is not a subset/);
   });
 });
 
