@@ -156,6 +156,31 @@ describe("data-parallel pretraining", () => {
   });
 });
 
+describe("the launcher", () => {
+  test("SIGINT to `--nproc 2` stops every worker at the same step with a checkpoint (exit 130); --resume --nproc 2 finishes", async () => {
+    const data = writeSyntheticIdx(join(tmp("sigint-data"), "synthetic"), 512);
+    const out = tmp("sigint");
+    const set = syntheticSet(data, ["train.epochs=6", "monitor.knnEvery=0"]).flatMap((s) => ["--set", s]);
+    let launcher = 0;
+    const signaller = setInterval(() => {
+      if (launcher !== 0 && losses(out).size >= 2) {
+        process.kill(launcher, "SIGINT");
+        clearInterval(signaller);
+      }
+    }, 100);
+    const first = await runProcess([CLI, "pretrain", "--out", out, "--nproc", "2", ...set], {}, (pid) => (launcher = pid));
+    clearInterval(signaller);
+    assert.equal(first.code, 130, first.stderr);
+    assert.match(first.stderr, /SIGINT: saving a checkpoint/);
+    const steps = losses(out).size;
+    assert.ok(steps < 48, `stopped after ${steps} of 48 steps`);
+    const second = await runProcess([CLI, "pretrain", "--out", out, "--resume", "--nproc", "2"], {});
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /resuming .* on 2 processes/);
+    assert.deepEqual([...losses(out).keys()], Array.from({ length: 48 }, (_, i) => i + 1));
+  });
+});
+
 describe("faults", () => {
   test("a worker killed with SIGKILL: the launcher ends the job non-zero and names the rank", async () => {
     const data = writeSyntheticIdx(join(tmp("kill-data"), "synthetic"), 512);
