@@ -10,6 +10,7 @@
 #include "common.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
@@ -74,8 +75,9 @@ void Wait(GroupEntry& g, const c10::intrusive_ptr<c10d::Work>& work, const char*
 
 bool IsLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
-// distInit({ host, port, rank, size, timeoutMs, backend }) -> group id. Rank 0 serves the
-// store; the call returns once every rank has joined (or throws after timeoutMs).
+// distInit({ host, port, rank, size, timeoutMs, backend, isServer }) -> group id. The store's
+// server is rank 0, unless a launcher already serves it (torchrun's agent: isServer false on
+// every rank); the call returns once every rank has joined (or throws after timeoutMs).
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "distInit", [&]() -> Napi::Value {
@@ -94,11 +96,13 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     }
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(port);
-    opts.isServer = entry->rank == 0;
+    opts.isServer = o.Get("isServer").ToBoolean();
     opts.numWorkers = static_cast<std::size_t>(entry->size);
-    opts.waitWorkers = true;
+    opts.waitWorkers = true; // every rank counts itself in; the server waits for all
     opts.timeout = entry->timeout;
-    entry->store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+    // The group's keys live under a prefix of their own, as torch.distributed's do, so a store
+    // shared with a launcher's agent never mixes its keys with ours.
+    entry->store = c10::make_intrusive<c10d::PrefixStore>("simclr_pg", c10::make_intrusive<c10d::TCPStore>(host, opts));
     if (entry->backend == "gloo") {
       auto options = c10d::ProcessGroupGloo::Options::create(entry->timeout);
       const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");

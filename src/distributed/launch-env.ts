@@ -13,6 +13,8 @@ export interface LaunchEnv {
   localWorldSize: number;
   masterAddr: string;
   masterPort: number;
+  /** torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE). */
+  agentStore: boolean;
 }
 
 /** The job's variables, or null when WORLD_SIZE is unset or 1 (a single process). */
@@ -37,5 +39,5 @@ export function launchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | nul
   if (localRank >= localWorldSize) throw new ConfigError(`environment: LOCAL_RANK ${localRank} is not below LOCAL_WORLD_SIZE ${localWorldSize}`);
   const masterPort = int("MASTER_PORT", 1, 29500);
   if (masterPort > 65535) throw new ConfigError(`environment: MASTER_PORT must be at most 65535, got ${masterPort}`);
-  return { rank, worldSize, localRank, localWorldSize, masterAddr: env.MASTER_ADDR || "127.0.0.1", masterPort };
+  return { rank, worldSize, localRank, localWorldSize, masterAddr: env.MASTER_ADDR || "127.0.0.1", masterPort, agentStore: env.TORCHELASTIC_USE_AGENT_STORE === "True" };
 }

@@ -22,6 +22,8 @@ export interface ProcessGroupOptions {
   /** Milliseconds any rendezvous or collective may take before it is an error (default 60 s). */
   timeoutMs?: number;
   backend?: Backend;
+  /** Whether this process serves the rendezvous store (default: rank 0; false everywhere when a launcher's agent serves it, as torchrun's does). */
+  storeServer?: boolean;
 }
 
 /** An async collective started with allReduceAsync. */
@@ -46,9 +48,9 @@ export class ProcessGroup {
 
   /** Joins the group: returns once all `size` ranks have (or throws after the timeout). */
   static init(options: ProcessGroupOptions): ProcessGroup {
-    const full = { timeoutMs: 60_000, backend: "gloo" as Backend, ...options };
+    const full = { timeoutMs: 60_000, backend: "gloo" as Backend, storeServer: options.rank === 0, ...options };
     try {
-      return new ProcessGroup(native.distInit(full), full);
+      return new ProcessGroup(native.distInit({ ...full, isServer: full.storeServer }), full);
     } catch (e) {
       const why = (e as Error).message;
       const hint = /address already in use|EADDRINUSE/i.test(why)

@@ -88,7 +88,7 @@ function joinGroup(config: Config, launch: LaunchEnv): ProcessGroup {
     throw new ConfigError(`train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`, "train.batchSize");
   }
   const backend: Backend = config.dist.backend === "auto" ? (config.train.device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
-  const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, backend });
+  const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, storeServer: launch.rank === 0 && !launch.agentStore, backend });
   // Rank 0 compares a hash of every rank's resolved config with its own.
   const hash = Number.parseInt(createHash("sha256").update(configToYaml(config)).digest("hex").slice(0, 12), 16);
   const mine = tensor([hash], { dtype: "float64" });

@@ -27,10 +27,10 @@ interface Exit {
   seconds: number;
 }
 
-function runProcess(args: string[], env: NodeJS.ProcessEnv, onSpawn?: (pid: number) => void): Promise<Exit> {
+function runProcess(args: string[], env: NodeJS.ProcessEnv, onSpawn?: (pid: number) => void, command = process.execPath): Promise<Exit> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stderr = "";
     let stdout = "";
@@ -178,6 +178,22 @@ describe("the launcher", () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /resuming .* on 2 processes/);
     assert.deepEqual([...losses(out).keys()], Array.from({ length: 48 }, (_, i) => i + 1));
+  });
+});
+
+const torchrun = ["/usr/bin/torchrun", "/usr/local/bin/torchrun"].find((p) => existsSync(p));
+
+describe("torchrun", () => {
+  test("workers started by torchrun join its agent's store and train the one-process curve", { skip: torchrun === undefined ? "torchrun is not installed (Debian: python3-torch)" : false }, async () => {
+    const data = writeSyntheticIdx(join(tmp("torchrun-data"), "synthetic"), 512);
+    const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1"]);
+    const one = tmp("torchrun-one");
+    await pretrain(loadConfig({ set }), { outDir: one, progress: quiet(), handleSignals: false });
+    const out = tmp("torchrun");
+    // --redirects/--tee 1: Debian's torchrun 1.13 under Python 3.11 cannot parse their default 0
+    const r = await runProcess(["--no_python", "--nproc_per_node", "2", "--master_port", String(await freePort()), "--redirects", "1", "--tee", "1", process.execPath, CLI, "pretrain", "--out", out, ...set.flatMap((x) => ["--set", x])], {}, undefined, torchrun);
+    assert.equal(r.code, 0, r.stderr);
+    assertSameCurve(losses(one), losses(out), 1e-4, "torchrun, 2 processes");
   });
 });
 
