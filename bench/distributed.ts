@@ -70,10 +70,16 @@ if (values.worker) {
   };
   const one: Record<string, number>[] = [];
   const two: Record<string, number>[] = [];
+  // overlap needs several buckets to matter: 0.5 MiB buckets (about 6 here), with and without it
+  const small: Record<string, number>[] = [];
+  const overlapped: Record<string, number>[] = [];
+  const twoRun = async (extra: string[]) => JSON.parse(await runRanks([cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...extra.flatMap((x) => ["--set", x])])) as Record<string, number>;
   for (let r = 0; r < Number(values.rounds); r++) {
     const a = bench(1);
     if (a !== null) one.push(a);
-    two.push(JSON.parse(await runRanks([cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets])) as Record<string, number>);
+    two.push(await twoRun([]));
+    small.push(await twoRun(["dist.bucketMiB=0.5"]));
+    overlapped.push(await twoRun(["dist.bucketMiB=0.5", "dist.overlap=true"]));
   }
   const collectives = JSON.parse(await runRanks([here, "--worker"])) as unknown;
   const v1 = median(one.map((o) => o.views_per_s ?? Number.NaN));
@@ -90,6 +96,9 @@ if (values.worker) {
       two_process_step_ms: step2,
       gradient_allreduce_ms: ar2,
       gradient_allreduce_share: Number((ar2 / step2).toFixed(4)),
+      half_mib_buckets_views_per_s: { after_backward: small.map((o) => o.views_per_s), overlapped: overlapped.map((o) => o.views_per_s) },
+      half_mib_buckets_median: { after_backward: median(small.map((o) => o.views_per_s ?? Number.NaN)), overlapped: median(overlapped.map((o) => o.views_per_s ?? Number.NaN)) },
+      wait_after_backward_ms: { after_backward: median(small.map((o) => o.allreduce_ms ?? Number.NaN)), overlapped: median(overlapped.map((o) => o.allreduce_ms ?? Number.NaN)) },
       collectives_2_ranks_loopback: collectives,
     })}\n`,
   );

@@ -10,6 +10,8 @@
 #include "common.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -397,6 +399,104 @@ Napi::Value SyncBatchNormCall(const Napi::CallbackInfo& info) {
   });
 }
 
+// Gradient buckets whose all-reduce starts from inside backward, as DDP's Reducer does: a
+// post-hook on each parameter's gradient accumulator counts the bucket's ready gradients and,
+// when the last arrives, flattens them and starts an async all-reduce. finish() waits for
+// every bucket, divides by the world size and copies the averages back.
+struct Buckets {
+  int64_t groupId = -1;
+  std::vector<std::vector<at::Tensor>> params;  // per bucket
+  std::vector<int64_t> ready;                   // gradients ready this backward, per bucket
+  std::vector<at::Tensor> flat;                 // per bucket, while in flight
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+
+  void Launch(size_t b) {
+    auto& g = GroupById(groupId);
+    std::vector<at::Tensor> grads;
+    for (auto& p : params[b]) {
+      const at::Tensor& grad = p.grad();
+      grads.push_back(grad.defined() ? grad.reshape({-1}) : at::zeros({p.numel()}, p.options()));
+    }
+    flat[b] = at::cat(grads);
+    std::vector<at::Tensor> one{flat[b]};
+    c10d::AllreduceOptions opts;
+    opts.timeout = g.timeout;
+    works[b] = g.group->allreduce(one, opts);
+  }
+};
+
+std::vector<std::unique_ptr<Buckets>>& BucketSets() {
+  static std::vector<std::unique_ptr<Buckets>> sets;
+  return sets;
+}
+
+struct BucketHook : public torch::autograd::FunctionPostHook {
+  Buckets* buckets;
+  size_t bucket;
+  BucketHook(Buckets* b, size_t i) : buckets(b), bucket(i) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs, const torch::autograd::variable_list& /*inputs*/) override {
+    if (++buckets->ready[bucket] == static_cast<int64_t>(buckets->params[bucket].size())) buckets->Launch(bucket);
+    return outputs;
+  }
+};
+
+// distBucketsInstall(group, [[param ids] per bucket]) -> bucket set id
+Napi::Value BucketsInstall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "distBucketsInstall", [&]() -> Napi::Value {
+    GroupOf(env, info[0]);
+    auto set = std::make_unique<Buckets>();
+    set->groupId = info[0].As<Napi::Number>().Int64Value();
+    auto arr = info[1].As<Napi::Array>();
+    for (uint32_t b = 0; b < arr.Length(); b++) set->params.push_back(TensorList(env, arr.Get(b), "distBucketsInstall"));
+    set->ready.assign(set->params.size(), 0);
+    set->flat.resize(set->params.size());
+    set->works.resize(set->params.size());
+    for (size_t b = 0; b < set->params.size(); b++) {
+      for (auto& p : set->params[b]) {
+        auto acc = torch::autograd::impl::grad_accumulator(p);
+        if (!acc) throw Napi::Error::New(env, "distBucketsInstall: a parameter is not a leaf that requires grad");
+        acc->add_post_hook(std::make_unique<BucketHook>(set.get(), b));
+      }
+    }
+    auto& sets = BucketSets();
+    sets.push_back(std::move(set));
+    return Napi::Number::New(env, static_cast<double>(sets.size() - 1));
+  });
+}
+
+// distBucketsFinish(set id): waits for every bucket (launching those whose gradients never
+// all arrived, e.g. unused parameters), averages, copies back into .grad, and re-arms.
+Napi::Value BucketsFinish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "distBucketsFinish", [&]() -> Napi::Value {
+    const int64_t id = info[0].As<Napi::Number>().Int64Value();
+    auto& sets = BucketSets();
+    if (id < 0 || id >= static_cast<int64_t>(sets.size()) || !sets[id]) throw Napi::Error::New(env, "distBucketsFinish: no bucket set " + std::to_string(id));
+    Buckets& set = *sets[id];
+    auto& g = GroupById(set.groupId);
+    at::NoGradGuard no_grad;
+    for (size_t b = 0; b < set.params.size(); b++) {
+      if (!set.works[b]) set.Launch(b);
+    }
+    for (size_t b = 0; b < set.params.size(); b++) {
+      Wait(g, set.works[b], "gradient all-reduce");
+      set.flat[b].div_(g.size);
+      int64_t offset = 0;
+      for (auto& p : set.params[b]) {
+        at::Tensor avg = set.flat[b].narrow(0, offset, p.numel()).view(p.sizes());
+        if (p.grad().defined()) p.mutable_grad().copy_(avg);
+        else p.mutable_grad() = avg.clone();
+        offset += p.numel();
+      }
+      set.works[b].reset();
+      set.flat[b] = at::Tensor();
+      set.ready[b] = 0;
+    }
+    return env.Undefined();
+  });
+}
+
 Napi::Value HasNccl(const Napi::CallbackInfo& info) {
 #ifdef SIMCLR_WITH_NCCL
   return Napi::Boolean::New(info.Env(), true);
@@ -419,6 +519,8 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   add("distBarrier", Barrier);
   add("distSyncBatchNorm", SyncBatchNormCall);
   add("distHasNccl", HasNccl);
+  add("distBucketsInstall", BucketsInstall);
+  add("distBucketsFinish", BucketsFinish);
 }
 
 }  // namespace simclr

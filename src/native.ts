@@ -61,6 +61,8 @@ export interface NativeAddon {
   distBarrier(group: number): void;
   distSyncBatchNorm(group: number, x: TensorId, weight: TensorId | null, bias: TensorId | null, runningMean: TensorId | null, runningVar: TensorId | null, momentum: number, eps: number): TensorId;
   distHasNccl(): boolean;
+  distBucketsInstall(group: number, buckets: TensorId[][]): number;
+  distBucketsFinish(buckets: number): void;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -107,6 +107,19 @@ export class ProcessGroup {
     return wrap(this.#call("sync batch norm", () => native.distSyncBatchNorm(this.#id, x.id, weight?.id ?? null, bias?.id ?? null, runningMean.id, runningVar.id, momentum, eps)));
   }
 
+  /**
+   * Hooks every parameter's gradient accumulator so that each bucket's all-reduce starts
+   * during backward, when its last gradient is ready; returns the bucket set's id.
+   */
+  installGradientBuckets(buckets: Tensor[][]): number {
+    return this.#call("installing gradient buckets", () => native.distBucketsInstall(this.#id, buckets.map((b) => b.map((t) => t.id))));
+  }
+
+  /** Waits for every bucket's all-reduce, writes the averages into the gradients, and re-arms the hooks. */
+  finishGradientBuckets(set: number): void {
+    this.#call("gradient all-reduce", () => native.distBucketsFinish(set));
+  }
+
   /** Returns once every rank has called it (or throws after the timeout). */
   barrier(): void {
     this.#call("barrier", () => native.distBarrier(this.#id));

@@ -153,7 +153,7 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
     lastCheckpoint = dir;
     progress.message(`resuming ${outDir} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${dir})${group === null ? "" : ` on ${group.size} processes`}`);
   }
-  const dataParallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20);
+  const dataParallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
   dataParallel?.broadcastState();
   if (group !== null && main) progress.message(`data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`);
 

@@ -22,10 +22,18 @@ export class DataParallel {
   /** Parameter buckets, in reverse parameter order. */
   readonly buckets: Tensor[][];
 
+  /** With overlap: the native bucket set whose all-reduces start inside backward. */
+  readonly #overlapped: number | null;
+
   constructor(
     readonly model: Module,
     readonly group: ProcessGroup,
     bucketBytes = DEFAULT_BUCKET_BYTES,
+    /**
+     * Start each bucket's all-reduce from inside backward, as soon as its last gradient is
+     * accumulated (hooks on the gradient accumulators, like DDP's Reducer), instead of after it.
+     */
+    overlap = false,
   ) {
     const params = model.parameters().filter((p) => p.requiresGrad).reverse();
     this.buckets = [];
@@ -42,6 +50,7 @@ export class DataParallel {
       bytes += size;
     }
     if (current.length > 0) this.buckets.push(current);
+    this.#overlapped = overlap ? group.installGradientBuckets(this.buckets) : null;
   }
 
   /** Copies rank 0's parameters and buffers to every rank (at the start, as DDP's constructor). */
@@ -52,6 +61,10 @@ export class DataParallel {
 
   /** Averages every parameter's gradient over the ranks, in place (call after backward). */
   averageGradients(): void {
+    if (this.#overlapped !== null) {
+      this.group.finishGradientBuckets(this.#overlapped);
+      return;
+    }
     const size = this.group.size;
     tidy(() =>
       noGrad(() => {

@@ -125,16 +125,19 @@ describe("data-parallel pretraining", () => {
     assertSameCurve(losses(one), losses(two), 1e-4, "2 processes");
   });
 
-  test("weights after 3 steps of plain SGD (gradient-scale sensitive) equal one process's (1e-5)", async () => {
+  test("weights after 3 steps of plain SGD (gradient-scale sensitive) equal one process's (1e-5), with and without overlap", async () => {
     const set = syntheticSet(data, ["optim.name=sgd", "optim.lr=0.05", "monitor.knnEvery=0", "monitor.linearProbe=false", "train.threads=1"]);
     const single = await pretrain(loadConfig({ set }), { outDir: tmp("sgd-one"), progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
     const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
-    const ranks = await onRanks<{ weights: number[]; globalStep: number }>(2, "pretrain", [tmp("sgd-two"), "3", ...set]);
-    for (const [rank, r] of ranks.entries()) {
-      assert.equal(r.globalStep, 3);
-      assert.ok(maxAbsDiff(r.weights, reference) < 1e-5, `rank ${rank}: conv1 weights differ by ${maxAbsDiff(r.weights, reference)}`);
+    // after backward in one bucket, and overlapped with backward in many small buckets
+    for (const extra of [[], ["dist.overlap=true", "dist.bucketMiB=0.01"]]) {
+      const ranks = await onRanks<{ weights: number[]; globalStep: number }>(2, "pretrain", [tmp("sgd-two"), "3", ...set, ...extra]);
+      for (const [rank, r] of ranks.entries()) {
+        assert.equal(r.globalStep, 3);
+        assert.ok(maxAbsDiff(r.weights, reference) < 1e-5, `${extra.join(" ")} rank ${rank}: conv1 weights differ by ${maxAbsDiff(r.weights, reference)}`);
+      }
+      assert.ok(maxAbsDiff(ranks[0]!.weights, ranks[1]!.weights) === 0, "the ranks hold the same weights");
     }
-    assert.ok(maxAbsDiff(ranks[0]!.weights, ranks[1]!.weights) === 0, "the ranks hold the same weights");
   });
 
   test("a 2-process run resumes with 1 process, and a 1-process run with 2: the curve continues as uninterrupted", async () => {
