@@ -409,6 +409,10 @@ struct Buckets {
   std::vector<int64_t> ready;                   // gradients ready this backward, per bucket
   std::vector<at::Tensor> flat;                 // per bucket, while in flight
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  // A parameter holds its gradient accumulator weakly: without these references each forward
+  // would make a new accumulator, without the hooks (DDP's Reducer keeps them the same way).
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<uintptr_t> hookKeys;  // per accumulator, to remove the hook again
 
   void Launch(size_t b) {
     auto& g = GroupById(groupId);
@@ -456,7 +460,8 @@ Napi::Value BucketsInstall(const Napi::CallbackInfo& info) {
       for (auto& p : set->params[b]) {
         auto acc = torch::autograd::impl::grad_accumulator(p);
         if (!acc) throw Napi::Error::New(env, "distBucketsInstall: a parameter is not a leaf that requires grad");
-        acc->add_post_hook(std::make_unique<BucketHook>(set.get(), b));
+        set->hookKeys.push_back(acc->add_post_hook(std::make_unique<BucketHook>(set.get(), b)));
+        set->accumulators.push_back(std::move(acc));
       }
     }
     auto& sets = BucketSets();
@@ -465,8 +470,9 @@ Napi::Value BucketsInstall(const Napi::CallbackInfo& info) {
   });
 }
 
-// distBucketsFinish(set id): waits for every bucket (launching those whose gradients never
-// all arrived, e.g. unused parameters), averages, copies back into .grad, and re-arms.
+// distBucketsFinish(set id) -> buckets launched here: waits for every bucket (launching those
+// whose gradients never all arrived, e.g. unused parameters), averages, copies back into
+// .grad, and re-arms. The count tells whether backward's hooks launched the others.
 Napi::Value BucketsFinish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "distBucketsFinish", [&]() -> Napi::Value {
@@ -476,8 +482,12 @@ Napi::Value BucketsFinish(const Napi::CallbackInfo& info) {
     Buckets& set = *sets[id];
     auto& g = GroupById(set.groupId);
     at::NoGradGuard no_grad;
+    int64_t lateLaunches = 0;
     for (size_t b = 0; b < set.params.size(); b++) {
-      if (!set.works[b]) set.Launch(b);
+      if (!set.works[b]) {
+        set.Launch(b);
+        lateLaunches++;
+      }
     }
     for (size_t b = 0; b < set.params.size(); b++) {
       Wait(g, set.works[b], "gradient all-reduce");
@@ -493,6 +503,21 @@ Napi::Value BucketsFinish(const Napi::CallbackInfo& info) {
       set.flat[b] = at::Tensor();
       set.ready[b] = 0;
     }
+    return Napi::Number::New(env, static_cast<double>(lateLaunches));
+  });
+}
+
+// distBucketsRelease(set id): removes the hooks and drops the references to the accumulators
+// (they hold the parameters), so the model can be freed.
+Napi::Value BucketsRelease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "distBucketsRelease", [&]() -> Napi::Value {
+    const int64_t id = info[0].As<Napi::Number>().Int64Value();
+    auto& sets = BucketSets();
+    if (id < 0 || id >= static_cast<int64_t>(sets.size()) || !sets[id]) return env.Undefined();
+    Buckets& set = *sets[id];
+    for (size_t i = 0; i < set.accumulators.size(); i++) set.accumulators[i]->del_post_hook(set.hookKeys[i]);
+    sets[id].reset();
     return env.Undefined();
   });
 }
@@ -521,6 +546,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   add("distHasNccl", HasNccl);
   add("distBucketsInstall", BucketsInstall);
   add("distBucketsFinish", BucketsFinish);
+  add("distBucketsRelease", BucketsRelease);
 }
 
 }  // namespace simclr

@@ -62,7 +62,8 @@ export interface NativeAddon {
   distSyncBatchNorm(group: number, x: TensorId, weight: TensorId | null, bias: TensorId | null, runningMean: TensorId | null, runningVar: TensorId | null, momentum: number, eps: number): TensorId;
   distHasNccl(): boolean;
   distBucketsInstall(group: number, buckets: TensorId[][]): number;
-  distBucketsFinish(buckets: number): void;
+  distBucketsFinish(buckets: number): number;
+  distBucketsRelease(buckets: number): void;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -65,7 +65,7 @@ export const SCHEMA = {
   // Data-parallel training over processes and machines (docs/distributed.md).
   "dist.backend": { type: "string", default: "auto", choices: ["auto", "gloo", "nccl"], doc: "collectives: gloo (CPU), nccl (CUDA); auto: nccl on cuda devices, else gloo" },
   "dist.timeout": { type: "number", default: 60, min: 1, doc: "seconds a rendezvous or collective may wait for the other ranks before the run stops with an error" },
-  "dist.overlap": { type: "boolean", default: false, doc: "start each gradient bucket's all-reduce during backward (DDP's overlap); off by default: it did not win on the 2-core test machine (BENCHMARKS.md)" },
+  "dist.overlap": { type: "boolean", default: true, doc: "start each gradient bucket's all-reduce during backward, as soon as its gradients are ready (DDP's overlap); false: all after backward" },
   "dist.bucketMiB": { type: "number", default: 25, min: 0.001, doc: "size of the gradient all-reduce buckets (DDP's default: 25)" },
   // Linear evaluation and kNN of a frozen encoder (Appendix B.6; kNN as Wu et al. 2018).
   "eval.protocol": { type: "string", default: "fast", choices: ["fast", "paper"], doc: "linear: fast = L-BFGS logistic regression on standardised h, L2 chosen on held-out data; paper = a linear layer trained by SGD on the frozen encoder (Appendix B.6)" },

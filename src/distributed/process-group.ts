@@ -115,9 +115,17 @@ export class ProcessGroup {
     return this.#call("installing gradient buckets", () => native.distBucketsInstall(this.#id, buckets.map((b) => b.map((t) => t.id))));
   }
 
-  /** Waits for every bucket's all-reduce, writes the averages into the gradients, and re-arms the hooks. */
-  finishGradientBuckets(set: number): void {
-    this.#call("gradient all-reduce", () => native.distBucketsFinish(set));
+  /**
+   * Waits for every bucket's all-reduce, writes the averages into the gradients, and re-arms
+   * the hooks. Returns how many buckets backward's hooks had not launched (0 when all overlapped).
+   */
+  finishGradientBuckets(set: number): number {
+    return this.#call("gradient all-reduce", () => native.distBucketsFinish(set));
+  }
+
+  /** Removes a bucket set's hooks (the model's parameters can then be freed). */
+  releaseGradientBuckets(set: number): void {
+    native.distBucketsRelease(set);
   }
 
   /** Returns once every rank has called it (or throws after the timeout). */

@@ -111,6 +111,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   } finally {
     images.dispose();
     optimizer.dispose();
+    parallel?.dispose();
     group?.destroy();
   }
 }

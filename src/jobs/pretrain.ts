@@ -186,6 +186,7 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
       process.off("SIGTERM", handlers.SIGTERM);
     }
     // Everything but the model (returned to the caller) is this job's to free.
+    dataParallel?.dispose();
     loader.dispose();
     optimizer.dispose();
     for (const c of callbacks) if (!(options.callbacks ?? []).includes(c)) c.dispose?.();

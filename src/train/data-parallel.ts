@@ -3,9 +3,9 @@
  * every rank starts from rank 0's parameters and buffers, runs forward and backward on its
  * slice of the global batch, and then the gradients are averaged over ranks with all-reduces
  * over flat buckets (about 25 MiB, in reverse parameter order, as DDP: the last layers'
- * gradients are ready first). All buckets are started before the first is waited for, so
- * their transfers overlap each other; overlap with backward itself would need hooks inside
- * libtorch's autograd engine (docs/distributed.md says why it is not done).
+ * gradients are ready first). With overlap, each bucket's all-reduce starts from inside
+ * backward, from hooks on the gradient accumulators (native/dist.cc), as soon as its last
+ * gradient is ready; without, all buckets start after backward (overlapping each other).
  */
 import type { ProcessGroup } from "../distributed/process-group.js";
 import type { Module } from "../nn/module.js";
@@ -22,6 +22,8 @@ export class DataParallel {
   /** Parameter buckets, in reverse parameter order. */
   readonly buckets: Tensor[][];
 
+  /** With overlap: buckets the last backward had not launched by its end (0: all overlapped). */
+  lateBuckets = 0;
   /** With overlap: the native bucket set whose all-reduces start inside backward. */
   readonly #overlapped: number | null;
 
@@ -59,10 +61,15 @@ export class DataParallel {
     noGrad(() => this.group.broadcast(tensors, 0));
   }
 
+  /** Removes the overlap hooks, if any (the job calls this at its end). */
+  dispose(): void {
+    if (this.#overlapped !== null) this.group.releaseGradientBuckets(this.#overlapped);
+  }
+
   /** Averages every parameter's gradient over the ranks, in place (call after backward). */
   averageGradients(): void {
     if (this.#overlapped !== null) {
-      this.group.finishGradientBuckets(this.#overlapped);
+      this.lateBuckets = this.group.finishGradientBuckets(this.#overlapped);
       return;
     }
     const size = this.group.size;
