@@ -126,3 +126,6 @@ export { trainSupervised } from "./jobs/supervised.js";
 export { benchSteps, dataShape, type BenchResult } from "./jobs/bench.js";
 export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";
 export { launchWorkers, freePort, type LaunchOptions } from "./jobs/launch.js";
+export { exportSafetensors, type ExportOptions, type ExportPart } from "./jobs/export.js";
+export { embed, type EmbedOptions, type EmbedResult } from "./jobs/embed.js";
+export { readNpy, writeNpy, serializeNpy } from "./run/npy.js";

@@ -9,6 +9,8 @@ import { compareCommand, COMPARE_HELP } from "./compare.js";
 import { finetuneCommand, FINETUNE_HELP } from "./finetune.js";
 import { supervisedCommand, SUPERVISED_HELP } from "./supervised.js";
 import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
+import { exportCommand, EXPORT_HELP } from "./export.js";
+import { embedCommand, EMBED_HELP } from "./embed.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
@@ -18,6 +20,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },
   supervised: { run: supervisedCommand, help: SUPERVISED_HELP },
   compare: { run: compareCommand, help: COMPARE_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
+  embed: { run: embedCommand, help: EMBED_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

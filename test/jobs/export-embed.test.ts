@@ -1,0 +1,100 @@
+/** simclr export (safetensors with torchvision's names) and simclr embed (.npy + sidecar). */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, test } from "node:test";
+import sharp from "sharp";
+import { ProgressReporter, evaluationConfig, extractFeatures, loadConfig, loadEncoder, noGrad, pretrain, readNpy, readSafetensors, resnet, tensor } from "../../src/index.js";
+import { maxAbsDiff, runCli } from "../helpers.js";
+import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
+
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
+const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+
+describe("export and embed", () => {
+  let run = "";
+  let data = "";
+  before(async () => {
+    data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
+    run = tmp("run");
+    await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) }), { outDir: run, progress: quiet(), handleSignals: false });
+  });
+
+  test("export writes torchvision's names and metadata; a fresh ResNet loaded from it gives the run's features", async () => {
+    const out = join(tmp("export"), "encoder.safetensors");
+    const r = await runCli(["export", "--run", run, "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    const { tensors, metadata } = readSafetensors(out);
+    assert.ok(tensors.has("conv1.weight") && tensors.has("layer4.1.bn2.running_var"));
+    assert.ok(![...tensors.keys()].some((k) => k.startsWith("fc.") || k.startsWith("encoder.") || k.startsWith("head.")));
+    assert.equal(metadata["simclr.arch"], "resnet18");
+    assert.equal(metadata["simclr.width"], "4");
+    assert.equal(metadata["simclr.in_channels"], "1");
+    assert.equal(metadata["simclr.input_size"], "28");
+    assert.match(metadata["simclr.input"] ?? "", /\[0, 1\]/);
+    const fresh = resnet({ depth: 18, width: 4, cifarStem: true, inChannels: 1 });
+    fresh.loadStateDict(tensors);
+    const config = evaluationConfig(run);
+    const { encoder } = loadEncoder({ config, inChannels: 1, runDir: run });
+    const images = tensor(new Uint8Array(5 * 28 * 28).map((_, i) => (i * 37) % 256), { shape: [5, 1, 28, 28] });
+    const a = noGrad(() => extractFeatures(fresh, images));
+    const b = noGrad(() => extractFeatures(encoder, images));
+    assert.ok(maxAbsDiff(a.dataAsNumbers(), b.dataAsNumbers()) < 1e-6);
+
+    const both = join(tmp("export-head"), "model.safetensors");
+    assert.equal((await runCli(["export", "--run", run, "--out", both, "--part", "encoder+head"])).code, 0);
+    assert.ok(readSafetensors(both).tensors.has("head.0.linear.weight") || [...readSafetensors(both).tensors.keys()].some((k) => k.startsWith("head.")));
+  });
+
+  test("export: bad input is a clear error", async () => {
+    const onnx = await runCli(["export", "--run", run, "--out", "x.onnx", "--format", "onnx"]);
+    assert.equal(onnx.code, 2);
+    assert.match(onnx.stderr, /--format must be one of safetensors, got 'onnx'/);
+    const empty = tmp("empty-run");
+    writeFileSync(join(empty, "config.yaml"), readFileSync(join(run, "config.yaml")));
+    const none = await runCli(["export", "--run", empty, "--out", join(empty, "x.safetensors")]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /has no checkpoint \(checkpoints\/latest is missing\): pretrain it first/);
+  });
+
+  test("embed an image folder: h of every readable image as .npy, files and labels in the sidecar, unreadable ones skipped and reported", async () => {
+    const folder = tmp("photos");
+    for (const c of ["a", "b"]) {
+      mkdirSync(join(folder, c));
+      for (let i = 0; i < 3; i++) await sharp(Buffer.alloc(20 * 20 * 3, 40 * i + (c === "a" ? 0 : 100)), { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(join(folder, c, `${i}.png`));
+    }
+    writeFileSync(join(folder, "a", "broken.jpg"), "not a jpeg");
+    const out = join(tmp("embed"), "h.npy");
+    const r = await runCli(["embed", "--run", run, "--images", folder, "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /skipped .*broken\.jpg/);
+    const { data: h, shape } = readNpy(out);
+    assert.deepEqual(shape, [6, 32]); // ResNet-18 width 4: 8 x 4 features
+    const side = JSON.parse(readFileSync(out.replace(/\.npy$/, ".json"), "utf-8")) as { files: string[]; labels: number[]; classes: string[]; skipped: { file: string }[]; output: string };
+    assert.equal(side.files.length, 6);
+    assert.deepEqual(side.classes, ["a", "b"]);
+    assert.deepEqual([...side.labels].sort(), [0, 0, 0, 1, 1, 1]);
+    assert.equal(side.skipped.length, 1);
+    assert.equal(side.output, "h");
+    // the same numbers as the library's feature extraction on the same images
+    const { images } = await import("../../src/index.js").then((m) => m.loadImageFolder({ path: folder, size: 28, channels: 1, skipBad: true, cacheDir: null }));
+    const { encoder } = loadEncoder({ config: evaluationConfig(run), inChannels: 1, runDir: run });
+    const expected = noGrad(() => extractFeatures(encoder, images));
+    assert.ok(maxAbsDiff(h, expected.dataAsNumbers()) < 1e-5);
+
+    const z = await runCli(["embed", "--run", run, "--split", "test", "--out", join(tmp("embed-z"), "z.npy"), "--z"]);
+    assert.equal(z.code, 0, z.stderr);
+    assert.match(z.stdout, /"shape":\[64,128\]/);
+  });
+
+  test("embed: a folder without images, and a bad --out, are clear errors", async () => {
+    const empty = tmp("no-images");
+    const r = await runCli(["embed", "--run", run, "--images", empty, "--out", join(empty, "h.npy")]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(empty));
+    const bad = await runCli(["embed", "--run", run, "--out", "h.txt"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--out must end in \.npy/);
+  });
+});
