@@ -128,4 +128,5 @@ export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";
 export { launchWorkers, freePort, type LaunchOptions } from "./jobs/launch.js";
 export { exportSafetensors, type ExportOptions, type ExportPart } from "./jobs/export.js";
 export { embed, type EmbedOptions, type EmbedResult } from "./jobs/embed.js";
+export { importWeights, type ImportResult } from "./jobs/import.js";
 export { readNpy, writeNpy, serializeNpy } from "./run/npy.js";

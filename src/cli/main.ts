@@ -11,6 +11,7 @@ import { supervisedCommand, SUPERVISED_HELP } from "./supervised.js";
 import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
 import { exportCommand, EXPORT_HELP } from "./export.js";
 import { embedCommand, EMBED_HELP } from "./embed.js";
+import { importCommand, IMPORT_HELP } from "./import.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   compare: { run: compareCommand, help: COMPARE_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },
   embed: { run: embedCommand, help: EMBED_HELP },
+  import: { run: importCommand, help: IMPORT_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

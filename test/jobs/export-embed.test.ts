@@ -47,6 +47,32 @@ describe("export and embed", () => {
     assert.ok(readSafetensors(both).tensors.has("head.0.linear.weight") || [...readSafetensors(both).tensors.keys()].some((k) => k.startsWith("head.")));
   });
 
+  test("export -> import -> the imported run's features equal the original's; fc.* is dropped; a wrong width is an error naming the key", async () => {
+    const dir = tmp("import");
+    const file = join(dir, "encoder.safetensors");
+    assert.equal((await runCli(["export", "--run", run, "--out", file])).code, 0);
+    // a torchvision classifier's file also holds fc.*
+    const { tensors } = readSafetensors(file);
+    tensors.set("fc.weight", tensor(new Float32Array(10 * 32), { shape: [10, 32] }));
+    tensors.set("fc.bias", tensor(new Float32Array(10)));
+    const { writeSafetensors } = await import("../../src/index.js");
+    const withFc = join(dir, "classifier.safetensors");
+    writeSafetensors(withFc, tensors);
+    const imported = join(dir, "run");
+    const r = await runCli(["import", "--weights", withFc, "--out", imported, "--width", "4", ...syntheticSet(data).filter((x) => x.startsWith("data.")).flatMap((x) => ["--set", x])]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { dropped: string[] }).dropped.sort(), ["fc.bias", "fc.weight"]);
+    const images = tensor(new Uint8Array(4 * 28 * 28).map((_, i) => (i * 11) % 256), { shape: [4, 1, 28, 28] });
+    const a = loadEncoder({ config: evaluationConfig(run), inChannels: 1, runDir: run }).encoder;
+    const b = loadEncoder({ config: evaluationConfig(imported), inChannels: 1, runDir: imported }).encoder;
+    assert.ok(maxAbsDiff(noGrad(() => extractFeatures(a, images)).dataAsNumbers(), noGrad(() => extractFeatures(b, images)).dataAsNumbers()) < 1e-6);
+    const knn = await runCli(["eval", "knn", "--run", imported]);
+    assert.equal(knn.code, 0, knn.stderr);
+    const wrong = await runCli(["import", "--weights", file, "--out", join(dir, "wrong"), "--width", "8"]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /does not fit resnet18 at width 8 .*'conv1.weight' has shape \[4, 1, 3, 3\]/);
+  });
+
   test("export: bad input is a clear error", async () => {
     const onnx = await runCli(["export", "--run", run, "--out", "x.onnx", "--format", "onnx"]);
     assert.equal(onnx.code, 2);

@@ -1,0 +1,62 @@
+/**
+ * Weights trained elsewhere as a run: a ResNet state dict in safetensors with torchvision's
+ * names (as torchvision's `state_dict()` or `simclr export` write it) becomes a run directory
+ * (config.yaml and a checkpoint), so eval, finetune, embed and export work on it. A torchvision
+ * classifier's `fc.*` is left out (SimCLR's encoder ends at h); every other key must match the
+ * configured architecture exactly, else the error lists what is missing and unexpected.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import type { Config } from "../config/schema.js";
+import { CheckpointError, StateDictError } from "../errors.js";
+import { readSafetensors } from "../nn/safetensors.js";
+import { buildModel } from "../recipe/recipe.js";
+import { latestCheckpoint, saveCheckpoint } from "../run/checkpoint.js";
+import { writeRunConfig } from "../run/run-dir.js";
+import { flattenConfig } from "../config/load.js";
+import { rngStateToBase64, withSeed } from "../tensor/rng.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+export interface ImportResult {
+  runDir: string;
+  checkpoint: string;
+  /** Keys of the file left out (a classifier's fc.*). */
+  dropped: string[];
+}
+
+/** Makes `outDir` a run of `config` whose encoder holds the weights in `weightsFile`; the head is initialised from train.seed. */
+export function importWeights(weightsFile: string, config: Config, outDir: string): ImportResult {
+  if (latestCheckpoint(outDir) !== null) throw new CheckpointError(outDir, `${outDir} already holds a run with checkpoints: choose another directory`);
+  if (!existsSync(weightsFile)) throw new CheckpointError(weightsFile, `${weightsFile} does not exist`);
+  const { tensors } = readSafetensors(weightsFile);
+  const conv1 = tensors.get("conv1.weight");
+  if (conv1 === undefined) {
+    for (const t of tensors.values()) t.dispose();
+    throw new CheckpointError(weightsFile, `${weightsFile} has no conv1.weight: not a ResNet state dict with torchvision's names`);
+  }
+  const inChannels = conv1.size(1);
+  const model = withSeed(config.train.seed, () => buildModel(config, inChannels));
+  const dropped = [...tensors.keys()].filter((k) => k.startsWith("fc."));
+  try {
+    const encoderState = new Map([...tensors].filter(([k]) => !k.startsWith("fc.")));
+    try {
+      model.encoder.loadStateDict(encoderState);
+    } catch (e) {
+      if (e instanceof StateDictError) {
+        throw new CheckpointError(weightsFile, `${weightsFile} does not fit ${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${inChannels} input channel(s)): ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+    mkdirSync(outDir, { recursive: true });
+    writeRunConfig(outDir, config);
+    const groups = new Map<string, Map<string, Tensor>>([["model", model.stateDict()]]);
+    const checkpoint = saveCheckpoint(
+      outDir,
+      { epoch: config.train.epochs, stepInEpoch: 0, globalStep: 0, rngState: rngStateToBase64(), optimizer: { name: config.optim.name, steps: 0 }, config: Object.fromEntries(flattenConfig(config)), createdAt: new Date().toISOString() },
+      groups,
+    );
+    return { runDir: outDir, checkpoint, dropped };
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+    model.dispose();
+  }
+}
