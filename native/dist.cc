@@ -43,6 +43,7 @@ struct GroupEntry {
   int size = 1;
   std::chrono::milliseconds timeout{60000};
   std::string backend;
+  std::string device = "cpu";  // where the group's own small tensors go (barrier)
 };
 
 std::vector<std::unique_ptr<GroupEntry>>& Groups() {
@@ -92,6 +93,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     entry->size = o.Get("size").As<Napi::Number>().Int32Value();
     entry->timeout = std::chrono::milliseconds(o.Get("timeoutMs").As<Napi::Number>().Int64Value());
     entry->backend = o.Get("backend").As<Napi::String>().Utf8Value();
+    entry->device = o.Get("device").As<Napi::String>().Utf8Value();
+    const std::string prefix = o.Get("prefix").As<Napi::String>().Utf8Value();
     if (port <= 0 || port > 65535) throw Napi::RangeError::New(env, "distInit: port must be in 1..65535, got " + std::to_string(port));
     if (entry->size < 1 || entry->rank < 0 || entry->rank >= entry->size) {
       throw Napi::RangeError::New(env, "distInit: rank " + std::to_string(entry->rank) + " is not in 0.." + std::to_string(entry->size - 1));
@@ -104,7 +107,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     opts.timeout = entry->timeout;
     // The group's keys live under a prefix of their own, as torch.distributed's do, so a store
     // shared with a launcher's agent never mixes its keys with ours.
-    entry->store = c10::make_intrusive<c10d::PrefixStore>("simclr_pg", c10::make_intrusive<c10d::TCPStore>(host, opts));
+    entry->store = c10::make_intrusive<c10d::PrefixStore>(prefix, c10::make_intrusive<c10d::TCPStore>(host, opts));
     if (entry->backend == "gloo") {
       auto options = c10d::ProcessGroupGloo::Options::create(entry->timeout);
       const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
@@ -253,7 +256,7 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
   return Guard(env, "distBarrier", [&]() -> Napi::Value {
     auto& g = GroupOf(env, info[0]);
     // A one-element all-reduce: Gloo's barrier takes no timeout of its own.
-    std::vector<at::Tensor> one{at::zeros({1})};
+    std::vector<at::Tensor> one{at::zeros({1}, at::TensorOptions().device(at::Device(g.device)))};
     c10d::AllreduceOptions opts;
     opts.timeout = g.timeout;
     Wait(g, g.group->allreduce(one, opts), "barrier");

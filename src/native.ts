@@ -51,7 +51,7 @@ export interface NativeAddon {
   getNumThreads(): number;
   cudaDeviceCount(): number;
   version(): { torch: string; parallel: string };
-  distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string; isServer: boolean }): number;
+  distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string; isServer: boolean; device: string; prefix: string }): number;
   distDestroy(group: number): void;
   distAllReduce(group: number, tensors: TensorId[], op?: string, async?: boolean): number | undefined;
   distWait(work: number): void;

@@ -37,7 +37,9 @@ export function launchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | nul
   const localWorldSize = int("LOCAL_WORLD_SIZE", 1, worldSize);
   const localRank = int("LOCAL_RANK", 0, rank % localWorldSize);
   if (localRank >= localWorldSize) throw new ConfigError(`environment: LOCAL_RANK ${localRank} is not below LOCAL_WORLD_SIZE ${localWorldSize}`);
-  const masterPort = int("MASTER_PORT", 1, 29500);
+  const masterPort = int("MASTER_PORT", 1);
   if (masterPort > 65535) throw new ConfigError(`environment: MASTER_PORT must be at most 65535, got ${masterPort}`);
-  return { rank, worldSize, localRank, localWorldSize, masterAddr: env.MASTER_ADDR || "127.0.0.1", masterPort, agentStore: env.TORCHELASTIC_USE_AGENT_STORE === "True" };
+  const masterAddr = env.MASTER_ADDR;
+  if (masterAddr === undefined || masterAddr === "") throw new ConfigError(`environment: MASTER_ADDR is not set, but WORLD_SIZE=${text} says this is one process of a distributed job`);
+  return { rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, agentStore: env.TORCHELASTIC_USE_AGENT_STORE === "True" };
 }

@@ -24,6 +24,10 @@ export interface ProcessGroupOptions {
   backend?: Backend;
   /** Whether this process serves the rendezvous store (default: rank 0; false everywhere when a launcher's agent serves it, as torchrun's does). */
   storeServer?: boolean;
+  /** Where the group's own small tensors live: "cpu" for gloo, this rank's GPU for nccl (default "cpu"). */
+  device?: string;
+  /** The store keys' prefix (default "simclr_pg"); a torchrun restart uses a new one. */
+  prefix?: string;
 }
 
 /** An async collective started with allReduceAsync. */
@@ -36,6 +40,8 @@ export class ProcessGroup {
   readonly size: number;
   readonly backend: Backend;
   readonly timeoutMs: number;
+  /** Where small tensors for this group's collectives must be made (the loss, flags). */
+  readonly device: string;
   #id: number;
 
   private constructor(id: number, options: Required<ProcessGroupOptions>) {
@@ -44,11 +50,12 @@ export class ProcessGroup {
     this.size = options.size;
     this.backend = options.backend;
     this.timeoutMs = options.timeoutMs;
+    this.device = options.device;
   }
 
   /** Joins the group: returns once all `size` ranks have (or throws after the timeout). */
   static init(options: ProcessGroupOptions): ProcessGroup {
-    const full = { timeoutMs: 60_000, backend: "gloo" as Backend, storeServer: options.rank === 0, ...options };
+    const full = { timeoutMs: 60_000, backend: "gloo" as Backend, storeServer: options.rank === 0, device: "cpu", prefix: "simclr_pg", ...options };
     try {
       return new ProcessGroup(native.distInit({ ...full, isServer: full.storeServer }), full);
     } catch (e) {

@@ -62,7 +62,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   const group =
     launch === null
       ? null
-      : ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, storeServer: launch.rank === 0 && !launch.agentStore, backend: device.startsWith("cuda") ? "nccl" : "gloo" });
+      : ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, storeServer: launch.rank === 0 && !launch.agentStore, backend: device.startsWith("cuda") ? "nccl" : "gloo", device: device.startsWith("cuda") ? device : "cpu" });
   if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
   const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
   const optimizer = buildOptimizer(config, model.namedParameters());

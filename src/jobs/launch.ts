@@ -52,6 +52,7 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
   const children: { rank: number; child: ChildProcess; exited: boolean }[] = [];
   let failure: { rank: number; why: string; code: number } | null = null;
   let stopping = false;
+  let stoppedWorkers = 0;
 
   const endOthers = () => {
     for (const c of children) if (!c.exited) c.child.kill("SIGTERM");
@@ -92,11 +93,19 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
           pending = lines.pop() ?? "";
           for (const line of lines) if (line.trim() !== "") process.stderr.write(`[rank ${rank}] ${line}\n`);
         });
+        stream?.on("end", () => {
+          if (pending.trim() !== "") process.stderr.write(`[rank ${rank}] ${pending}\n`);
+          pending = "";
+        });
       }
       return new Promise<void>((resolve) => {
         child.on("exit", (code, signal) => {
           entry.exited = true;
-          const bad = signal !== null || (code !== 0 && !(stopping && code === 130));
+          // While stopping, a worker that saved and exited 130, or that the forwarded signal
+          // ended before it could handle it, stopped as asked.
+          const stopped = stopping && (code === 130 || signal === "SIGINT" || signal === "SIGTERM");
+          if (stopped) stoppedWorkers++;
+          const bad = !stopped && (signal !== null || code !== 0);
           if (bad && failure === null) {
             failure = { rank, why: signal !== null ? `was killed by ${signal}` : `exited with status ${code}`, code: code ?? 1 };
             log(`simclr: rank ${rank} (pid ${child.pid}) ${failure.why}; ending the other workers`);
@@ -118,5 +127,5 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
   }
   const failed = failure as { rank: number; why: string; code: number } | null;
   if (failed !== null) throw new DistributedError(failed.rank, `the job failed: rank ${failed.rank} ${failed.why}`);
-  return stopping ? 130 : 0;
+  return stoppedWorkers > 0 ? 130 : 0;
 }

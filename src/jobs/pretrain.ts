@@ -22,7 +22,7 @@ import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../r
 import { disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
 import { readRunConfig, runFiles, truncateJsonLines, writeRunConfig } from "../run/run-dir.js";
 import { manualSeed, setNumThreads } from "../tensor/runtime.js";
-import { keep } from "../tensor/scope.js";
+import { keep, tidy } from "../tensor/scope.js";
 import type { TrainCallback } from "../train/callbacks.js";
 import { OnlineLinearProbe } from "../train/probe.js";
 import { runPretrainLoop, type PretrainResult } from "../train/pretrain.js";
@@ -73,45 +73,55 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
   return run(readRunConfig(options.outDir), options, true);
 }
 
-async function run(config: Config, options: PretrainOptions, resuming: boolean): Promise<PretrainResult> {
-  const group = options.launch ? joinGroup(config, options.launch) : null;
+/**
+ * Joins the job's process group (after this rank has loaded its data and built its monitors,
+ * so no rank waits on another's loading) and checks that every rank resolved the same config.
+ */
+function joinGroup(config: Config, launch: LaunchEnv, device: string): ProcessGroup {
+  const backend: Backend = config.dist.backend === "auto" ? (device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
+  // A torchrun restart is a new attempt: its keys must not meet the last attempt's.
+  const attempt = process.env.TORCHELASTIC_RESTART_COUNT ?? "0";
+  const group = ProcessGroup.init({
+    host: launch.masterAddr,
+    port: launch.masterPort,
+    rank: launch.rank,
+    size: launch.worldSize,
+    timeoutMs: config.dist.timeout * 1000,
+    storeServer: launch.rank === 0 && !launch.agentStore,
+    backend,
+    device: backend === "nccl" ? device : "cpu",
+    prefix: `simclr_pg/attempt_${attempt}`,
+  });
   try {
-    return await runIn(config, options, resuming, group);
-  } finally {
-    group?.destroy();
-  }
-}
-
-/** Joins the job's process group and checks that every rank resolved the same config. */
-function joinGroup(config: Config, launch: LaunchEnv): ProcessGroup {
-  if (config.train.batchSize % launch.worldSize !== 0) {
-    throw new ConfigError(`train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`, "train.batchSize");
-  }
-  const backend: Backend = config.dist.backend === "auto" ? (config.train.device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
-  const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, storeServer: launch.rank === 0 && !launch.agentStore, backend });
-  // Rank 0 compares a hash of every rank's resolved config with its own.
-  const hash = Number.parseInt(createHash("sha256").update(configToYaml(config)).digest("hex").slice(0, 12), 16);
-  const mine = tensor([hash], { dtype: "float64" });
-  const all = Array.from(group.allGather(mine).dataAsNumbers());
-  mine.dispose();
-  const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
-  if (differing.length > 0) {
+    // Rank 0 compares a hash of every rank's resolved config with its own.
+    const hash = Number.parseInt(createHash("sha256").update(configToYaml(config)).digest("hex").slice(0, 12), 16);
+    const all = tidy(() => Array.from(group.allGather(tensor([hash], { dtype: "float64", device: group.device })).dataAsNumbers()));
+    const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
+    if (differing.length > 0) {
+      throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same --config and --set`);
+    }
+  } catch (e) {
     group.destroy();
-    throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same --config and --set`);
+    throw e;
   }
   return group;
 }
 
-async function runIn(config: Config, options: PretrainOptions, resuming: boolean, group: ProcessGroup | null): Promise<PretrainResult> {
+async function run(config: Config, options: PretrainOptions, resuming: boolean): Promise<PretrainResult> {
   const { outDir } = options;
-  const main = group === null || group.rank === 0;
+  const launch = options.launch ?? null;
+  const main = (launch?.rank ?? 0) === 0;
+  if (launch !== null && config.train.batchSize % launch.worldSize !== 0) {
+    throw new ConfigError(`train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`, "train.batchSize");
+  }
   const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : new ProgressReporter(silent(), 1_000_000));
   // Intra-op threads: as configured, else the cores shared among this machine's processes.
   const localWorkers = options.launch?.localWorldSize ?? 1;
   if (config.train.threads !== null) setNumThreads(config.train.threads);
   else if (localWorkers > 1) setNumThreads(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
   manualSeed(config.train.seed);
-  const device = config.train.device;
+  // With several processes on a machine, "cuda" means this process's GPU (LOCAL_RANK).
+  const device = launch !== null && config.train.device === "cuda" ? `cuda:${launch.localRank}` : config.train.device;
 
   const data = options.data ?? (await loadTrainingSet(config, progress));
   if (data.skipped > 0) progress.message(`skipped ${data.skipped} unreadable image(s) (data.skipBad)`);
@@ -119,12 +129,11 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
 
   // The order of these draws from the seeded RNG is part of the recipe: model, then data.
   const model = buildModel(config, data.images.size(1)).to(device).train();
-  if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
   const optimizer = buildOptimizer(config, model.namedParameters());
   const augment = buildAugment(config);
   const loader = new DataLoader(
     { images: data.images, ...(data.labeled ? { labels: data.labels } : {}) },
-    { batchSize: config.train.batchSize, device, rank: group?.rank ?? 0, worldSize: group?.size ?? 1 },
+    { batchSize: config.train.batchSize, device, rank: launch?.rank ?? 0, worldSize: launch?.worldSize ?? 1 },
   );
   // Monitors and checkpoints are rank 0's: the other ranks keep no callbacks.
   const callbacks: TrainCallback[] = [];
@@ -151,11 +160,8 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
     }
     if (main) truncateJsonLines(runFiles(outDir).metrics, state.globalStep);
     lastCheckpoint = dir;
-    progress.message(`resuming ${outDir} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${dir})${group === null ? "" : ` on ${group.size} processes`}`);
+    progress.message(`resuming ${outDir} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${dir})${launch === null ? "" : ` on ${launch.worldSize} processes`}`);
   }
-  const dataParallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
-  dataParallel?.broadcastState();
-  if (group !== null && main) progress.message(`data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`);
 
   let stopRequested = false;
   const onSignal = (signal: string) => {
@@ -168,7 +174,16 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
     process.on("SIGINT", handlers.SIGINT);
     process.on("SIGTERM", handlers.SIGTERM);
   }
+  let group: ProcessGroup | null = null;
+  let dataParallel: DataParallel | null = null;
   try {
+    if (launch !== null) {
+      group = joinGroup(config, launch, device);
+      if (config.model.syncBN) syncBatchNorm(model, group);
+      dataParallel = new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
+      dataParallel.broadcastState();
+      if (main) progress.message(`data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`);
+    }
     return await runPretrainLoop(state, {
       runDir: outDir,
       config,
@@ -187,6 +202,7 @@ async function runIn(config: Config, options: PretrainOptions, resuming: boolean
     }
     // Everything but the model (returned to the caller) is this job's to free.
     dataParallel?.dispose();
+    group?.destroy();
     loader.dispose();
     optimizer.dispose();
     for (const c of callbacks) if (!(options.callbacks ?? []).includes(c)) c.dispose?.();

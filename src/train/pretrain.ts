@@ -93,7 +93,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       let accuracy = out.accuracy;
       if (group !== undefined) {
         // the global batch's loss and accuracy: the mean of the ranks' (equal-sized slices)
-        const stats = tensor([value, accuracy], { dtype: "float64" }); // (2)
+        const stats = tensor([value, accuracy], { dtype: "float64", device: group.device }); // (2)
         group.allReduce([stats]);
         const [meanLoss, meanAccuracy] = Array.from(stats.div(group.size).dataAsNumbers());
         value = meanLoss ?? Number.NaN;
@@ -156,16 +156,18 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     let stop = (options.shouldStop?.() ?? false) || (options.stopAfterSteps !== undefined && state.globalStep - stepsAtStart >= options.stopAfterSteps);
     if (group !== undefined) {
       // every rank stops at the same step: a signal may reach them a step apart
-      const flag = tensor([stop ? 1 : 0], { dtype: "float64" });
+      const flag = tensor([stop ? 1 : 0], { dtype: "float64", device: group.device });
       group.allReduce([flag], "max");
       stop = flag.item() > 0;
       flag.dispose();
     }
     if (stop && loader.epoch < epochs) {
       const dir = saved ? lastCheckpoint : checkpoint();
+      group?.barrier(); // no rank leaves before rank 0 has written the checkpoint
       if (main) progress.message(`stopped at step ${state.globalStep}; checkpoint ${dir} (the run can be resumed from it)`);
       return { status: "stopped", globalStep: state.globalStep, checkpoint: dir, model };
     }
   }
+  group?.barrier(); // the last checkpoint is written before any rank leaves
   return { status: "finished", globalStep: state.globalStep, checkpoint: lastCheckpoint, model };
 }

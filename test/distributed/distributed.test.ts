@@ -71,6 +71,13 @@ describe("collectives with gradients (2 processes, different data per rank)", ()
     assert.ok(maxAbsDiff(ranks[0]!.weightGrad, reference.weightGrad) > 1e-3, "but the gradients are off");
   });
 
+  test("data parallelism starts from rank 0's weights, and the overlap hooks launch every bucket during backward", async () => {
+    const ranks = await onRanks<{ weights: number[]; buckets: number; late: number[] }>(WORLD, "ddp-setup");
+    assert.deepEqual(ranks[1]!.weights, ranks[0]!.weights, "rank 1's changed weights were replaced by rank 0's");
+    assert.ok(ranks[0]!.buckets > 1, `${ranks[0]!.buckets} buckets`);
+    for (const r of ranks) assert.deepEqual(r.late, [0, 0], "no bucket was left for after backward");
+  });
+
   test("sync batch norm equals batch norm over the concatenated batch: outputs, running statistics, gradients", async () => {
     const reference = syncBnScenario(null);
     const ranks = await onRanks<SyncBnResult>(WORLD, "syncbn");
@@ -95,6 +102,11 @@ function losses(dir: string): Map<number, number> {
     if (r.loss !== undefined) out.set(r.step, r.loss);
   }
   return out;
+}
+
+/** Loss lines in metrics.jsonl: a resume must not leave duplicates behind. */
+function lossLines(dir: string): number {
+  return readFileSync(join(dir, "metrics.jsonl"), "utf-8").split("\n").filter((l) => l.includes('"loss"')).length;
 }
 
 function assertSameCurve(a: Map<number, number>, b: Map<number, number>, tolerance: number, what: string): void {
@@ -130,7 +142,7 @@ describe("data-parallel pretraining", () => {
     const single = await pretrain(loadConfig({ set }), { outDir: tmp("sgd-one"), progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
     const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
     // after backward in one bucket, and overlapped with backward in many small buckets
-    for (const extra of [[], ["dist.overlap=true", "dist.bucketMiB=0.01"]]) {
+    for (const extra of [["dist.overlap=false"], ["dist.overlap=true", "dist.bucketMiB=0.01"]]) {
       const ranks = await onRanks<{ weights: number[]; globalStep: number }>(2, "pretrain", [tmp("sgd-two"), "3", ...set, ...extra]);
       for (const [rank, r] of ranks.entries()) {
         assert.equal(r.globalStep, 3);
@@ -150,12 +162,14 @@ describe("data-parallel pretraining", () => {
     assert.equal(stopped[0]!.globalStep, 5);
     await resume({ outDir: a, progress: quiet(), handleSignals: false });
     assertSameCurve(losses(whole), losses(a), 1e-4, "2 then 1 process");
+    assert.equal(lossLines(a), 24, "one loss line per step after the resume");
     // 1 -> 2: stop at step 11
     const b = tmp("one-then-two");
     await pretrain(loadConfig({ set: curveSet() }), { outDir: b, progress: quiet(), handleSignals: false, stopAfterSteps: 11 });
     const finished = await onRanks<{ status: string; globalStep: number }>(2, "resume", [b, "0"]);
     assert.equal(finished[0]!.status, "finished");
     assertSameCurve(losses(whole), losses(b), 1e-4, "1 then 2 processes");
+    assert.equal(lossLines(b), 24, "one loss line per step after the resume");
   });
 });
 

@@ -3,7 +3,7 @@
  * WORLD_SIZE, MASTER_ADDR and MASTER_PORT set by the test. Writes its result as JSON.
  */
 import { writeFileSync } from "node:fs";
-import { ProcessGroup, launchEnv, loadConfig, pretrain, resume, ProgressReporter } from "../../src/index.js";
+import { DataParallel, ProcessGroup, buildModel, launchEnv, loadConfig, noGrad, pretrain, randn, resume, syncBatchNorm, tidy, ProgressReporter } from "../../src/index.js";
 import { gatherScenario, syncBnScenario } from "./scenarios.js";
 
 const [scenario, out, ...rest] = process.argv.slice(2);
@@ -15,6 +15,26 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: 30_000 });
   const result = scenario === "syncbn" ? syncBnScenario(group) : gatherScenario(group, scenario === "gather-naive");
   writeFileSync(out, JSON.stringify(result));
+  group.destroy();
+} else if (scenario === "ddp-setup") {
+  // rank 1 starts from other weights: the broadcast must replace them; then the overlap hooks
+  // must launch every bucket during backward
+  const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: 30_000 });
+  const model = buildModel(loadConfig({ set: ["model.width=4"] }), 1).train();
+  if (launch.rank === 1) noGrad(() => model.encoder.conv1.weight.add_(1));
+  syncBatchNorm(model, group);
+  const dp = new DataParallel(model, group, 0.02 * 2 ** 20, true);
+  dp.broadcastState();
+  const weights = Array.from(model.encoder.conv1.weight.dataAsNumbers());
+  const late: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    tidy(() => model.forward(randn([8, 1, 16, 16])).z.pow(2).mean().backward());
+    dp.averageGradients();
+    late.push(dp.lateBuckets);
+    model.zeroGrad();
+  }
+  writeFileSync(out, JSON.stringify({ weights, buckets: dp.buckets.length, late }));
+  dp.dispose();
   group.destroy();
 } else if (scenario === "pretrain" || scenario === "resume") {
   // rest: runDir, stopAfterSteps (0: none), then config overrides
