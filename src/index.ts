@@ -130,3 +130,5 @@ export { exportSafetensors, type ExportOptions, type ExportPart } from "./jobs/e
 export { embed, type EmbedOptions, type EmbedResult } from "./jobs/embed.js";
 export { importWeights, type ImportResult } from "./jobs/import.js";
 export { readNpy, writeNpy, serializeNpy } from "./run/npy.js";
+export { TfEventsWriter, readTfEvents, maskedCrc32c, type TfEvent } from "./run/tfevents.js";
+export { TensorBoardLogger } from "./train/tensorboard.js";

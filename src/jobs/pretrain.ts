@@ -25,6 +25,8 @@ import { manualSeed, setNumThreads } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import type { TrainCallback } from "../train/callbacks.js";
 import { OnlineLinearProbe } from "../train/probe.js";
+import { TensorBoardLogger } from "../train/tensorboard.js";
+import { join } from "node:path";
 import { runPretrainLoop, type PretrainResult } from "../train/pretrain.js";
 import { ProgressReporter } from "../train/progress.js";
 import { TrainState } from "../train/state.js";
@@ -141,6 +143,7 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
     if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device, config.monitor.probeLr));
     const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
     if (knn !== null) callbacks.push(knn);
+    callbacks.push(new TensorBoardLogger(join(outDir, "tensorboard")));
     callbacks.push(...(options.callbacks ?? []));
   }
   const state = new TrainState(model, optimizer, config.optim.name, loader, callbacks);

@@ -41,6 +41,8 @@ export interface TrainCallback {
   readonly name?: string;
   onBatch?(event: BatchEvent): void;
   onStepEnd?(event: StepEvent): void;
+  /** Every record the loop writes to metrics.jsonl (step lines and epoch lines, with all metrics). */
+  onMetrics?(record: Record<string, unknown>): void;
   /** Metrics to add to the epoch's line of metrics.jsonl (e.g. { knn_top1: 0.8 }), or null. */
   onEpochEnd?(event: EpochEvent): Record<string, number> | null;
   /** Its tensors, by reference, for checkpoints. */

@@ -62,7 +62,11 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
   const main = group === undefined || group.rank === 0;
   const callbacks = main ? state.callbacks : [];
   const metricsPath = runFiles(options.runDir).metrics;
-  const appendMetrics = (record: Record<string, unknown>) => main && appendJsonLine(metricsPath, record);
+  const appendMetrics = (record: Record<string, unknown>) => {
+    if (!main) return;
+    appendJsonLine(metricsPath, record);
+    for (const c of callbacks) c.onMetrics?.(record);
+  };
   const epochs = config.train.epochs;
   const local = loader.batchSize / loader.worldSize;
   const stepOptions = {
