@@ -31,7 +31,7 @@ const pretrainSeconds = (performance.now() - started) / 1000;
 
 process.stderr.write(
   `\nevaluating h (frozen encoder, BN in inference mode) on ${BANK.toLocaleString()} labelled train and ${BANK.toLocaleString()} test images: ` +
-    "kNN (k = 200, T = 0.1) and a linear probe (logistic regression, L2 chosen on held-out data), " +
+    `kNN (k = ${config.eval.k}, T = ${config.eval.temperature}) and a linear probe (logistic regression, L2 chosen on held-out data), ` +
     "for the SimCLR encoder, the same network at random initialisation, and raw pixels\n",
 );
 const evalConfig = evaluationConfig(outDir, { set: [`data.limit=${BANK}`] });
