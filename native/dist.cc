@@ -51,19 +51,16 @@ std::vector<std::unique_ptr<GroupEntry>>& Groups() {
   return groups;
 }
 
+GroupEntry& GroupById(int64_t id);
+
 GroupEntry& GroupOf(const Napi::Env& env, const Napi::Value& v) {
   if (!v.IsNumber()) throw Napi::TypeError::New(env, "process group id must be a number");
-  const int64_t id = v.As<Napi::Number>().Int64Value();
-  auto& groups = Groups();
-  if (id < 0 || id >= static_cast<int64_t>(groups.size()) || !groups[id]) {
-    throw Napi::Error::New(env, "process group " + std::to_string(id) + " does not exist (destroyed?)");
-  }
-  return *groups[id];
+  return GroupById(v.As<Napi::Number>().Int64Value());
 }
 
 GroupEntry& GroupById(int64_t id) {
   auto& groups = Groups();
-  TORCH_CHECK(id >= 0 && id < static_cast<int64_t>(groups.size()) && groups[id], "process group ", id, " does not exist");
+  TORCH_CHECK(id >= 0 && id < static_cast<int64_t>(groups.size()) && groups[id], "process group ", id, " does not exist (destroyed?)");
   return *groups[id];
 }
 
@@ -447,6 +444,13 @@ struct BucketHook : public torch::autograd::FunctionPostHook {
   }
 };
 
+// The bucket set behind a JS id, or nullptr when there is none (released, or never made).
+Buckets* BucketSetOf(const Napi::Value& v) {
+  const int64_t id = v.As<Napi::Number>().Int64Value();
+  auto& sets = BucketSets();
+  return id >= 0 && id < static_cast<int64_t>(sets.size()) ? sets[id].get() : nullptr;
+}
+
 // distBucketsInstall(group, [[param ids] per bucket]) -> bucket set id
 Napi::Value BucketsInstall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -479,10 +483,9 @@ Napi::Value BucketsInstall(const Napi::CallbackInfo& info) {
 Napi::Value BucketsFinish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "distBucketsFinish", [&]() -> Napi::Value {
-    const int64_t id = info[0].As<Napi::Number>().Int64Value();
-    auto& sets = BucketSets();
-    if (id < 0 || id >= static_cast<int64_t>(sets.size()) || !sets[id]) throw Napi::Error::New(env, "distBucketsFinish: no bucket set " + std::to_string(id));
-    Buckets& set = *sets[id];
+    Buckets* found = BucketSetOf(info[0]);
+    if (found == nullptr) throw Napi::Error::New(env, "distBucketsFinish: no bucket set " + std::to_string(info[0].As<Napi::Number>().Int64Value()));
+    Buckets& set = *found;
     auto& g = GroupById(set.groupId);
     at::NoGradGuard no_grad;
     int64_t lateLaunches = 0;
@@ -515,12 +518,10 @@ Napi::Value BucketsFinish(const Napi::CallbackInfo& info) {
 Napi::Value BucketsRelease(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "distBucketsRelease", [&]() -> Napi::Value {
-    const int64_t id = info[0].As<Napi::Number>().Int64Value();
-    auto& sets = BucketSets();
-    if (id < 0 || id >= static_cast<int64_t>(sets.size()) || !sets[id]) return env.Undefined();
-    Buckets& set = *sets[id];
-    for (size_t i = 0; i < set.accumulators.size(); i++) set.accumulators[i]->del_post_hook(set.hookKeys[i]);
-    sets[id].reset();
+    Buckets* set = BucketSetOf(info[0]);
+    if (set == nullptr) return env.Undefined();
+    for (size_t i = 0; i < set->accumulators.size(); i++) set->accumulators[i]->del_post_hook(set->hookKeys[i]);
+    BucketSets()[info[0].As<Napi::Number>().Int64Value()].reset();
     return env.Undefined();
   });
 }

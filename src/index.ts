@@ -123,7 +123,7 @@ export { evaluate, type EvaluateOptions, type EvaluationResult, type Protocol } 
 export { evaluationConfig, EVALUATION_SECTIONS } from "./jobs/evaluation-config.js";
 export { finetune, type FinetuneOptions } from "./jobs/finetune.js";
 export { trainSupervised } from "./jobs/supervised.js";
-export { benchSteps, dataShape, type BenchResult } from "./jobs/bench.js";
+export { benchSteps, type BenchResult } from "./jobs/bench.js";
 export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";
 export { launchWorkers, freePort, type LaunchOptions } from "./jobs/launch.js";
 export { exportSafetensors, type ExportOptions, type ExportPart } from "./jobs/export.js";

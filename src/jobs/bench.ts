@@ -5,31 +5,15 @@
  */
 import type { Config } from "../config/schema.js";
 import { toUnitFloat } from "../data/loader.js";
-import { buildAugment, buildModel, buildOptimizer } from "../recipe/recipe.js";
+import { buildAugment, buildModel, buildOptimizer, dataShape } from "../recipe/recipe.js";
+import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 import { randint } from "../tensor/factory.js";
-import { getNumThreads, manualSeed, setNumThreads } from "../tensor/runtime.js";
+import { getNumThreads, manualSeed } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { simclrForward } from "../train/simclr-step.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
-import { ProcessGroup } from "../distributed/process-group.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
 import { DataParallel } from "../train/data-parallel.js";
-import { availableParallelism } from "node:os";
-
-/** Image shape (C, H) of the configured data set, without loading it. */
-export function dataShape(config: Config): [number, number] {
-  switch (config.data.name) {
-    case "fashion-mnist":
-    case "mnist":
-      return [1, 28];
-    case "cifar10":
-    case "cifar100":
-      return [3, 32];
-    case "cifar10-jpg":
-    case "image-folder":
-      return [config.data.channels, config.data.size];
-  }
-}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -49,20 +33,16 @@ export interface BenchResult {
 /** Times pretraining steps; with `launch`, as one rank of a data-parallel job (train.batchSize global). */
 export function benchSteps(config: Config, options: { steps: number; warmup: number; launch?: LaunchEnv | null }): BenchResult {
   const launch = options.launch ?? null;
-  if (config.train.threads !== null) setNumThreads(config.train.threads);
-  else if (launch !== null) setNumThreads(Math.max(1, Math.floor(availableParallelism() / launch.localWorldSize)));
+  setWorkerThreads(config, launch);
   manualSeed(config.train.seed);
-  const device = config.train.device;
+  const device = workerDevice(config, launch);
   const b = config.train.batchSize;
   const world = launch?.worldSize ?? 1;
   const local = b / world;
   const [channels, side] = dataShape(config);
   const images = keep(tidy(() => toUnitFloat(randint(0, 256, [local, channels, side, side], { dtype: "uint8", device })))); // (B / W, C, S, S)
   const model = buildModel(config, channels).to(device).train();
-  const group =
-    launch === null
-      ? null
-      : ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: config.dist.timeout * 1000, storeServer: launch.rank === 0 && !launch.agentStore, backend: device.startsWith("cuda") ? "nccl" : "gloo", device: device.startsWith("cuda") ? device : "cpu" });
+  const group = launch === null ? null : joinGroup(config, launch, device);
   if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
   const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
   const optimizer = buildOptimizer(config, model.namedParameters());

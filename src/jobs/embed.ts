@@ -9,13 +9,13 @@ import { DataLoader } from "../data/loader.js";
 import { loadImageFolder } from "../data/image-folder.js";
 import { DataError } from "../errors.js";
 import { writeFileAtomic } from "../nn/safetensors.js";
+import { dataShape } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { writeNpy } from "../run/npy.js";
 import { cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { dataShape } from "./bench.js";
 import { stderrLog, type Log } from "./report.js";
 
 export interface EmbedOptions {

@@ -16,7 +16,7 @@ import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
-import { recordResult, secondsSince, stderrLog, type Log } from "./report.js";
+import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 
 export type Protocol = "linear" | "knn";
 
@@ -39,15 +39,10 @@ export interface EvaluationResult extends Record<string, unknown> {
 
 /** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
 export async function evaluate(runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const owned: { dispose(): void }[] = []; // what the job made: freed when it ends, whatever happens
-  try {
-    return await evaluateIn(owned, runDir, config, protocol, options);
-  } finally {
-    for (const o of owned) o.dispose();
-  }
+  return disposingAfter((owned) => evaluateIn(owned, runDir, config, protocol, options));
 }
 
-async function evaluateIn(owned: { dispose(): void }[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+async function evaluateIn(owned: Owned[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   const paper = protocol === "linear" && config.eval.protocol === "paper";
   if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");

@@ -8,9 +8,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
 import { writeSafetensors } from "../nn/safetensors.js";
+import { dataShape } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { dataShape } from "./bench.js";
 
 export type ExportPart = "encoder" | "encoder+head";
 

@@ -17,7 +17,7 @@ import { loadEncoder } from "../run/encoder.js";
 import { tensor } from "../tensor/factory.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
-import { recordResult, secondsSince, stderrLog, type Log } from "./report.js";
+import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 import type { EvaluationResult } from "./evaluate.js";
 
 export interface FinetuneOptions {
@@ -27,15 +27,10 @@ export interface FinetuneOptions {
 }
 
 export async function finetune(runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
-  const owned: { dispose(): void }[] = []; // what the job made: freed when it ends, whatever happens
-  try {
-    return await finetuneIn(owned, runDir, config, options);
-  } finally {
-    for (const o of owned) o.dispose();
-  }
+  return disposingAfter((owned) => finetuneIn(owned, runDir, config, options));
 }
 
-async function finetuneIn(owned: { dispose(): void }[], runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
+async function finetuneIn(owned: Owned[], runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   const f = config.finetune;
   const train = await loadDataset(config.data, "train");

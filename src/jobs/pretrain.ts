@@ -4,25 +4,22 @@
  * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts. `resume` continues
  * a run with the config saved in it.
  */
-import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
-import { configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
-import { ProcessGroup, type Backend } from "../distributed/process-group.js";
-import { CheckpointError, ConfigError, DistributedError } from "../errors.js";
+import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
+import type { ProcessGroup } from "../distributed/process-group.js";
+import { CheckpointError, ConfigError } from "../errors.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
-import { tensor } from "../tensor/factory.js";
 import { DataParallel } from "../train/data-parallel.js";
 import { KnnMonitor } from "../eval/knn-monitor.js";
 import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../recipe/recipe.js";
 import { disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
 import { readRunConfig, runFiles, truncateJsonLines, writeRunConfig } from "../run/run-dir.js";
-import { manualSeed, setNumThreads } from "../tensor/runtime.js";
-import { keep, tidy } from "../tensor/scope.js";
+import { manualSeed } from "../tensor/runtime.js";
+import { keep } from "../tensor/scope.js";
 import type { TrainCallback } from "../train/callbacks.js";
 import { OnlineLinearProbe } from "../train/probe.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
@@ -75,40 +72,6 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
   return run(readRunConfig(options.outDir), options, true);
 }
 
-/**
- * Joins the job's process group (after this rank has loaded its data and built its monitors,
- * so no rank waits on another's loading) and checks that every rank resolved the same config.
- */
-function joinGroup(config: Config, launch: LaunchEnv, device: string): ProcessGroup {
-  const backend: Backend = config.dist.backend === "auto" ? (device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
-  // A torchrun restart is a new attempt: its keys must not meet the last attempt's.
-  const attempt = process.env.TORCHELASTIC_RESTART_COUNT ?? "0";
-  const group = ProcessGroup.init({
-    host: launch.masterAddr,
-    port: launch.masterPort,
-    rank: launch.rank,
-    size: launch.worldSize,
-    timeoutMs: config.dist.timeout * 1000,
-    storeServer: launch.rank === 0 && !launch.agentStore,
-    backend,
-    device: backend === "nccl" ? device : "cpu",
-    prefix: `simclr_pg/attempt_${attempt}`,
-  });
-  try {
-    // Rank 0 compares a hash of every rank's resolved config with its own.
-    const hash = Number.parseInt(createHash("sha256").update(configToYaml(config)).digest("hex").slice(0, 12), 16);
-    const all = tidy(() => Array.from(group.allGather(tensor([hash], { dtype: "float64", device: group.device })).dataAsNumbers()));
-    const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
-    if (differing.length > 0) {
-      throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same --config and --set`);
-    }
-  } catch (e) {
-    group.destroy();
-    throw e;
-  }
-  return group;
-}
-
 async function run(config: Config, options: PretrainOptions, resuming: boolean): Promise<PretrainResult> {
   const { outDir } = options;
   const launch = options.launch ?? null;
@@ -117,13 +80,9 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
     throw new ConfigError(`train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`, "train.batchSize");
   }
   const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : new ProgressReporter(silent(), 1_000_000));
-  // Intra-op threads: as configured, else the cores shared among this machine's processes.
-  const localWorkers = options.launch?.localWorldSize ?? 1;
-  if (config.train.threads !== null) setNumThreads(config.train.threads);
-  else if (localWorkers > 1) setNumThreads(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
+  setWorkerThreads(config, launch);
   manualSeed(config.train.seed);
-  // With several processes on a machine, "cuda" means this process's GPU (LOCAL_RANK).
-  const device = launch !== null && config.train.device === "cuda" ? `cuda:${launch.localRank}` : config.train.device;
+  const device = workerDevice(config, launch);
 
   const data = options.data ?? (await loadTrainingSet(config, progress));
   if (data.skipped > 0) progress.message(`skipped ${data.skipped} unreadable image(s) (data.skipBad)`);
@@ -181,6 +140,8 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
   let dataParallel: DataParallel | null = null;
   try {
     if (launch !== null) {
+      // Joined after this rank has loaded its data and built its monitors, so no rank waits
+      // on another's loading.
       group = joinGroup(config, launch, device);
       if (config.model.syncBN) syncBatchNorm(model, group);
       dataParallel = new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);

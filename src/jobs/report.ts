@@ -15,3 +15,16 @@ export function recordResult<T extends Record<string, unknown>>(runDir: string, 
 export function secondsSince(start: number): number {
   return Number(((performance.now() - start) / 1000).toFixed(1));
 }
+
+/** Something a job frees when it ends (tensors, modules). */
+export type Owned = { dispose(): void };
+
+/** Runs a job's body with a list it pushes what it makes onto; all of it is freed when the body ends, however it ends. */
+export async function disposingAfter<T>(body: (owned: Owned[]) => Promise<T>): Promise<T> {
+  const owned: Owned[] = [];
+  try {
+    return await body(owned);
+  } finally {
+    for (const o of owned) o.dispose();
+  }
+}

@@ -17,18 +17,13 @@ import { writeRunConfig } from "../run/run-dir.js";
 import { manualSeed, setNumThreads } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
 import type { EvaluationResult } from "./evaluate.js";
-import { recordResult, secondsSince, stderrLog, type Log } from "./report.js";
+import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 
 export async function trainSupervised(outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
-  const owned: { dispose(): void }[] = []; // what the job made: freed when it ends, whatever happens
-  try {
-    return await trainSupervisedIn(owned, outDir, config, options);
-  } finally {
-    for (const o of owned) o.dispose();
-  }
+  return disposingAfter((owned) => trainSupervisedIn(owned, outDir, config, options));
 }
 
-async function trainSupervisedIn(owned: { dispose(): void }[], outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
+async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   mkdirSync(outDir, { recursive: true });
   writeRunConfig(outDir, config);

@@ -25,6 +25,21 @@ export const ARCH_DEPTH = {
   resnet152: 152,
 } as const satisfies Record<Config["model"]["arch"], ResNetDepth>;
 
+/** Image shape (C, H) of the configured data set, without loading it. */
+export function dataShape(config: Pick<Config, "data">): [number, number] {
+  switch (config.data.name) {
+    case "fashion-mnist":
+    case "mnist":
+      return [1, 28];
+    case "cifar10":
+    case "cifar100":
+      return [3, 32];
+    case "cifar10-jpg":
+    case "image-folder":
+      return [config.data.channels, config.data.size];
+  }
+}
+
 /** The model and head sections as the SimCLR model's options; inChannels comes from the data. */
 export function modelOptions(config: Pick<Config, "model" | "head">, inChannels: number): SimCLRModelOptions {
   const { model, head } = config;

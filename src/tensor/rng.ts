@@ -8,14 +8,10 @@ import { getRngState, manualSeed, setRngState } from "./runtime.js";
 
 /** Runs `fn` with the global generator seeded to `seed`, then restores the generator's state. */
 export function withSeed<T>(seed: number, fn: () => T): T {
-  const saved = getRngState();
-  try {
+  return withoutRngEffect(() => {
     manualSeed(seed);
     return fn();
-  } finally {
-    setRngState(saved);
-    saved.dispose();
-  }
+  });
 }
 
 /** Runs `fn`, then restores the generator's state: `fn`'s draws do not shift anyone else's. */

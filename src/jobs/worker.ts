@@ -1,0 +1,57 @@
+/**
+ * What every job that runs as one rank of a data-parallel job sets up the same way: its
+ * intra-op threads, its device, and its process group (pretrain and bench share these).
+ */
+import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { configToYaml } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import type { LaunchEnv } from "../distributed/launch-env.js";
+import { ProcessGroup, type Backend } from "../distributed/process-group.js";
+import { DistributedError } from "../errors.js";
+import { tensor } from "../tensor/factory.js";
+import { setNumThreads } from "../tensor/runtime.js";
+import { tidy } from "../tensor/scope.js";
+
+/** Intra-op threads: as configured, else the cores shared among this machine's processes. */
+export function setWorkerThreads(config: Config, launch: LaunchEnv | null): void {
+  const localWorkers = launch?.localWorldSize ?? 1;
+  if (config.train.threads !== null) setNumThreads(config.train.threads);
+  else if (localWorkers > 1) setNumThreads(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
+}
+
+/** With several processes on a machine, "cuda" means this process's GPU (LOCAL_RANK). */
+export function workerDevice(config: Config, launch: LaunchEnv | null): string {
+  return launch !== null && config.train.device === "cuda" ? `cuda:${launch.localRank}` : config.train.device;
+}
+
+/** Joins the job's process group and checks that every rank resolved the same config. */
+export function joinGroup(config: Config, launch: LaunchEnv, device: string): ProcessGroup {
+  const backend: Backend = config.dist.backend === "auto" ? (device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
+  // A torchrun restart is a new attempt: its keys must not meet the last attempt's.
+  const attempt = process.env.TORCHELASTIC_RESTART_COUNT ?? "0";
+  const group = ProcessGroup.init({
+    host: launch.masterAddr,
+    port: launch.masterPort,
+    rank: launch.rank,
+    size: launch.worldSize,
+    timeoutMs: config.dist.timeout * 1000,
+    storeServer: launch.rank === 0 && !launch.agentStore,
+    backend,
+    device: backend === "nccl" ? device : "cpu",
+    prefix: `simclr_pg/attempt_${attempt}`,
+  });
+  try {
+    // Rank 0 compares a hash of every rank's resolved config with its own.
+    const hash = Number.parseInt(createHash("sha256").update(configToYaml(config)).digest("hex").slice(0, 12), 16);
+    const all = tidy(() => Array.from(group.allGather(tensor([hash], { dtype: "float64", device: group.device })).dataAsNumbers()));
+    const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
+    if (differing.length > 0) {
+      throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same --config and --set`);
+    }
+  } catch (e) {
+    group.destroy();
+    throw e;
+  }
+  return group;
+}
