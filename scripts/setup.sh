@@ -72,6 +72,9 @@ fi
 stamp=node_modules/.setup-stamp
 if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.json ] && [ package-lock.json -nt "$stamp" ]; }; then
   say "installing npm packages"
+  # onnxruntime-node (tests: the ONNX export check) ships its CPU binaries in the npm
+  # package; its install script would fetch CUDA ones from NuGet. Skip that: npm only.
+  export ONNXRUNTIME_NODE_INSTALL=skip
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
   touch "$stamp"
 fi

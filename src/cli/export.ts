@@ -1,21 +1,28 @@
-/** `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors] [--part encoder|encoder+head]` */
+/** `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors|onnx] [--part encoder|encoder+head]` */
 import { parseArgs } from "node:util";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
-import { exportSafetensors } from "../jobs/export.js";
+import { exportOnnx, exportSafetensors } from "../jobs/export.js";
 import { UsageError, printResult } from "./common.js";
 
-export const EXPORT_HELP = `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors] [--part encoder|encoder+head]
+export const EXPORT_HELP = `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors|onnx] [--part encoder|encoder+head]
 
-Writes the run's encoder f (and with --part encoder+head the projection head g, as head.*) as
-safetensors with torchvision's parameter names: a torchvision ResNet loads it with
-strict=False, missing only fc. The metadata records the architecture, width, stem, input
-channels and size, and the input scaling (pixels / 255, no normalisation).`;
+Writes the run's encoder f (and with --part encoder+head the projection head g):
 
-const FORMATS = ["safetensors"];
+  --format safetensors  (default) torchvision's parameter names, the head as head.*: a
+                        torchvision ResNet loads it with strict=False, missing only fc.
+  --format onnx         an ONNX model (opset 17) with input "input" (batch, C, H, W), outputs
+                        "h" (and "z"), batch norm folded into the convolutions, a dynamic
+                        batch axis. When onnxruntime-node is installed, the file is run on
+                        test images and compared with libtorch (--no-check skips that).
+
+Both record the architecture, width, stem, input channels and size, and the input scaling
+(float32 pixels / 255, no mean/std normalisation) in their metadata.`;
+
+const FORMATS = ["safetensors", "onnx"];
 const PARTS = ["encoder", "encoder+head"] as const;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, format: { type: "string" }, part: { type: "string" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({ args: argv, options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, format: { type: "string" }, part: { type: "string" }, "no-check": { type: "boolean" }, help: { type: "boolean" } } });
   if (values.help) {
     process.stdout.write(`${EXPORT_HELP}\n`);
     return 0;
@@ -26,7 +33,16 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
   const part = values.part ?? "encoder";
   if (!(PARTS as readonly string[]).includes(part)) throw new UsageError(`--part must be one of ${PARTS.join(", ")}, got '${part}'`);
-  const result = exportSafetensors(values.run, evaluationConfig(values.run), { out: values.out, part: part as (typeof PARTS)[number], ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}) });
+  const options = { out: values.out, part: part as (typeof PARTS)[number], ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}) };
+  if (format === "onnx") {
+    const result = await exportOnnx(values.run, evaluationConfig(values.run), { ...options, checkImages: values["no-check"] ? 0 : 8 });
+    const check = result.check === null
+      ? { check: values["no-check"] ? "skipped (--no-check)" : "not run: onnxruntime-node is not installed (npm install onnxruntime-node)" }
+      : { check: `onnxruntime-node vs libtorch on ${result.check.inputs}: max |diff| ${result.check.maxAbsDiff.toExponential(2)}`, ...Object.fromEntries(Object.entries(result.check.perOutput).map(([k, v]) => [`max_abs_diff_${k}`, v])) };
+    printResult({ out: result.out, bytes: result.bytes, nodes: result.nodes, initializers: result.initializers, ...check, ...result.metadata });
+    return 0;
+  }
+  const result = exportSafetensors(values.run, evaluationConfig(values.run), options);
   printResult({ out: result.out, tensors: result.tensors, ...result.metadata });
   return 0;
 }

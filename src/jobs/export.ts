@@ -1,16 +1,25 @@
 /**
  * Taking an encoder out of a run: safetensors with torchvision's parameter names (a
- * torchvision ResNet loads it with strict=False, missing only `fc`), and metadata that says
- * how to feed it: architecture, width, stem, input channels and size, and the input scaling.
+ * torchvision ResNet loads it with strict=False, missing only `fc`), or an ONNX graph
+ * (opset 17, BN folded, dynamic batch) that onnxruntime runs; both carry metadata that says
+ * how to feed the encoder: architecture, width, stem, input channels and size, input scaling.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
-import { writeSafetensors } from "../nn/safetensors.js";
+import { loadDataset } from "../data/datasets.js";
+import { writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
 import { dataShape } from "../recipe/recipe.js";
-import { loadEncoder } from "../run/encoder.js";
+import { loadEncoder, type EncoderSource } from "../run/encoder.js";
+import { encodeOnnx } from "../run/onnx.js";
+import { onnxGraph } from "../run/onnx-model.js";
+import { rand } from "../tensor/factory.js";
+import { toUnitFloat } from "../tensor/pixels.js";
+import { noGrad } from "../tensor/runtime.js";
+import { withSeed } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { compareWithOnnxRuntime, type OnnxCheck } from "./onnx-check.js";
 
 export type ExportPart = "encoder" | "encoder+head";
 
@@ -27,15 +36,9 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(path, "utf-8")) as { version: string }).version;
 }
 
-/** Writes the run's encoder (and head) to `options.out`; returns what was written. */
-export function exportSafetensors(runDir: string, config: Config, options: ExportOptions): { out: string; tensors: number; metadata: Record<string, string> } {
-  const part = options.part ?? "encoder";
+function metadataOf(config: Config, source: EncoderSource, part: ExportPart): Record<string, string> {
   const [channels, side] = dataShape(config);
-  const source = loadEncoder({ config, inChannels: channels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}) });
-  try {
-    const tensors = new Map<string, Tensor>(source.encoder.stateDict());
-    if (part === "encoder+head") for (const [k, t] of source.model.head.stateDict()) tensors.set(`head.${k}`, t);
-    const metadata: Record<string, string> = {
+  const metadata: Record<string, string> = {
       format: "pt",
       "simclr.version": packageVersion(),
       "simclr.part": part,
@@ -47,13 +50,88 @@ export function exportSafetensors(runDir: string, config: Config, options: Expor
       "simclr.input": "float32 (N, C, H, W) in [0, 1] (pixels / 255), no mean/std normalisation",
       "simclr.feature_dim": String(source.encoder.featureDim),
       "simclr.checkpoint": source.origin,
-    };
-    if (part === "encoder+head") {
-      metadata["simclr.head_layers"] = String(config.head.layers);
-      metadata["simclr.out_dim"] = String(config.head.outDim);
-    }
+  };
+  if (part === "encoder+head") {
+    metadata["simclr.head_layers"] = String(config.head.layers);
+    metadata["simclr.out_dim"] = String(config.head.outDim);
+  }
+  return metadata;
+}
+
+function loadFor(runDir: string, config: Config, options: ExportOptions): EncoderSource {
+  const [channels] = dataShape(config);
+  return loadEncoder({ config, inChannels: channels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}) });
+}
+
+/** Writes the run's encoder (and head) to `options.out`; returns what was written. */
+export function exportSafetensors(runDir: string, config: Config, options: ExportOptions): { out: string; tensors: number; metadata: Record<string, string> } {
+  const part = options.part ?? "encoder";
+  const source = loadFor(runDir, config, options);
+  try {
+    const tensors = new Map<string, Tensor>(source.encoder.stateDict());
+    if (part === "encoder+head") for (const [k, t] of source.model.head.stateDict()) tensors.set(`head.${k}`, t);
+    const metadata = metadataOf(config, source, part);
     writeSafetensors(options.out, tensors, metadata);
     return { out: options.out, tensors: tensors.size, metadata };
+  } finally {
+    source.model.dispose();
+  }
+}
+
+export interface OnnxExportResult {
+  out: string;
+  bytes: number;
+  nodes: number;
+  initializers: number;
+  metadata: Record<string, string>;
+  /** onnxruntime-node against libtorch on test images; null when onnxruntime-node is absent. */
+  check: OnnxCheck | null;
+}
+
+/** Up to `n` test images of the run's data set as float32 in [0, 1]; seeded noise where the data set cannot be read. */
+async function checkImages(config: Config, n: number): Promise<{ images: Tensor; inputs: string }> {
+  const [channels, side] = dataShape(config);
+  try {
+    const test = await loadDataset({ ...config.data, limit: n }, "test");
+    const images = toUnitFloat(test.images); // (n, C, H, W)
+    test.images.dispose();
+    test.labels.dispose();
+    return { images, inputs: `${images.size(0)} images of ${test.description}` };
+  } catch {
+    return { images: withSeed(config.train.seed, () => rand([n, channels, side, side])), inputs: `${n} uniform-noise images (the run's data set could not be read)` };
+  }
+}
+
+/**
+ * Writes the run's encoder (and head) as an ONNX model (opset 17, BN folded, dynamic batch),
+ * then runs it in onnxruntime-node on test images against libtorch when that is installed.
+ */
+export async function exportOnnx(runDir: string, config: Config, options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number }): Promise<OnnxExportResult> {
+  const part = options.part ?? "encoder";
+  const source = loadFor(runDir, config, options);
+  try {
+    source.model.eval();
+    const { format: _pt, ...metadata } = metadataOf(config, source, part);
+    metadata["simclr.batch_norm"] = options.foldBatchNorm === false ? "nodes" : "folded";
+    const graph = onnxGraph(source.encoder, {
+      inputSize: Number(metadata["simclr.input_size"]),
+      foldBatchNorm: options.foldBatchNorm ?? true,
+      ...(part === "encoder+head" ? { head: source.model.head } : {}),
+    });
+    const bytes = encodeOnnx(graph, { producerVersion: packageVersion(), metadata, docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}` });
+    writeFileAtomic(options.out, bytes);
+    const n = options.checkImages ?? 8;
+    let check: OnnxCheck | null = null;
+    if (n > 0) {
+      const { images, inputs } = await checkImages(config, n);
+      const { h, z } = noGrad(() => source.model.forward(images)); // (n, D), (n, outDim)
+      try {
+        check = await compareWithOnnxRuntime(options.out, images, part === "encoder+head" ? { h, z } : { h }, inputs);
+      } finally {
+        for (const t of [images, h, z]) t.dispose();
+      }
+    }
+    return { out: options.out, bytes: statSync(options.out).size, nodes: graph.nodes.length, initializers: graph.initializers.length, metadata, check };
   } finally {
     source.model.dispose();
   }
