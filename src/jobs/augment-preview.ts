@@ -8,7 +8,10 @@ import type { Config } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
 import { toUnitFloat } from "../data/loader.js";
 import { buildAugment } from "../recipe/recipe.js";
+import type { SimCLRAugment } from "../augment/simclr.js";
+import { writeFileAtomic } from "../nn/safetensors.js";
 import { full, zeros } from "../tensor/factory.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 
@@ -20,22 +23,30 @@ export interface PreviewOptions {
   cell: number;
 }
 
-export async function augmentPreview(config: Config, options: PreviewOptions): Promise<{ images: number }> {
-  const { views, cell } = options;
-  manualSeed(config.train.seed);
-  const data = await loadDataset({ ...config.data, limit: options.images }, "train");
-  const augment = buildAugment(config);
-  const [n, c, h] = [data.images.size(0), data.images.size(1), data.images.size(2)];
+/** An RGB canvas: rows of the original and `views` augmented views, each `cell` px square. */
+export interface ViewGrid {
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * Lays out `images` (uint8 (N, C, H, W)) and `views` augmentations of each as a grid. Draws
+ * augmentation parameters from the global RNG (callers that must not disturb it wrap this in
+ * withoutRngEffect or withSeed).
+ */
+export function viewGrid(images: Tensor, augment: SimCLRAugment, views: number, cell: number): ViewGrid {
+  const [n, c, h] = [images.size(0), images.size(1), images.size(2)];
   const size = augment.options.size ?? h;
   // Each column: (N, C, size, size) floats in [0, 1]; column 0 is the original, resized.
   const columns = tidy(() => {
-    const original = toUnitFloat(data.images); // (N, C, H, W)
+    const original = toUnitFloat(images); // (N, C, H, W)
     const out: Float32Array[] = [];
     // Whole-image boxes, no flip and nothing else: the original at the views' size.
     const whole = { top: zeros([n]), left: zeros([n]), height: full([n], h), width: full([n], h) };
     const resized = size === h ? original : resizedCrop(original, whole, zeros([n], { dtype: "bool" }), size);
     out.push(resized.data() as Float32Array);
-    for (let k = 0; k < views; k++) out.push(augment.view(data.images).data() as Float32Array);
+    for (let k = 0; k < views; k++) out.push(augment.view(images).data() as Float32Array);
     return out;
   });
   // Assemble an RGB canvas of rows x (views + 1) cells, nearest-neighbour scaled to `cell` px.
@@ -58,6 +69,23 @@ export async function augmentPreview(config: Config, options: PreviewOptions): P
       }
     }
   });
-  await sharp(canvas, { raw: { width, height, channels: 3 } }).png().toFile(options.out);
-  return { images: n };
+  return { rgb: canvas, width, height };
+}
+
+/** The grid as PNG bytes. */
+export async function gridPng(grid: ViewGrid): Promise<Buffer> {
+  return sharp(grid.rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } }).png().toBuffer();
+}
+
+export async function augmentPreview(config: Config, options: PreviewOptions): Promise<{ images: number }> {
+  manualSeed(config.train.seed);
+  const data = await loadDataset({ ...config.data, limit: options.images }, "train");
+  try {
+    const grid = viewGrid(data.images, buildAugment(config), options.views, options.cell);
+    writeFileAtomic(options.out, await gridPng(grid));
+    return { images: data.images.size(0) };
+  } finally {
+    data.images.dispose();
+    data.labels.dispose();
+  }
 }

@@ -16,7 +16,9 @@ import { cropFlipAugment, finetuneTraining } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { tensor } from "../tensor/factory.js";
 import { manualSeed } from "../tensor/runtime.js";
+import { runFiles } from "../run/run-dir.js";
 import { trainClassifier } from "../train/classifier.js";
+import { TensorBoardLogger } from "../train/tensorboard.js";
 import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 import type { EvaluationResult } from "./evaluate.js";
 
@@ -59,14 +61,19 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   const classifier = new Classifier(model.encoder, classes, f.fromHead ? model.head : null).to(device);
   owned.push(model, classifier);
   const training = finetuneTraining(config, subset.indices.length, subset.indices.length / n);
+  const tensorboard = new TensorBoardLogger(join(runFiles(runDir).tensorboard, `finetune-${subset.spec.replace("%", "pct")}-seed${subset.seed}`));
   const started = performance.now();
   await trainClassifier(classifier, { images, labels }, {
     ...training,
     augment: cropFlipAugment(),
     device,
-    onEpoch: (e, loss) => log(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
+    onEpoch: (e, loss, stats) => {
+      log(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
+      tensorboard.scalars(e + 1, { "finetune/loss": loss, "finetune/lr": stats.lr, "finetune/images_per_second": stats.imagesPerSecond });
+    },
   });
   const { top1, top5 } = evaluateClassifier(classifier, test, device);
+  tensorboard.scalars(training.epochs, { "finetune/test_top1": top1, "finetune/test_top5": top5 });
   return recordResult(runDir, {
     protocol: `finetune-${subset.spec}`,
     top1,

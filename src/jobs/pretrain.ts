@@ -5,6 +5,7 @@
  * a run with the config saved in it.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { gridPng, viewGrid } from "./augment-preview.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
@@ -19,11 +20,12 @@ import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../r
 import { disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
 import { readRunConfig, runFiles, truncateJsonLines, writeRunConfig } from "../run/run-dir.js";
 import { manualSeed } from "../tensor/runtime.js";
+import { withoutRngEffect } from "../tensor/rng.js";
+import { writeFileAtomic } from "../nn/safetensors.js";
 import { keep } from "../tensor/scope.js";
 import type { TrainCallback } from "../train/callbacks.js";
 import { OnlineLinearProbe } from "../train/probe.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
-import { join } from "node:path";
 import { runPretrainLoop, type PretrainResult } from "../train/pretrain.js";
 import { ProgressReporter } from "../train/progress.js";
 import { TrainState } from "../train/state.js";
@@ -102,8 +104,10 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
     if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device, config.monitor.probeLr));
     const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
     if (knn !== null) callbacks.push(knn);
-    callbacks.push(new TensorBoardLogger(join(outDir, "tensorboard")));
+    const tensorboard = new TensorBoardLogger(runFiles(outDir).tensorboard);
+    callbacks.push(tensorboard);
     callbacks.push(...(options.callbacks ?? []));
+    if (!resuming) await writeViewGrid(outDir, data, augment, tensorboard);
   }
   const state = new TrainState(model, optimizer, config.optim.name, loader, callbacks);
 
@@ -175,6 +179,26 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
       data.labels.dispose();
     }
   }
+}
+
+/**
+ * What the model sees: 8 training images and 4 augmented views of each, drawn without
+ * touching the training RNG (the run is the same with or without it), as
+ * DIR/augmented-views.png and a TensorBoard image at step 0.
+ */
+async function writeViewGrid(outDir: string, data: LoadedDataset, augment: ReturnType<typeof buildAugment>, tensorboard: TensorBoardLogger): Promise<void> {
+  const rows = Math.min(8, data.images.size(0));
+  const grid = withoutRngEffect(() => {
+    const images = data.images.narrow(0, 0, rows); // (rows, C, H, W) uint8
+    try {
+      return viewGrid(images, augment, 4, Math.max(48, data.images.size(2)));
+    } finally {
+      images.dispose();
+    }
+  });
+  const png = await gridPng(grid);
+  writeFileAtomic(runFiles(outDir).views, png);
+  tensorboard.image(0, "augment/views", png, grid.height, grid.width);
 }
 
 async function loadTrainingSet(config: Config, progress: ProgressReporter): Promise<LoadedDataset> {

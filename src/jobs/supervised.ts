@@ -13,9 +13,10 @@ import { evaluateClassifier } from "../eval/accuracy.js";
 import { Classifier } from "../models/classifier.js";
 import { writeSafetensors } from "../nn/safetensors.js";
 import { buildModel, cropFlipAugment, supervisedTraining } from "../recipe/recipe.js";
-import { writeRunConfig } from "../run/run-dir.js";
+import { runFiles, writeRunConfig } from "../run/run-dir.js";
 import { manualSeed, setNumThreads } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
+import { TensorBoardLogger } from "../train/tensorboard.js";
 import type { EvaluationResult } from "./evaluate.js";
 import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 
@@ -38,14 +39,19 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
   const model = new Classifier(built.encoder, train.classes.length).to(device);
   owned.push(built, model);
   const training = supervisedTraining(config);
+  const tensorboard = new TensorBoardLogger(runFiles(outDir).tensorboard);
   const started = performance.now();
   await trainClassifier(model, train, {
     ...training,
     augment: cropFlipAugment(),
     device,
-    onEpoch: (e, loss) => log(`supervised epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
+    onEpoch: (e, loss, stats) => {
+      log(`supervised epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
+      tensorboard.scalars(e + 1, { "supervised/loss": loss, "supervised/lr": stats.lr, "supervised/images_per_second": stats.imagesPerSecond });
+    },
   });
   const { top1, top5 } = evaluateClassifier(model, test, device);
+  tensorboard.scalars(training.epochs, { "supervised/test_top1": top1, "supervised/test_top5": top5 });
   writeSafetensors(join(outDir, "supervised.safetensors"), model.stateDict());
   return recordResult(outDir, {
     protocol: "supervised",

@@ -16,6 +16,9 @@ export const runFiles = (runDir: string) => ({
   config: join(runDir, "config.yaml"),
   metrics: join(runDir, "metrics.jsonl"),
   results: join(runDir, "results.jsonl"),
+  /** A grid of augmented views drawn at the start of pretraining (also in TensorBoard). */
+  views: join(runDir, "augmented-views.png"),
+  tensorboard: join(runDir, "tensorboard"),
 });
 
 /** The run's saved config (DIR/config.yaml). */

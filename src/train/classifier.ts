@@ -20,8 +20,8 @@ export interface TrainClassifierOptions extends ClassifierTraining {
   device: string;
   /** Train only the classifier on the frozen encoder's h, BN in inference mode (linear evaluation). */
   freezeEncoder?: boolean;
-  /** After every epoch, with its mean loss. */
-  onEpoch?: (epoch: number, loss: number) => void;
+  /** After every epoch, with its mean loss, the last learning rate and the epoch's images/s. */
+  onEpoch?: (epoch: number, loss: number, stats: { lr: number; imagesPerSecond: number }) => void;
 }
 
 /** Trains `model` on labelled uint8 images with Nesterov SGD and a cosine schedule. */
@@ -38,10 +38,13 @@ export async function trainClassifier(model: Classifier, data: Required<LoaderDa
   try {
     for (; loader.epoch < options.epochs; loader.nextEpoch()) {
       let total = 0;
+      let images = 0;
+      const started = performance.now();
       while (!loader.epochDone) {
         optimizer.lr = warmupCosine(step, { peak: options.lr, totalSteps, warmupSteps: 0 });
         total += tidy(() => {
           const batch = loader.next();
+          images += batch.images.size(0);
           const x = noGrad(() => options.augment.view(batch.images)); // (B, C, S, S)
           const logits = frozen ? model.fc.forward(noGrad(() => model.encoder.forward(x))) : model.forward(x); // (B, classes)
           const loss = crossEntropy(logits, batch.labels!);
@@ -53,7 +56,7 @@ export async function trainClassifier(model: Classifier, data: Required<LoaderDa
         step++;
         await nextTurn();
       }
-      options.onEpoch?.(loader.epoch, total / Math.max(1, loader.batchesPerEpoch));
+      options.onEpoch?.(loader.epoch, total / Math.max(1, loader.batchesPerEpoch), { lr: optimizer.lr, imagesPerSecond: images / ((performance.now() - started) / 1000) });
     }
   } finally {
     loader.dispose();

@@ -1,7 +1,9 @@
 /**
  * TensorBoard logging as a training callback: every metrics.jsonl record becomes scalars in
  * DIR/tensorboard/ (step lines under train/, epoch lines, with the monitors' kNN and probe
- * accuracy, under epoch/), at the record's step. `tensorboard --logdir DIR/tensorboard`.
+ * accuracy, under epoch/), at the record's step; `image` adds a PNG (the augmented views at
+ * the start). `tensorboard --logdir DIR/tensorboard`. Fine-tuning and supervised training
+ * log per-epoch loss through `scalars` under their own folders.
  */
 import { TfEventsWriter } from "../run/tfevents.js";
 import type { TrainCallback } from "./callbacks.js";
@@ -25,5 +27,15 @@ export class TensorBoardLogger implements TrainCallback {
       if (typeof v === "number" && Number.isFinite(v)) values[tag] = v;
     }
     this.writer.scalars(step, values);
+  }
+
+  /** Scalars under the given tags at `step` (the classifier trainings' epochs). */
+  scalars(step: number, values: Record<string, number>): void {
+    this.writer.scalars(step, values);
+  }
+
+  /** A PNG image (RGB) under `tag` at `step`. */
+  image(step: number, tag: string, png: Uint8Array, height: number, width: number): void {
+    this.writer.image(step, tag, png, height, width, 3);
   }
 }

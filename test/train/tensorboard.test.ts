@@ -4,7 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DataError, ProgressReporter, loadConfig, maskedCrc32c, pretrain, readTfEvents } from "../../src/index.js";
+import sharp from "sharp";
+import { DataError, ProgressReporter, evaluationConfig, finetune, loadConfig, maskedCrc32c, pretrain, readTfEvents, trainSupervised } from "../../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
@@ -38,6 +39,38 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
     assert.equal(scalar("epoch/online_probe_accuracy").get(e.step!), Math.fround(e.probe_acc!));
   }
   assert.ok(scalar("train/lr").size === losses.length && scalar("train/views_per_second").size === losses.length);
+
+  // the augmented views: one PNG image at step 0, the same bytes as DIR/augmented-views.png
+  const images = events.flatMap((e) => e.values.filter((v) => v.image !== undefined).map((v) => ({ step: e.step, tag: v.tag, image: v.image! })));
+  assert.equal(images.length, 1);
+  assert.equal(images[0]!.step, 0);
+  assert.equal(images[0]!.tag, "augment/views");
+  const png = readFileSync(join(run, "augmented-views.png"));
+  assert.deepEqual(Buffer.from(images[0]!.image.encoded), png);
+  const meta = await sharp(png).metadata();
+  assert.equal(images[0]!.image.width, meta.width);
+  assert.equal(images[0]!.image.height, meta.height);
+  assert.equal(images[0]!.image.colorspace, 3);
+  // 8 rows of 48 px cells and 4 px gaps; 5 columns (the original and 4 views)
+  assert.deepEqual([meta.width, meta.height], [5 * 52 + 4, 8 * 52 + 4]);
+
+  // fine-tuning and the supervised baseline log their epochs beside it
+  const quietLog = () => {};
+  const config = evaluationConfig(run, { set: ["finetune.epochs=2", "finetune.labels=10%"] });
+  const tuned = await finetune(run, config, { log: quietLog });
+  const ftDir = readdirSync(join(run, "tensorboard")).filter((f) => f.startsWith("finetune-"));
+  assert.deepEqual(ftDir, ["finetune-10pct-seed0"]);
+  const ftEvents = readTfEvents(join(run, "tensorboard", ftDir[0]!, readdirSync(join(run, "tensorboard", ftDir[0]!))[0]!));
+  const ft = (tag: string) => ftEvents.flatMap((e) => e.values.filter((v) => v.tag === tag).map((v) => [e.step, v.simpleValue!]));
+  assert.deepEqual(ft("finetune/loss").map(([step]) => step), [1, 2]);
+  assert.equal(ft("finetune/lr").length, 2);
+  assert.deepEqual(ft("finetune/test_top1"), [[2, Math.fround(tuned.top1)]]);
+  const sup = join(root, "supervised");
+  const baseline = await trainSupervised(sup, loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { log: quietLog });
+  const supEvents = readTfEvents(join(sup, "tensorboard", readdirSync(join(sup, "tensorboard"))[0]!));
+  const supTags = supEvents.flatMap((e) => e.values.map((v) => v.tag));
+  assert.deepEqual(supTags.sort(), ["supervised/images_per_second", "supervised/loss", "supervised/lr", "supervised/test_top1", "supervised/test_top5"]);
+  assert.equal(supEvents.flatMap((e) => e.values).find((v) => v.tag === "supervised/test_top1")?.simpleValue, Math.fround(baseline.top1));
   // flip one byte inside the second record's data
   const bytes = readFileSync(path);
   const firstLength = Number(bytes.readBigUInt64LE(0));
