@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything this package needs; quick when nothing is missing.
 #   1. system packages: libtorch (+ OpenBLAS, Gloo's headers, a C++ toolchain and CMake; with --datasets,
-#      Debian's Fashion-MNIST for the demo and the end-to-end tests)
+#      Debian's Fashion-MNIST for the demo and the end-to-end tests; with --tests, Chromium and a
+#      font, in which the tests open the HTML report)
 #   2. npm packages
 #   3. the native addon (native/ -> build/Release/simclr_native.node)
 #   4. the TypeScript (-> dist/)
@@ -12,10 +13,12 @@ cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 with_datasets=0
+with_tests=0
 for arg in "$@"; do
   case "$arg" in
     --datasets) with_datasets=1 ;;
-    *) say "unknown argument '$arg' (known: --datasets)"; exit 2 ;;
+    --tests) with_tests=1 ;;
+    *) say "unknown argument '$arg' (known: --datasets, --tests)"; exit 2 ;;
   esac
 done
 
@@ -50,6 +53,10 @@ if command -v dpkg-query >/dev/null; then
   dpkg-query -W -f='${Status}' libopenblas0-openmp 2>/dev/null | grep -q "ok installed" || missing+=(libopenblas0-openmp)
   if [ "$with_datasets" = 1 ]; then
     [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+  fi
+  if [ "$with_tests" = 1 ]; then
+    command -v chromium >/dev/null || missing+=(chromium)
+    dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q "ok installed" || missing+=(fonts-dejavu-core)
   fi
 fi
 

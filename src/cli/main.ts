@@ -12,6 +12,7 @@ import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
 import { exportCommand, EXPORT_HELP } from "./export.js";
 import { embedCommand, EMBED_HELP } from "./embed.js";
 import { importCommand, IMPORT_HELP } from "./import.js";
+import { reportCommand, REPORT_HELP } from "./report.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   export: { run: exportCommand, help: EXPORT_HELP },
   embed: { run: embedCommand, help: EMBED_HELP },
   import: { run: importCommand, help: IMPORT_HELP },
+  report: { run: reportCommand, help: REPORT_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

@@ -45,7 +45,15 @@ function rowName(runDir: string, r: ResultLine): string {
   return runDir;
 }
 
-export function comparisonTable(runDirs: string[]): string {
+export interface ComparisonRows {
+  /** Column titles after "encoder". */
+  columns: string[];
+  /** Row name and, per column, top-1 as a fraction or null. */
+  rows: { name: string; values: (number | null)[] }[];
+}
+
+/** The comparison as data: the paper's protocols first, then any other found. */
+export function comparisonRows(runDirs: string[]): ComparisonRows {
   const rows = new Map<string, Map<string, number>>();
   for (const dir of runDirs) {
     for (const r of readResults(dir)) {
@@ -57,8 +65,19 @@ export function comparisonTable(runDirs: string[]): string {
   const found = new Set([...rows.values()].flatMap((m) => [...m.keys()]));
   // The paper's columns first, then any other protocol found (e.g. finetune-25-per-class).
   const used = [...COLUMNS.filter(([p]) => found.has(p)), ...[...found].filter((p) => !COLUMNS.some(([q]) => q === p)).sort().map((p): [string, string] => [p, `${p} top-1`])];
-  const header = `| encoder | ${used.map(([, t]) => t).join(" | ")} |`;
-  const rule = `| --- | ${used.map(() => "---:").join(" | ")} |`;
-  const body = [...rows].map(([name, m]) => `| ${name} | ${used.map(([p]) => (m.has(p) ? `${(m.get(p)! * 100).toFixed(1)}%` : "")).join(" | ")} |`);
+  return {
+    columns: used.map(([, t]) => t),
+    rows: [...rows].map(([name, m]) => ({ name, values: used.map(([p]) => m.get(p) ?? null) })),
+  };
+}
+
+export const percent = (v: number | null): string => (v === null ? "" : `${(v * 100).toFixed(1)}%`);
+
+/** The comparison as a markdown table. */
+export function comparisonTable(runDirs: string[]): string {
+  const { columns, rows } = comparisonRows(runDirs);
+  const header = `| encoder | ${columns.join(" | ")} |`;
+  const rule = `| --- | ${columns.map(() => "---:").join(" | ")} |`;
+  const body = rows.map((r) => `| ${r.name} | ${r.values.map(percent).join(" | ")} |`);
   return [header, rule, ...body].join("\n");
 }

@@ -5,7 +5,7 @@
  * a run with the config saved in it.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { gridPng, viewGrid } from "./augment-preview.js";
+import { gridPng, viewGrid } from "../report/view-grid.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";

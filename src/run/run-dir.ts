@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configFromYaml, configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { CheckpointError } from "../errors.js";
+import { CheckpointError, DataError } from "../errors.js";
 import { writeFileAtomic } from "../nn/safetensors.js";
 
 export const runFiles = (runDir: string) => ({
@@ -52,4 +52,24 @@ export function truncateJsonLines(path: string, step: number): void {
       }
     });
   writeFileAtomic(path, kept.length > 0 ? `${kept.join("\n")}\n` : "");
+}
+
+/**
+ * The records of a JSON-lines file ([] when it does not exist). A torn last line (a crash
+ * during an append) is left out; any other line that is not JSON is an error naming it.
+ */
+export function readJsonLines(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, "utf-8").split("\n");
+  const out: Record<string, unknown>[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      if (i === lines.length - 1) return;
+      throw new DataError(`${path}:${i + 1}`, "is not JSON");
+    }
+  });
+  return out;
 }

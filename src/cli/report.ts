@@ -1,0 +1,45 @@
+/** `simclr report --run DIR --out report.html [--checkpoint FILE] [--bank N] [--map-points N] [--set data.*=...]` */
+import { parseArgs } from "node:util";
+import { evaluationConfig } from "../jobs/evaluation-config.js";
+import { runReport } from "../jobs/run-report.js";
+import { UsageError, printResult } from "./common.js";
+
+export const REPORT_HELP = `simclr report --run DIR --out FILE.html [--checkpoint FILE] [--bank N] [--map-points N] [--set data.*=...]
+
+Writes one self-contained HTML page about the run (it opens offline; nothing is loaded from
+the network): training curves from metrics.jsonl, the evaluation table from results.jsonl, a
+grid of augmented views, a nearest-neighbour gallery (8 test images and their 8 nearest
+training images by cosine similarity of h, among the first --bank training images, 5000 by
+default) and a UMAP map of the first --map-points test embeddings (1000) coloured by class.
+For several runs side by side: simclr compare --html FILE DIR...`;
+
+function positive(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, bank: { type: "string" }, "map-points": { type: "string" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
+  });
+  if (values.help) {
+    process.stdout.write(`${REPORT_HELP}\n`);
+    return 0;
+  }
+  if (!values.run) throw new UsageError("report needs --run DIR (a pretraining run)");
+  if (!values.out) throw new UsageError("report needs --out FILE.html");
+  const bank = positive("--bank", values.bank);
+  const mapPoints = positive("--map-points", values["map-points"]);
+  const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set" });
+  const result = await runReport(values.run, config, {
+    out: values.out,
+    ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    ...(bank !== undefined ? { bank } : {}),
+    ...(mapPoints !== undefined ? { mapPoints } : {}),
+  });
+  printResult({ out: result.out, bytes: result.bytes, sections: result.sections.join(", "), charts: result.charts });
+  return 0;
+}

@@ -1,0 +1,130 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * simclr report and compare --html, opened as a person would: Debian's headless Chromium via
+ * puppeteer-core, every network request refused (the page must be self-contained), no console
+ * errors, every chart an SVG with marks and a size, every image decoded. The screenshots go
+ * to artifacts/ for a person to look at.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import puppeteer, { type Browser } from "puppeteer-core";
+import { ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
+import { runCli } from "../helpers.js";
+import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
+
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
+const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "artifacts");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+interface PageCheck {
+  consoleErrors: string[];
+  requests: string[];
+  charts: { name: string; width: number; height: number; marks: number }[];
+  images: { alt: string; width: number; complete: boolean }[];
+  sections: string[];
+  galleryRows: number;
+  text: string;
+}
+
+async function openReport(browser: Browser, file: string, screenshot: string): Promise<PageCheck> {
+  const page = await browser.newPage();
+  const consoleErrors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await page.setRequestInterception(true);
+  page.on("request", (r) => {
+    const url = r.url();
+    if (url.startsWith("data:") || url === `file://${file}`) return void r.continue();
+    requests.push(url);
+    void r.abort();
+  });
+  await page.setViewport({ width: 1200, height: 900 });
+  await page.goto(`file://${file}`, { waitUntil: "load" });
+  const result = await page.evaluate(() => ({
+    charts: [...document.querySelectorAll("figure.chart")].map((f) => {
+      const svg = f.querySelector("svg");
+      const box = svg?.getBoundingClientRect();
+      return { name: f.getAttribute("data-chart") ?? "", width: box?.width ?? 0, height: box?.height ?? 0, marks: svg?.querySelectorAll("path, circle, line").length ?? 0 };
+    }),
+    images: [...document.images].map((i) => ({ alt: i.alt, width: i.naturalWidth, complete: i.complete })),
+    sections: [...document.querySelectorAll("section")].map((s) => s.id),
+    galleryRows: document.querySelectorAll("table.gallery tr").length,
+    text: document.body.innerText,
+  }));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await page.close();
+  return { consoleErrors, requests, ...result };
+}
+
+describe("the HTML report in headless Chromium", () => {
+  let browser: Browser;
+  let run = "";
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh --tests installs Debian's chromium`);
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
+    run = tmp("run");
+    await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=2", "monitor.knnSamples=100"]) }), { outDir: run, progress: quiet(), handleSignals: false });
+    const knn = await runCli(["eval", "knn", "--run", run]);
+    assert.equal(knn.code, 0, knn.stderr);
+  });
+  after(async () => browser?.close());
+
+  test("simclr report: curves, evaluation table, views, an 8x8 neighbour gallery, a UMAP map; offline, no console errors", async () => {
+    const out = join(tmp("report"), "report.html");
+    const r = await runCli(["report", "--run", run, "--out", out, "--map-points", "200"]);
+    assert.equal(r.code, 0, r.stderr);
+    const html = readFileSync(out, "utf-8");
+    assert.doesNotMatch(html, /<script|<link|src="http|href="http/);
+    const check = await openReport(browser, out, join(ARTIFACTS, "report.png"));
+    assert.deepEqual(check.consoleErrors, []);
+    assert.deepEqual(check.requests, []);
+    assert.deepEqual(check.sections, ["training", "evaluation", "views", "neighbours", "map"]);
+    assert.deepEqual(check.charts.map((c) => c.name), ["loss", "contrastive-accuracy", "lr", "monitors", "throughput", "umap"]);
+    for (const c of check.charts) {
+      assert.ok(c.width > 200 && c.height > 100, `${c.name} is ${c.width}x${c.height}`);
+      assert.ok(c.marks > 5, `${c.name} has ${c.marks} marks`);
+    }
+    // 8 queries x (1 + 8 neighbours) thumbnails and the views grid, all decoded
+    assert.equal(check.galleryRows, 8);
+    assert.equal(check.images.length, 8 * 9 + 1);
+    for (const i of check.images) assert.ok(i.complete && i.width > 0, `${i.alt} did not decode`);
+    assert.match(check.text, /kNN top-1/);
+    assert.match(check.text, /this run/);
+  });
+
+  test("simclr compare --html: two runs' curves overlaid and one table", async () => {
+    const out = join(tmp("compare"), "compare.html");
+    const r = await runCli(["compare", "--html", out, run, run]);
+    assert.equal(r.code, 0, r.stderr);
+    const check = await openReport(browser, out, join(ARTIFACTS, "compare.png"));
+    assert.deepEqual(check.consoleErrors, []);
+    assert.deepEqual(check.requests, []);
+    assert.deepEqual(check.charts.map((c) => c.name), ["loss", "epoch-loss", "knn", "probe"]);
+    for (const c of check.charts) assert.ok(c.marks > 2 && c.width > 200, c.name);
+    assert.match(check.text, /kNN top-1/);
+  });
+
+  test("bad input: a run without a checkpoint, a missing run", async () => {
+    const empty = tmp("empty");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(empty, "config.yaml"), readFileSync(join(run, "config.yaml")));
+    const none = await runCli(["report", "--run", empty, "--out", join(tmp("r"), "x.html")]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /has no checkpoint/);
+    const missing = await runCli(["report", "--run", join(empty, "nope"), "--out", join(tmp("r"), "x.html")]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /is not a run directory/);
+    const usage = await runCli(["report", "--run", run, "--out", join(tmp("r"), "x.html"), "--bank", "0"]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--bank must be a positive integer, got '0'/);
+  });
+});
