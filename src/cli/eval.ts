@@ -4,7 +4,7 @@ import { evaluate } from "../jobs/evaluate.js";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { UsageError, flagValues, printResult } from "./common.js";
 
-export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--protocol fast|paper] [--epochs N] [--k 200] [--temperature 0.1] [--set data.*|eval.*=...]
+export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--protocol fast|paper] [--epochs N] [--k 200] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
 
 Evaluates the representation h of a pretraining run's encoder (frozen, BN in inference mode).
   linear  multinomial logistic regression on standardised features, fit by L-BFGS, its L2
@@ -12,12 +12,14 @@ Evaluates the representation h of a pretraining run's encoder (frozen, BN in inf
           trains a linear layer on the frozen encoder as Appendix B.6 does (Nesterov SGD,
           lr 0.1 x B/256, batch 512, crop + flip, --epochs 90)
   knn     weighted kNN: cosine similarity, k nearest, votes exp(sim / T)
-The flags set eval.protocol, eval.epochs, eval.k and eval.temperature.
+--labels trains on a class-balanced subset of the train split's labels (seed eval.seed), the
+paper's low-label view; the result's protocol is then linear-1%, knn-10%, ...
+The flags set eval.protocol, eval.epochs, eval.k, eval.temperature and eval.labels.
 --random-init evaluates the same architecture untrained (same seed): the baseline.
 --raw-pixels uses the flattened pixels in [0, 1] as the features (no encoder).
 Prints one JSON line and appends it to DIR/results.jsonl.`;
 
-const FLAGS = { protocol: "eval.protocol", epochs: "eval.epochs", k: "eval.k", temperature: "eval.temperature" } as const;
+const FLAGS = { protocol: "eval.protocol", epochs: "eval.epochs", k: "eval.k", temperature: "eval.temperature", labels: "eval.labels" } as const;
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const [protocol, ...rest] = argv;
@@ -38,6 +40,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       epochs: { type: "string" },
       k: { type: "string" },
       temperature: { type: "string" },
+      labels: { type: "string" },
       help: { type: "boolean" },
     },
   });

@@ -69,6 +69,8 @@ export const SCHEMA = {
   "dist.bucketMiB": { type: "number", default: 25, min: 0.001, doc: "size of the gradient all-reduce buckets (DDP's default: 25)" },
   // Linear evaluation and kNN of a frozen encoder (Appendix B.6; kNN as Wu et al. 2018).
   "eval.protocol": { type: "string", default: "fast", choices: ["fast", "paper"], doc: "linear: fast = L-BFGS logistic regression on standardised h, L2 chosen on held-out data; paper = a linear layer trained by SGD on the frozen encoder (Appendix B.6)" },
+  "eval.labels": { type: "string", default: null, nullable: true, pattern: { regex: "^(\\d+(\\.\\d+)?%|\\d+-per-class)$", hint: "like 1%, 10% or 25-per-class" }, doc: "linear and kNN on a class-balanced subset of the train split's labels (1%, 10%, N-per-class; the paper's low-label view); null: all" },
+  "eval.seed": { type: "integer", default: 0, min: 0, doc: "seed for the eval.labels subset" },
   "eval.k": { type: "integer", default: 200, min: 1, doc: "kNN: neighbours that vote" },
   "eval.temperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN: votes are exp(cosine / T)" },
   "eval.holdOut": { type: "number", default: 0.1, min: 0.001, max: 0.9, doc: "linear (fast): fraction of the train split held out to choose the L2 strength" },

@@ -17,6 +17,8 @@ export interface ResultLine {
 /** The columns, by protocol name as written in results.jsonl. */
 const COLUMNS: [string, string][] = [
   ["linear", "linear top-1"],
+  ["linear-1%", "1% labels linear top-1"],
+  ["linear-10%", "10% labels linear top-1"],
   ["knn", "kNN top-1"],
   ["finetune-1%", "1% fine-tune top-1"],
   ["finetune-10%", "10% fine-tune top-1"],

@@ -21,26 +21,26 @@ export interface LabelSubset {
 }
 
 /** Parses "1%", "10%", "25-per-class" into images per class for a data set of n images in c classes. */
-export function perClassCount(spec: string, n: number, classes: number): number {
+export function perClassCount(spec: string, n: number, classes: number, key = "finetune.labels"): number {
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(spec);
   const each = /^(\d+)-per-class$/.exec(spec);
   let count: number;
   if (percent) count = Math.floor((n * Number(percent[1])) / 100 / classes);
   else if (each) count = Number(each[1]);
-  else throw new ConfigError(`a label subset must be like 1%, 10% or 25-per-class, got '${spec}'`, "finetune.labels");
-  if (count < 1) throw new ConfigError(`the label subset ${spec} leaves no image per class (${n} images, ${classes} classes)`, "finetune.labels");
+  else throw new ConfigError(`${key}: a label subset must be like 1%, 10% or 25-per-class, got '${spec}'`, key);
+  if (count < 1) throw new ConfigError(`${key}: the label subset ${spec} leaves no image per class (${n} images, ${classes} classes)`, key);
   return count;
 }
 
 /** Picks `perClass` images of every class at random with its own seed (the global RNG is left as it was); throws if a class has fewer. */
-export function balancedSubset(labels: Tensor, classes: number, spec: string, seed: number): LabelSubset {
+export function balancedSubset(labels: Tensor, classes: number, spec: string, seed: number, key = "finetune.labels"): LabelSubset {
   const values = Array.from(labels.dataAsNumbers());
-  const perClass = perClassCount(spec, values.length, classes);
+  const perClass = perClassCount(spec, values.length, classes, key);
   const indices: number[] = [];
   withSeed(seed, () => {
     for (let c = 0; c < classes; c++) {
       const members = values.flatMap((v, i) => (v === c ? [i] : []));
-      if (members.length < perClass) throw new ConfigError(`class ${c} has ${members.length} images, fewer than the ${perClass} per class that the label subset ${spec} asks for`, "finetune.labels");
+      if (members.length < perClass) throw new ConfigError(`${key}: class ${c} has ${members.length} images, fewer than the ${perClass} per class that the label subset ${spec} asks for`, key);
       const order = tidy(() => Array.from(randperm(members.length).dataAsNumbers()));
       for (const k of order.slice(0, perClass)) {
         const index = members[k];

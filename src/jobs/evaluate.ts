@@ -10,6 +10,8 @@ import { ConfigError, DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
 import { extractFeatures, pixelFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
+import { balancedSubset } from "../eval/subset.js";
+import { tensor } from "../tensor/factory.js";
 import { linearProbe, type ProbeFitEvent } from "../eval/logistic.js";
 import { Classifier } from "../models/classifier.js";
 import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
@@ -47,12 +49,23 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
   const paper = protocol === "linear" && config.eval.protocol === "paper";
   if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
   manualSeed(config.train.seed);
-  const train = await loadDataset(config.data, "train");
+  const full = await loadDataset(config.data, "train");
   const test = await loadDataset(config.data, "test");
-  owned.push(train.images, train.labels, test.images, test.labels);
-  if (!train.labeled || !test.labeled) {
+  owned.push(full.images, full.labels, test.images, test.labels);
+  if (!full.labeled || !test.labeled) {
     throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
   }
+  // The low-label view (the paper's Table 7 regime): a class-balanced, seeded subset of the labels.
+  const spec = config.eval.labels;
+  let train = full;
+  if (spec !== null) {
+    const subset = balancedSubset(full.labels, full.classes.length, spec, config.eval.seed, "eval.labels");
+    const idx = tensor(subset.indices, { dtype: "int64" });
+    train = { ...full, images: full.images.indexSelect(0, idx), labels: full.labels.indexSelect(0, idx) }; // (M, C, H, W), (M)
+    owned.push(idx, train.images, train.labels);
+    log(`labels: ${subset.indices.length} of ${full.images.size(0)} train images (${subset.perClass} per class, seed ${subset.seed})`);
+  }
+  const suffix = spec === null ? "" : `-${spec}`;
   const inChannels = train.images.size(1);
   const numClasses = train.classes.length;
   const device = config.train.device;
@@ -60,7 +73,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
   const source = options.rawPixels ? null : loadEncoder({ config, inChannels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), randomInit: options.randomInit ?? false });
   source?.encoder.to(device);
   if (source !== null) owned.push(source.model);
-  const sizes = { train_size: train.images.size(0), test_size: test.images.size(0) };
+  const sizes = { train_size: train.images.size(0), test_size: test.images.size(0), ...(spec === null ? {} : { labels: spec, label_seed: config.eval.seed }) };
   let record: { protocol: string; top1: number; top5: number; [key: string]: unknown };
   if (paper && source !== null) {
     const training = linearEvalTraining(config);
@@ -74,7 +87,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
       onEpoch: (e, loss) => log(`linear (paper) epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
     });
     const { top1, top5 } = evaluateClassifier(model, test, device);
-    record = { protocol: "linear-paper", top1, top5, ...sizes, epochs: training.epochs, lr: training.lr };
+    record = { protocol: `linear-paper${suffix}`, top1, top5, ...sizes, epochs: training.epochs, lr: training.lr };
   } else {
     // Features once: h of the frozen encoder (N, D), or the flattened pixels (N, C*H*W).
     const features = (images: typeof train.images) => (source === null ? pixelFeatures(images) : extractFeatures(source.encoder, images, { device }));
@@ -82,10 +95,12 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
     const testFeatures = features(test.images);
     owned.push(trainFeatures, testFeatures);
     if (protocol === "knn") {
-      const { k, temperature } = config.eval;
+      const { temperature } = config.eval;
+      const k = Math.min(config.eval.k, train.images.size(0));
+      if (k < config.eval.k) log(`kNN: k = ${config.eval.k} is more than the ${k} train images; using k = ${k}`);
       const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
       owned.push(r.scores);
-      record = { protocol: "knn", top1: r.top1, top5: r.top5, ...sizes, k, temperature };
+      record = { protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k, temperature };
     } else {
       const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
         log(
@@ -94,7 +109,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
         );
       const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit, holdOut: config.eval.holdOut, maxIterations: config.eval.maxIterations });
       owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
-      record = { protocol: "linear", top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
+      record = { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }
   }
   return recordResult(runDir, { ...record, encoder: source?.origin ?? "raw-pixels", data: config.data.name, seconds: secondsSince(started) });

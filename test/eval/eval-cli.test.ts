@@ -97,6 +97,44 @@ describe("simclr eval", () => {
   });
 });
 
+describe("simclr eval --labels (the low-label view)", () => {
+  test("trains on a class-balanced seeded subset, names the protocol after it, clamps k, and feeds compare's columns", async () => {
+    const runDir = await freshRun("eval-labels");
+    const one = await run(["eval", "linear", "--run", runDir, "--labels", "10%"]);
+    assert.equal(one.code, 0, one.stderr);
+    const l = JSON.parse(one.stdout) as Record<string, unknown>;
+    assert.equal(l.protocol, "linear-10%");
+    assert.equal(l.train_size, 50); // 10% of 512 is 51.2 -> 5 per class x 10 classes
+    assert.equal(l.labels, "10%");
+    assert.equal(l.test_size, 128);
+    assert.match(one.stderr, /labels: 50 of 512 train images \(5 per class, seed 0\)/);
+    // the same subset again: the same result; another seed: another subset
+    const again = JSON.parse((await run(["eval", "linear", "--run", runDir, "--labels", "10%"])).stdout) as Record<string, number>;
+    assert.equal(again.top1, l.top1);
+    const knn = await run(["eval", "knn", "--run", runDir, "--labels", "2-per-class", "--set", "eval.seed=3"]);
+    assert.equal(knn.code, 0, knn.stderr);
+    const k = JSON.parse(knn.stdout) as Record<string, unknown>;
+    assert.equal(k.protocol, "knn-2-per-class");
+    assert.equal(k.train_size, 20);
+    assert.equal(k.k, 20); // eval.k 200 clamped to the 20 labelled images
+    assert.equal(k.label_seed, 3);
+    const pixels = await run(["eval", "linear", "--run", runDir, "--labels", "10%", "--raw-pixels"]);
+    assert.equal(pixels.code, 0, pixels.stderr);
+    const table = (await run(["compare", runDir])).stdout;
+    assert.match(table.split("\n")[0]!, /\| encoder \| 10% labels linear top-1 \|.*knn-2-per-class top-1/);
+    assert.match(table, /\| raw pixels \| [\d.]+% \|/);
+    const few = await run(["eval", "linear", "--run", runDir, "--labels", "1%"]);
+    assert.equal(few.code, 2);
+    assert.match(few.stderr, /eval.labels: the label subset 1% leaves no image per class \(512 images, 10 classes\)/);
+    const bad = await run(["eval", "linear", "--run", runDir, "--labels", "ten"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--labels: eval.labels must be like 1%, 10% or 25-per-class/);
+    const tooMany = await run(["eval", "linear", "--run", runDir, "--labels", "999-per-class"]);
+    assert.equal(tooMany.code, 2);
+    assert.match(tooMany.stderr, /eval.labels/);
+  });
+});
+
 describe("simclr compare", () => {
   test("one row per encoder, one column per protocol, the latest result wins", async () => {
     const { writeFileSync } = await import("node:fs");
