@@ -3,7 +3,10 @@
  *   1. pretrain a ResNet-18 (width 16, CIFAR stem, 1 input channel) with the default config
  *      (the demo's settings: batch 256, temperature 0.5, LARS, grayscale augmentation)
  *   2. evaluate its representation h with kNN and a linear probe, beside the same network at
- *      random initialisation and raw pixels, and print the comparison table.
+ *      random initialisation and raw pixels;
+ *   3. the low-label view the paper is about: linear probes trained on 1% and 10% of the
+ *      labels (class-balanced, seeded), for the same three;
+ *   4. print the comparison table once, and write the HTML report (runs/demo/report.html).
  * The run goes to runs/demo (or DEMO_OUT); a previous demo run there is replaced.
  */
 import { rmSync } from "node:fs";
@@ -12,9 +15,10 @@ import { configToYaml, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { FASHION_MNIST_CLASSES } from "./data/fashion-mnist.js";
 import { comparisonTable } from "./eval/compare.js";
-import { evaluate } from "./jobs/evaluate.js";
+import { evaluate, type EvaluationResult } from "./jobs/evaluate.js";
 import { evaluationConfig } from "./jobs/evaluation-config.js";
 import { pretrain } from "./jobs/pretrain.js";
+import { runReport } from "./jobs/run-report.js";
 
 const outDir = process.env.DEMO_OUT ?? join(process.cwd(), "runs", "demo");
 const BANK = 10_000; // labelled train images (and test images) used by the evaluations
@@ -35,10 +39,34 @@ process.stderr.write(
     "for the SimCLR encoder, the same network at random initialisation, and raw pixels\n",
 );
 const evalConfig = evaluationConfig(outDir, { set: [`data.limit=${BANK}`] });
+const ENCODERS = [
+  ["SimCLR", {}],
+  ["random init", { randomInit: true }],
+  ["raw pixels", { rawPixels: true }],
+] as const;
+const show = (name: string, r: EvaluationResult) => process.stderr.write(`  ${r.protocol.padEnd(10)} ${name.padEnd(12)} top-1 ${(r.top1 * 100).toFixed(1)}% (${r.train_size} labelled train images)\n`);
 for (const protocol of ["knn", "linear"] as const) {
-  for (const baseline of [{}, { randomInit: true }, { rawPixels: true }]) {
-    const result = await evaluate(outDir, evalConfig, protocol, baseline);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+  for (const [name, baseline] of ENCODERS) show(name, await evaluate(outDir, evalConfig, protocol, { ...baseline, log: () => {} }));
+}
+
+// Where SimCLR pays (the paper's Table 7 regime): few labels. Class-balanced subsets of all
+// 60,000 training images; only the subset's features are computed.
+process.stderr.write("\nthe low-label view: linear probes trained on 1% and 10% of the 60,000 training labels (class-balanced, seeded)\n");
+const lowLabel: Record<string, Record<string, number>> = {};
+for (const labels of ["1%", "10%"]) {
+  const config = evaluationConfig(outDir, { set: [`eval.labels=${labels}`] });
+  for (const [name, baseline] of ENCODERS) {
+    const r = await evaluate(outDir, config, "linear", { ...baseline, log: () => {} });
+    show(name, r);
+    (lowLabel[labels] ??= {})[name] = r.top1;
   }
 }
+
 process.stdout.write(`\nSimCLR, ${config.train.epochs} epochs of pretraining (${(pretrainSeconds / 60).toFixed(1)} min), Fashion-MNIST test top-1:\n\n${comparisonTable([outDir])}\n`);
+const pct = (v: number | undefined) => `${((v ?? 0) * 100).toFixed(1)}%`;
+for (const labels of ["1%", "10%"]) {
+  const r = lowLabel[labels] ?? {};
+  process.stdout.write(`with ${labels} of the labels: SimCLR ${pct(r["SimCLR"])}, raw pixels ${pct(r["raw pixels"])}, random init ${pct(r["random init"])}\n`);
+}
+const report = await runReport(outDir, evaluationConfig(outDir), { out: join(outDir, "report.html"), log: () => {} });
+process.stdout.write(`\nreport: ${report.out} (open it in a browser)\n`);

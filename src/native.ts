@@ -73,7 +73,7 @@ function load(): NativeAddon {
   if (!existsSync(addonPath)) {
     throw new Error(
       `simclr: the native addon is not built (${addonPath} is missing). ` +
-        `Run \`bash scripts/setup.sh\` (or \`npm run build:native\`) in ${packageRoot}.`,
+        `Its install step builds it: \`npm rebuild simclr\` in a project that depends on it, or \`bash scripts/setup.sh\` in a clone of ${packageRoot}.`,
     );
   }
   const require = createRequire(import.meta.url);

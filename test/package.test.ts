@@ -1,0 +1,64 @@
+/**
+ * The library as a dependency: `npm pack` gives a tarball that installs into a fresh project,
+ * its install step building the addon against libtorch; `import ... from "simclr"` and the
+ * `simclr` bin then work there. Without libtorch the install step names what to install.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
+
+function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(command, args, { cwd, env, encoding: "utf-8", maxBuffer: 64 * 2 ** 20 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("npm pack -> npm install into a new project -> import and npx simclr work", () => {
+  const packs = tmp("pack");
+  const packed = sh("npm", ["pack", "--pack-destination", packs], ROOT);
+  assert.equal(packed.code, 0, packed.stderr);
+  const tarball = readdirSync(packs).find((f) => f.endsWith(".tgz"));
+  assert.ok(tarball, `no tarball in ${packs}`);
+
+  const app = tmp("consumer");
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module", private: true }));
+  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packs, tarball)], app);
+  assert.equal(installed.code, 0, installed.stderr);
+  assert.ok(readdirSync(join(app, "node_modules", "simclr", "build", "Release")).includes("simclr_native.node"), "the install step did not build the addon");
+
+  writeFileSync(
+    join(app, "main.js"),
+    `import { resnet, randn, noGrad } from "simclr";
+const encoder = resnet({ depth: 18, width: 4, cifarStem: true, inChannels: 1 });
+const h = noGrad(() => encoder.forward(randn([3, 1, 28, 28])));
+console.log(JSON.stringify({ shape: h.shape, finite: h.isfinite().all().item() === 1 }));
+`,
+  );
+  const run = sh("node", ["main.js"], app);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { shape: [3, 32], finite: true });
+
+  const help = sh("npx", ["--no-install", "simclr", "--help"], app);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /usage: simclr <command>/);
+  assert.match(help.stdout, /simclr export --run DIR/);
+});
+
+test("without libtorch the install step fails and names what to install", () => {
+  const pkg = tmp("no-torch");
+  cpSync(join(ROOT, "native"), join(pkg, "native"), { recursive: true });
+  cpSync(join(ROOT, "CMakeLists.txt"), join(pkg, "CMakeLists.txt"));
+  mkdirSync(join(pkg, "scripts"));
+  cpSync(join(ROOT, "scripts", "install.mjs"), join(pkg, "scripts", "install.mjs"));
+  const r = sh("node", ["scripts/install.mjs"], pkg, { ...process.env, LIBTORCH: join(pkg, "no-libtorch-here") });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot build the native addon: libtorch-dev is missing/);
+  assert.match(r.stderr, /apt-get install --no-install-recommends libtorch-dev/);
+  assert.match(r.stderr, /LIBTORCH/);
+});
