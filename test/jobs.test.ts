@@ -4,13 +4,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ProgressReporter, evaluate, evaluationConfig, finetune, liveTensorCount, loadConfig, pretrain, trainSupervised } from "../src/index.js";
+import { ProgressReporter, embed, evaluate, evaluationConfig, exportOnnx, exportSafetensors, finetune, liveTensorCount, loadConfig, pretrain, runReport, trainSupervised } from "../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "./synthetic.js";
 
 const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 const log = () => {};
 
-test("pretrain, evaluate, finetune and supervised leave no tensors behind but the returned model", async () => {
+test("pretrain, evaluate (also on a label subset), finetune, supervised, export, embed and report leave no tensors behind but the returned model", async () => {
   const root = mkdtempSync(join(tmpdir(), "simclr-jobs-"));
   const data = writeSyntheticIdx(join(root, "data"), 256);
   const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnSamples=100"]) });
@@ -26,8 +26,18 @@ test("pretrain, evaluate, finetune and supervised leave no tensors behind but th
   }
   await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, protocol: "paper" } }, "linear", { log });
   assert.equal(liveTensorCount(), before, "evaluate linear (paper)");
+  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, labels: "10-per-class" } }, "linear", { log });
+  assert.equal(liveTensorCount(), before, "evaluate linear on a label subset");
   await finetune(join(root, "run"), evalConfig, { log });
   assert.equal(liveTensorCount(), before, "finetune");
+  exportSafetensors(join(root, "run"), evalConfig, { out: join(root, "encoder.safetensors") });
+  assert.equal(liveTensorCount(), before, "export safetensors");
+  await exportOnnx(join(root, "run"), evalConfig, { out: join(root, "encoder.onnx"), part: "encoder+head" });
+  assert.equal(liveTensorCount(), before, "export onnx");
+  await embed(join(root, "run"), evalConfig, { out: join(root, "h.npy"), log });
+  assert.equal(liveTensorCount(), before, "embed");
+  await runReport(join(root, "run"), evalConfig, { out: join(root, "report.html"), mapPoints: 50, log });
+  assert.equal(liveTensorCount(), before, "report");
   await trainSupervised(join(root, "supervised"), loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { log });
   assert.equal(liveTensorCount(), before, "supervised");
 });

@@ -14,6 +14,7 @@
  */
 import { arange, randperm } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
+import { tidy } from "../tensor/scope.js";
 import { keep } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
@@ -142,13 +143,16 @@ export class DataLoader {
     }
   }
 
+  /** The batch's tensors are new and the caller's; the intermediates are freed here. */
   #take(indices: Tensor): Batch {
-    const raw = this.#data.images.indexSelect(0, indices).to(this.device); // (b, C, H, W) uint8
-    return {
-      images: this.#toFloat ? toUnitFloat(raw) : raw,
-      labels: this.#data.labels === undefined ? null : this.#data.labels.indexSelect(0, indices).to(this.device), // (b)
-      indices,
-    };
+    return tidy(() => {
+      const raw = this.#data.images.indexSelect(0, indices).to(this.device); // (b, C, H, W) uint8
+      return {
+        images: this.#toFloat ? toUnitFloat(raw) : raw,
+        labels: this.#data.labels === undefined ? null : this.#data.labels.indexSelect(0, indices).to(this.device), // (b)
+        indices,
+      };
+    });
   }
 
   /** The cursor, for checkpoints: the permutation is returned by reference (do not dispose it). */

@@ -53,9 +53,11 @@ export async function embed(runDir: string, config: Config, options: EmbedOption
     for (const s of data.skipped) log(`skipped ${s.file}: ${s.reason}`);
     const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}) });
     const device = config.train.device;
+    const owned: { dispose(): void }[] = [];
     try {
       source.model.to(device).eval();
       const loader = new DataLoader({ images: data.images }, { batchSize: options.batchSize ?? 256, device, shuffle: false });
+      owned.push(loader);
       const parts: Tensor[] = [];
       let done = 0;
       for (const batch of loader.batches()) {
@@ -86,6 +88,7 @@ export async function embed(runDir: string, config: Config, options: EmbedOption
       return { out: options.out, sidecar, shape, skipped: data.skipped };
     } finally {
       source.model.dispose();
+      for (const o of owned) o.dispose();
     }
   } finally {
     data.images.dispose();

@@ -23,6 +23,7 @@ import { readJsonLines, runFiles } from "../run/run-dir.js";
 import { tensor } from "../tensor/factory.js";
 import { withSeed } from "../tensor/rng.js";
 import { noGrad } from "../tensor/runtime.js";
+import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { stderrLog, type Log } from "./report.js";
 
@@ -84,16 +85,16 @@ function resultsTable(results: ResultLine[]): string {
 
 /** (Nq, D) x (Nb, D) -> for each query the indices and cosines of its k nearest. */
 function nearest(queries: Tensor, bank: Tensor, k: number): { index: number[]; cosine: number[] }[] {
-  return noGrad(() => {
-    const q = queries.div(queries.norm(2, 1, true).clamp(1e-12)); // (Nq, D)
-    const b = bank.div(bank.norm(2, 1, true).clamp(1e-12)); // (Nb, D)
-    const sim = q.matmul(b.transpose(0, 1)); // (Nq, Nb)
-    const { values, indices } = sim.topk(Math.min(k, bank.size(0)), 1);
-    const [v, i] = [values.dataAsNumbers(), indices.dataAsNumbers()];
-    for (const t of [q, b, sim, values, indices]) t.dispose();
-    const kk = Math.min(k, bank.size(0));
-    return Array.from({ length: queries.size(0) }, (_, r) => ({ index: Array.from(i.subarray(r * kk, (r + 1) * kk)), cosine: Array.from(v.subarray(r * kk, (r + 1) * kk)) }));
-  });
+  const kk = Math.min(k, bank.size(0));
+  const [v, i] = tidy(() =>
+    noGrad(() => {
+      const q = queries.div(queries.norm(2, 1, true).clamp(1e-12)); // (Nq, D)
+      const b = bank.div(bank.norm(2, 1, true).clamp(1e-12)); // (Nb, D)
+      const { values, indices } = q.matmul(b.transpose(0, 1)).topk(kk, 1); // (Nq, kk) of the (Nq, Nb) cosines
+      return [values.dataAsNumbers(), indices.dataAsNumbers()];
+    }),
+  );
+  return Array.from({ length: queries.size(0) }, (_, r) => ({ index: Array.from(i.subarray(r * kk, (r + 1) * kk)), cosine: Array.from(v.subarray(r * kk, (r + 1) * kk)) }));
 }
 
 async function gallery(test: LoadedDataset, train: LoadedDataset, queryIdx: number[], found: { index: number[]; cosine: number[] }[]): Promise<string> {
@@ -177,9 +178,7 @@ export async function runReport(runDir: string, config: Config, options: ReportO
       sections.push({ id: "neighbours", title: "Nearest neighbours", html: await gallery(test, train, queryIdx, found) });
 
       log(`report: UMAP of ${nt} test embeddings`);
-      const normed = noGrad(() => testH.div(testH.norm(2, 1, true).clamp(1e-12))); // (Nt, D)
-      const flat = normed.dataAsNumbers();
-      normed.dispose();
+      const flat = tidy(() => noGrad(() => testH.div(testH.norm(2, 1, true).clamp(1e-12)).dataAsNumbers())); // (Nt, D), rows of norm 1
       const d = testH.size(1);
       const rows = Array.from({ length: nt }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
       const xy = umap2d(rows, config.train.seed);

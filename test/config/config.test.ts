@@ -208,7 +208,7 @@ test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run", 
 describe("evaluation, fine-tuning and the baseline have their sections", () => {
   test("the paper's Appendix B.5/B.6 defaults", () => {
     const c = loadConfig();
-    assert.deepEqual(c.eval, { protocol: "fast", k: 200, temperature: 0.1, holdOut: 0.1, maxIterations: 200, epochs: 90, batchSize: 512, lr: 0.1, weightDecay: 0 });
+    assert.deepEqual(c.eval, { protocol: "fast", labels: null, seed: 0, k: 200, temperature: 0.1, holdOut: 0.1, maxIterations: 200, epochs: 90, batchSize: 512, lr: 0.1, weightDecay: 0 });
     assert.deepEqual(c.finetune, { labels: "10%", epochs: null, batchSize: 256, lr: 0.05, weightDecay: 0, fromHead: false, seed: 0 });
     assert.deepEqual(c.supervised, { epochs: 2, batchSize: 256, lr: 0.1, weightDecay: 5e-4 });
   });

@@ -74,9 +74,9 @@ describe("export and embed", () => {
   });
 
   test("export: bad input is a clear error", async () => {
-    const onnx = await runCli(["export", "--run", run, "--out", "x.onnx", "--format", "onnx"]);
-    assert.equal(onnx.code, 2);
-    assert.match(onnx.stderr, /--format must be one of safetensors, got 'onnx'/);
+    const unknown = await runCli(["export", "--run", run, "--out", join(tmp("bad-format"), "x.tflite"), "--format", "tflite"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--format must be one of safetensors, onnx, got 'tflite'/);
     const empty = tmp("empty-run");
     writeFileSync(join(empty, "config.yaml"), readFileSync(join(run, "config.yaml")));
     const none = await runCli(["export", "--run", empty, "--out", join(empty, "x.safetensors")]);
