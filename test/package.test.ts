@@ -52,6 +52,20 @@ console.log(JSON.stringify({ shape: h.shape, finite: h.isfinite().all().item() =
   assert.match(help.stdout, /simclr export --run DIR/);
 });
 
+test("npm install from a git URL: prepare compiles, install builds, nothing is fetched from outside npm", () => {
+  const app = tmp("git-consumer");
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "git-consumer", version: "1.0.0", type: "module", private: true }));
+  // npm installs the development dependencies to run `prepare`; onnxruntime-node among them
+  // must not reach NuGet (.npmrc), so the variable setup.sh sets is removed here
+  const { ONNXRUNTIME_NODE_INSTALL: _, ...env } = process.env;
+  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `git+file://${ROOT}`], app, env);
+  assert.equal(installed.code, 0, installed.stderr);
+  writeFileSync(join(app, "main.js"), `import { resnet } from "simclr";\nconsole.log(resnet({ depth: 18, width: 2, cifarStem: true, inChannels: 3 }).featureDim);\n`);
+  const run = sh("node", ["main.js"], app);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), "16");
+});
+
 test("without libtorch the install step fails and names what to install", () => {
   const pkg = tmp("no-torch");
   cpSync(join(ROOT, "native"), join(pkg, "native"), { recursive: true });
