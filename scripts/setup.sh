@@ -48,6 +48,8 @@ command -v cmake >/dev/null || missing+=(cmake)
 if [ -z "${LIBTORCH:-}" ] && [ -f "$system_torch" ] && [ ! -f /usr/include/gloo/config.h ]; then missing+=(libgloo-dev); fi
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
+# node-gyp (hnswlib-node's build) runs Python.
+command -v python3 >/dev/null || missing+=(python3)
 if command -v dpkg-query >/dev/null; then
   # The default libblas.so.3 on Debian is the slow reference BLAS; libtorch uses the alternative.
   dpkg-query -W -f='${Status}' libopenblas0-openmp 2>/dev/null | grep -q "ok installed" || missing+=(libopenblas0-openmp)
@@ -82,6 +84,9 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   # onnxruntime-node (tests: the ONNX export check) ships its CPU binaries in the npm
   # package; its install script would fetch CUDA ones from NuGet. Skip that: npm only.
   export ONNXRUNTIME_NODE_INSTALL=skip
+  # hnswlib-node compiles with node-gyp, which would download Node's headers; Debian's nodejs
+  # package ships them in /usr/include/node.
+  if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
   touch "$stamp"
 fi

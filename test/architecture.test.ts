@@ -29,6 +29,7 @@ export const LAYERS: Record<string, number> = {
   run: 6,
   train: 7,
   eval: 7,
+  search: 7.25,
   report: 7.5,
   jobs: 8,
   cli: 9,

@@ -13,6 +13,8 @@ import { exportCommand, EXPORT_HELP } from "./export.js";
 import { embedCommand, EMBED_HELP } from "./embed.js";
 import { importCommand, IMPORT_HELP } from "./import.js";
 import { reportCommand, REPORT_HELP } from "./report.js";
+import { indexCommand, INDEX_HELP } from "./index-images.js";
+import { duplicatesCommand, DUPLICATES_HELP, searchCommand, SEARCH_HELP } from "./search.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
@@ -26,6 +28,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   embed: { run: embedCommand, help: EMBED_HELP },
   import: { run: importCommand, help: IMPORT_HELP },
   report: { run: reportCommand, help: REPORT_HELP },
+  index: { run: indexCommand, help: INDEX_HELP },
+  search: { run: searchCommand, help: SEARCH_HELP },
+  duplicates: { run: duplicatesCommand, help: DUPLICATES_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

@@ -116,6 +116,23 @@ function listClassImages(root: string, dir: string, seen: Set<string>, out: stri
   }
 }
 
+/**
+ * Every image below `root` (JPEG, PNG, WebP; hidden names skipped; symbolic links followed,
+ * link cycles cut), as paths relative to `root`, sorted by code point.
+ */
+export function listImages(root: string): string[] {
+  let rootStat;
+  try {
+    rootStat = statSync(root);
+  } catch (e) {
+    throw new DataError(root, `cannot read: ${(e as Error).message}`);
+  }
+  if (!rootStat.isDirectory()) throw new DataError(root, "is not a folder");
+  const out: string[] = [];
+  listClassImages(root, root, new Set(), out);
+  return out.sort(byCodepoint);
+}
+
 interface Listing {
   classes: string[];
   labeled: boolean;
@@ -244,8 +261,8 @@ function checkCache({ tensors, metadata }: SafetensorsContents, root: string, si
   };
 }
 
-/** Decodes one file to `size` x `size` x `channels` bytes (HWC), as described on loadImageFolder. */
-async function decodeImage(file: string, size: number, channels: 1 | 3): Promise<Buffer> {
+/** Decodes one file (or encoded bytes) to `size` x `size` x `channels` bytes (HWC), as described on loadImageFolder. */
+export async function decodeImage(file: string | Buffer, size: number, channels: 1 | 3): Promise<Buffer> {
   let pipeline = sharp(file).resize(size, size, { fit: "cover" }).removeAlpha();
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace("srgb");
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
@@ -256,7 +273,7 @@ async function decodeImage(file: string, size: number, channels: 1 | 3): Promise
 }
 
 /** Runs `fn(0..count-1)` with at most `limit` calls in flight; `fn` must not reject. */
-async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+export async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) await fn(next++);

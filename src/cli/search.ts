@@ -1,0 +1,60 @@
+/** `simclr search --index INDEX --query IMG [-k 10] [--exact]` and `simclr duplicates --index INDEX [--threshold 0.95]` */
+import { parseArgs } from "node:util";
+import { SearchSession } from "../jobs/search.js";
+import { UsageError, printResult } from "./common.js";
+
+export const SEARCH_HELP = `simclr search --index INDEX --query IMG [-k 10] [--exact]
+
+Prints the k indexed images most similar to IMG (cosine similarity of h, embedded by the
+index's model), best first, as JSON. Exact search below 20,000 images, HNSW above (--exact
+forces exact).`;
+
+export const DUPLICATES_HELP = `simclr duplicates --index INDEX [--threshold 0.95]
+
+Prints groups of near-duplicate images: images whose cosine similarity is at least the
+threshold, joined transitively, largest groups first, as JSON.`;
+
+function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+export async function searchCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { index: { type: "string" }, query: { type: "string" }, k: { type: "string", short: "k" }, exact: { type: "boolean" }, help: { type: "boolean" } } });
+  if (values.help) {
+    process.stdout.write(`${SEARCH_HELP}\n`);
+    return 0;
+  }
+  if (!values.index) throw new UsageError("search needs --index INDEX (made by simclr index)");
+  if (!values.query) throw new UsageError("search needs --query IMG (an image file)");
+  const k = positiveInt("-k", values.k, 10);
+  const session = SearchSession.open(values.index);
+  try {
+    const results = await session.search(values.query, k, { exact: values.exact ?? false });
+    printResult({ query: values.query, k, approximate: session.searcher.approximate && !values.exact, results: results.map((r, i) => ({ rank: i + 1, id: r.id, path: r.path, score: Number(r.score.toFixed(6)) })) });
+  } finally {
+    session.dispose();
+  }
+  return 0;
+}
+
+export async function duplicatesCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { index: { type: "string" }, threshold: { type: "string" }, help: { type: "boolean" } } });
+  if (values.help) {
+    process.stdout.write(`${DUPLICATES_HELP}\n`);
+    return 0;
+  }
+  if (!values.index) throw new UsageError("duplicates needs --index INDEX (made by simclr index)");
+  const threshold = values.threshold === undefined ? 0.95 : Number(values.threshold);
+  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new UsageError(`--threshold must be a cosine between -1 and 1, got '${values.threshold}'`);
+  const session = SearchSession.open(values.index);
+  try {
+    const groups = session.duplicates(threshold);
+    printResult({ threshold, groups: groups.length, images: groups.reduce((n, g) => n + g.images.length, 0), duplicates: groups.map((g) => ({ score: Number(g.score.toFixed(6)), images: g.images })) });
+  } finally {
+    session.dispose();
+  }
+  return 0;
+}

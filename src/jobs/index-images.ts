@@ -1,0 +1,124 @@
+/**
+ * `simclr index`: a folder of images (recursive; JPEG, PNG, WebP) embedded by a run's encoder
+ * into a search index (src/search/index-store.ts). Incremental: files whose size and mtime are
+ * unchanged keep their rows, new and changed files are embedded, deleted ones dropped. An
+ * index made by other weights, or of another folder, is refused. Written atomically.
+ */
+import { existsSync, statSync } from "node:fs";
+import { join, resolve, sep } from "node:path";
+import type { Config } from "../config/schema.js";
+import { listImages } from "../data/image-folder.js";
+import { DataError } from "../errors.js";
+import { dataShape } from "../recipe/recipe.js";
+import { loadEncoder } from "../run/encoder.js";
+import { ImageEmbedder } from "../search/embedder.js";
+import { modelIdentity } from "../search/identity.js";
+import { readIndex, writeIndex, type IndexedFile, type ModelIdentity } from "../search/index-store.js";
+import { tensor } from "../tensor/factory.js";
+import { stderrLog, type Log } from "./report.js";
+
+export interface IndexOptions {
+  /** The folder to index. */
+  images: string;
+  /** The index file (updated in place when it exists). */
+  out: string;
+  checkpoint?: string;
+  batchSize?: number;
+  log?: Log;
+}
+
+export interface IndexResult {
+  out: string;
+  files: number;
+  embedded: number;
+  reused: number;
+  removed: number;
+  skipped: { file: string; reason: string }[];
+  seconds: number;
+  /** Images embedded per second (decode + forward). */
+  imagesPerSecond: number;
+}
+
+/** The encoder of a run (or a checkpoint) ready to embed images, and its identity. */
+export function openEmbedder(runDir: string, config: Config, checkpoint?: string): { embedder: ImageEmbedder; identity: ModelIdentity; dispose(): void } {
+  const [channels, side] = dataShape(config);
+  const source = loadEncoder({ config, inChannels: channels, runDir, ...(checkpoint !== undefined ? { checkpoint } : {}) });
+  const device = config.train.device;
+  source.model.to(device);
+  const identity = modelIdentity(source.encoder, { run: resolve(runDir), checkpoint: resolve(source.origin), arch: config.model.arch, inputSize: side });
+  return { embedder: new ImageEmbedder(source.encoder, side, channels === 1 ? 1 : 3, device), identity, dispose: () => source.model.dispose() };
+}
+
+export async function indexImages(runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
+  const log = options.log ?? stderrLog;
+  const started = performance.now();
+  const root = resolve(options.images);
+  const paths = listImages(root);
+  if (paths.length === 0) throw new DataError(root, "has no images (JPEG, PNG or WebP, searched recursively)");
+  const files: IndexedFile[] = paths.map((p) => {
+    const s = statSync(join(root, p));
+    return { path: p.split(sep).join("/"), size: s.size, mtimeMs: s.mtimeMs };
+  });
+
+  const { embedder, identity, dispose } = openEmbedder(runDir, config, options.checkpoint);
+  const previous = existsSync(options.out) ? readIndex(options.out) : null;
+  try {
+    if (previous !== null) {
+      if (previous.model.hash !== identity.hash) {
+        throw new DataError(
+          options.out,
+          `was made by another model (${previous.model.checkpoint}, weights ${previous.model.hash.slice(0, 12)}), not this one (${identity.checkpoint}, ${identity.hash.slice(0, 12)}): write a new index with another --out, or delete it`,
+        );
+      }
+      if (previous.root !== root) throw new DataError(options.out, `indexes ${previous.root}, not ${root}: write a new index with another --out`);
+    }
+    const dim = identity.featureDim;
+    const old = new Map((previous?.files ?? []).map((f, i) => [f.path, { f, i }]));
+    const oldRows = previous === null ? new Float32Array(0) : (previous.embeddings.data() as Float32Array);
+    const rows = new Map<string, Float32Array>();
+    const todo: IndexedFile[] = [];
+    for (const f of files) {
+      const o = old.get(f.path);
+      if (o !== undefined && o.f.size === f.size && o.f.mtimeMs === f.mtimeMs) rows.set(f.path, oldRows.subarray(o.i * dim, (o.i + 1) * dim));
+      else todo.push(f);
+    }
+    const reused = rows.size;
+    const present = new Set(files.map((f) => f.path));
+    const removed = (previous?.files ?? []).filter((f) => !present.has(f.path)).length;
+    log(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
+
+    const skipped: { file: string; reason: string }[] = [];
+    const batch = options.batchSize ?? 256;
+    const embedStart = performance.now();
+    for (let start = 0; start < todo.length; start += batch) {
+      const chunk = todo.slice(start, start + batch);
+      const decoded = await embedder.decode(chunk.map((f) => join(root, f.path)));
+      const h = embedder.embedPixels(decoded.pixels, decoded.count); // (count * D)
+      decoded.rows.forEach((r, j) => {
+        const f = chunk[j] as IndexedFile;
+        if ("error" in r) skipped.push({ file: join(root, f.path), reason: r.error });
+        else rows.set(f.path, h.subarray(r.row * dim, (r.row + 1) * dim));
+      });
+      const done = Math.min(start + batch, todo.length);
+      log(`index: embedded ${done}/${todo.length} (${(done / ((performance.now() - embedStart) / 1000)).toFixed(0)} images/s)`);
+    }
+    for (const s of skipped) log(`index: skipped ${s.file}: ${s.reason}`);
+
+    const kept = files.filter((f) => rows.has(f.path));
+    if (kept.length === 0) throw new DataError(root, `has no readable images (${skipped.length} could not be decoded)`);
+    const all = new Float32Array(kept.length * dim);
+    kept.forEach((f, i) => all.set(rows.get(f.path) as Float32Array, i * dim));
+    const embeddings = tensor(all, { shape: [kept.length, dim] }); // (N, D)
+    try {
+      writeIndex(options.out, { root, files: kept, embeddings, model: identity, updatedAt: new Date().toISOString() });
+    } finally {
+      embeddings.dispose();
+    }
+    const embedSeconds = (performance.now() - embedStart) / 1000;
+    const embedded = todo.length - skipped.length;
+    return { out: options.out, files: kept.length, embedded, reused, removed, skipped, seconds: (performance.now() - started) / 1000, imagesPerSecond: embedded > 0 ? embedded / embedSeconds : 0 };
+  } finally {
+    previous?.embeddings.dispose();
+    dispose();
+  }
+}
