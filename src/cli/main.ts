@@ -14,6 +14,7 @@ import { embedCommand, EMBED_HELP } from "./embed.js";
 import { importCommand, IMPORT_HELP } from "./import.js";
 import { reportCommand, REPORT_HELP } from "./report.js";
 import { indexCommand, INDEX_HELP } from "./index-images.js";
+import { serveCommand, SERVE_HELP } from "./serve.js";
 import { duplicatesCommand, DUPLICATES_HELP, searchCommand, SEARCH_HELP } from "./search.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   index: { run: indexCommand, help: INDEX_HELP },
   search: { run: searchCommand, help: SEARCH_HELP },
   duplicates: { run: duplicatesCommand, help: DUPLICATES_HELP },
+  serve: { run: serveCommand, help: SERVE_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

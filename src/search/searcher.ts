@@ -62,14 +62,14 @@ export class Searcher {
     if (this.#hnsw !== null && !options.exact) {
       this.#hnsw.setEf(Math.max(this.#efSearch, kk));
       const { neighbors, distances } = this.#hnsw.searchKnn(Array.from(unit), kk);
-      return neighbors.map((id, i) => ({ id, score: 1 - (distances[i] as number) }));
+      return neighbors.map((id, i) => ({ id, score: Math.max(-1, Math.min(1, 1 - (distances[i] as number))) }));
     }
     return tidy(() =>
       noGrad(() => {
         const scores = this.#embeddings.matmul(tensor(unit)); // (N)
         const { values, indices } = scores.topk(kk);
         const [v, i] = [values.dataAsNumbers(), indices.dataAsNumbers()];
-        return Array.from(i, (id, j) => ({ id, score: v[j] as number }));
+        return Array.from(i, (id, j) => ({ id, score: Math.max(-1, Math.min(1, v[j] as number)) }));
       }),
     );
   }
