@@ -4,8 +4,8 @@
  * unchanged keep their rows, new and changed files are embedded, deleted ones dropped. An
  * index made by other weights, or of another folder, is refused. Written atomically.
  */
-import { existsSync, statSync } from "node:fs";
-import { join, resolve, sep } from "node:path";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.js";
 import { listImages } from "../data/image-folder.js";
 import { DataError } from "../errors.js";
@@ -55,9 +55,17 @@ export async function indexImages(runDir: string, config: Config, options: Index
   const root = resolve(options.images);
   const paths = listImages(root);
   if (paths.length === 0) throw new DataError(root, "has no images (JPEG, PNG or WebP, searched recursively)");
-  const files: IndexedFile[] = paths.map((p) => {
+  // Links that resolve outside the folder are left out: `serve` would refuse their images.
+  const rootReal = realpathSync(root);
+  const outside: { file: string; reason: string }[] = [];
+  const files: IndexedFile[] = paths.flatMap((p) => {
+    const rel = relative(rootReal, realpathSync(join(root, p)));
+    if (rel.startsWith("..") || isAbsolute(rel)) {
+      outside.push({ file: join(root, p), reason: "links outside the indexed folder" });
+      return [];
+    }
     const s = statSync(join(root, p));
-    return { path: p.split(sep).join("/"), size: s.size, mtimeMs: s.mtimeMs };
+    return [{ path: p.split(sep).join("/"), size: s.size, mtimeMs: s.mtimeMs }];
   });
 
   const { embedder, identity, dispose } = openEmbedder(runDir, config, options.checkpoint);
@@ -87,7 +95,7 @@ export async function indexImages(runDir: string, config: Config, options: Index
     const removed = (previous?.files ?? []).filter((f) => !present.has(f.path)).length;
     log(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
 
-    const skipped: { file: string; reason: string }[] = [];
+    const skipped: { file: string; reason: string }[] = [...outside];
     const batch = options.batchSize ?? 256;
     const embedStart = performance.now();
     for (let start = 0; start < todo.length; start += batch) {
@@ -115,7 +123,7 @@ export async function indexImages(runDir: string, config: Config, options: Index
       embeddings.dispose();
     }
     const embedSeconds = (performance.now() - embedStart) / 1000;
-    const embedded = todo.length - skipped.length;
+    const embedded = todo.length - (skipped.length - outside.length);
     return { out: options.out, files: kept.length, embedded, reused, removed, skipped, seconds: (performance.now() - started) / 1000, imagesPerSecond: embedded > 0 ? embedded / embedSeconds : 0 };
   } finally {
     previous?.embeddings.dispose();

@@ -74,6 +74,7 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
   const results = (hits: { id: number; path: string; score: number }[]) => hits.map((h, i) => ({ rank: i + 1, id: h.id, path: h.path, score: h.score }));
 
   app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(searchPage()));
+  app.get("/favicon.ico", async (_request, reply) => reply.code(204).send());
 
   app.get("/api/health", async () => ({
     status: "ok",
