@@ -4,8 +4,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ProgressReporter, embed, evaluate, evaluationConfig, exportOnnx, exportSafetensors, finetune, liveTensorCount, loadConfig, pretrain, runReport, trainSupervised } from "../src/index.js";
+import { ProgressReporter, SearchSession, indexImages, embed, evaluate, evaluationConfig, exportOnnx, exportSafetensors, finetune, liveTensorCount, loadConfig, pretrain, runReport, trainSupervised } from "../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "./synthetic.js";
+import { writePngFolder } from "./search/fixture.js";
 
 const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 const log = () => {};
@@ -38,6 +39,15 @@ test("pretrain, evaluate (also on a label subset), finetune, supervised, export,
   assert.equal(liveTensorCount(), before, "embed");
   await runReport(join(root, "run"), evalConfig, { out: join(root, "report.html"), mapPoints: 50, log });
   assert.equal(liveTensorCount(), before, "report");
+  const images = await writePngFolder(data, 20);
+  await indexImages(join(root, "run"), evalConfig, { images, out: join(root, "photos.index"), log });
+  assert.equal(liveTensorCount(), before, "index");
+  const session = SearchSession.open(join(root, "photos.index"));
+  await session.search(join(images, session.index.files[3]!.path), 5);
+  session.neighbors(2, 5);
+  session.duplicates(0.99);
+  session.dispose();
+  assert.equal(liveTensorCount(), before, "search session");
   await trainSupervised(join(root, "supervised"), loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { log });
   assert.equal(liveTensorCount(), before, "supervised");
 });
