@@ -57,6 +57,19 @@ export class CheckpointError extends SimclrError {
   }
 }
 
+/** Another live process holds the run directory (its lock file names it). */
+export class RunLockedError extends SimclrError {
+  constructor(
+    /** The run directory. */
+    readonly path: string,
+    /** The holder, as its lock file records it. */
+    readonly holder: { pid: number; host: string; since: string },
+    message: string,
+  ) {
+    super("ERR_SIMCLR_RUN_LOCKED", message);
+  }
+}
+
 /** The training loss became NaN or infinite. */
 export class NonFiniteLossError extends SimclrError {
   constructor(

@@ -5,13 +5,15 @@ import { launchWorkers } from "../jobs/launch.js";
 import { launchEnv, pretrain, resume } from "../jobs/pretrain.js";
 import { CONFIG_OPTIONS, UsageError, integerFlag, printConfig, resolveConfig } from "./common.js";
 
-export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--resume]
+export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--resume | --force]
                 [--nproc N [--nnodes M --node-rank K --master-addr HOST] [--master-port P]]
 
 Pretrains a SimCLR encoder. With no config: the demo's settings (Fashion-MNIST, ResNet-18
 width 16, CIFAR stem, batch 256, temperature 0.5). DIR gets config.yaml, metrics.jsonl and
 checkpoints/. SIGINT/SIGTERM save a checkpoint and stop; --resume continues from it with
-the run's saved config. Keys: see docs/config.md or \`simclr config --keys\`.
+the run's saved config. A DIR that already holds a run is refused unless --resume, or
+--force, which moves the old run aside (DIR.replaced-<time>/) and starts afresh. One process
+writes a run at a time (DIR/.lock names it). Keys: see docs/config.md or \`simclr config --keys\`.
 
 --nproc N trains data-parallel in N processes on this machine (train.batchSize is the
 global batch); with --nnodes, --node-rank and --master-addr this machine joins a job over
@@ -27,6 +29,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
       ...CONFIG_OPTIONS,
       out: { type: "string" },
       resume: { type: "boolean" },
+      force: { type: "boolean" },
       nproc: { type: "string" },
       nnodes: { type: "string" },
       "node-rank": { type: "string" },
@@ -43,6 +46,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   if (values.resume && (values.config || values.set || values["skip-bad"])) {
     throw new UsageError("--resume continues with the run's saved config: drop --config/--set/--skip-bad");
   }
+  if (values.resume && values.force) throw new UsageError("--resume continues the run in DIR; --force replaces it: give one of them");
   if (values.nproc !== undefined) {
     const nnodes = integerFlag("nnodes", values.nnodes, 1);
     if (nnodes > 1 && values["master-addr"] === undefined) throw new UsageError("--nnodes > 1 needs --master-addr HOST (the machine of --node-rank 0)");
@@ -71,7 +75,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   } else {
     const config = resolveConfig(values);
     if ((launch?.rank ?? 0) === 0) printConfig(config);
-    result = await pretrain(config, { outDir: values.out, launch });
+    result = await pretrain(config, { outDir: values.out, launch, force: values.force ?? false });
   }
   if ((launch?.rank ?? 0) !== 0) return result.status === "stopped" ? 130 : 0;
   if (result.status === "stopped") {

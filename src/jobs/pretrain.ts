@@ -4,7 +4,9 @@
  * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts. `resume` continues
  * a run with the config saved in it.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { acquireRunLock, type RunLock } from "../run/run-lock.js";
 import { gridPng, viewGrid } from "../report/view-grid.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
@@ -53,25 +55,76 @@ export interface PretrainOptions {
   launch?: LaunchEnv | null;
 }
 
-/** Pretrains from scratch into `options.outDir`, which must not already hold a run with checkpoints. */
-export async function pretrain(config: Config, options: PretrainOptions): Promise<PretrainResult> {
-  if (latestCheckpoint(options.outDir) !== null) {
-    throw new CheckpointError(options.outDir, `${options.outDir} already holds a run with checkpoints: resume it, or choose another run directory`);
+/** The files that make a directory a run (a directory holding none of them is free to use). */
+const RUN_ENTRIES = ["config.yaml", "metrics.jsonl", "results.jsonl", "checkpoints", "tensorboard", "augmented-views.png"];
+
+function heldRunEntries(outDir: string): string[] {
+  return existsSync(outDir) ? RUN_ENTRIES.filter((e) => existsSync(join(outDir, e))) : [];
+}
+
+/**
+ * Leftovers of writers that died mid-write: checkpoint folders (checkpoints/.tmp-*) and
+ * atomic-write temporaries (*.tmp-<pid>-*). Only called with the run's lock held, so none
+ * belongs to a live writer.
+ */
+function removeStaleTemporaries(outDir: string, progress: ProgressReporter | undefined): void {
+  for (const dir of [outDir, join(outDir, "checkpoints")]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (/^\.tmp-/.test(name) || /\.tmp-\d+-[a-z0-9]+$/.test(name)) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        progress?.message(`removed ${join(dir, name)}, left by a writer that stopped mid-write`);
+      }
+    }
   }
-  if ((options.launch?.rank ?? 0) === 0) {
-    mkdirSync(options.outDir, { recursive: true });
-    writeRunConfig(options.outDir, config);
-    writeFileSync(runFiles(options.outDir).metrics, "");
+}
+
+/** Takes the run's lock on rank 0 (other ranks write nothing); null elsewhere. */
+function lockRun(options: PretrainOptions): RunLock | null {
+  if ((options.launch?.rank ?? 0) !== 0) return null;
+  return acquireRunLock(options.outDir, (h) => options.progress?.message(`taking over ${join(options.outDir, ".lock")} from pid ${h.pid}, which is gone`));
+}
+
+/**
+ * Pretrains from scratch into `options.outDir`. A directory that already holds a run is
+ * refused (whatever state its checkpoints are in) unless `force`, which moves the old run's
+ * files aside into `<outDir>.replaced-<time>/` rather than deleting them.
+ */
+export async function pretrain(config: Config, options: PretrainOptions & { force?: boolean }): Promise<PretrainResult> {
+  const lock = lockRun(options);
+  try {
+    if ((options.launch?.rank ?? 0) === 0) {
+      const held = heldRunEntries(options.outDir);
+      if (held.length > 0 && !options.force) {
+        throw new CheckpointError(options.outDir, `${options.outDir} already holds a run (${held.join(", ")}): resume it, choose another run directory, or replace it (force; --force moves the old run aside)`);
+      }
+      if (held.length > 0) {
+        const aside = `${options.outDir.replace(/\/+$/, "")}.replaced-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+        mkdirSync(aside);
+        for (const name of readdirSync(options.outDir)) if (name !== ".lock") renameSync(join(options.outDir, name), join(aside, name));
+        options.progress?.message(`moved the previous run in ${options.outDir} to ${aside}`);
+      }
+      writeRunConfig(options.outDir, config);
+      writeFileSync(runFiles(options.outDir).metrics, "");
+    }
+    return await run(config, options, false);
+  } finally {
+    lock?.release();
   }
-  return run(config, options, false);
 }
 
 /** Continues the run in `options.outDir` from its latest checkpoint, with its saved config. */
 export async function resume(options: PretrainOptions): Promise<PretrainResult> {
-  if (latestCheckpoint(options.outDir) === null) {
-    throw new CheckpointError(options.outDir, `${options.outDir} has no checkpoint to resume from (checkpoints/latest is missing)`);
+  const lock = lockRun(options);
+  try {
+    if (latestCheckpoint(options.outDir) === null) {
+      throw new CheckpointError(options.outDir, `${options.outDir} has no checkpoint to resume from (checkpoints/latest is missing)`);
+    }
+    if (lock !== null) removeStaleTemporaries(options.outDir, options.progress);
+    return await run(readRunConfig(options.outDir), options, true);
+  } finally {
+    lock?.release();
   }
-  return run(readRunConfig(options.outDir), options, true);
 }
 
 async function run(config: Config, options: PretrainOptions, resuming: boolean): Promise<PretrainResult> {

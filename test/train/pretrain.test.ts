@@ -136,7 +136,7 @@ describe("pretraining", () => {
     await assert.rejects(resume(opts(tmp("noresume"))), (e: Error) => e instanceof CheckpointError && /has no checkpoint to resume from/.test(e.message));
     const done = tmp("done");
     await pretrain(small(["train.epochs=1"]), opts(done));
-    await assert.rejects(pretrain(small(), opts(done)), (e: Error) => e instanceof CheckpointError && /already holds a run with checkpoints/.test(e.message));
+    await assert.rejects(pretrain(small(), opts(done)), (e: Error) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message));
     const missing = loadConfig({ set: ["data.name=image-folder", `data.path=${join(data, "nope")}`] });
     await assert.rejects(pretrain(missing, opts(tmp("missing"))), (e: Error) => e instanceof DataError && /nope/.test(e.message));
     const cifar = loadConfig({ set: ["data.name=cifar10"] });
