@@ -181,6 +181,16 @@ export function configFromYaml(text: string, source: string): Config {
   return build(flatten(doc, source));
 }
 
+/** A config from its flat key -> value form (as a checkpoint stores it), every value checked; keys it lacks take their defaults. */
+export function configFromFlat(record: Record<string, unknown>, source: string): Config {
+  const values = new Map<ConfigKey, unknown>();
+  for (const [k, v] of Object.entries(record)) {
+    if (!isConfigKey(k)) throw new ConfigError(`${source}: unknown config key '${k}'`);
+    values.set(k, checkValue(k, v, source));
+  }
+  return build(values);
+}
+
 export function configToYaml(config: Config): string {
   return stringify(config);
 }

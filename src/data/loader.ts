@@ -168,6 +168,14 @@ export class DataLoader {
     }
     if (cursor.batch > 0 && this.shuffle && cursor.order === null) throw new RangeError("the saved cursor is inside an epoch but has no permutation");
     if (cursor.order !== null && cursor.order.size(0) !== this.size) throw new RangeError(`the saved permutation has ${cursor.order.size(0)} entries, the data ${this.size} images`);
+    if (cursor.order !== null && cursor.batch > 0) {
+      // a permutation of 0..size-1: every index once (a corrupt file could hold anything)
+      const seen = new Uint8Array(this.size);
+      for (const v of cursor.order.dataAsNumbers()) {
+        if (!Number.isInteger(v) || v < 0 || v >= this.size || seen[v] === 1) throw new RangeError(`the saved permutation is not a permutation of the ${this.size} images (it holds ${v})`);
+        seen[v] = 1;
+      }
+    }
     this.#order?.dispose();
     this.#order = cursor.order === null || cursor.batch === 0 ? null : keep(cursor.order.clone());
     this.#epoch = cursor.epoch;

@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts. `resume` continues
  * a run with the config saved in it.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { acquireRunLock, type RunLock } from "../run/run-lock.js";
 import { gridPng, viewGrid } from "../report/view-grid.js";
@@ -19,7 +19,8 @@ import { syncBatchNorm } from "../nn/batchnorm.js";
 import { DataParallel } from "../train/data-parallel.js";
 import { KnnMonitor } from "../eval/knn-monitor.js";
 import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../recipe/recipe.js";
-import { disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
+import { checkpointConfig, disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
+import { configFromFlat, configToYaml } from "../config/load.js";
 import { readRunConfig, runFiles, truncateJsonLines, writeRunConfig } from "../run/run-dir.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { withoutRngEffect } from "../tensor/rng.js";
@@ -117,11 +118,29 @@ export async function pretrain(config: Config, options: PretrainOptions & { forc
 export async function resume(options: PretrainOptions): Promise<PretrainResult> {
   const lock = lockRun(options);
   try {
-    if (latestCheckpoint(options.outDir) === null) {
+    const dir = latestCheckpoint(options.outDir);
+    if (dir === null) {
       throw new CheckpointError(options.outDir, `${options.outDir} has no checkpoint to resume from (checkpoints/latest is missing)`);
     }
     if (lock !== null) removeStaleTemporaries(options.outDir, options.progress);
-    return await run(readRunConfig(options.outDir), options, true);
+    // The config the checkpoint was written with is the run's; config.yaml is a readable copy
+    // (checkpoints from before it was stored there fall back to config.yaml).
+    const flat = checkpointConfig(dir);
+    const config = flat !== null ? configFromFlat(flat, join(dir, "state.json")) : readRunConfig(options.outDir);
+    if (flat !== null && lock !== null) {
+      const path = runFiles(options.outDir).config;
+      let copy: string | null = null;
+      try {
+        copy = readFileSync(path, "utf-8");
+      } catch {
+        copy = null;
+      }
+      if (copy !== configToYaml(config)) {
+        writeRunConfig(options.outDir, config);
+        options.progress?.message(`${path} ${copy === null ? "was missing" : "differed from the checkpoint's config"}: rewritten from ${join(dir, "state.json")}`);
+      }
+    }
+    return await run(config, options, true);
   } finally {
     lock?.release();
   }

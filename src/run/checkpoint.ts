@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from "node:path";
 import { CheckpointError } from "../errors.js";
 import { readSafetensors, writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
+import { rngStateToBase64 } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export const CHECKPOINT_FORMAT = 2;
@@ -81,13 +82,35 @@ export function saveCheckpoint(runDir: string, state: Omit<CheckpointState, "for
   return final;
 }
 
-/** The folder of the newest complete checkpoint, or null when the run has none. */
+const CHECKPOINT_NAME = /^(epoch-\d{4,}|step-\d{7,})$/;
+
+/**
+ * The folder of the newest complete checkpoint, or null when the run has none (no `latest`).
+ * A `latest` that names anything but a checkpoint folder of this run (another run's path,
+ * `..`, garbage) or one that is missing or incomplete is a CheckpointError naming it.
+ */
 export function latestCheckpoint(runDir: string): string | null {
   const pointer = join(checkpointsDir(runDir), "latest");
   if (!existsSync(pointer)) return null;
   const name = readFileSync(pointer, "utf-8").trim();
+  if (!CHECKPOINT_NAME.test(name)) {
+    throw new CheckpointError(pointer, `${pointer} names '${name.slice(0, 200)}', which is not a checkpoint of this run (expected epoch-NNNN or step-NNNNNNN inside ${checkpointsDir(runDir)})`);
+  }
   const dir = join(checkpointsDir(runDir), name);
-  return existsSync(join(dir, "state.json")) ? dir : null;
+  if (!existsSync(dir)) throw new CheckpointError(pointer, `${pointer} names ${name}, which does not exist`);
+  if (!existsSync(join(dir, "state.json"))) throw new CheckpointError(pointer, `${pointer} names ${name}, which has no state.json (incomplete)`);
+  return dir;
+}
+
+/** The resolved config stored in a checkpoint's state.json (flat key -> value), or null for checkpoints that predate it. */
+export function checkpointConfig(dir: string): Record<string, unknown> | null {
+  const statePath = join(dir, "state.json");
+  try {
+    const state = JSON.parse(readFileSync(statePath, "utf-8")) as { config?: unknown };
+    return state.config !== null && typeof state.config === "object" && !Array.isArray(state.config) ? (state.config as Record<string, unknown>) : null;
+  } catch (e) {
+    throw new CheckpointError(statePath, `${statePath}: cannot read checkpoint state (${(e as Error).message})`);
+  }
 }
 
 function readGroup(dir: string, group: string): Map<string, Tensor> {
@@ -121,6 +144,13 @@ export function loadCheckpoint(dir: string): Checkpoint {
   }
   for (const key of ["epoch", "stepInEpoch", "globalStep"] as const) {
     if (!Number.isInteger(state[key]) || state[key] < 0) throw new CheckpointError(statePath, `${statePath}: ${key} must be a non-negative integer, got ${JSON.stringify(state[key])}`);
+  }
+  const rngBytes = typeof state.rngState === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(state.rngState) ? Buffer.from(state.rngState, "base64").length : -1;
+  const expected = Buffer.from(rngStateToBase64(), "base64").length;
+  if (rngBytes !== expected) throw new CheckpointError(statePath, `${statePath}: rngState must be ${expected} bytes of base64 (libtorch's CPU generator), got ${rngBytes < 0 ? JSON.stringify(String(state.rngState).slice(0, 40)) : `${rngBytes} bytes`}`);
+  for (const key of ["epochLossSum", "epochSteps"] as const) {
+    const v = state[key];
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0 && (key === "epochLossSum" || Number.isInteger(v)))) throw new CheckpointError(statePath, `${statePath}: ${key} must be a non-negative ${key === "epochSteps" ? "integer" : "number"}, got ${JSON.stringify(v)}`);
   }
   const format = state.format ?? 1;
   if (format > CHECKPOINT_FORMAT) throw new CheckpointError(statePath, `${statePath}: checkpoint format ${format} is newer than this version reads (${CHECKPOINT_FORMAT})`);
