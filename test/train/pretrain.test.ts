@@ -126,8 +126,12 @@ describe("pretraining", () => {
   test("a checkpoint written with another optimizer does not resume", async () => {
     const dir = tmp("optimizer");
     await pretrain(small(), { ...opts(dir), stopAfterSteps: 3 });
-    const config = join(dir, "config.yaml");
-    writeFileSync(config, readFileSync(config, "utf-8").replace("name: lars", "name: sgd"));
+    // the checkpoint's own config is the one resume uses: make it disagree with its optimizer state
+    const latest = readFileSync(join(dir, "checkpoints", "latest"), "utf-8").trim();
+    const statePath = join(dir, "checkpoints", latest, "state.json");
+    const state = JSON.parse(readFileSync(statePath, "utf-8")) as { config: Record<string, unknown> };
+    state.config["optim.name"] = "sgd";
+    writeFileSync(statePath, JSON.stringify(state));
     await assert.rejects(resume(opts(dir)), (e: Error) => e instanceof CheckpointError && /was written with optimizer lars, the config says sgd/.test(e.message));
   });
 
