@@ -5,7 +5,6 @@
  * and the raw pixels. Each result is appended to the run's results.jsonl.
  */
 import type { Config } from "../config/schema.js";
-import { loadDataset } from "../data/datasets.js";
 import { ConfigError, DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
 import { extractFeatures, pixelFeatures } from "../eval/features.js";
@@ -18,6 +17,7 @@ import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
+import { labelledSplits } from "./labelled-splits.js";
 import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 
 export type Protocol = "linear" | "knn";
@@ -49,8 +49,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
   const paper = protocol === "linear" && config.eval.protocol === "paper";
   if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
   manualSeed(config.train.seed);
-  const full = await loadDataset(config.data, "train");
-  const test = await loadDataset(config.data, "test");
+  const { train: full, test, split } = await labelledSplits(config);
   owned.push(full.images, full.labels, test.images, test.labels);
   if (!full.labeled || !test.labeled) {
     throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
@@ -112,5 +111,5 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
       record = { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }
   }
-  return recordResult(runDir, { ...record, encoder: source?.origin ?? "raw-pixels", data: config.data.name, seconds: secondsSince(started) });
+  return recordResult(runDir, { ...record, encoder: source?.origin ?? "raw-pixels", data: config.data.name, split, seconds: secondsSince(started) });
 }

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { loadDataset } from "../data/datasets.js";
+import { labelledSplits } from "./labelled-splits.js";
 import { DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
 import { balancedSubset, readSubset, writeSubset } from "../eval/subset.js";
@@ -35,8 +35,7 @@ export async function finetune(runDir: string, config: Config, options: Finetune
 async function finetuneIn(owned: Owned[], runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
   const log = options.log ?? stderrLog;
   const f = config.finetune;
-  const train = await loadDataset(config.data, "train");
-  const test = await loadDataset(config.data, "test");
+  const { train, test, split } = await labelledSplits(config);
   owned.push(train.images, train.labels, test.images, test.labels);
   if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: fine-tuning needs labelled train and test splits`);
   const classes = train.classes.length;
@@ -83,6 +82,7 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
     epochs: training.epochs,
     lr: training.lr,
     from_head: f.fromHead,
+    split,
     encoder: origin,
     seconds: secondsSince(started),
   });

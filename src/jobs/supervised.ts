@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { loadDataset } from "../data/datasets.js";
+import { labelledSplits } from "./labelled-splits.js";
 import { DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
 import { Classifier } from "../models/classifier.js";
@@ -30,8 +30,7 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
   writeRunConfig(outDir, config);
   if (config.train.threads !== null) setNumThreads(config.train.threads);
   manualSeed(config.train.seed);
-  const train = await loadDataset(config.data, "train");
-  const test = await loadDataset({ ...config.data, limit: null }, "test");
+  const { train, test, split } = await labelledSplits(config, { testLimit: null });
   owned.push(train.images, train.labels, test.images, test.labels);
   if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: the supervised baseline needs labelled train and test splits`);
   const device = config.train.device;
@@ -62,6 +61,7 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
     epochs: training.epochs,
     lr: training.lr,
     encoder: "supervised",
+    split,
     seconds: secondsSince(started),
   });
 }

@@ -135,6 +135,25 @@ describe("simclr eval --labels (the low-label view)", () => {
   });
 });
 
+describe("a data set without a test split", () => {
+  test("is never scored on its training images: a seeded 20% per class is held out, and the result says so", async () => {
+    const runDir = await freshRun("eval-folder");
+    const { writePngFolder } = await import("../search/fixture.js");
+    const folder = await writePngFolder(data, 100); // 100 images in class sub-folders
+    const set = ["data.name=image-folder", `data.path=${folder}`, "data.size=28", "data.channels=1"].flatMap((s) => ["--set", s]);
+    const r = await run(["eval", "knn", "--run", runDir, "--k", "1", ...set]);
+    assert.equal(r.code, 0, r.stderr);
+    const k = JSON.parse(r.stdout) as { train_size: number; test_size: number; split: string; top1: number };
+    assert.equal(k.train_size + k.test_size, 100);
+    assert.ok(k.test_size >= 15 && k.test_size <= 25, String(k.test_size));
+    assert.match(k.split, /^held out: \d+ of 100 images \(20% per class, seed 0\) of image folder .*, which has no test split$/);
+    const again = JSON.parse((await run(["eval", "knn", "--run", runDir, "--k", "1", ...set])).stdout) as { top1: number };
+    assert.equal(again.top1, k.top1);
+    const own = JSON.parse((await run(["eval", "knn", "--run", runDir])).stdout) as { split: string };
+    assert.equal(own.split, "test split");
+  });
+});
+
 describe("simclr compare", () => {
   test("one row per encoder, one column per protocol, the latest result wins", async () => {
     const { writeFileSync } = await import("node:fs");
