@@ -6,7 +6,7 @@
 import { op } from "../tensor/op.js";
 import { keep } from "../tensor/scope.js";
 import { noGrad } from "../tensor/runtime.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor } from "../tensor/tensor.js";
 import { StateDictError } from "../errors.js";
 
 const setData = op("aten::set_data");
@@ -17,7 +17,11 @@ export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
 export interface LoadStateDictOptions {
   /** Missing and unexpected keys are errors (default). With false they are reported only. */
   strict?: boolean;
+  /** Accept NaN and infinite values (default: refused, naming the key). */
+  allowNonFinite?: boolean;
 }
+
+const FLOATING = new Set(["float32", "float64", "float16", "bfloat16"]);
 
 export interface LoadStateDictResult {
   missingKeys: string[];
@@ -122,8 +126,25 @@ export abstract class Module {
       throw new StateDictError(`loadStateDict(${this.constructor.name}): ${parts.join("; ")}`);
     }
     for (const [key, target] of own) {
-      const source = given.get(key);
+      const source = given.get(key) as unknown;
       if (source === undefined) continue;
+      if (!(source instanceof Tensor)) {
+        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' is ${source === null ? "null" : Array.isArray(source) ? "an array" : typeof source}, not a tensor`, key);
+      }
+      // Casting between float types is allowed (as PyTorch does); floats from integers or the reverse is a corrupt or foreign file.
+      if (FLOATING.has(target.dtype) !== FLOATING.has(source.dtype)) {
+        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' is ${source.dtype} in the state dict, the module holds ${target.dtype}`, key);
+      }
+      if (!options.allowNonFinite && FLOATING.has(source.dtype) && noGrad(() => {
+        const finite = source.isfinite();
+        const all = finite.all();
+        const ok = all.item() === 1;
+        finite.dispose();
+        all.dispose();
+        return !ok;
+      })) {
+        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' holds NaN or infinite values (loadStateDict(state, { allowNonFinite: true }) accepts them)`, key);
+      }
       const a = target.shape;
       const b = source.shape;
       if (a.length !== b.length || a.some((n, i) => n !== b[i])) {

@@ -64,7 +64,9 @@ export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
     if (isFullModel) model.loadStateDict(state);
     else model.encoder.loadStateDict(state);
   } catch (e) {
-    throw new CheckpointError(file, `${file} does not match the configured architecture (${config.model.arch}, width ${config.model.width}, ${inChannels} input channel(s)): ${(e as Error).message}`);
+    const message = (e as Error).message;
+    const why = /NaN or infinite|in the state dict, the module holds|not a tensor/.test(message) ? "cannot be loaded" : `does not match the configured architecture (${config.model.arch}, width ${config.model.width}, ${inChannels} input channel(s))`;
+    throw new CheckpointError(file, `${file} ${why}: ${message}`, { cause: e });
   } finally {
     for (const t of state.values()) t.dispose();
   }

@@ -135,6 +135,28 @@ describe("simclr eval --labels (the low-label view)", () => {
   });
 });
 
+describe("weights that cannot be right", () => {
+  test("a checkpoint with NaN weights or a float tensor stored as integers is refused, and nothing is recorded", async () => {
+    const runDir = await freshRun("eval-nan");
+    const { readSafetensors, writeSafetensors, full, zeros } = await import("../../src/index.js");
+    const latest = readFileSync(join(runDir, "checkpoints", "latest"), "utf-8").trim();
+    const file = join(runDir, "checkpoints", latest, "model.safetensors");
+    const { tensors, metadata } = readSafetensors(file);
+    const shape = tensors.get("encoder.conv1.weight")!.shape;
+    tensors.set("encoder.conv1.weight", full(shape, Number.NaN));
+    writeSafetensors(file, tensors, metadata);
+    const nan = await run(["eval", "knn", "--run", runDir]);
+    assert.equal(nan.code, 1);
+    assert.match(nan.stderr, /model\.safetensors cannot be loaded: .*'encoder\.conv1\.weight' holds NaN or infinite values/);
+    tensors.set("encoder.conv1.weight", zeros(shape, { dtype: "int32" }));
+    writeSafetensors(file, tensors, metadata);
+    const ints = await run(["eval", "knn", "--run", runDir]);
+    assert.equal(ints.code, 1);
+    assert.match(ints.stderr, /'encoder\.conv1\.weight' is int32 in the state dict, the module holds float32/);
+    assert.deepEqual(results(runDir), []);
+  });
+});
+
 describe("a data set without a test split", () => {
   test("is never scored on its training images: a seeded 20% per class is held out, and the result says so", async () => {
     const runDir = await freshRun("eval-folder");

@@ -15,6 +15,8 @@ import {
   randn,
   tensor,
   zeros,
+  full,
+  StateDictError,
   type Tensor,
 } from "../../src/index.js";
 import { maxAbsDiff } from "../helpers.js";
@@ -61,6 +63,30 @@ describe("Module", () => {
     wrong.set("body.0.weight", zeros([4, 2]));
     assert.throws(() => b.loadStateDict(wrong), /'body.0.weight' has shape \[4, 2\] in the state dict, the module expects \[4, 3\]/);
     assert.throws(() => b.loadStateDict(wrong, { strict: false }), /'body.0.weight' has shape/);
+  });
+
+  test("loadStateDict refuses what is not a tensor, floats from integers, and non-finite values (unless allowed), naming the key", () => {
+    const a = new Tiny();
+    const b = new Tiny();
+    const before = [...(b.body.layers[0] as Linear).weight.data()];
+    const notTensor = new Map<string, unknown>(a.stateDict());
+    notTensor.set("body.0.weight", [[1, 2, 3]]);
+    assert.throws(() => b.loadStateDict(notTensor as Map<string, Tensor>), (e: unknown) => e instanceof StateDictError && e.key === "body.0.weight" && /'body.0.weight' is an array, not a tensor/.test(e.message));
+    const ints = new Map(a.stateDict());
+    ints.set("body.0.weight", zeros([4, 3], { dtype: "int32" }));
+    assert.throws(() => b.loadStateDict(ints), /'body.0.weight' is int32 in the state dict, the module holds float32/);
+    const doubles = new Map(a.stateDict());
+    doubles.set("body.0.weight", zeros([4, 3], { dtype: "float64" }));
+    b.loadStateDict(doubles); // float64 -> float32 is a cast, as in PyTorch
+    const nan = new Map(a.stateDict());
+    nan.set("bn.running_var", full([4], Number.NaN));
+    assert.throws(() => b.loadStateDict(nan), (e: unknown) => e instanceof StateDictError && e.key === "bn.running_var" && /holds NaN or infinite values \(loadStateDict\(state, \{ allowNonFinite: true \}\) accepts them\)/.test(e.message));
+    const inf = new Map(a.stateDict());
+    inf.set("body.0.bias", full([4], Number.POSITIVE_INFINITY));
+    assert.throws(() => b.loadStateDict(inf), /'body.0.bias' holds NaN or infinite values/);
+    b.loadStateDict(nan, { allowNonFinite: true });
+    assert.ok(Number.isNaN(b.bn.runningVar.data()[0] as number));
+    void before;
   });
 
   test("train() and eval() reach every sub-module", () => {
