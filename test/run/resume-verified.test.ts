@@ -41,6 +41,14 @@ describe("resume verifies what it reads", () => {
       .filter((l) => l.loss !== undefined)
       .map((l) => l.loss);
 
+  const epochLines = (dir: string) =>
+    readFileSync(join(dir, "metrics.jsonl"), "utf-8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { epoch_loss?: number; step: number })
+      .filter((l) => l.epoch_loss !== undefined)
+      .map((l) => [l.step, l.epoch_loss]);
+
   test("config.yaml deleted, emptied or corrupted: the checkpoint's config is used and config.yaml rewritten from it", async () => {
     const original = readFileSync(join(stopped, "config.yaml"), "utf-8");
     for (const damage of [(d: string) => rmSync(join(d, "config.yaml")), (d: string) => writeFileSync(join(d, "config.yaml"), ""), (d: string) => writeFileSync(join(d, "config.yaml"), "model:\n  width: 999\n")]) {
@@ -51,6 +59,7 @@ describe("resume verifies what it reads", () => {
       assert.equal(readFileSync(join(dir, "config.yaml"), "utf-8"), original);
       assert.ok(messages.some((m) => /config\.yaml (was missing|differed from the checkpoint's config): rewritten from .*state\.json/.test(m)), messages.join(""));
       assert.deepEqual(lossesOf(dir), lossesOf(full), "the resumed run follows the uninterrupted one");
+      assert.deepEqual(epochLines(dir), epochLines(full), "the epoch summary averages all of the epoch's steps, before and after the interruption");
     }
   });
 
