@@ -7,6 +7,9 @@
 import { native, type NativeResult, type TensorId } from "../native.js";
 import { dtypeCode, dtypeName, viewAs, type AnyTypedArray, type DType } from "./dtype.js";
 import { op } from "./op.js";
+
+/** Integer dtypes, whose division kernels trap on INT_MIN / -1. */
+const INTEGER_DTYPES = new Set(["uint8", "int8", "int16", "int32", "int64"]);
 import { track } from "./scope.js";
 
 /** A nested array of numbers, as `toArray()` returns. */
@@ -513,6 +516,9 @@ export class Tensor implements Disposable {
 
   /** Python-style modulo: the result has the sign of the divisor. */
   remainder(divisor: number): Tensor {
+    // x % ±1 is 0 for every integer, and libtorch's integer kernel computes INT_MIN % -1 with a
+    // hardware division that traps (SIGFPE kills the process): answer it here.
+    if (Math.abs(divisor) === 1 && INTEGER_DTYPES.has(this.dtype)) return this.mul(0);
     return wrap(ops.remainder.call(this.#id, divisor));
   }
 

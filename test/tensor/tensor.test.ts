@@ -149,6 +149,17 @@ describe("errors are JS errors with libtorch's message", () => {
     assert.throws(() => ones([2]).add(ones([3])), /aten::add.Tensor: The size of tensor a \(2\) must match the size of tensor b \(3\)/);
   });
 
+  test("integer remainder: INT64_MIN % -1 is 0, not a SIGFPE that kills the process; % 0 is an error", () => {
+    const min = tensor(new BigInt64Array([-(2n ** 63n), 7n, -7n]));
+    assert.deepEqual(min.remainder(-1).toArray(), [0, 0, 0]);
+    assert.deepEqual(min.remainder(1).toArray(), [0, 0, 0]);
+    assert.equal(min.remainder(-1).dtype, "int64");
+    assert.deepEqual(tensor(new Int32Array([-(2 ** 31), 5])).remainder(-1).toArray(), [0, 0]);
+    assert.deepEqual(tensor(new BigInt64Array([7n, -7n])).remainder(3).toArray(), [1, 2]); // Python's sign convention
+    assert.deepEqual(tensor([5.5, -5.5]).remainder(-1).toArray(), [-0.5, -0.5]); // floats go to libtorch
+    assert.throws(() => tensor(new BigInt64Array([7n])).remainder(0), /ZeroDivisionError/);
+  });
+
   test("a disposed tensor used again", () => {
     const t = ones([2]);
     t.dispose();
