@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts. `resume` continues
  * a run with the config saved in it.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { acquireRunLock, type RunLock } from "../run/run-lock.js";
 import { gridPng, viewGrid } from "../report/view-grid.js";
@@ -12,7 +12,7 @@ import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
-import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
+import { checkedThreads, joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 import type { ProcessGroup } from "../distributed/process-group.js";
 import { CheckpointError, ConfigError } from "../errors.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
@@ -56,11 +56,20 @@ export interface PretrainOptions {
   launch?: LaunchEnv | null;
 }
 
-/** The files that make a directory a run (a directory holding none of them is free to use). */
-const RUN_ENTRIES = ["config.yaml", "metrics.jsonl", "results.jsonl", "checkpoints", "tensorboard", "augmented-views.png"];
+/** What a run writes before its first step; alone, they are a start that never trained. */
+const START_ENTRIES = ["config.yaml", "metrics.jsonl", "tensorboard", "augmented-views.png"];
 
+/**
+ * The entries that make `outDir` a run worth keeping: checkpoints, results, or logged steps.
+ * A directory with only what a failed start leaves (config.yaml, an empty metrics.jsonl, the
+ * views grid, an events file) holds no training and may be started over.
+ */
 function heldRunEntries(outDir: string): string[] {
-  return existsSync(outDir) ? RUN_ENTRIES.filter((e) => existsSync(join(outDir, e))) : [];
+  if (!existsSync(outDir)) return [];
+  const metrics = join(outDir, "metrics.jsonl");
+  const logged = existsSync(metrics) && statSync(metrics).size > 0;
+  if (!logged && !existsSync(join(outDir, "checkpoints")) && !existsSync(join(outDir, "results.jsonl"))) return [];
+  return ["config.yaml", "metrics.jsonl", "results.jsonl", "checkpoints", "tensorboard", "augmented-views.png"].filter((e) => existsSync(join(outDir, e)));
 }
 
 /**
@@ -92,12 +101,17 @@ function lockRun(options: PretrainOptions): RunLock | null {
  * files aside into `<outDir>.replaced-<time>/` rather than deleting them.
  */
 export async function pretrain(config: Config, options: PretrainOptions & { force?: boolean }): Promise<PretrainResult> {
+  checkedThreads(config); // before anything is written
   const lock = lockRun(options);
   try {
     if ((options.launch?.rank ?? 0) === 0) {
       const held = heldRunEntries(options.outDir);
       if (held.length > 0 && !options.force) {
         throw new CheckpointError(options.outDir, `${options.outDir} already holds a run (${held.join(", ")}): resume it, choose another run directory, or replace it (force; --force moves the old run aside)`);
+      }
+      if (held.length === 0) {
+        // a start that failed before its first step (a bad path, say): its files go
+        for (const e of START_ENTRIES) if (existsSync(join(options.outDir, e))) rmSync(join(options.outDir, e), { recursive: true, force: true });
       }
       if (held.length > 0) {
         const aside = `${options.outDir.replace(/\/+$/, "")}.replaced-${new Date().toISOString().replace(/[:.]/g, "-")}`;

@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { labelledSplits } from "./labelled-splits.js";
+import { checkedThreads } from "./worker.js";
 import { DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
 import { Classifier } from "../models/classifier.js";
@@ -28,7 +29,8 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
   const log = options.log ?? stderrLog;
   mkdirSync(outDir, { recursive: true });
   writeRunConfig(outDir, config);
-  if (config.train.threads !== null) setNumThreads(config.train.threads);
+  const threads = checkedThreads(config);
+  if (threads !== null) setNumThreads(threads);
   manualSeed(config.train.seed);
   const { train, test, split } = await labelledSplits(config, { testLimit: null });
   owned.push(train.images, train.labels, test.images, test.labels);

@@ -2,6 +2,7 @@
  * What every job that runs as one rank of a data-parallel job sets up the same way: its
  * intra-op threads, its device, and its process group (pretrain and bench share these).
  */
+import { ConfigError } from "../errors.js";
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { configToYaml } from "../config/load.js";
@@ -14,9 +15,23 @@ import { setNumThreads } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 
 /** Intra-op threads: as configured, else the cores shared among this machine's processes. */
+/** More intra-op threads than this multiple of the cores only oversubscribes them (100,000 hung a machine). */
+export const MAX_THREADS_PER_CORE = 4;
+
+/** train.threads, checked against the machine: a ConfigError naming the key beyond 4 x the cores. */
+export function checkedThreads(config: Config): number | null {
+  const threads = config.train.threads;
+  const cap = MAX_THREADS_PER_CORE * availableParallelism();
+  if (threads !== null && threads > cap) {
+    throw new ConfigError(`train.threads is ${threads}, more than ${MAX_THREADS_PER_CORE} per core of this machine's ${availableParallelism()} (at most ${cap})`, "train.threads");
+  }
+  return threads;
+}
+
 export function setWorkerThreads(config: Config, launch: LaunchEnv | null): void {
   const localWorkers = launch?.localWorldSize ?? 1;
-  if (config.train.threads !== null) setNumThreads(config.train.threads);
+  const threads = checkedThreads(config);
+  if (threads !== null) setNumThreads(threads);
   else if (localWorkers > 1) setNumThreads(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
 }
 

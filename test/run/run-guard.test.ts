@@ -111,6 +111,20 @@ describe("the run directory is guarded", () => {
     assert.equal(both.code, 2);
   });
 
+  test("a start that failed before its first step does not block the retry; train.threads beyond 4 per core is refused before anything is written", async () => {
+    const out = join(tmp("failed-start"), "run");
+    const bad = await runCli(["pretrain", "--out", out, "--set", "data.name=image-folder", "--set", `data.path=${join(out, "..", "nope")}`]);
+    assert.equal(bad.code, 1);
+    assert.ok(existsSync(join(out, "config.yaml")));
+    const retry = await runCli(["pretrain", "--out", out, ...syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]).flatMap((s) => ["--set", s])]);
+    assert.equal(retry.code, 0, retry.stderr);
+    const threads = join(tmp("threads"), "run");
+    const r = await runCli(["pretrain", "--out", threads, "--set", "train.threads=100000", ...syntheticSet(data).flatMap((s) => ["--set", s])]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /train\.threads is 100000, more than 4 per core of this machine's \d+ \(at most \d+\)/);
+    assert.ok(!existsSync(threads));
+  });
+
   test("leftovers of a writer that died mid-write are removed at the next start", async () => {
     const out = join(tmp("leftovers"), "run");
     const { model } = await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
