@@ -65,6 +65,7 @@ export function loadIdxDataset(options: IdxDatasetOptions = {}, classes: readonl
   if (images.shape.length !== 3) throw new DataError(imagesPath, `expected 3 dimensions (N, H, W), got [${images.shape.join(", ")}]`);
   if (labels.shape.length !== 1) throw new DataError(labelsPath, `expected 1 dimension (N), got [${labels.shape.join(", ")}]`);
   const [n, h, w] = images.shape as [number, number, number];
+  if (h === 0 || w === 0) throw new DataError(imagesPath, `images of ${h}x${w} pixels (shape [${images.shape.join(", ")}]): an image needs at least one pixel`);
   if (labels.shape[0] !== n) throw new DataError(labelsPath, `${labels.shape[0]} labels for ${n} images in ${imagesPath}`);
   for (let i = 0; i < labels.data.length; i++) {
     if ((labels.data[i] as number) >= classes.length) throw new DataError(labelsPath, `label ${labels.data[i]} at index ${i} is not a class (0..${classes.length - 1})`);

@@ -50,5 +50,8 @@ describe("IDX files", () => {
     assert.deepEqual(ds.images.shape, [2, 1, 2, 2]);
     assert.equal(ds.images.dtype, "uint8");
     assert.deepEqual(ds.labels.toArray(), [1, 9]);
+    // images of no pixels parse as IDX but are not images
+    writeFileSync(join(dir, "train-images-idx3-ubyte"), idx([2, 0, 0], []));
+    assert.throws(() => loadIdxDataset({ path: dir }), (e: unknown) => e instanceof DataError && /train-images-idx3-ubyte: images of 0x0 pixels \(shape \[2, 0, 0\]\): an image needs at least one pixel/.test(e.message));
   });
 });
