@@ -194,6 +194,10 @@ export class SimCLRAugment {
 
   /** One augmented view of every image in x: float32 (N, C, S, S). */
   view(x: Tensor): Tensor {
+    const shape = x.shape;
+    if (shape.length !== 4 || (shape[1] !== 1 && shape[1] !== 3) || (shape[2] ?? 0) < 1 || (shape[3] ?? 0) < 1) {
+      throw new RangeError(`SimCLRAugment.view expects images (N, C, H, W) with C 1 or 3 and H, W >= 1, got shape [${shape.join(", ")}]`);
+    }
     return tidy(() => {
       return this.apply(x, this.sample(x.size(0), x.size(2), x.size(3), x.size(1), x.device));
     });

@@ -388,6 +388,13 @@ describe("SimCLRAugment.apply", () => {
     assert.deepEqual(new SimCLRAugment({ preset: "grayscale", size: 32 }).view(x).shape, [16, 1, 32, 32]);
   });
 
+  test("an input that is not (N, C, H, W) images is a RangeError naming the shape", () => {
+    const aug = new SimCLRAugment({ preset: "grayscale" });
+    assert.throws(() => aug.view(rand([1, 28, 28])), /SimCLRAugment\.view expects images \(N, C, H, W\) with C 1 or 3 and H, W >= 1, got shape \[1, 28, 28\]/);
+    assert.throws(() => aug.view(rand([2, 2, 8, 8])), /got shape \[2, 2, 8, 8\]/);
+    assert.throws(() => aug.view(rand([2, 1, 0, 0])), /got shape \[2, 1, 0, 0\]/);
+  });
+
   test("identity parameters return the input scaled to [0, 1] (uint8 / 255)", () => {
     const next = rng(8);
     for (const preset of ["imagenet", "cifar"] as const) {
