@@ -13,7 +13,9 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#ifdef SIMCLR_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
 #ifdef SIMCLR_WITH_NCCL
@@ -106,6 +108,9 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     // shared with a launcher's agent never mixes its keys with ours.
     entry->store = c10::make_intrusive<c10d::PrefixStore>(prefix, c10::make_intrusive<c10d::TCPStore>(host, opts));
     if (entry->backend == "gloo") {
+#ifndef SIMCLR_WITH_GLOO
+      throw Napi::Error::New(env, "distInit: this build has no Gloo backend (Gloo's headers were missing when the addon was built: install libgloo-dev and rebuild)");
+#else
       auto options = c10d::ProcessGroupGloo::Options::create(entry->timeout);
       const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
       if (ifname != nullptr && *ifname != '\0') {
@@ -116,6 +121,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
         options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       }
       entry->group = c10::make_intrusive<c10d::ProcessGroupGloo>(entry->store, entry->rank, entry->size, options);
+#endif
     } else if (entry->backend == "nccl") {
 #ifdef SIMCLR_WITH_NCCL
       auto options = c10d::ProcessGroupNCCL::Options::create();
