@@ -17,7 +17,6 @@ import { onnxGraph } from "../run/onnx-model.js";
 import { rand } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
 import { noGrad } from "../tensor/runtime.js";
-import { tidy } from "../tensor/scope.js";
 import { withSeed } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { compareWithOnnxRuntime, type OnnxCheck } from "./onnx-check.js";
@@ -94,7 +93,7 @@ async function checkImages(config: Config, n: number): Promise<{ images: Tensor;
   const [channels, side] = dataShape(config);
   try {
     const test = await loadDataset({ ...config.data, limit: n }, "test");
-    const images = tidy(() => toUnitFloat(test.images)); // (n, C, H, W)
+    const images = toUnitFloat(test.images); // (n, C, H, W)
     test.images.dispose();
     test.labels.dispose();
     return { images, inputs: `${images.size(0)} images of ${test.description}` };

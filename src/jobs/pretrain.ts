@@ -56,8 +56,10 @@ export interface PretrainOptions {
   launch?: LaunchEnv | null;
 }
 
+/** Every entry a run directory may hold, in the order errors list them. */
+const RUN_ENTRIES = ["config.yaml", "metrics.jsonl", "results.jsonl", "checkpoints", "tensorboard", "augmented-views.png"];
 /** What a run writes before its first step; alone, they are a start that never trained. */
-const START_ENTRIES = ["config.yaml", "metrics.jsonl", "tensorboard", "augmented-views.png"];
+const START_ENTRIES = RUN_ENTRIES.filter((e) => e !== "results.jsonl" && e !== "checkpoints");
 
 /**
  * The entries that make `outDir` a run worth keeping: checkpoints, results, or logged steps.
@@ -69,7 +71,7 @@ function heldRunEntries(outDir: string): string[] {
   const metrics = join(outDir, "metrics.jsonl");
   const logged = existsSync(metrics) && statSync(metrics).size > 0;
   if (!logged && !existsSync(join(outDir, "checkpoints")) && !existsSync(join(outDir, "results.jsonl"))) return [];
-  return ["config.yaml", "metrics.jsonl", "results.jsonl", "checkpoints", "tensorboard", "augmented-views.png"].filter((e) => existsSync(join(outDir, e)));
+  return RUN_ENTRIES.filter((e) => existsSync(join(outDir, e)));
 }
 
 /**

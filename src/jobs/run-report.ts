@@ -209,8 +209,9 @@ export async function runReport(runDir: string, config: Config, options: ReportO
 /** Several runs side by side: their curves overlaid and one results table. */
 export async function compareReport(runDirs: string[], out: string): Promise<ReportResult> {
   const name = (dir: string) => basename(dir) || dir;
-  const epochs = runDirs.flatMap((dir) => readJsonLines(runFiles(dir).metrics).filter((r) => num(r, "epoch_loss") !== null).map((r) => ({ ...r, run: name(dir) })));
-  const steps = runDirs.flatMap((dir) => readJsonLines(runFiles(dir).metrics).filter((r) => num(r, "loss") !== null).map((r) => ({ ...r, run: name(dir) })));
+  const metrics = runDirs.flatMap((dir) => readJsonLines(runFiles(dir).metrics).map((r) => ({ ...r, run: name(dir) })));
+  const epochs = metrics.filter((r) => num(r, "epoch_loss") !== null);
+  const steps = metrics.filter((r) => num(r, "loss") !== null);
   const byRun = (records: Metric[], x: string, key: string): SeriesPoint[] => records.flatMap((r) => (num(r, x) === null || num(r, key) === null ? [] : [{ x: num(r, x)!, y: num(r, key)!, series: String(r.run) }]));
   const figures: string[] = [];
   for (const [chart, title, records, x, key, yTitle] of [

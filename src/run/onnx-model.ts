@@ -63,6 +63,24 @@ class GraphBuilder {
     return { scale, shift };
   }
 
+  /**
+   * BN folded into the layer before it: weights w (out rows of any length) and bias b become
+   * w * s per row and b * s + shift.
+   */
+  static fold(w: Float64Array, b: Float64Array, bn: BatchNorm1d | BatchNorm2d): { wf: Float64Array; bf: Float64Array } {
+    const { scale, shift } = GraphBuilder.bnAffine(bn);
+    const out = b.length;
+    const per = w.length / out;
+    const wf = new Float64Array(w.length);
+    const bf = new Float64Array(out);
+    for (let o = 0; o < out; o++) {
+      const s = scale[o] as number;
+      for (let j = 0; j < per; j++) wf[o * per + j] = (w[o * per + j] as number) * s;
+      bf[o] = (b[o] as number) * s + (shift[o] as number);
+    }
+    return { wf, bf };
+  }
+
   batchNormNode(name: string, x: string, bn: BatchNorm1d | BatchNorm2d): string {
     const n = bn.runningMean.size(0);
     const gamma = bn.weight === null ? new Float64Array(n).fill(1) : floats(bn.weight);
@@ -86,15 +104,7 @@ class GraphBuilder {
       const y = this.node("Conv", [x, this.param(`${name}.weight`, [out, inPerGroup, kh, kw], w), ...(conv.bias === null ? [] : [this.param(`${name}.bias`, [out], b)])], name, attributes);
       return this.batchNormNode(bnName, y, bn);
     }
-    const { scale, shift } = GraphBuilder.bnAffine(bn);
-    const per = inPerGroup * kh * kw;
-    const wf = new Float64Array(w.length);
-    const bf = new Float64Array(out);
-    for (let o = 0; o < out; o++) {
-      const s = scale[o] as number;
-      for (let j = 0; j < per; j++) wf[o * per + j] = (w[o * per + j] as number) * s;
-      bf[o] = (b[o] as number) * s + (shift[o] as number);
-    }
+    const { wf, bf } = GraphBuilder.fold(w, b, bn);
     return this.node("Conv", [x, this.param(`${name}.weight`, [out, inPerGroup, kh, kw], wf), this.param(`${name}.bias`, [out], bf)], bnName, attributes);
   }
 
@@ -107,14 +117,7 @@ class GraphBuilder {
       const y = this.node("Gemm", [x, this.param(`${name}.weight`, [out, inF], w), this.param(`${name}.bias`, [out], b)], name, { transB: 1 });
       return this.batchNormNode(bnName, y, bn);
     }
-    const { scale, shift } = GraphBuilder.bnAffine(bn);
-    const wf = new Float64Array(w.length);
-    const bf = new Float64Array(out);
-    for (let o = 0; o < out; o++) {
-      const s = scale[o] as number;
-      for (let j = 0; j < inF; j++) wf[o * inF + j] = (w[o * inF + j] as number) * s;
-      bf[o] = (b[o] as number) * s + (shift[o] as number);
-    }
+    const { wf, bf } = GraphBuilder.fold(w, b, bn);
     return this.node("Gemm", [x, this.param(`${name}.weight`, [out, inF], wf), this.param(`${name}.bias`, [out], bf)], bnName, { transB: 1 });
   }
 
