@@ -83,7 +83,7 @@ export { LARS, type LARSOptions } from "./optim/lars.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";
 export type { Optimizer, NamedParameter } from "./optim/optimizer.js";
 export { scaledLearningRate, warmupCosine, type LrScaling, type WarmupCosineOptions } from "./optim/schedule.js";
-export { loadCifarBinary, CIFAR10_CLASSES } from "./data/cifar.js";
+export { loadCifarBinary, parseCifarRecords, CIFAR10_CLASSES } from "./data/cifar.js";
 export { loadImageFolder, defaultCacheDir, type ImageFolder } from "./data/image-folder.js";
 export { cifar10JpgRoot, sharedCifar10JpgAvailable } from "./data/shared-datasets.js";
 export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset } from "./data/datasets.js";

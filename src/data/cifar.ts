@@ -126,6 +126,43 @@ function checkLimit(limit: number | undefined): void {
 }
 
 /**
+ * The records of one CIFAR binary batch file: for each, the label byte(s) then 3072 pixel
+ * bytes (R, G, B planes of 32x32). CIFAR-100 records carry a coarse label before the fine one
+ * (kept). Errors name `source` and the record. Returns the pixels (N*3072) and labels (N).
+ */
+export function parseCifarRecords(
+  bytes: Uint8Array,
+  source: string,
+  options: { variant?: "cifar10" | "cifar100"; classCount?: number } = {},
+): { pixels: Uint8Array; labels: Uint8Array } {
+  const layout = LAYOUTS[options.variant ?? "cifar10"];
+  if (layout === undefined) throw new RangeError(`parseCifarRecords: unknown variant ${JSON.stringify(options.variant)} (cifar10 or cifar100)`);
+  const classCount = options.classCount ?? layout.classCount;
+  const recordBytes = layout.labelBytes + PIXEL_BYTES;
+  if (bytes.byteLength === 0) throw new DataError(source, "is empty (0 bytes): the download or unpacking was interrupted");
+  if (bytes.byteLength % recordBytes !== 0) {
+    throw new DataError(source, `truncated or not CIFAR binary: ${bytes.byteLength} bytes is not a multiple of the ${recordBytes}-byte record`);
+  }
+  const n = bytes.byteLength / recordBytes;
+  const pixels = new Uint8Array(n * PIXEL_BYTES);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const at = i * recordBytes;
+    if (layout.labelBytes === 2) {
+      const coarse = bytes[at] as number;
+      if (coarse >= CIFAR100_COARSE_CLASSES) {
+        throw new DataError(source, `coarse label ${coarse} of record ${i} is out of range (0..${CIFAR100_COARSE_CLASSES - 1}): not CIFAR-100 binary?`);
+      }
+    }
+    const label = bytes[at + layout.labelBytes - 1] as number;
+    if (label >= classCount) throw new DataError(source, `label ${label} of record ${i} is out of range (0..${classCount - 1})`);
+    labels[i] = label;
+    pixels.set(bytes.subarray(at + layout.labelBytes, at + recordBytes), i * PIXEL_BYTES);
+  }
+  return { pixels, labels };
+}
+
+/**
  * Loads a CIFAR-10 or CIFAR-100 split from the binary release: images (N, 3, 32, 32) uint8,
  * labels (N) int64 (CIFAR-100: the fine labels), and the class names.
  */
@@ -161,21 +198,9 @@ export function loadCifarBinary(options: CifarOptions): LabeledImages {
     const bytes = readFileSync(file);
     if (bytes.byteLength !== records * recordBytes) throw new DataError(file, `changed size while being read`);
     const take = Math.min(records, n - done);
-    for (let i = 0; i < take; i++) {
-      const at = i * recordBytes;
-      if (layout.labelBytes === 2) {
-        const coarse = bytes[at] as number;
-        if (coarse >= CIFAR100_COARSE_CLASSES) {
-          throw new DataError(file, `coarse label ${coarse} of record ${i} is out of range (0..${CIFAR100_COARSE_CLASSES - 1}): not CIFAR-100 binary?`);
-        }
-      }
-      const label = bytes[at + layout.labelBytes - 1] as number;
-      if (label >= classes.length) {
-        throw new DataError(file, `label ${label} of record ${i} is out of range (0..${classes.length - 1})`);
-      }
-      labels[done + i] = label;
-      pixels.set(bytes.subarray(at + layout.labelBytes, at + recordBytes), (done + i) * PIXEL_BYTES);
-    }
+    const batch = parseCifarRecords(bytes.subarray(0, take * recordBytes), file, { variant: options.variant ?? "cifar10", classCount: classes.length });
+    pixels.set(batch.pixels, done * PIXEL_BYTES);
+    labels.set(batch.labels, done);
     done += take;
   }
   return {

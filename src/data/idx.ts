@@ -5,8 +5,8 @@
  * data sets, and only they are accepted.
  */
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { DataError } from "../errors.js";
+import { gunzipBounded, isGzip } from "./gzip.js";
 
 export interface IdxArray {
   shape: number[];
@@ -14,16 +14,15 @@ export interface IdxArray {
 }
 
 
-/** Parses IDX bytes (gzip-compressed or raw). `source` names the input in errors. */
-export function parseIdx(bytes: Uint8Array, source = "idx"): IdxArray {
-  let raw = bytes;
-  if (raw.byteLength >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      raw = gunzipSync(raw);
-    } catch (e) {
-      throw new DataError(source, `gzip data is corrupt or truncated (${(e as Error).message})`);
-    }
-  }
+/** The most bytes a gzip-compressed IDX file may expand to (a bound against gzip bombs; Fashion-MNIST's train images are 47 MB). */
+export const MAX_IDX_BYTES = 2 ** 31;
+
+/**
+ * Parses IDX bytes (gzip-compressed or raw). `source` names the input in errors; a file that
+ * would expand past `maxBytes` (default MAX_IDX_BYTES) is refused before it is.
+ */
+export function parseIdx(bytes: Uint8Array, source = "idx", maxBytes = MAX_IDX_BYTES): IdxArray {
+  const raw = isGzip(bytes) ? gunzipBounded(bytes, source, maxBytes) : bytes;
   if (raw.byteLength < 4) throw new DataError(source, `${raw.byteLength} bytes is too short for an IDX file`);
   if (raw[0] !== 0 || raw[1] !== 0) {
     throw new DataError(source, `wrong magic number 0x${Buffer.from(raw.subarray(0, 4)).toString("hex")}: not an IDX file`);

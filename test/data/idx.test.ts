@@ -32,6 +32,8 @@ describe("IDX files", () => {
       [idx([2], [1, 2], 0x0d), /element type 0xd is not supported/],
       [Buffer.from([0, 0, 8, 2, 0, 0]), /truncated header/],
       [gzipSync(idx([2], [1, 2])).subarray(0, 12), /gzip data is corrupt or truncated/],
+      [gzipSync(idx([2], [1, 2])).subarray(0, 25), /gzip data is corrupt or truncated/],
+      [Buffer.from(gzipSync(idx([2], [1, 2])).map((b, i, a) => (i === a.length - 6 ? b ^ 1 : b))), /CRC-32 or length does not match/],
       [Buffer.from([0, 0]), /too short/],
     ];
     for (const [bytes, pattern] of cases) assert.throws(() => parseIdx(bytes, "x.idx"), (e: Error) => e instanceof DataError && pattern.test(e.message));
@@ -54,4 +56,9 @@ describe("IDX files", () => {
     writeFileSync(join(dir, "train-images-idx3-ubyte"), idx([2, 0, 0], []));
     assert.throws(() => loadIdxDataset({ path: dir }), (e: unknown) => e instanceof DataError && /train-images-idx3-ubyte: images of 0x0 pixels \(shape \[2, 0, 0\]\): an image needs at least one pixel/.test(e.message));
   });
+});
+
+test("a gzip stream that expands past the bound is refused before it is inflated (gzip bomb)", () => {
+  const bomb = gzipSync(Buffer.alloc(64 << 20)); // 64 MiB of zeros in ~65 KB
+  assert.throws(() => parseIdx(bomb, "bomb.gz", 1 << 20), (e: unknown) => e instanceof DataError && /bomb\.gz: .*gzip bomb: its trailer declares 67108864 bytes, more than the 1048576 allowed/.test(e.message));
 });
