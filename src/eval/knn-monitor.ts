@@ -5,6 +5,7 @@
  * inference mode without gradients, so it never changes the pretraining result.
  */
 import type { SimCLRModel } from "../models/simclr.js";
+import { failpoint } from "../run/failpoint.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { extractFeatures } from "./features.js";
@@ -33,6 +34,7 @@ export class KnnMonitor {
   evaluate(encoder: SimCLRModel["encoder"]): { top1: number; top5: number } {
     return tidy(() => {
       const bank = extractFeatures(encoder, this.bank.images, { device: this.device }); // (Nb, D)
+      failpoint("evaluation");
       const queries = extractFeatures(encoder, this.queries.images, { device: this.device }); // (Nq, D)
       const { top1, top5 } = knnClassify(bank, this.bank.labels, queries, this.queries.labels, { numClasses: this.numClasses, k: this.vote.k, temperature: this.vote.temperature });
       return { top1, top5 };

@@ -79,22 +79,29 @@ function heldRunEntries(outDir: string): string[] {
  * atomic-write temporaries (*.tmp-<pid>-*). Only called with the run's lock held, so none
  * belongs to a live writer.
  */
-function removeStaleTemporaries(outDir: string, progress: ProgressReporter | undefined): void {
+function removeStaleTemporaries(options: PretrainOptions): void {
+  const outDir = options.outDir;
   for (const dir of [outDir, join(outDir, "checkpoints")]) {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir)) {
       if (/^\.tmp-/.test(name) || /\.tmp-\d+-[a-z0-9]+$/.test(name)) {
         rmSync(join(dir, name), { recursive: true, force: true });
-        progress?.message(`removed ${join(dir, name)}, left by a writer that stopped mid-write`);
+        note(options, `removed ${join(dir, name)}, left by a writer that stopped mid-write`);
       }
     }
   }
 }
 
+/** A line for the user before the run's own progress reporter exists: to options.progress, or stderr. */
+function note(options: PretrainOptions, message: string): void {
+  if (options.progress !== undefined) options.progress.message(message);
+  else process.stderr.write(`${message}\n`);
+}
+
 /** Takes the run's lock on rank 0 (other ranks write nothing); null elsewhere. */
 function lockRun(options: PretrainOptions): RunLock | null {
   if ((options.launch?.rank ?? 0) !== 0) return null;
-  return acquireRunLock(options.outDir, (h) => options.progress?.message(`taking over ${join(options.outDir, ".lock")} from pid ${h.pid}, which is gone`));
+  return acquireRunLock(options.outDir, (h) => note(options, `taking over ${join(options.outDir, ".lock")} from pid ${h.pid}, which is gone`));
 }
 
 /**
@@ -119,7 +126,7 @@ export async function pretrain(config: Config, options: PretrainOptions & { forc
         const aside = `${options.outDir.replace(/\/+$/, "")}.replaced-${new Date().toISOString().replace(/[:.]/g, "-")}`;
         mkdirSync(aside);
         for (const name of readdirSync(options.outDir)) if (name !== ".lock") renameSync(join(options.outDir, name), join(aside, name));
-        options.progress?.message(`moved the previous run in ${options.outDir} to ${aside}`);
+        note(options, `moved the previous run in ${options.outDir} to ${aside}`);
       }
       writeRunConfig(options.outDir, config);
       writeFileSync(runFiles(options.outDir).metrics, "");
@@ -135,10 +142,21 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
   const lock = lockRun(options);
   try {
     const dir = latestCheckpoint(options.outDir);
+    if (lock !== null) removeStaleTemporaries(options);
     if (dir === null) {
-      throw new CheckpointError(options.outDir, `${options.outDir} has no checkpoint to resume from (checkpoints/latest is missing)`);
+      // A run that stopped (or was killed) before its first checkpoint: continuing it is
+      // starting it again, with the config it was started with.
+      if (!existsSync(runFiles(options.outDir).config)) {
+        throw new CheckpointError(options.outDir, `${options.outDir} has no checkpoint to resume from (checkpoints/latest is missing) and no config.yaml to start it again with`);
+      }
+      const config = readRunConfig(options.outDir);
+      checkedThreads(config);
+      if (lock !== null) {
+        truncateJsonLines(runFiles(options.outDir).metrics, 0);
+        note(options, `${options.outDir} has no checkpoint yet: starting it again from step 0 with its config.yaml`);
+      }
+      return await run(config, options, false);
     }
-    if (lock !== null) removeStaleTemporaries(options.outDir, options.progress);
     // The config the checkpoint was written with is the run's; config.yaml is a readable copy
     // (checkpoints from before it was stored there fall back to config.yaml).
     const flat = checkpointConfig(dir);
@@ -153,7 +171,7 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
       }
       if (copy !== configToYaml(config)) {
         writeRunConfig(options.outDir, config);
-        options.progress?.message(`${path} ${copy === null ? "was missing" : "differed from the checkpoint's config"}: rewritten from ${join(dir, "state.json")}`);
+        note(options, `${path} ${copy === null ? "was missing" : "differed from the checkpoint's config"}: rewritten from ${join(dir, "state.json")}`);
       }
     }
     return await run(config, options, true);

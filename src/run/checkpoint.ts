@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { CheckpointError } from "../errors.js";
 import { readSafetensors, writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
 import { rngStateToBase64 } from "../tensor/rng.js";
+import { failpoint } from "./failpoint.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export const CHECKPOINT_FORMAT = 2;
@@ -73,11 +74,13 @@ export function saveCheckpoint(runDir: string, state: Omit<CheckpointState, "for
   for (const [group, tensors] of groups) {
     if (!GROUP_NAME.test(group)) throw new RangeError(`checkpoint group '${group}' must be lower-case letters, digits and dashes`);
     writeSafetensors(join(tmp, `${group}.safetensors`), tensors, group === "model" ? { format: "pt" } : {});
+    failpoint("checkpoint");
   }
   writeFileAtomic(join(tmp, "state.json"), `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...state }, null, 2)}\n`);
   const final = join(root, name);
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
+  failpoint("checkpoint-latest");
   writeFileAtomic(join(root, "latest"), `${name}\n`);
   return final;
 }

@@ -11,6 +11,7 @@ import { configFromYaml, configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { CheckpointError, DataError } from "../errors.js";
 import { writeFileAtomic } from "../nn/safetensors.js";
+import { failpoint } from "./failpoint.js";
 
 export const runFiles = (runDir: string) => ({
   config: join(runDir, "config.yaml"),
@@ -34,7 +35,9 @@ export function writeRunConfig(runDir: string, config: Config): void {
 
 /** Appends one JSON object as a line (metrics.jsonl, results.jsonl). */
 export function appendJsonLine(path: string, record: Record<string, unknown>): void {
-  writeFileSync(path, `${JSON.stringify(record)}\n`, { flag: "a" });
+  const line = `${JSON.stringify(record)}\n`;
+  failpoint("metrics", () => writeFileSync(path, line.slice(0, line.length >> 1), { flag: "a" }));
+  writeFileSync(path, line, { flag: "a" });
 }
 
 /** Keeps only the lines of a JSON-lines file whose `step` is at most `step` (for resume). */

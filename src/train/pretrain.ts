@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { tensor } from "../tensor/factory.js";
 import type { DataParallel } from "./data-parallel.js";
 import { appendJsonLine, runFiles } from "../run/run-dir.js";
+import { failpoint } from "../run/failpoint.js";
 import { tidy } from "../tensor/scope.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import type { ProgressReporter } from "./progress.js";
@@ -112,6 +113,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
         );
       }
       out.loss.backward();
+      failpoint("step");
       for (const c of callbacks) c.onBatch?.({ h: out.h, labels: batch.labels });
       return { loss: value, accuracy };
     });
