@@ -2,9 +2,11 @@
  * The project's one error family. Every error it throws on purpose is a SimclrError with a
  * stable `code` (like Node's ERR_* codes) and a message that names the file, key or value
  * at fault. Subclasses exist where a caller needs to tell errors apart:
+ *   ArgumentError       a library function or constructor was called with a bad argument
  *   ConfigError         a setting is unknown or out of range (`key`, `source`)
  *   DataError           a data file or folder is missing or malformed (`source`)
  *   CheckpointError     a run directory or checkpoint is missing or does not fit (`path`)
+ *   FileWriteError      a file could not be written: disk full, no permission (`path`)
  *   StateDictError      a state dict does not fit a module or optimizer (`key`)
  *   DistributedError    rendezvous or a collective failed, a rank died or disagrees (`rank`)
  *   NonFiniteLossError  training diverged (`step`)
@@ -19,6 +21,17 @@ export class SimclrError extends Error {
   ) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/**
+ * A function, method or constructor of the library was given an argument of the wrong type,
+ * shape or range. The message starts with the function and names the argument
+ * ("ntXentLoss: temperature must be > 0, got 0").
+ */
+export class ArgumentError extends SimclrError {
+  constructor(message: string) {
+    super("ERR_SIMCLR_ARGUMENT", message);
   }
 }
 
@@ -54,6 +67,22 @@ export class CheckpointError extends SimclrError {
     options?: { cause?: unknown },
   ) {
     super("ERR_SIMCLR_CHECKPOINT", message, options);
+  }
+}
+
+/**
+ * A file could not be written: disk full (ENOSPC), no permission, a missing folder. Writes
+ * are atomic, so the file's previous version (if any) is unchanged and no partial file is left.
+ */
+export class FileWriteError extends SimclrError {
+  constructor(
+    /** The file that could not be written. */
+    readonly path: string,
+    cause: unknown,
+  ) {
+    const e = cause as { code?: string; message?: string };
+    const reason = e.code === "ENOSPC" ? "the disk is full (ENOSPC)" : e.code === "EDQUOT" ? "the disk quota is exceeded (EDQUOT)" : (e.message ?? String(cause));
+    super("ERR_SIMCLR_WRITE", `cannot write ${path}: ${reason}; its previous version, if any, is unchanged`, { cause });
   }
 }
 

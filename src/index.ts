@@ -90,7 +90,7 @@ export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset 
 export { DataLoader, toUnitFloat, type Batch, type LoaderCursor, type LoaderData, type LoaderOptions } from "./data/loader.js";
 export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, type Config, type ConfigKey } from "./config/schema.js";
 export { loadConfig, parseOverride, configToYaml, configFromYaml, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
-export { SimclrError, ConfigError, DataError, CheckpointError, StateDictError, NonFiniteLossError, DistributedError, RunLockedError } from "./errors.js";
+export { SimclrError, ArgumentError, ConfigError, DataError, FileWriteError, CheckpointError, StateDictError, NonFiniteLossError, DistributedError, RunLockedError } from "./errors.js";
 export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 
 // ---- the recipe, runs, training loops ----

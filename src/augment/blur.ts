@@ -7,6 +7,7 @@ import { conv2d, reflectionPad2d } from "../nn/functional.js";
 import { arange, where, zeros } from "../tensor/factory.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
 
 /** Odd tap count for a nominal kernel size (the official code: radius = size // 2). */
 export function blurTaps(kernelSize: number): number {
@@ -20,7 +21,7 @@ export function gaussianBlur(x: Tensor, sigma: Tensor, apply: Tensor, kernelSize
   if (radius === 0) return x.clone();
   return tidy(() => {
     const [n, c, h, w] = [x.size(0), x.size(1), x.size(2), x.size(3)];
-    if (radius >= h || radius >= w) throw new RangeError(`blur kernel of ${taps} taps is too large for ${h}x${w} images`);
+    if (radius >= h || radius >= w) throw new ArgumentError(`blur kernel of ${taps} taps is too large for ${h}x${w} images`);
     const offsets = arange(-radius, radius + 1, 1, { dtype: "float32", device: x.device }); // (taps)
     const s = sigma.reshape([n, 1]);
     const gauss = offsets.square().reshape([1, taps]).div(s.square().mul(-2)).exp(); // (N, taps)

@@ -12,6 +12,7 @@ import { gaussianBlur } from "./blur.js";
 import { colorJitter_, fusedColorDistortion_, randomGrayscale, type JitterOp, type JitterParams } from "./color.js";
 import { resizedCrop, sampleCropBoxes, type CropBoxes } from "./crop.js";
 import { toUnitFloat } from "../tensor/pixels.js";
+import { ArgumentError } from "../errors.js";
 
 export interface AugmentOptions {
   /** Output side in pixels; null keeps the input's side. */
@@ -103,11 +104,11 @@ export function sliceAugmentParams(params: AugmentParams, start: number, count: 
 }
 
 function checkRange(name: string, [lo, hi]: [number, number], min: number, max: number): void {
-  if (!(lo >= min && hi <= max && lo <= hi)) throw new RangeError(`augment: ${name} must be [lo, hi] with ${min} <= lo <= hi <= ${max}, got [${lo}, ${hi}]`);
+  if (!(lo >= min && hi <= max && lo <= hi)) throw new ArgumentError(`augment: ${name} must be [lo, hi] with ${min} <= lo <= hi <= ${max}, got [${lo}, ${hi}]`);
 }
 
 function checkProbability(name: string, p: number): void {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`augment: ${name} must be in [0, 1], got ${p}`);
+  if (!(p >= 0 && p <= 1)) throw new ArgumentError(`augment: ${name} must be in [0, 1], got ${p}`);
 }
 
 export class SimCLRAugment {
@@ -115,20 +116,20 @@ export class SimCLRAugment {
 
   constructor(options: Partial<AugmentOptions> & { preset?: AugmentPreset } = {}) {
     const { preset = "imagenet", ...rest } = options;
-    if (!Object.hasOwn(AUGMENT_PRESETS, preset)) throw new RangeError(`augment: unknown preset '${preset}' (imagenet, cifar, grayscale)`);
+    if (!Object.hasOwn(AUGMENT_PRESETS, preset)) throw new ArgumentError(`augment: unknown preset '${preset}' (imagenet, cifar, grayscale)`);
     // An option given as undefined keeps the preset's value.
     const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     this.options = { ...AUGMENT_PRESETS[preset], ...given };
     const o = this.options;
-    if (o.size !== null && !(Number.isInteger(o.size) && o.size > 0)) throw new RangeError(`augment: size must be a positive integer or null, got ${o.size}`);
+    if (o.size !== null && !(Number.isInteger(o.size) && o.size > 0)) throw new ArgumentError(`augment: size must be a positive integer or null, got ${o.size}`);
     checkRange("cropScale", o.cropScale, Number.MIN_VALUE, 1);
     checkRange("cropRatio", o.cropRatio, Number.MIN_VALUE, Infinity);
     checkRange("blurSigma", o.blurSigma, Number.MIN_VALUE, Infinity);
     for (const k of ["flipProbability", "jitterProbability", "grayscaleProbability", "blurProbability"] as const) checkProbability(k, o[k]);
     for (const k of ["jitterStrength", "brightness", "contrast", "saturation", "blurKernelFraction"] as const) {
-      if (!(o[k] >= 0)) throw new RangeError(`augment: ${k} must be >= 0, got ${o[k]}`);
+      if (!(o[k] >= 0)) throw new ArgumentError(`augment: ${k} must be >= 0, got ${o[k]}`);
     }
-    if (!(o.hue * o.jitterStrength >= 0 && o.hue * o.jitterStrength <= 0.5)) throw new RangeError(`augment: hue x jitterStrength must be in [0, 0.5], got ${o.hue * o.jitterStrength}`);
+    if (!(o.hue * o.jitterStrength >= 0 && o.hue * o.jitterStrength <= 0.5)) throw new ArgumentError(`augment: hue x jitterStrength must be in [0, 0.5], got ${o.hue * o.jitterStrength}`);
   }
 
   /** Jitter ops that change anything for `channels`-channel images. */
@@ -196,7 +197,7 @@ export class SimCLRAugment {
   view(x: Tensor): Tensor {
     const shape = x.shape;
     if (shape.length !== 4 || (shape[1] !== 1 && shape[1] !== 3) || (shape[2] ?? 0) < 1 || (shape[3] ?? 0) < 1) {
-      throw new RangeError(`SimCLRAugment.view expects images (N, C, H, W) with C 1 or 3 and H, W >= 1, got shape [${shape.join(", ")}]`);
+      throw new ArgumentError(`SimCLRAugment.view expects images (N, C, H, W) with C 1 or 3 and H, W >= 1, got shape [${shape.join(", ")}]`);
     }
     return tidy(() => {
       return this.apply(x, this.sample(x.size(0), x.size(2), x.size(3), x.size(1), x.device));

@@ -62,7 +62,10 @@ export function printResult(record: Record<string, unknown>): void {
 }
 
 /** Config keys that have a flag of their own, named after the message where it mentions them. */
-const KEY_FLAGS: [key: string, flag: string][] = [["data.skipBad", "--skip-bad"]];
+const KEY_FLAGS: [key: string, flag: string][] = [
+  ["data.skipBad", "--skip-bad"],
+  ["allowNonFinite", "--allow-non-finite"],
+];
 
 function withFlagHints(message: string): string {
   const hints = KEY_FLAGS.filter(([key]) => message.includes(key)).map(([key, flag]) => `${key} is ${flag} on the command line`);
@@ -76,9 +79,18 @@ export async function runCommand(fn: () => Promise<number | void>): Promise<void
     process.exitCode = code ?? 0;
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    process.stderr.write(`simclr: ${withFlagHints(err.message)}\n`);
-    if (process.env.SIMCLR_DEBUG) process.stderr.write(`${err.stack}\n`);
-    const usage = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const code = (err as { code?: unknown }).code;
+    const known = err instanceof SimclrError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
+    if (known) {
+      // the error's code closes the first line, so scripts and docs/errors.md can name it
+      const [first, ...rest] = withFlagHints(err.message).split("\n");
+      process.stderr.write(`simclr: ${first} [${String(code)}]${rest.map((l) => `\n${l}`).join("")}\n`);
+    } else {
+      // not an error this project throws on purpose: a bug to report, with its stack
+      process.stderr.write(`simclr: internal error (please report it with the command that caused it): ${err.stack ?? err.message}\n`);
+    }
+    if (process.env.SIMCLR_DEBUG && known) process.stderr.write(`${err.stack}\n`);
+    const usage = err instanceof UsageError || err instanceof ConfigError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
     process.exitCode = usage ? 2 : 1;
   }
 }

@@ -4,7 +4,7 @@ import { embed } from "../jobs/embed.js";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { UsageError, printResult } from "./common.js";
 
-export const EMBED_HELP = `simclr embed --run DIR --out FILE.npy [--images PATH] [--set data.*=...] [--split train|test] [--z] [--checkpoint FILE]
+export const EMBED_HELP = `simclr embed --run DIR --out FILE.npy [--images PATH] [--set data.*=...] [--split train|test] [--z] [--checkpoint FILE] [--allow-non-finite]
 
 Writes h (or z with --z) of every image as a float32 .npy (N, D), and FILE.json beside it with
 the files (for --images), labels where known, and the images that could not be read (skipped
@@ -14,7 +14,7 @@ run was trained on; without it, the run's data set (or --set data.*), --split tr
 export async function embedCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { run: { type: "string" }, out: { type: "string" }, images: { type: "string" }, split: { type: "string" }, z: { type: "boolean" }, checkpoint: { type: "string" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
+    options: { run: { type: "string" }, out: { type: "string" }, images: { type: "string" }, split: { type: "string" }, z: { type: "boolean" }, checkpoint: { type: "string" }, "allow-non-finite": { type: "boolean" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
   });
   if (values.help) {
     process.stdout.write(`${EMBED_HELP}\n`);
@@ -33,6 +33,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
     z: values.z ?? false,
     ...(values.images !== undefined ? { images: values.images } : {}),
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    allowNonFinite: values["allow-non-finite"] ?? false,
   });
   printResult({ out: result.out, sidecar: result.sidecar, shape: result.shape, skipped: result.skipped.length });
   return 0;

@@ -4,7 +4,7 @@ import { evaluate } from "../jobs/evaluate.js";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { UsageError, flagValues, printResult } from "./common.js";
 
-export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--protocol fast|paper] [--epochs N] [--k 200] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
+export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--allow-non-finite] [--protocol fast|paper] [--epochs N] [--k 200] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
 
 Evaluates the representation h of a pretraining run's encoder (frozen, BN in inference mode).
   linear  multinomial logistic regression on standardised features, fit by L-BFGS, its L2
@@ -17,6 +17,7 @@ paper's low-label view; the result's protocol is then linear-1%, knn-10%, ...
 The flags set eval.protocol, eval.epochs, eval.k, eval.temperature and eval.labels.
 --random-init evaluates the same architecture untrained (same seed): the baseline.
 --raw-pixels uses the flattened pixels in [0, 1] as the features (no encoder).
+--allow-non-finite loads weights holding NaN or infinite values (refused by default).
 Prints one JSON line and appends it to DIR/results.jsonl.`;
 
 const FLAGS = { protocol: "eval.protocol", epochs: "eval.epochs", k: "eval.k", temperature: "eval.temperature", labels: "eval.labels" } as const;
@@ -35,6 +36,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       checkpoint: { type: "string" },
       "random-init": { type: "boolean" },
       "raw-pixels": { type: "boolean" },
+      "allow-non-finite": { type: "boolean" },
       set: { type: "string", multiple: true },
       protocol: { type: "string" },
       epochs: { type: "string" },
@@ -57,6 +59,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
     randomInit: values["random-init"] ?? false,
     rawPixels: values["raw-pixels"] ?? false,
+    allowNonFinite: values["allow-non-finite"] ?? false,
   });
   printResult(result);
   return 0;

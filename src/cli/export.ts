@@ -4,7 +4,7 @@ import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { exportOnnx, exportSafetensors } from "../jobs/export.js";
 import { UsageError, printResult } from "./common.js";
 
-export const EXPORT_HELP = `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors|onnx] [--part encoder|encoder+head]
+export const EXPORT_HELP = `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors|onnx] [--part encoder|encoder+head] [--allow-non-finite]
 
 Writes the run's encoder f (and with --part encoder+head the projection head g):
 
@@ -22,7 +22,7 @@ const FORMATS = ["safetensors", "onnx"];
 const PARTS = ["encoder", "encoder+head"] as const;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, format: { type: "string" }, part: { type: "string" }, "no-check": { type: "boolean" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({ args: argv, options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, format: { type: "string" }, part: { type: "string" }, "no-check": { type: "boolean" }, "allow-non-finite": { type: "boolean" }, help: { type: "boolean" } } });
   if (values.help) {
     process.stdout.write(`${EXPORT_HELP}\n`);
     return 0;
@@ -33,7 +33,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
   const part = values.part ?? "encoder";
   if (!(PARTS as readonly string[]).includes(part)) throw new UsageError(`--part must be one of ${PARTS.join(", ")}, got '${part}'`);
-  const options = { out: values.out, part: part as (typeof PARTS)[number], ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}) };
+  const options = { out: values.out, part: part as (typeof PARTS)[number], ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}), allowNonFinite: values["allow-non-finite"] ?? false };
   if (format === "onnx") {
     const result = await exportOnnx(values.run, evaluationConfig(values.run), { ...options, checkImages: values["no-check"] ? 0 : 8 });
     const check = result.check === null

@@ -4,7 +4,7 @@ import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { finetune } from "../jobs/finetune.js";
 import { UsageError, flagValues, printResult } from "./common.js";
 
-export const FINETUNE_HELP = `simclr finetune --run DIR [--labels 1%|10%|N-per-class] [--subset FILE] [--epochs N] [--lr X] [--batch B] [--from-head] [--seed S] [--set data.*|finetune.*=...]
+export const FINETUNE_HELP = `simclr finetune --run DIR [--labels 1%|10%|N-per-class] [--subset FILE] [--epochs N] [--lr X] [--batch B] [--from-head] [--seed S] [--allow-non-finite] [--set data.*|finetune.*=...]
 
 Semi-supervised fine-tuning (SimCLR Appendix B.5): the pretrained encoder and a new linear
 classifier are trained on a class-balanced labelled subset with Nesterov SGD (lr 0.05 x B/256,
@@ -28,6 +28,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
       batch: { type: "string" },
       seed: { type: "string" },
       "from-head": { type: "boolean" },
+      "allow-non-finite": { type: "boolean" },
       set: { type: "string", multiple: true },
       help: { type: "boolean" },
     },
@@ -38,6 +39,6 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   }
   if (!values.run) throw new UsageError("finetune needs --run DIR (a pretraining run)");
   const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set", values: flagValues(values, FLAGS) });
-  printResult(await finetune(values.run, config, values.subset !== undefined ? { subsetFile: values.subset } : {}));
+  printResult(await finetune(values.run, config, { ...(values.subset !== undefined ? { subsetFile: values.subset } : {}), allowNonFinite: values["allow-non-finite"] ?? false }));
   return 0;
 }

@@ -4,7 +4,7 @@ import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { runReport } from "../jobs/run-report.js";
 import { UsageError, printResult } from "./common.js";
 
-export const REPORT_HELP = `simclr report --run DIR --out FILE.html [--checkpoint FILE] [--bank N] [--map-points N] [--set data.*=...]
+export const REPORT_HELP = `simclr report --run DIR --out FILE.html [--checkpoint FILE] [--bank N] [--map-points N] [--allow-non-finite] [--set data.*=...]
 
 Writes one self-contained HTML page about the run (it opens offline; nothing is loaded from
 the network): training curves from metrics.jsonl, the evaluation table from results.jsonl, a
@@ -23,7 +23,7 @@ function positive(flag: string, text: string | undefined): number | undefined {
 export async function reportCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, bank: { type: "string" }, "map-points": { type: "string" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
+    options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, "allow-non-finite": { type: "boolean" }, bank: { type: "string" }, "map-points": { type: "string" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
   });
   if (values.help) {
     process.stdout.write(`${REPORT_HELP}\n`);
@@ -37,6 +37,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const result = await runReport(values.run, config, {
     out: values.out,
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    allowNonFinite: values["allow-non-finite"] ?? false,
     ...(bank !== undefined ? { bank } : {}),
     ...(mapPoints !== undefined ? { mapPoints } : {}),
   });

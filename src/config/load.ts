@@ -131,6 +131,11 @@ export interface LoadConfigOptions {
 
 /** Defaults, then `base`, then the file, then `set`, then `values`; every value is checked. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
+  if (options === null || typeof options !== "object") throw new ConfigError(`loadConfig(options) must be an object, got ${options === null ? "null" : typeof options}`);
+  for (const list of ["set", "values", "sections"] as const) {
+    if (options[list] !== undefined && !Array.isArray(options[list])) throw new ConfigError(`loadConfig(options.${list}) must be an array, got ${typeof options[list]}`);
+  }
+  if (options.set?.some((s) => typeof s !== "string")) throw new ConfigError("loadConfig(options.set) must hold key=value strings");
   const values = new Map<ConfigKey, unknown>();
   if (options.base !== undefined) for (const [k, v] of flattenConfig(options.base)) values.set(k, checkValue(k, v, "saved config"));
   const allowed = (key: ConfigKey, source: string): void => {
@@ -179,6 +184,24 @@ export function configFromYaml(text: string, source: string): Config {
     throw new ConfigError(`${source}: not valid YAML (${(e as Error).message})`);
   }
   return build(flatten(doc, source));
+}
+
+/**
+ * Checks a Config handed to a job (pretrain, finetune, evaluate, ...) by a library caller:
+ * every section present and every value valid, as loadConfig would have made it. `where`
+ * names the call ("pretrain(config)"). Build configs with loadConfig() to get one.
+ */
+export function checkConfig(config: unknown, where: string): void {
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    throw new ConfigError(`${where} must be a config object (build one with loadConfig()), got ${config === null ? "null" : Array.isArray(config) ? "an array" : typeof config}`);
+  }
+  for (const key of Object.keys(SCHEMA) as ConfigKey[]) {
+    const [section, name] = key.split(".") as [string, string];
+    const body = (config as Record<string, unknown>)[section];
+    if (body === null || typeof body !== "object") throw new ConfigError(`${where}: section '${section}' is missing (build configs with loadConfig())`, key);
+    if (!(name in body)) throw new ConfigError(`${where}: ${key} is missing (build configs with loadConfig())`, key);
+    checkValue(key, (body as Record<string, unknown>)[name], where);
+  }
 }
 
 /** A config from its flat key -> value form (as a checkpoint stores it), every value checked; keys it lacks take their defaults. */

@@ -16,7 +16,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tensor } from "../tensor/factory.js";
 import type { LabeledImages } from "./fashion-mnist.js";
-import { DataError } from "../errors.js";
+import { ArgumentError, DataError } from "../errors.js";
 
 /** CIFAR-10's classes in label order (the release's batches.meta.txt). */
 export const CIFAR10_CLASSES = [
@@ -121,7 +121,7 @@ function readClassNames(folder: string, layout: Layout): readonly string[] {
 
 function checkLimit(limit: number | undefined): void {
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-    throw new RangeError(`loadCifarBinary: limit must be a non-negative integer, got ${limit}`);
+    throw new ArgumentError(`loadCifarBinary: limit must be a non-negative integer, got ${limit}`);
   }
 }
 
@@ -136,7 +136,7 @@ export function parseCifarRecords(
   options: { variant?: "cifar10" | "cifar100"; classCount?: number } = {},
 ): { pixels: Uint8Array; labels: Uint8Array } {
   const layout = LAYOUTS[options.variant ?? "cifar10"];
-  if (layout === undefined) throw new RangeError(`parseCifarRecords: unknown variant ${JSON.stringify(options.variant)} (cifar10 or cifar100)`);
+  if (layout === undefined) throw new ArgumentError(`parseCifarRecords: unknown variant ${JSON.stringify(options.variant)} (cifar10 or cifar100)`);
   const classCount = options.classCount ?? layout.classCount;
   const recordBytes = layout.labelBytes + PIXEL_BYTES;
   if (bytes.byteLength === 0) throw new DataError(source, "is empty (0 bytes): the download or unpacking was interrupted");
@@ -169,10 +169,10 @@ export function parseCifarRecords(
 export function loadCifarBinary(options: CifarOptions): LabeledImages {
   checkLimit(options.limit);
   const layout = LAYOUTS[options.variant ?? "cifar10"];
-  if (layout === undefined) throw new RangeError(`loadCifarBinary: unknown variant ${JSON.stringify(options.variant)} (cifar10 or cifar100)`);
+  if (layout === undefined) throw new ArgumentError(`loadCifarBinary: unknown variant ${JSON.stringify(options.variant)} (cifar10 or cifar100)`);
   const split = options.split ?? "train";
   const names = layout.files[split];
-  if (names === undefined) throw new RangeError(`loadCifarBinary: unknown split ${JSON.stringify(split)} (train or test)`);
+  if (names === undefined) throw new ArgumentError(`loadCifarBinary: unknown split ${JSON.stringify(split)} (train or test)`);
   const folder = resolveFolder(options.path, layout, names);
   const classes = readClassNames(folder, layout);
   const recordBytes = layout.labelBytes + PIXEL_BYTES;

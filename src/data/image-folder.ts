@@ -14,7 +14,7 @@ import { readSafetensors, writeSafetensors, type SafetensorsContents } from "../
 import { tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { LabeledImages } from "./fashion-mnist.js";
-import { DataError } from "../errors.js";
+import { ArgumentError, DataError } from "../errors.js";
 
 /** Extensions read as images (compared case-insensitively); other files are ignored. */
 export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".webp"];
@@ -284,10 +284,10 @@ export async function forEachBounded(count: number, limit: number, fn: (i: numbe
 function checkOptions(options: ImageFolderOptions): 1 | 3 {
   const { size, limit } = options;
   const channels = options.channels ?? 3;
-  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`loadImageFolder: size must be a positive integer, got ${size}`);
-  if (channels !== 1 && channels !== 3) throw new RangeError(`loadImageFolder: channels must be 1 or 3, got ${String(channels)}`);
+  if (!Number.isSafeInteger(size) || size < 1) throw new ArgumentError(`loadImageFolder: size must be a positive integer, got ${size}`);
+  if (channels !== 1 && channels !== 3) throw new ArgumentError(`loadImageFolder: channels must be 1 or 3, got ${String(channels)}`);
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-    throw new RangeError(`loadImageFolder: limit must be a non-negative integer, got ${limit}`);
+    throw new ArgumentError(`loadImageFolder: limit must be a non-negative integer, got ${limit}`);
   }
   return channels;
 }

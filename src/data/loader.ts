@@ -17,6 +17,8 @@ import { toUnitFloat } from "../tensor/pixels.js";
 import { tidy } from "../tensor/scope.js";
 import { keep } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
+import { checkOptions, checkTensor } from "../tensor/check.js";
 
 export { toUnitFloat };
 
@@ -76,6 +78,10 @@ export class DataLoader {
   #order: Tensor | null = null;
 
   constructor(data: LoaderData, options: LoaderOptions) {
+    checkOptions(data, "DataLoader(data)");
+    checkTensor(data.images, "DataLoader(data.images)");
+    if (data.labels !== undefined) checkTensor(data.labels, "DataLoader(data.labels)", { ndim: 1 });
+    checkOptions(options, "DataLoader(options)");
     this.#data = data;
     this.size = data.images.size(0);
     this.batchSize = options.batchSize;
@@ -85,12 +91,12 @@ export class DataLoader {
     this.#toFloat = options.toFloat ?? true;
     this.rank = options.rank ?? 0;
     this.worldSize = options.worldSize ?? 1;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${this.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new ArgumentError(`batch size must be a positive integer, got ${this.batchSize}`);
     if (!(Number.isInteger(this.worldSize) && this.worldSize >= 1 && Number.isInteger(this.rank) && this.rank >= 0 && this.rank < this.worldSize)) {
-      throw new RangeError(`rank ${this.rank} of world size ${this.worldSize} is not a valid rank`);
+      throw new ArgumentError(`rank ${this.rank} of world size ${this.worldSize} is not a valid rank`);
     }
-    if (this.batchSize % this.worldSize !== 0) throw new RangeError(`batch size ${this.batchSize} does not divide among ${this.worldSize} ranks`);
-    if (data.labels !== undefined && data.labels.size(0) !== this.size) throw new RangeError(`${data.labels.size(0)} labels for ${this.size} images`);
+    if (this.batchSize % this.worldSize !== 0) throw new ArgumentError(`batch size ${this.batchSize} does not divide among ${this.worldSize} ranks`);
+    if (data.labels !== undefined && data.labels.size(0) !== this.size) throw new ArgumentError(`${data.labels.size(0)} labels for ${this.size} images`);
     this.batchesPerEpoch = this.#dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
   }
 
@@ -114,7 +120,7 @@ export class DataLoader {
    * resumes into the same permutation.
    */
   next(): Batch {
-    if (this.epochDone) throw new RangeError(`epoch ${this.#epoch} has no batch left (${this.batchesPerEpoch} per epoch): call nextEpoch()`);
+    if (this.epochDone) throw new ArgumentError(`epoch ${this.#epoch} has no batch left (${this.batchesPerEpoch} per epoch): call nextEpoch()`);
     if (this.shuffle && this.#order === null) this.#order = keep(randperm(this.size)); // (N)
     const start = this.#batch * this.batchSize;
     const global = Math.min(this.batchSize, this.size - start);
@@ -164,15 +170,15 @@ export class DataLoader {
   restore(cursor: LoaderCursor): void {
     // A finished epoch is saved as the next epoch's batch 0, so batch == batchesPerEpoch never occurs.
     if (!(Number.isInteger(cursor.batch) && cursor.batch >= 0 && cursor.batch < this.batchesPerEpoch)) {
-      throw new RangeError(`the saved cursor is at batch ${cursor.batch}, not within this loader's ${this.batchesPerEpoch} per epoch (a different batch size or data set?)`);
+      throw new ArgumentError(`the saved cursor is at batch ${cursor.batch}, not within this loader's ${this.batchesPerEpoch} per epoch (a different batch size or data set?)`);
     }
-    if (cursor.batch > 0 && this.shuffle && cursor.order === null) throw new RangeError("the saved cursor is inside an epoch but has no permutation");
-    if (cursor.order !== null && cursor.order.size(0) !== this.size) throw new RangeError(`the saved permutation has ${cursor.order.size(0)} entries, the data ${this.size} images`);
+    if (cursor.batch > 0 && this.shuffle && cursor.order === null) throw new ArgumentError("the saved cursor is inside an epoch but has no permutation");
+    if (cursor.order !== null && cursor.order.size(0) !== this.size) throw new ArgumentError(`the saved permutation has ${cursor.order.size(0)} entries, the data ${this.size} images`);
     if (cursor.order !== null && cursor.batch > 0) {
       // a permutation of 0..size-1: every index once (a corrupt file could hold anything)
       const seen = new Uint8Array(this.size);
       for (const v of cursor.order.dataAsNumbers()) {
-        if (!Number.isInteger(v) || v < 0 || v >= this.size || seen[v] === 1) throw new RangeError(`the saved permutation is not a permutation of the ${this.size} images (it holds ${v})`);
+        if (!Number.isInteger(v) || v < 0 || v >= this.size || seen[v] === 1) throw new ArgumentError(`the saved permutation is not a permutation of the ${this.size} images (it holds ${v})`);
         seen[v] = 1;
       }
     }

@@ -9,6 +9,8 @@ import { cat, zeros } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
+import { checkOptions, checkTensor } from "../tensor/check.js";
 
 export interface KnnOptions {
   k?: number;
@@ -40,16 +42,21 @@ export function topkAccuracy(scores: Tensor, labels: Tensor): { top1: number; to
 }
 
 export function knnClassify(trainFeatures: Tensor, trainLabels: Tensor, testFeatures: Tensor, testLabels: Tensor, options: KnnOptions = {}): KnnResult {
+  checkTensor(trainFeatures, "knnClassify(trainFeatures)", { ndim: 2 });
+  checkTensor(trainLabels, "knnClassify(trainLabels)", { ndim: 1 });
+  checkTensor(testFeatures, "knnClassify(testFeatures)", { ndim: 2 });
+  checkTensor(testLabels, "knnClassify(testLabels)", { ndim: 1 });
+  checkOptions(options, "knnClassify(options)");
   const temperature = options.temperature ?? 0.1;
   const n = trainFeatures.size(0);
   const k = Math.min(options.k ?? 200, n);
   const batchSize = options.batchSize ?? 256;
-  if (!(k >= 1)) throw new RangeError(`knn: k must be >= 1, got ${options.k}`);
-  if (!(temperature > 0)) throw new RangeError(`knn: temperature must be > 0, got ${temperature}`);
-  if (trainLabels.shape[0] !== n) throw new RangeError(`knn: ${trainLabels.shape[0]} labels for ${n} training features`);
+  if (!(k >= 1)) throw new ArgumentError(`knn: k must be >= 1, got ${options.k}`);
+  if (!(temperature > 0)) throw new ArgumentError(`knn: temperature must be > 0, got ${temperature}`);
+  if (trainLabels.shape[0] !== n) throw new ArgumentError(`knn: ${trainLabels.shape[0]} labels for ${n} training features`);
   return tidy(() =>
     noGrad(() => {
-      if (trainLabels.min().item() < 0) throw new RangeError("knn: the training set has unlabeled examples (label -1)");
+      if (trainLabels.min().item() < 0) throw new ArgumentError("knn: the training set has unlabeled examples (label -1)");
       const classes = options.numClasses ?? trainLabels.max().item() + 1;
       const bank = normalize(trainFeatures.to("float32"), 1); // (N, D)
       const bankT = bank.t().contiguous(); // (D, N)

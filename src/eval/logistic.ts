@@ -11,6 +11,7 @@ import { enableGrad, noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { topkAccuracy } from "./knn.js";
+import { ArgumentError } from "../errors.js";
 
 export interface LogisticModel {
   /** (D, C) weights and (C) bias, float64, for standardised features. */
@@ -176,7 +177,7 @@ export function linearProbe(
   options: { numClasses: number; l2Grid?: number[]; holdOut?: number; maxIterations?: number; onFit?: (event: ProbeFitEvent) => void } = { numClasses: 0 },
 ): LinearProbeResult & { model: LogisticModel } {
   const grid = [...(options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1])].sort((a, b) => b - a);
-  if (grid.length === 0) throw new RangeError("linearProbe: l2Grid is empty");
+  if (grid.length === 0) throw new ArgumentError("linearProbe: l2Grid is empty");
   const n = trainFeatures.size(0);
   const numClasses = options.numClasses;
   const { maxIterations } = options;
@@ -213,7 +214,7 @@ export function linearProbe(
     }
   });
   const chosen = best;
-  if (chosen === null) throw new RangeError("linearProbe: the L2 grid is empty");
+  if (chosen === null) throw new ArgumentError("linearProbe: the L2 grid is empty");
   const { mean, std } = standardiser(trainFeatures);
   keep(mean);
   keep(std);

@@ -14,6 +14,7 @@ import { simclrForward } from "../train/simclr-step.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
 import { DataParallel } from "../train/data-parallel.js";
+import { checkConfig } from "../config/load.js";
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -32,6 +33,7 @@ export interface BenchResult {
 
 /** Times pretraining steps; with `launch`, as one rank of a data-parallel job (train.batchSize global). */
 export function benchSteps(config: Config, options: { steps: number; warmup: number; launch?: LaunchEnv | null }): BenchResult {
+  checkConfig(config, "benchSteps(config)");
   const launch = options.launch ?? null;
   setWorkerThreads(config, launch);
   manualSeed(config.train.seed);

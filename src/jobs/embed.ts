@@ -17,8 +17,11 @@ import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { stderrLog, type Log } from "./report.js";
+import { checkConfig } from "../config/load.js";
 
 export interface EmbedOptions {
+  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  allowNonFinite?: boolean;
   /** An image folder (recursive: flat or one sub-folder per class); else the config's data set. */
   images?: string;
   /** With the config's data set: which split (default train). */
@@ -40,6 +43,7 @@ export interface EmbedResult {
 }
 
 export async function embed(runDir: string, config: Config, options: EmbedOptions): Promise<EmbedResult> {
+  checkConfig(config, "embed(config)");
   const log = options.log ?? stderrLog;
   const folder = options.images;
   // An image folder is resized to what the run's encoder was trained on.
@@ -51,7 +55,7 @@ export async function embed(runDir: string, config: Config, options: EmbedOption
   try {
     if (n === 0) throw new DataError(folder ?? config.data.name, `has no readable images${data.skipped.length > 0 ? ` (${data.skipped.length} skipped)` : ""}`);
     for (const s of data.skipped) log(`skipped ${s.file}: ${s.reason}`);
-    const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}) });
+    const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
     const device = config.train.device;
     const owned: { dispose(): void }[] = [];
     try {

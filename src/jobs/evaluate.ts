@@ -19,10 +19,13 @@ import { manualSeed } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
 import { labelledSplits } from "./labelled-splits.js";
 import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
+import { checkConfig } from "../config/load.js";
 
 export type Protocol = "linear" | "knn";
 
 export interface EvaluateOptions {
+  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  allowNonFinite?: boolean;
   /** A checkpoint folder or model.safetensors (default: the run's latest). */
   checkpoint?: string;
   /** The same architecture untrained (same seed): the baseline. */
@@ -41,6 +44,7 @@ export interface EvaluationResult extends Record<string, unknown> {
 
 /** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
 export async function evaluate(runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  checkConfig(config, "evaluate(config)");
   return disposingAfter((owned) => evaluateIn(owned, runDir, config, protocol, options));
 }
 
@@ -69,7 +73,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
   const numClasses = train.classes.length;
   const device = config.train.device;
   const started = performance.now();
-  const source = options.rawPixels ? null : loadEncoder({ config, inChannels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), randomInit: options.randomInit ?? false });
+  const source = options.rawPixels ? null : loadEncoder({ config, inChannels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), randomInit: options.randomInit ?? false, allowNonFinite: options.allowNonFinite ?? false });
   source?.encoder.to(device);
   if (source !== null) owned.push(source.model);
   const sizes = { train_size: train.images.size(0), test_size: test.images.size(0), ...(spec === null ? {} : { labels: spec, label_seed: config.eval.seed }) };

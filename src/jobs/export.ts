@@ -20,10 +20,13 @@ import { noGrad } from "../tensor/runtime.js";
 import { withSeed } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { compareWithOnnxRuntime, type OnnxCheck } from "./onnx-check.js";
+import { checkConfig } from "../config/load.js";
 
 export type ExportPart = "encoder" | "encoder+head";
 
 export interface ExportOptions {
+  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  allowNonFinite?: boolean;
   out: string;
   /** A checkpoint folder or model.safetensors (default: the run's latest). */
   checkpoint?: string;
@@ -60,11 +63,12 @@ function metadataOf(config: Config, source: EncoderSource, part: ExportPart): Re
 
 function loadFor(runDir: string, config: Config, options: ExportOptions): EncoderSource {
   const [channels] = dataShape(config);
-  return loadEncoder({ config, inChannels: channels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}) });
+  return loadEncoder({ config, inChannels: channels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
 }
 
 /** Writes the run's encoder (and head) to `options.out`; returns what was written. */
 export function exportSafetensors(runDir: string, config: Config, options: ExportOptions): { out: string; tensors: number; metadata: Record<string, string> } {
+  checkConfig(config, "exportSafetensors(config)");
   const part = options.part ?? "encoder";
   const source = loadFor(runDir, config, options);
   try {
@@ -107,6 +111,7 @@ async function checkImages(config: Config, n: number): Promise<{ images: Tensor;
  * then runs it in onnxruntime-node on test images against libtorch when that is installed.
  */
 export async function exportOnnx(runDir: string, config: Config, options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number }): Promise<OnnxExportResult> {
+  checkConfig(config, "exportOnnx(config)");
   const part = options.part ?? "encoder";
   const source = loadFor(runDir, config, options);
   try {

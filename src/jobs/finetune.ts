@@ -21,14 +21,18 @@ import { trainClassifier } from "../train/classifier.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
 import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
 import type { EvaluationResult } from "./evaluate.js";
+import { checkConfig } from "../config/load.js";
 
 export interface FinetuneOptions {
+  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  allowNonFinite?: boolean;
   /** A subset file written by an earlier fine-tuning (instead of drawing finetune.labels). */
   subsetFile?: string;
   log?: Log;
 }
 
 export async function finetune(runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
+  checkConfig(config, "finetune(config)");
   return disposingAfter((owned) => finetuneIn(owned, runDir, config, options));
 }
 
@@ -52,7 +56,7 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   const labels = train.labels.indexSelect(0, idx); // (M)
   owned.push(idx, images, labels);
 
-  const { model, origin } = loadEncoder({ runDir, config, inChannels: train.images.size(1) });
+  const { model, origin } = loadEncoder({ runDir, config, inChannels: train.images.size(1), allowNonFinite: options.allowNonFinite ?? false });
   const device = config.train.device;
   // A job owns the process's RNG: the classifier's initialisation, the epochs' order and the
   // augmentation all come from the fine-tuning seed.

@@ -12,7 +12,7 @@ import { readSafetensors } from "../nn/safetensors.js";
 import { buildModel } from "../recipe/recipe.js";
 import { latestCheckpoint, saveCheckpoint } from "../run/checkpoint.js";
 import { writeRunConfig } from "../run/run-dir.js";
-import { flattenConfig } from "../config/load.js";
+import { checkConfig, flattenConfig } from "../config/load.js";
 import { rngStateToBase64, withSeed } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
 
@@ -25,6 +25,7 @@ export interface ImportResult {
 
 /** Makes `outDir` a run of `config` whose encoder holds the weights in `weightsFile`; the head is initialised from train.seed. */
 export function importWeights(weightsFile: string, config: Config, outDir: string): ImportResult {
+  checkConfig(config, "importWeights(config)");
   if (latestCheckpoint(outDir) !== null) throw new CheckpointError(outDir, `${outDir} already holds a run with checkpoints: choose another directory`);
   if (!existsSync(weightsFile)) throw new CheckpointError(weightsFile, `${weightsFile} does not exist`);
   const { tensors } = readSafetensors(weightsFile);

@@ -16,6 +16,7 @@ import { modelIdentity } from "../search/identity.js";
 import { readIndex, writeIndex, type IndexedFile, type ModelIdentity } from "../search/index-store.js";
 import { tensor } from "../tensor/factory.js";
 import { stderrLog, type Log } from "./report.js";
+import { checkConfig } from "../config/load.js";
 
 export interface IndexOptions {
   /** The folder to index. */
@@ -50,6 +51,7 @@ export function openEmbedder(runDir: string, config: Config, checkpoint?: string
 }
 
 export async function indexImages(runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
+  checkConfig(config, "indexImages(config)");
   const log = options.log ?? stderrLog;
   const started = performance.now();
   const root = resolve(options.images);

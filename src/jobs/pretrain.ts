@@ -19,8 +19,9 @@ import { syncBatchNorm } from "../nn/batchnorm.js";
 import { DataParallel } from "../train/data-parallel.js";
 import { KnnMonitor } from "../eval/knn-monitor.js";
 import { buildAugment, buildModel, buildOptimizer, pretrainSchedule } from "../recipe/recipe.js";
+import { checkPretrainMemory } from "../recipe/memory.js";
 import { checkpointConfig, disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
-import { configFromFlat, configToYaml } from "../config/load.js";
+import { checkConfig, configFromFlat, configToYaml } from "../config/load.js";
 import { readRunConfig, runFiles, truncateJsonLines, writeRunConfig } from "../run/run-dir.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { withoutRngEffect } from "../tensor/rng.js";
@@ -110,7 +111,9 @@ function lockRun(options: PretrainOptions): RunLock | null {
  * files aside into `<outDir>.replaced-<time>/` rather than deleting them.
  */
 export async function pretrain(config: Config, options: PretrainOptions & { force?: boolean }): Promise<PretrainResult> {
+  checkConfig(config, "pretrain(config)");
   checkedThreads(config); // before anything is written
+  checkPretrainMemory(config);
   const lock = lockRun(options);
   try {
     if ((options.launch?.rank ?? 0) === 0) {
@@ -151,6 +154,7 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
       }
       const config = readRunConfig(options.outDir);
       checkedThreads(config);
+      checkPretrainMemory(config);
       if (lock !== null) {
         truncateJsonLines(runFiles(options.outDir).metrics, 0);
         note(options, `${options.outDir} has no checkpoint yet: starting it again from step 0 with its config.yaml`);
@@ -161,6 +165,7 @@ export async function resume(options: PretrainOptions): Promise<PretrainResult> 
     // (checkpoints from before it was stored there fall back to config.yaml).
     const flat = checkpointConfig(dir);
     const config = flat !== null ? configFromFlat(flat, join(dir, "state.json")) : readRunConfig(options.outDir);
+    checkPretrainMemory(config);
     if (flat !== null && lock !== null) {
       const path = runFiles(options.outDir).config;
       let copy: string | null = null;

@@ -26,8 +26,11 @@ import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { stderrLog, type Log } from "./report.js";
+import { checkConfig } from "../config/load.js";
 
 export interface ReportOptions {
+  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  allowNonFinite?: boolean;
   out: string;
   /** A checkpoint folder or model.safetensors (default: the run's latest). */
   checkpoint?: string;
@@ -120,6 +123,7 @@ async function gallery(test: LoadedDataset, train: LoadedDataset, queryIdx: numb
 
 /** Writes the report of `runDir` to `options.out`. */
 export async function runReport(runDir: string, config: Config, options: ReportOptions): Promise<ReportResult> {
+  checkConfig(config, "runReport(config)");
   const log = options.log ?? stderrLog;
   const files = runFiles(runDir);
   const sections: Section[] = [];
@@ -143,7 +147,7 @@ export async function runReport(runDir: string, config: Config, options: ReportO
   log("report: loading the data and the encoder");
   const train = await loadDataset({ ...config.data, limit: options.bank ?? 5000 }, "train");
   const test = train.hasTestSplit ? await loadDataset({ ...config.data, limit: options.mapPoints ?? 1000 }, "test") : train;
-  const source = loadEncoder({ config, inChannels: train.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}) });
+  const source = loadEncoder({ config, inChannels: train.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
   try {
     const viewsPng = existsSync(files.views)
       ? readFileSync(files.views)

@@ -5,7 +5,7 @@
  */
 import { realpathSync } from "node:fs";
 import { join, relative, isAbsolute } from "node:path";
-import { DataError } from "../errors.js";
+import { ArgumentError, DataError } from "../errors.js";
 import { readIndex, type SearchIndex } from "../search/index-store.js";
 import { Searcher, type Hit, type SearcherOptions } from "../search/searcher.js";
 import type { ImageEmbedder } from "../search/embedder.js";
@@ -82,7 +82,7 @@ export class SearchSession {
    */
   imagePath(id: number): string {
     const f = Number.isInteger(id) ? this.index.files[id] : undefined;
-    if (f === undefined) throw new RangeError(`no image with id ${id} (the index has ${this.size})`);
+    if (f === undefined) throw new ArgumentError(`no image with id ${id} (the index has ${this.size})`);
     const real = realpathSync(join(this.rootReal, f.path));
     const rel = relative(this.rootReal, real);
     if (rel.startsWith("..") || isAbsolute(rel)) throw new DataError(f.path, "resolves outside the indexed folder");

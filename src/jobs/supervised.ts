@@ -20,8 +20,10 @@ import { trainClassifier } from "../train/classifier.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
 import type { EvaluationResult } from "./evaluate.js";
 import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
+import { checkConfig } from "../config/load.js";
 
 export async function trainSupervised(outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
+  checkConfig(config, "trainSupervised(config)");
   return disposingAfter((owned) => trainSupervisedIn(owned, outDir, config, options));
 }
 

@@ -14,6 +14,8 @@ import { arange, cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
+import { checkOptions, checkTensor } from "../tensor/check.js";
 
 export interface NtXentOptions {
   /** tau: 0.1 with LARS on ImageNet, 0.5 on CIFAR (paper Table 5, Appendix B.9). */
@@ -30,16 +32,18 @@ export interface NtXentResult {
 }
 
 export function ntXentLoss(z: Tensor, options: NtXentOptions): NtXentResult {
+  checkTensor(z, "ntXentLoss(z)");
+  checkOptions(options, "ntXentLoss(options)");
   const { temperature } = options;
-  if (!(temperature > 0)) throw new RangeError(`ntXentLoss: temperature must be > 0, got ${temperature}`);
+  if (!(temperature > 0)) throw new ArgumentError(`ntXentLoss: temperature must be > 0, got ${temperature}`);
   if (z.ndim !== 2 || z.size(0) % 2 !== 0 || z.size(0) < 4) {
-    throw new RangeError(`ntXentLoss: z must be (2M, D) with M >= 2 pairs, got [${z.shape.join(", ")}]`);
+    throw new ArgumentError(`ntXentLoss: z must be (2M, D) with M >= 2 pairs, got [${z.shape.join(", ")}]`);
   }
   const rows = z.size(0);
   const m = rows / 2;
   const { start, count } = options.local ?? { start: 0, count: m };
   if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= m)) {
-    throw new RangeError(`ntXentLoss: local pairs [${start}, ${start + count}) are not within the ${m} pairs`);
+    throw new ArgumentError(`ntXentLoss: local pairs [${start}, ${start + count}) are not within the ${m} pairs`);
   }
   return tidy(() => {
     const device = z.device;

@@ -10,6 +10,7 @@ import { relu_ } from "../nn/functional.js";
 import { Linear } from "../nn/linear.js";
 import { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
 
 export interface ProjectionHeadOptions {
   /** Size of h (the encoder's featureDim). */
@@ -53,7 +54,7 @@ export class ProjectionHead extends Module {
     super();
     const { inFeatures, layers = 2, outFeatures = 128 } = options;
     const hidden = options.hiddenFeatures ?? inFeatures;
-    if (!Number.isInteger(layers) || layers < 1) throw new RangeError(`ProjectionHead: layers must be a positive integer, got ${layers}`);
+    if (!Number.isInteger(layers) || layers < 1) throw new ArgumentError(`ProjectionHead: layers must be a positive integer, got ${layers}`);
     this.outFeatures = outFeatures;
     this.layers = [];
     for (let i = 0; i < layers; i++) {

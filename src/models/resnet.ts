@@ -12,6 +12,7 @@ import { constant_, kaimingNormal_ } from "../nn/init.js";
 import { Module } from "../nn/module.js";
 import { Sequential } from "../nn/sequential.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
 
 export type ResNetDepth = 18 | 34 | 50 | 101 | 152;
 
@@ -151,9 +152,9 @@ export class ResNet extends Module {
     this.options = { width: 64, cifarStem: false, inChannels: 3, zeroInitResidual: false, ...options };
     const { depth, width, cifarStem, inChannels, zeroInitResidual } = this.options;
     const spec = BLOCKS[depth];
-    if (spec === undefined) throw new RangeError(`resnet: depth must be one of 18, 34, 50, 101, 152, got ${depth}`);
-    if (!Number.isInteger(width) || width < 1) throw new RangeError(`resnet: width must be a positive integer, got ${width}`);
-    if (!Number.isInteger(inChannels) || inChannels < 1) throw new RangeError(`resnet: inChannels must be a positive integer, got ${inChannels}`);
+    if (spec === undefined) throw new ArgumentError(`resnet: depth must be one of 18, 34, 50, 101, 152, got ${depth}`);
+    if (!Number.isInteger(width) || width < 1) throw new ArgumentError(`resnet: width must be a positive integer, got ${width}`);
+    if (!Number.isInteger(inChannels) || inChannels < 1) throw new ArgumentError(`resnet: inChannels must be a positive integer, got ${inChannels}`);
 
     this.conv1 = this.registerModule(
       "conv1",
@@ -198,7 +199,7 @@ export class ResNet extends Module {
   forward(x: Tensor): Tensor {
     const shape = x.shape;
     if (shape.length !== 4 || shape[1] !== this.options.inChannels) {
-      throw new RangeError(`ResNet expects input (N, ${this.options.inChannels}, H, W), got [${shape.join(", ")}]`);
+      throw new ArgumentError(`ResNet expects input (N, ${this.options.inChannels}, H, W), got [${shape.join(", ")}]`);
     }
     const a = this.conv1.forward(x); // (N, width, H', W')
     let out = relu_(this.bn1.forward(a));

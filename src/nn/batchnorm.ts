@@ -4,6 +4,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { ProcessGroup } from "../distributed/process-group.js";
 import { batchNorm } from "./functional.js";
 import { Module } from "./module.js";
+import { ArgumentError } from "../errors.js";
 
 export interface BatchNormOptions {
   numFeatures: number;
@@ -41,7 +42,7 @@ abstract class BatchNorm extends Module {
     super();
     const { numFeatures } = options;
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
-      throw new RangeError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
+      throw new ArgumentError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     }
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum ?? 0.1;
@@ -56,11 +57,11 @@ abstract class BatchNorm extends Module {
   forward(x: Tensor): Tensor {
     const shape = x.shape;
     if (!this.validRanks.includes(shape.length)) {
-      throw new RangeError(`${this.constructor.name} expects ${this.layout}, got shape [${shape.join(", ")}]`);
+      throw new ArgumentError(`${this.constructor.name} expects ${this.layout}, got shape [${shape.join(", ")}]`);
     }
     const channels = this.runningMean.size(0);
     if (shape[1] !== channels) {
-      throw new RangeError(`${this.constructor.name}(${channels}) got ${shape[1]} channels in input of shape [${shape.join(", ")}]`);
+      throw new ArgumentError(`${this.constructor.name}(${channels}) got ${shape[1]} channels in input of shape [${shape.join(", ")}]`);
     }
     if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
     if (this.training && this.processGroup !== null) {

@@ -3,6 +3,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import { conv2d } from "./functional.js";
 import { defaultLayerInit_ } from "./init.js";
 import { Module } from "./module.js";
+import { ArgumentError } from "../errors.js";
 
 export interface Conv2dOptions {
   inChannels: number;
@@ -18,7 +19,7 @@ export interface Conv2dOptions {
 }
 
 function positiveInt(value: number, name: string, layer: string): void {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${layer}: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new ArgumentError(`${layer}: ${name} must be a positive integer, got ${value}`);
 }
 
 /** 2-d convolution layer; weight (out, in/groups, kH, kW), PyTorch's default init. */
@@ -35,7 +36,7 @@ export class Conv2d extends Module {
     positiveInt(outChannels, "outChannels", "Conv2d");
     positiveInt(groups, "groups", "Conv2d");
     if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-      throw new RangeError(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
+      throw new ArgumentError(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
     }
     const [kh, kw] = typeof options.kernelSize === "number" ? [options.kernelSize, options.kernelSize] : options.kernelSize;
     positiveInt(kh, "kernelSize", "Conv2d");

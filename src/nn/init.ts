@@ -1,13 +1,14 @@
 /** Weight initialisers, with PyTorch's (torch.nn.init) formulas and fan conventions. */
 import { noGrad } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
 
 export type FanMode = "fanIn" | "fanOut";
 
 /** fan_in = in_channels x receptive field, fan_out = out_channels x receptive field. */
 export function fans(t: Tensor): { fanIn: number; fanOut: number } {
   const shape = t.shape;
-  if (shape.length < 2) throw new RangeError(`fan in/out need a tensor of 2 or more dimensions, got [${shape.join(", ")}]`);
+  if (shape.length < 2) throw new ArgumentError(`fan in/out need a tensor of 2 or more dimensions, got [${shape.join(", ")}]`);
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.size(1) * receptive, fanOut: t.size(0) * receptive };
 }

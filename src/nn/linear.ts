@@ -3,6 +3,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import { linear } from "./functional.js";
 import { defaultLayerInit_ } from "./init.js";
 import { Module } from "./module.js";
+import { ArgumentError } from "../errors.js";
 
 export interface LinearOptions {
   inFeatures: number;
@@ -20,7 +21,7 @@ export class Linear extends Module {
     super();
     const { inFeatures, outFeatures } = options;
     for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`Linear: ${name} must be a positive integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 1) throw new ArgumentError(`Linear: ${name} must be a positive integer, got ${v}`);
     }
     this.weight = this.registerParameter("weight", empty([outFeatures, inFeatures]));
     this.bias = options.bias ?? true ? this.registerParameter("bias", empty([outFeatures])) : null;

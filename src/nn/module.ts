@@ -7,7 +7,7 @@ import { op } from "../tensor/op.js";
 import { keep } from "../tensor/scope.js";
 import { noGrad } from "../tensor/runtime.js";
 import { Tensor } from "../tensor/tensor.js";
-import { StateDictError } from "../errors.js";
+import { ArgumentError, StateDictError } from "../errors.js";
 
 const setData = op("aten::set_data");
 
@@ -57,9 +57,9 @@ export abstract class Module {
   }
 
   #checkName(name: string): void {
-    if (name === "" || name.includes(".")) throw new TypeError(`invalid module member name '${name}'`);
+    if (name === "" || name.includes(".")) throw new ArgumentError(`invalid module member name '${name}'`);
     if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name)) {
-      throw new TypeError(`'${name}' is already registered in ${this.constructor.name}`);
+      throw new ArgumentError(`'${name}' is already registered in ${this.constructor.name}`);
     }
   }
 

@@ -5,11 +5,12 @@
  * Written by hand because the npm packages for it either parse without bounds checks or
  * pull in a different tensor library; the format is ~100 lines.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { DataError } from "../errors.js";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { ArgumentError, DataError, FileWriteError } from "../errors.js";
 import { native } from "../native.js";
 import { BYTES_PER_ELEMENT, dtypeCode, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
+import { checkTensor } from "../tensor/check.js";
 
 const FILE_DTYPES: Record<string, DType> = {
   F64: "float64",
@@ -152,7 +153,8 @@ export function serializeSafetensors(
   const chunks: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of items) {
-    if (name === "__metadata__") throw new TypeError("safetensors: '__metadata__' cannot name a tensor");
+    if (name === "__metadata__") throw new ArgumentError("safetensors: '__metadata__' cannot name a tensor");
+    checkTensor(t, `serializeSafetensors: '${name}'`);
     const data = Buffer.from(native.toBuffer(t.id));
     header[name] = { dtype: DTYPE_NAMES[t.dtype], shape: t.shape, data_offsets: [offset, offset + data.byteLength] };
     chunks.push(data);
@@ -170,22 +172,26 @@ export function serializeSafetensors(
 /** Writes `bytes` to `path` atomically: a temporary file beside it, fsync, then rename. */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(tmp, "w");
+  let fd: number;
+  try {
+    fd = openSync(tmp, "w");
+  } catch (e) {
+    throw new FileWriteError(path, e);
+  }
   try {
     const data = typeof bytes === "string" ? Buffer.from(bytes, "utf-8") : bytes;
     for (let written = 0; written < data.byteLength; ) written += writeSync(fd, data, written);
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  try {
     renameSync(tmp, path);
   } catch (e) {
-    unlinkSync(tmp);
-    throw e;
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(tmp, { force: true });
+    throw new FileWriteError(path, e);
   }
 }
 

@@ -7,7 +7,8 @@ import { noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { tensor, zeros } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { disposeBuffers, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { disposeBuffers, namedParams, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { ArgumentError } from "../errors.js";
 
 export interface AdamWOptions {
   lr: number;
@@ -30,13 +31,13 @@ export class AdamW implements Optimizer {
   steps = 0;
 
   constructor(params: NamedParameter[], options: AdamWOptions) {
-    this.params = params;
+    this.params = namedParams(params, "AdamW(params)", { options });
     this.lr = options.lr;
     this.betas = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    if (!(this.lr >= 0)) throw new RangeError(`AdamW: lr must be >= 0, got ${this.lr}`);
-    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW: betas must be in [0, 1), got ${this.betas.join(", ")}`);
+    if (!(this.lr >= 0)) throw new ArgumentError(`AdamW: lr must be >= 0, got ${this.lr}`);
+    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw new ArgumentError(`AdamW: betas must be in [0, 1), got ${this.betas.join(", ")}`);
   }
 
   step(): void {

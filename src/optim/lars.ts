@@ -12,7 +12,8 @@ import { where } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy, keep } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { disposeBuffers, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { disposeBuffers, namedParams, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { ArgumentError } from "../errors.js";
 
 export interface LARSOptions {
   lr: number;
@@ -38,14 +39,14 @@ export class LARS implements Optimizer {
   steps = 0;
 
   constructor(params: NamedParameter[], options: LARSOptions) {
-    this.params = params;
+    this.params = namedParams(params, "LARS(params)", { options });
     this.lr = options.lr;
     this.momentum = options.momentum ?? 0.9;
     this.weightDecay = options.weightDecay ?? 0;
     this.trustCoefficient = options.trustCoefficient ?? 0.001;
-    if (!(this.lr >= 0)) throw new RangeError(`LARS: lr must be >= 0, got ${this.lr}`);
-    if (!(this.momentum >= 0 && this.momentum < 1)) throw new RangeError(`LARS: momentum must be in [0, 1), got ${this.momentum}`);
-    if (!(this.weightDecay >= 0)) throw new RangeError(`LARS: weightDecay must be >= 0, got ${this.weightDecay}`);
+    if (!(this.lr >= 0)) throw new ArgumentError(`LARS: lr must be >= 0, got ${this.lr}`);
+    if (!(this.momentum >= 0 && this.momentum < 1)) throw new ArgumentError(`LARS: momentum must be in [0, 1), got ${this.momentum}`);
+    if (!(this.weightDecay >= 0)) throw new ArgumentError(`LARS: weightDecay must be >= 0, got ${this.weightDecay}`);
     const exclude = options.exclude ?? ((_: string, t: Tensor) => t.ndim <= 1);
     this.excluded = new Set(params.filter(([name, t]) => exclude(name, t)).map(([name]) => name));
   }

@@ -2,6 +2,8 @@
 import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { StateDictError } from "../errors.js";
+import { ArgumentError } from "../errors.js";
+import { checkOptions, checkTensor } from "../tensor/check.js";
 
 /** A parameter with its state-dict name (names decide LARS exclusions and checkpoint keys). */
 export type NamedParameter = [name: string, tensor: Tensor];
@@ -57,4 +59,19 @@ export function restoreBuffers(kind: string, buffers: Map<string, Tensor>, saved
 export function disposeBuffers(buffers: Map<string, Tensor>): void {
   for (const t of buffers.values()) t.dispose();
   buffers.clear();
+}
+
+/**
+ * An optimizer's `params` argument checked and named: tensors (named by position) or
+ * [name, tensor] pairs; `where` names the constructor ("SGD(params)") in errors.
+ */
+export function namedParams(params: unknown, where: string, options: { options: unknown }): NamedParameter[] {
+  if (!Array.isArray(params)) throw new ArgumentError(`${where} must be an array of tensors or [name, tensor] pairs, got ${params === null ? "null" : typeof params}`);
+  checkOptions(options.options, where.replace("(params)", "(options)"));
+  return params.map((p: unknown, i: number): NamedParameter => {
+    const [name, t] = Array.isArray(p) ? (p as [unknown, unknown]) : [String(i), p];
+    if (typeof name !== "string") throw new ArgumentError(`${where}[${i}]: the name must be a string, got ${typeof name}`);
+    checkTensor(t, `${where}[${i}] ('${name}')`);
+    return [name, t];
+  });
 }

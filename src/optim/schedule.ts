@@ -4,13 +4,14 @@
  * warm-up for the first epochs, then cosine decay without restarts, updated every step
  * (as the official code's WarmUpAndCosineDecay).
  */
+import { ArgumentError } from "../errors.js";
 
 export type LrScaling = "linear" | "sqrt";
 
 export function scaledLearningRate(base: number, batchSize: number, scaling: LrScaling): number {
   if (scaling === "linear") return (base * batchSize) / 256;
   if (scaling === "sqrt") return base * Math.sqrt(batchSize);
-  throw new RangeError(`lrScaling must be 'linear' or 'sqrt', got '${String(scaling)}'`);
+  throw new ArgumentError(`lrScaling must be 'linear' or 'sqrt', got '${String(scaling)}'`);
 }
 
 export interface WarmupCosineOptions {

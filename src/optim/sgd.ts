@@ -7,7 +7,8 @@
 import { noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { disposeBuffers, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { disposeBuffers, namedParams, restoreBuffers, type NamedParameter, type Optimizer } from "./optimizer.js";
+import { ArgumentError } from "../errors.js";
 
 export interface SGDOptions {
   lr: number;
@@ -31,16 +32,16 @@ export class SGD implements Optimizer {
 
   /** `params`: tensors, or [name, tensor] pairs (names key the checkpointed state). */
   constructor(params: Tensor[] | NamedParameter[], options: SGDOptions) {
-    this.params = params.map((p, i): NamedParameter => (Array.isArray(p) ? p : [String(i), p]));
+    this.params = namedParams(params, "SGD(params)", { options });
     this.lr = options.lr;
     this.momentum = options.momentum ?? 0;
     this.dampening = options.dampening ?? 0;
     this.nesterov = options.nesterov ?? false;
     this.weightDecay = options.weightDecay ?? 0;
-    if (!(this.lr >= 0)) throw new RangeError(`SGD: lr must be >= 0, got ${this.lr}`);
-    if (!(this.momentum >= 0)) throw new RangeError(`SGD: momentum must be >= 0, got ${this.momentum}`);
+    if (!(this.lr >= 0)) throw new ArgumentError(`SGD: lr must be >= 0, got ${this.lr}`);
+    if (!(this.momentum >= 0)) throw new ArgumentError(`SGD: momentum must be >= 0, got ${this.momentum}`);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
-      throw new RangeError("SGD: Nesterov momentum needs momentum > 0 and dampening 0");
+      throw new ArgumentError("SGD: Nesterov momentum needs momentum > 0 and dampening 0");
     }
   }
 

@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { CheckpointError } from "../errors.js";
+import { ArgumentError, CheckpointError, FileWriteError, SimclrError } from "../errors.js";
 import { readSafetensors, writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
 import { rngStateToBase64 } from "../tensor/rng.js";
 import { failpoint } from "./failpoint.js";
@@ -69,17 +69,31 @@ export function saveCheckpoint(runDir: string, state: Omit<CheckpointState, "for
   mkdirSync(root, { recursive: true });
   const name = checkpointName(state);
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  for (const [group, tensors] of groups) {
-    if (!GROUP_NAME.test(group)) throw new RangeError(`checkpoint group '${group}' must be lower-case letters, digits and dashes`);
-    writeSafetensors(join(tmp, `${group}.safetensors`), tensors, group === "model" ? { format: "pt" } : {});
-    failpoint("checkpoint");
-  }
-  writeFileAtomic(join(tmp, "state.json"), `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...state }, null, 2)}\n`);
   const final = join(root, name);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    for (const [group, tensors] of groups) {
+      if (!GROUP_NAME.test(group)) throw new ArgumentError(`checkpoint group '${group}' must be lower-case letters, digits and dashes`);
+      writeSafetensors(join(tmp, `${group}.safetensors`), tensors, group === "model" ? { format: "pt" } : {});
+      failpoint("checkpoint");
+    }
+    writeFileAtomic(join(tmp, "state.json"), `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...state }, null, 2)}\n`);
+    if (existsSync(join(final, "state.json"))) {
+      // The same counters were saved before (a run resumed from this checkpoint and stopped
+      // at once): that state is this one, and `latest` may name it, so it is kept rather than
+      // removed and replaced (a crash between the two would leave `latest` naming nothing).
+      rmSync(tmp, { recursive: true, force: true });
+    } else {
+      rmSync(final, { recursive: true, force: true }); // an incomplete folder of that name
+      renameSync(tmp, final);
+    }
+  } catch (e) {
+    // nothing half-written stays behind; `latest` still names the previous checkpoint
+    rmSync(tmp, { recursive: true, force: true });
+    if (e instanceof SimclrError) throw e;
+    throw new FileWriteError(final, e);
+  }
   failpoint("checkpoint-latest");
   writeFileAtomic(join(root, "latest"), `${name}\n`);
   return final;

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { CheckpointError } from "../errors.js";
+import { ArgumentError, CheckpointError } from "../errors.js";
 import type { ResNet } from "../models/resnet.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { readSafetensors } from "../nn/safetensors.js";
@@ -33,6 +33,8 @@ export interface LoadEncoderOptions {
   checkpoint?: string;
   /** The same architecture untrained, initialised with train.seed (the global RNG is left as it was). */
   randomInit?: boolean;
+  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  allowNonFinite?: boolean;
 }
 
 function modelFile(checkpoint: string): string {
@@ -48,7 +50,7 @@ export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
   }
   let checkpoint = options.checkpoint;
   if (checkpoint === undefined) {
-    if (options.runDir === undefined) throw new RangeError("loadEncoder needs a runDir, a checkpoint or randomInit");
+    if (options.runDir === undefined) throw new ArgumentError("loadEncoder needs a runDir, a checkpoint or randomInit");
     const latest = latestCheckpoint(options.runDir);
     if (latest === null) throw new CheckpointError(options.runDir, `${options.runDir} has no checkpoint (checkpoints/latest is missing): pretrain it first`);
     checkpoint = latest;
@@ -61,8 +63,9 @@ export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
   // A SimCLR checkpoint holds encoder.* and head.*; an exported encoder holds the ResNet's keys.
   const isFullModel = [...state.keys()].some((k) => k.startsWith("encoder."));
   try {
-    if (isFullModel) model.loadStateDict(state);
-    else model.encoder.loadStateDict(state);
+    const loadOptions = { allowNonFinite: options.allowNonFinite ?? false };
+    if (isFullModel) model.loadStateDict(state, loadOptions);
+    else model.encoder.loadStateDict(state, loadOptions);
   } catch (e) {
     const message = (e as Error).message;
     const why = /NaN or infinite|in the state dict, the module holds|not a tensor/.test(message) ? "cannot be loaded" : `does not match the configured architecture (${config.model.arch}, width ${config.model.width}, ${inChannels} input channel(s))`;

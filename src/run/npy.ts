@@ -4,12 +4,12 @@
  * order. numpy.load reads it; readNpy reads it back here. Written atomically.
  */
 import { readFileSync } from "node:fs";
-import { DataError } from "../errors.js";
+import { ArgumentError, DataError } from "../errors.js";
 import { writeFileAtomic } from "../nn/safetensors.js";
 
 export function serializeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new RangeError(`serializeNpy: shape [${shape.join(", ")}] holds ${count} values, got ${data.length}`);
+  if (count !== data.length) throw new ArgumentError(`serializeNpy: shape [${shape.join(", ")}] holds ${count} values, got ${data.length}`);
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
   const unpadded = 6 + 2 + 2 + header.length + 1;

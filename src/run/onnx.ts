@@ -6,6 +6,7 @@
  * batch axis). `decodeOnnx` reads one back, for tests and for checking what was written.
  */
 import protobuf from "protobufjs";
+import { ArgumentError } from "../errors.js";
 
 const root = protobuf.Root.fromJSON({
   nested: {
@@ -119,7 +120,7 @@ export interface OnnxModelOptions {
 
 function attribute(name: string, value: OnnxAttribute): Record<string, unknown> {
   if (typeof value === "number") {
-    if (!Number.isInteger(value)) throw new RangeError(`onnx attribute ${name}: ${value} is not an integer (mark floats as { float })`);
+    if (!Number.isInteger(value)) throw new ArgumentError(`onnx attribute ${name}: ${value} is not an integer (mark floats as { float })`);
     return { name, type: ATTR_INT, i: value };
   }
   if ("float" in value) return { name, type: ATTR_FLOAT, f: value.float };

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configFromYaml, configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { CheckpointError, DataError } from "../errors.js";
+import { CheckpointError, DataError, FileWriteError } from "../errors.js";
 import { writeFileAtomic } from "../nn/safetensors.js";
 import { failpoint } from "./failpoint.js";
 
@@ -37,7 +37,12 @@ export function writeRunConfig(runDir: string, config: Config): void {
 export function appendJsonLine(path: string, record: Record<string, unknown>): void {
   const line = `${JSON.stringify(record)}\n`;
   failpoint("metrics", () => writeFileSync(path, line.slice(0, line.length >> 1), { flag: "a" }));
-  writeFileSync(path, line, { flag: "a" });
+  try {
+    writeFileSync(path, line, { flag: "a" });
+  } catch (e) {
+    // a torn line may be left; readers skip a torn last line and resume truncates to the checkpoint
+    throw new FileWriteError(path, e);
+  }
 }
 
 /** Keeps only the lines of a JSON-lines file whose `step` is at most `step` (for resume). */

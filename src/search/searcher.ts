@@ -9,6 +9,7 @@ import { tensor } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { ArgumentError } from "../errors.js";
 
 export interface Hit {
   id: number;
@@ -53,7 +54,7 @@ export class Searcher {
 
   /** The k most similar rows to `query` (D values; normalised here), best first. */
   search(query: Float32Array, k: number, options: { exact?: boolean } = {}): Hit[] {
-    if (query.length !== this.dim) throw new RangeError(`Searcher.search: the query has ${query.length} values, the index ${this.dim}`);
+    if (query.length !== this.dim) throw new ArgumentError(`Searcher.search: the query has ${query.length} values, the index ${this.dim}`);
     const kk = Math.max(0, Math.min(Math.floor(k), this.size));
     if (kk === 0) return [];
     let norm = 0;
@@ -76,7 +77,7 @@ export class Searcher {
 
   /** The k nearest other rows to row `id`. */
   neighborsOf(id: number, k: number): Hit[] {
-    if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new RangeError(`no image with id ${id} (the index has ${this.size})`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new ArgumentError(`no image with id ${id} (the index has ${this.size})`);
     const row = tidy(() => this.#embeddings.select(0, id).data() as Float32Array);
     return this.search(row, k + 1)
       .filter((h) => h.id !== id)

@@ -1,4 +1,5 @@
 /** Element types, named as in PyTorch, with libtorch's ScalarType codes. */
+import { ArgumentError } from "../errors.js";
 export type DType =
   | "float32"
   | "float64"
@@ -42,13 +43,13 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
 
 export function dtypeCode(dtype: DType): number {
   const code = CODES[dtype];
-  if (code === undefined) throw new TypeError(`unknown dtype '${String(dtype)}' (known: ${Object.keys(CODES).join(", ")})`);
+  if (code === undefined) throw new ArgumentError(`unknown dtype '${String(dtype)}' (known: ${Object.keys(CODES).join(", ")})`);
   return code;
 }
 
 export function dtypeName(code: number): DType {
   const name = NAMES.get(code);
-  if (name === undefined) throw new TypeError(`libtorch dtype code ${code} has no name in this package`);
+  if (name === undefined) throw new ArgumentError(`libtorch dtype code ${code} has no name in this package`);
   return name;
 }
 
@@ -97,5 +98,5 @@ export function dtypeOfArray(data: ArrayBufferView): DType {
   if (data instanceof Int16Array) return "int16";
   if (data instanceof Int8Array) return "int8";
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return "uint8";
-  throw new TypeError(`cannot make a tensor from a ${data.constructor.name}`);
+  throw new ArgumentError(`cannot make a tensor from a ${data.constructor.name}`);
 }

@@ -3,6 +3,7 @@ import { native } from "../native.js";
 import { BYTES_PER_ELEMENT, dtypeCode, dtypeOfArray, type DType, type TypedArray } from "./dtype.js";
 import { op } from "./op.js";
 import { Tensor, wrap, wrapList, type NestedArray } from "./tensor.js";
+import { ArgumentError } from "../errors.js";
 
 export interface TensorOptions {
   /** Element type; defaults to float32 (or the typed array's own type). */
@@ -42,7 +43,7 @@ function factoryArgs(options: TensorOptions, fallback: DType = "float32"): unkno
 
 function checkShape(shape: readonly number[], where: string): number[] {
   for (const n of shape) {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`${where}: shape [${shape.join(", ")}] must hold non-negative integers`);
+    if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`${where}: shape [${shape.join(", ")}] must hold non-negative integers`);
   }
   return [...shape];
 }
@@ -60,12 +61,15 @@ function inferShape(data: NestedArray): number[] {
 
 function flattenNested(data: NestedArray, shape: number[], dim: number, out: number[]): void {
   if (dim === shape.length) {
-    if (Array.isArray(data)) throw new TypeError("tensor(): ragged nested array (too deep at some element)");
+    if (Array.isArray(data)) throw new ArgumentError("tensor(): ragged nested array (too deep at some element)");
+    if (typeof data !== "number" && typeof data !== "boolean") {
+      throw new ArgumentError(`tensor(data): data must be numbers or booleans (nested arrays) or a typed array, got ${typeof data === "bigint" ? "a bigint (use a BigInt64Array)" : data === null ? "null" : typeof data} at depth ${dim}`);
+    }
     out.push(typeof data === "boolean" ? Number(data) : data);
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[dim]) {
-    throw new TypeError(`tensor(): ragged nested array: expected ${shape[dim]} elements at depth ${dim}`);
+    throw new ArgumentError(`tensor(): ragged nested array: expected ${shape[dim]} elements at depth ${dim}`);
   }
   for (const d of data) flattenNested(d, shape, dim + 1, out);
 }
@@ -90,7 +94,7 @@ function typedArrayFor(values: ArrayLike<number>, dtype: DType): ArrayBufferView
       return Uint8Array.from(values, (v) => (v ? 1 : 0));
     case "float16":
     case "bfloat16":
-      throw new TypeError(`tensor(): make a float32 tensor and convert it with .to("${dtype}")`);
+      throw new ArgumentError(`tensor(): make a float32 tensor and convert it with .to("${dtype}")`);
   }
 }
 

@@ -5,7 +5,13 @@
  * front against the linked libtorch (test/tensor/ops-schema.test.ts) instead of waiting
  * for the one code path that uses a misspelt overload.
  */
+import { ArgumentError } from "../errors.js";
 import { native, type NativeResult } from "../native.js";
+
+/** The binding reports arguments of the wrong kind as TypeErrors; libtorch's own errors (shapes, dtypes) stay as they are. */
+function asArgumentError(e: unknown): unknown {
+  return e instanceof TypeError ? new ArgumentError(e.message) : e;
+}
 
 export class Op {
   #id = -1;
@@ -30,13 +36,22 @@ export class Op {
     return native.opSchema(this.id);
   }
 
+  /** Calls the operator; a bad argument (the binding's TypeError, naming op and argument) is an ArgumentError. */
   call(...args: unknown[]): NativeResult {
-    return native.callOp(this.id, ...args);
+    try {
+      return native.callOp(this.id, ...args);
+    } catch (e) {
+      throw asArgumentError(e);
+    }
   }
 
   /** For in-place operators: the result aliases an argument, so no new tensor id is made. */
   callInPlace(...args: unknown[]): void {
-    native.callOpDiscard(this.id, ...args);
+    try {
+      native.callOpDiscard(this.id, ...args);
+    } catch (e) {
+      throw asArgumentError(e);
+    }
   }
 }
 

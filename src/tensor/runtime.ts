@@ -3,10 +3,11 @@ import { availableParallelism } from "node:os";
 import { native } from "../native.js";
 import { dtypeCode, type DType } from "./dtype.js";
 import { Tensor } from "./tensor.js";
+import { ArgumentError } from "../errors.js";
 
 /** Intra-op threads libtorch uses for one operator. */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`setNumThreads: expected a positive integer, got ${n}`);
   native.setNumThreads(n);
 }
 
@@ -22,7 +23,7 @@ function defaultThreads(): number {
   const fromEnv = process.env.SIMCLR_NUM_THREADS;
   if (fromEnv !== undefined && fromEnv !== "") {
     const n = Number(fromEnv);
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`SIMCLR_NUM_THREADS must be a positive integer, got '${fromEnv}'`);
+    if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`SIMCLR_NUM_THREADS must be a positive integer, got '${fromEnv}'`);
     return n;
   }
   return availableParallelism();
@@ -31,7 +32,7 @@ setNumThreads(defaultThreads());
 
 /** Seeds libtorch's default generators (CPU and CUDA), making random draws repeatable. */
 export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed: expected a non-negative integer, got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0) throw new ArgumentError(`manualSeed: expected a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
 }
 
@@ -53,7 +54,7 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
   native.setGradEnabled(enabled);
   try {
     const result = fn();
-    if (result instanceof Promise) throw new TypeError("noGrad()/enableGrad() take a synchronous function");
+    if (result instanceof Promise) throw new ArgumentError("noGrad()/enableGrad() take a synchronous function");
     return result;
   } finally {
     native.setGradEnabled(previous);

@@ -5,6 +5,7 @@
  * except the ones it returns. A FinalizationRegistry frees forgotten tensors
  * eventually; it is a safety net, not the plan. docs/api.md, "Ownership", has the rules.
  */
+import { ArgumentError } from "../errors.js";
 
 /** Anything that can be freed; Tensor implements it. */
 export interface Trackable {
@@ -69,7 +70,7 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) {
-      throw new TypeError("tidy() takes a synchronous function; an async one would leak the tensors made after its first await");
+      throw new ArgumentError("tidy() takes a synchronous function; an async one would leak the tensors made after its first await");
     }
     return result;
   } finally {

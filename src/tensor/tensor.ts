@@ -11,6 +11,7 @@ import { op } from "./op.js";
 /** Integer dtypes, whose division kernels trap on INT_MIN / -1. */
 const INTEGER_DTYPES = new Set(["uint8", "int8", "int16", "int32", "int64"]);
 import { track } from "./scope.js";
+import { ArgumentError } from "../errors.js";
 
 /** A nested array of numbers, as `toArray()` returns. */
 export type NestedArray = number | boolean | NestedArray[];
@@ -131,7 +132,7 @@ const ops = {
 
 /** Wraps an operator's result: a tensor id becomes a Tensor, a list becomes Tensor[]. */
 export function wrap(result: NativeResult): Tensor {
-  if (typeof result !== "number") throw new TypeError(`expected a tensor from libtorch, got ${JSON.stringify(result)}`);
+  if (typeof result !== "number") throw new ArgumentError(`expected a tensor from libtorch, got ${JSON.stringify(result)}`);
   return new Tensor(result);
 }
 
@@ -142,12 +143,21 @@ export function wrap(result: NativeResult): Tensor {
 const finalizer = new FinalizationRegistry<TensorId>((id) => native.dispose(id));
 
 export function wrapList(result: NativeResult): Tensor[] {
-  if (!Array.isArray(result)) throw new TypeError("expected a list of tensors from libtorch");
+  if (!Array.isArray(result)) throw new ArgumentError("expected a list of tensors from libtorch");
   return result.map((r) => wrap(r));
 }
 
 function dimList(dim: number | readonly number[]): number[] {
   return typeof dim === "number" ? [dim] : [...dim];
+}
+
+/**
+ * A tensor argument's id for an op call; anything else is passed through as it is, so the
+ * native binding names the operator, the argument and what it got ("aten::matmul: argument
+ * 'other' (Tensor) expects a Tensor, got null"), which Op.call raises as an ArgumentError.
+ */
+function idOf(value: unknown): TensorId {
+  return (value instanceof Tensor ? value.id : value) as TensorId;
 }
 
 export class Tensor implements Disposable {
@@ -203,7 +213,7 @@ export class Tensor implements Disposable {
     const shape = this.shape;
     const d = dim < 0 ? dim + shape.length : dim;
     const n = Number.isInteger(d) ? shape[d] : undefined;
-    if (n === undefined) throw new RangeError(`dimension ${dim} is out of range for a tensor of shape [${shape.join(", ")}]`);
+    if (n === undefined) throw new ArgumentError(`dimension ${dim} is out of range for a tensor of shape [${shape.join(", ")}]`);
     return n;
   }
 
@@ -304,7 +314,7 @@ export class Tensor implements Disposable {
   }
 
   set grad(g: Tensor | null) {
-    native.setGrad(this.#id, g === null ? null : g.id);
+    native.setGrad(this.#id, g === null ? null : idOf(g));
   }
 
   retainGrad(): this {
@@ -325,23 +335,23 @@ export class Tensor implements Disposable {
   // ---- arithmetic -----------------------------------------------------------------------
 
   add(other: Tensor | number, alpha = 1): Tensor {
-    return wrap(typeof other === "number" ? ops.addS.call(this.#id, other, alpha) : ops.addT.call(this.#id, other.id, alpha));
+    return wrap(typeof other === "number" ? ops.addS.call(this.#id, other, alpha) : ops.addT.call(this.#id, idOf(other), alpha));
   }
 
   sub(other: Tensor | number, alpha = 1): Tensor {
-    return wrap(typeof other === "number" ? ops.subS.call(this.#id, other, alpha) : ops.subT.call(this.#id, other.id, alpha));
+    return wrap(typeof other === "number" ? ops.subS.call(this.#id, other, alpha) : ops.subT.call(this.#id, idOf(other), alpha));
   }
 
   mul(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.mulS.call(this.#id, other) : ops.mulT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.mulS.call(this.#id, other) : ops.mulT.call(this.#id, idOf(other)));
   }
 
   div(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.divS.call(this.#id, other) : ops.divT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.divS.call(this.#id, other) : ops.divT.call(this.#id, idOf(other)));
   }
 
   pow(exponent: Tensor | number): Tensor {
-    return wrap(typeof exponent === "number" ? ops.powS.call(this.#id, exponent) : ops.powT.call(this.#id, exponent.id));
+    return wrap(typeof exponent === "number" ? ops.powS.call(this.#id, exponent) : ops.powT.call(this.#id, idOf(exponent)));
   }
 
   neg(): Tensor {
@@ -396,48 +406,48 @@ export class Tensor implements Disposable {
 
   add_(other: Tensor | number, alpha = 1): this {
     if (typeof other === "number") ops.addS_.callInPlace(this.#id, other, alpha);
-    else ops.addT_.callInPlace(this.#id, other.id, alpha);
+    else ops.addT_.callInPlace(this.#id, idOf(other), alpha);
     return this;
   }
 
   sub_(other: Tensor, alpha = 1): this {
-    ops.subT_.callInPlace(this.#id, other.id, alpha);
+    ops.subT_.callInPlace(this.#id, idOf(other), alpha);
     return this;
   }
 
   mul_(other: Tensor | number): this {
     if (typeof other === "number") ops.mulS_.callInPlace(this.#id, other);
-    else ops.mulT_.callInPlace(this.#id, other.id);
+    else ops.mulT_.callInPlace(this.#id, idOf(other));
     return this;
   }
 
   div_(other: Tensor | number): this {
     if (typeof other === "number") ops.divS_.callInPlace(this.#id, other);
-    else ops.divT_.callInPlace(this.#id, other.id);
+    else ops.divT_.callInPlace(this.#id, idOf(other));
     return this;
   }
 
   /** this += value * a * b */
   addcmul_(a: Tensor, b: Tensor, value = 1): this {
-    ops.addcmul_.callInPlace(this.#id, a.id, b.id, value);
+    ops.addcmul_.callInPlace(this.#id, idOf(a), idOf(b), value);
     return this;
   }
 
   /** this += value * a / b */
   addcdiv_(a: Tensor, b: Tensor, value = 1): this {
-    ops.addcdiv_.callInPlace(this.#id, a.id, b.id, value);
+    ops.addcdiv_.callInPlace(this.#id, idOf(a), idOf(b), value);
     return this;
   }
 
   /** Writes the rows of `source` at positions `index` (int64) of dimension `dim`. */
   indexCopy_(dim: number, index: Tensor, source: Tensor): this {
-    ops.indexCopy_.callInPlace(this.#id, dim, index.id, source.id);
+    ops.indexCopy_.callInPlace(this.#id, dim, idOf(index), idOf(source));
     return this;
   }
 
   /** Copies `src` (broadcast, converted) into this tensor. */
   copy_(src: Tensor): this {
-    ops.copy_.callInPlace(this.#id, src.id, false);
+    ops.copy_.callInPlace(this.#id, idOf(src), false);
     return this;
   }
 
@@ -508,10 +518,10 @@ export class Tensor implements Disposable {
 
   /** Elementwise maximum / minimum of two tensors (broadcasting). */
   maximum(other: Tensor): Tensor {
-    return wrap(ops.maximum.call(this.#id, other.id));
+    return wrap(ops.maximum.call(this.#id, idOf(other)));
   }
   minimum(other: Tensor): Tensor {
-    return wrap(ops.minimum.call(this.#id, other.id));
+    return wrap(ops.minimum.call(this.#id, idOf(other)));
   }
 
   /** Python-style modulo: the result has the sign of the divisor. */
@@ -543,10 +553,10 @@ export class Tensor implements Disposable {
     return wrap(dim === undefined ? ops.any.call(this.#id) : ops.anyDim.call(this.#id, dim, keepdim));
   }
   logicalAnd(other: Tensor): Tensor {
-    return wrap(ops.logicalAnd.call(this.#id, other.id));
+    return wrap(ops.logicalAnd.call(this.#id, idOf(other)));
   }
   logicalOr(other: Tensor): Tensor {
-    return wrap(ops.logicalOr.call(this.#id, other.id));
+    return wrap(ops.logicalOr.call(this.#id, idOf(other)));
   }
   logicalNot(): Tensor {
     return wrap(ops.logicalNot.call(this.#id));
@@ -583,27 +593,27 @@ export class Tensor implements Disposable {
   // ---- comparisons (bool results) -------------------------------------------------------
 
   eq(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.eqS.call(this.#id, other) : ops.eqT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.eqS.call(this.#id, other) : ops.eqT.call(this.#id, idOf(other)));
   }
   ne(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.neS.call(this.#id, other) : ops.neT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.neS.call(this.#id, other) : ops.neT.call(this.#id, idOf(other)));
   }
   gt(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.gtS.call(this.#id, other) : ops.gtT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.gtS.call(this.#id, other) : ops.gtT.call(this.#id, idOf(other)));
   }
   ge(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.geS.call(this.#id, other) : ops.geT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.geS.call(this.#id, other) : ops.geT.call(this.#id, idOf(other)));
   }
   lt(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.ltS.call(this.#id, other) : ops.ltT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.ltS.call(this.#id, other) : ops.ltT.call(this.#id, idOf(other)));
   }
   le(other: Tensor | number): Tensor {
-    return wrap(typeof other === "number" ? ops.leS.call(this.#id, other) : ops.leT.call(this.#id, other.id));
+    return wrap(typeof other === "number" ? ops.leS.call(this.#id, other) : ops.leT.call(this.#id, idOf(other)));
   }
 
   /** True when every element is within atol + rtol * |other| of `other`. */
   allclose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
-    return ops.allclose.call(this.#id, other.id, rtol, atol, false) === true;
+    return ops.allclose.call(this.#id, idOf(other), rtol, atol, false) === true;
   }
 
   // ---- shape ----------------------------------------------------------------------------
@@ -658,33 +668,33 @@ export class Tensor implements Disposable {
     return wrap(ops.slice.call(this.#id, dim, start, end, step));
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(ops.indexSelect.call(this.#id, dim, index.id));
+    return wrap(ops.indexSelect.call(this.#id, dim, idOf(index)));
   }
   /** Advanced indexing, like `x[i0, i1, ...]` with index tensors (null = whole dimension). */
   index(indices: ReadonlyArray<Tensor | null>): Tensor {
-    return wrap(ops.index.call(this.#id, indices.map((t) => (t === null ? null : t.id))));
+    return wrap(ops.index.call(this.#id, indices.map((t) => (t === null ? null : idOf(t)))));
   }
   /** Adds src's values into a copy of this tensor at `index` along `dim`. */
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
-    return wrap(ops.scatterAdd.call(this.#id, dim, index.id, src.id));
+    return wrap(ops.scatterAdd.call(this.#id, dim, idOf(index), idOf(src)));
   }
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(ops.gather.call(this.#id, dim, index.id, false));
+    return wrap(ops.gather.call(this.#id, dim, idOf(index), false));
   }
   maskedFill(mask: Tensor, value: number): Tensor {
-    return wrap(ops.maskedFill.call(this.#id, mask.id, value));
+    return wrap(ops.maskedFill.call(this.#id, idOf(mask), value));
   }
 
   // ---- linear algebra -------------------------------------------------------------------
 
   matmul(other: Tensor): Tensor {
-    return wrap(ops.matmul.call(this.#id, other.id));
+    return wrap(ops.matmul.call(this.#id, idOf(other)));
   }
   mm(other: Tensor): Tensor {
-    return wrap(ops.mm.call(this.#id, other.id));
+    return wrap(ops.mm.call(this.#id, idOf(other)));
   }
   bmm(other: Tensor): Tensor {
-    return wrap(ops.bmm.call(this.#id, other.id));
+    return wrap(ops.bmm.call(this.#id, idOf(other)));
   }
 
   softmax(dim: number): Tensor {

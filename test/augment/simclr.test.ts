@@ -388,7 +388,7 @@ describe("SimCLRAugment.apply", () => {
     assert.deepEqual(new SimCLRAugment({ preset: "grayscale", size: 32 }).view(x).shape, [16, 1, 32, 32]);
   });
 
-  test("an input that is not (N, C, H, W) images is a RangeError naming the shape", () => {
+  test("an input that is not (N, C, H, W) images is an ArgumentError naming the shape", () => {
     const aug = new SimCLRAugment({ preset: "grayscale" });
     assert.throws(() => aug.view(rand([1, 28, 28])), /SimCLRAugment\.view expects images \(N, C, H, W\) with C 1 or 3 and H, W >= 1, got shape \[1, 28, 28\]/);
     assert.throws(() => aug.view(rand([2, 2, 8, 8])), /got shape \[2, 2, 8, 8\]/);
@@ -443,7 +443,7 @@ describe("SimCLRAugment.apply", () => {
   });
 
   test("bad options throw precise errors", () => {
-    assert.throws(() => new SimCLRAugment({ preset: "mnist" as AugmentPreset }), /^RangeError: augment: unknown preset 'mnist' \(imagenet, cifar, grayscale\)$/);
+    assert.throws(() => new SimCLRAugment({ preset: "mnist" as AugmentPreset }), /^ArgumentError: augment: unknown preset 'mnist' \(imagenet, cifar, grayscale\)$/);
     assert.throws(() => new SimCLRAugment({ cropScale: [0.5, 1.5] }), /augment: cropScale must be \[lo, hi\] with .* <= lo <= hi <= 1, got \[0\.5, 1\.5\]/);
     assert.throws(() => new SimCLRAugment({ cropScale: [0, 1] }), /augment: cropScale must be \[lo, hi\] .*got \[0, 1\]/);
     assert.throws(() => new SimCLRAugment({ cropScale: [0.9, 0.5] }), /augment: cropScale must be \[lo, hi\] .*got \[0\.9, 0\.5\]/);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CIFAR10_CLASSES, loadCifarBinary } from "../../src/data/cifar.js";
+import { ArgumentError } from "../../src/errors.js";
 import { DataError } from "../../src/errors.js";
 
 /** A record's pixels: every byte of channel c is `base + c`, except pixel (y, x) of red = y * 32 + x. */
@@ -66,7 +67,7 @@ describe("CIFAR binary files", () => {
     assert.equal((ds.images.select(0, 3).toArray() as number[][][])[1]?.[0]?.[0], 14 + 1);
     assert.deepEqual(loadCifarBinary({ path: dir, limit: 100 }).images.shape, [15, 3, 32, 32]);
     assert.deepEqual(loadCifarBinary({ path: dir, limit: 0 }).images.shape, [0, 3, 32, 32]);
-    assert.throws(() => loadCifarBinary({ path: dir, limit: -1 }), RangeError);
+    assert.throws(() => loadCifarBinary({ path: dir, limit: -1 }), ArgumentError);
   });
 
   test("the parent folder of cifar-10-batches-bin works, and batches.meta.txt names the classes", () => {

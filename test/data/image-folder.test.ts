@@ -5,6 +5,7 @@ import { basename, join } from "node:path";
 import { describe, test } from "node:test";
 import sharp from "sharp";
 import { defaultCacheDir, loadImageFolder, type ImageFolder } from "../../src/data/image-folder.js";
+import { ArgumentError } from "../../src/errors.js";
 import { DataError } from "../../src/errors.js";
 
 type RGB = [number, number, number];
@@ -160,7 +161,7 @@ describe("image folders", () => {
     await solid(join(emptyClass, "cat", "1.png"), RED, 4, 4);
     await assert.rejects(loadImageFolder({ path: emptyClass, size: 4, cacheDir: null }), imageFolderError(/class folders with no images: dog/));
 
-    await assert.rejects(loadImageFolder({ path: emptyClass, size: 0, cacheDir: null }), RangeError);
+    await assert.rejects(loadImageFolder({ path: emptyClass, size: 0, cacheDir: null }), ArgumentError);
   });
 
   test("a file that does not decode: an error naming it, or skipped with skipBad", async () => {

@@ -9,7 +9,7 @@ test("scaledLearningRate: linear is lr x B / 256, sqrt is lr x sqrt(B)", () => {
   assert.equal(scaledLearningRate(0.075, 256, "sqrt"), 1.2);
   assert.ok(Math.abs(scaledLearningRate(0.075, 4096, "sqrt") - 4.8) < 1e-12);
   assert.ok(Math.abs(scaledLearningRate(0.5, 2, "sqrt") - 0.5 * Math.SQRT2) < 1e-15);
-  assert.throws(() => scaledLearningRate(1, 256, "log" as LrScaling), /^RangeError: lrScaling must be 'linear' or 'sqrt', got 'log'$/);
+  assert.throws(() => scaledLearningRate(1, 256, "log" as LrScaling), /^ArgumentError: lrScaling must be 'linear' or 'sqrt', got 'log'$/);
 });
 
 test("warmupCosine: 0 at step 0, linear warm-up, peak, cosine halfway at peak/2, 0 at the end", () => {
