@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import protobuf from "protobufjs";
-import { DataError } from "../errors.js";
+import { DataError, FileWriteError } from "../errors.js";
 
 const root = protobuf.Root.fromJSON({
   nested: {
@@ -50,18 +50,30 @@ export interface TfEvent {
   values: { tag: string; simpleValue?: number; image?: { height: number; width: number; colorspace: number; encoded: Uint8Array } }[];
 }
 
-/** Appends events to a new events.out.tfevents.* file in `dir` (created). */
+/**
+ * Appends events to a new events.out.tfevents.* file in `dir`. The folder and the file are
+ * made at the first event, so a job that fails before logging anything (a resume refused
+ * for a bad checkpoint, say) leaves the run directory as it was.
+ */
 export class TfEventsWriter {
   readonly path: string;
+  #started = false;
 
-  constructor(dir: string) {
-    mkdirSync(dir, { recursive: true });
+  constructor(readonly dir: string) {
     this.path = join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}`);
-    this.#write({ wall_time: Date.now() / 1000, file_version: "brain.Event:2" });
   }
 
   #write(event: Record<string, unknown>): void {
-    appendFileSync(this.path, frame(EventType.encode(EventType.fromObject(event)).finish()));
+    if (!this.#started) {
+      this.#started = true;
+      mkdirSync(this.dir, { recursive: true });
+      this.#write({ wall_time: Date.now() / 1000, file_version: "brain.Event:2" });
+    }
+    try {
+      appendFileSync(this.path, frame(EventType.encode(EventType.fromObject(event)).finish()));
+    } catch (e) {
+      throw new FileWriteError(this.path, e);
+    }
   }
 
   /** One or more scalars at `step`. */

@@ -36,7 +36,7 @@ function runCli(argv: string[]): Promise<{ exit: number; stdout: string; stderr:
 }
 
 function show(value: unknown): string {
-  if (value instanceof Tensor) return JSON.stringify(value.dataAsNumbers().map((v) => (typeof v === "bigint" ? Number(v) : v)));
+  if (value instanceof Tensor) return JSON.stringify(Array.from(value.dataAsNumbers(), Number));
   return String(value);
 }
 

@@ -504,7 +504,7 @@ export const CASES: BadInput[] = [
       ["augment-size-huge", ["augment.size=100000"], "augment.size", /most of it comes from augment\.size=100000/],
       ["batch-size-huge", ["train.batchSize=100000000"], "train.batchSize", /most of it comes from train\.batchSize=100000000/],
       ["folder-size-huge", ["data.name=image-folder", "data.path=/nonexistent", "data.size=100000"], "data.size", /most of it comes from data\.size=100000/],
-      ["threads-huge", ["train.threads=100000"], "train.threads", /train\.threads 100000/],
+      ["threads-huge", ["train.threads=100000"], "train.threads", /train\.threads is 100000, more than 4 per core/],
     ] as const
   ).map(
     ([id, set, key, message]): BadInput => ({
@@ -545,9 +545,9 @@ export const CASES: BadInput[] = [
   {
     id: "div-int64-min-by-minus-one",
     group: "5 sizes and arguments",
-    what: "integer floor division of INT64_MIN by -1 does not kill the process",
+    what: "division of INT64_MIN by -1 does not kill the process (true division: a float)",
     setup: () => call(() => tensor(new BigInt64Array([-(2n ** 63n)]), { dtype: "int64" }).div(-1)),
-    expect: { message: /^\[9223372036854775808\]$/ },
+    expect: { message: /^\[9223372036854776000\]$/ },
   },
   ...(
     [
@@ -613,7 +613,7 @@ export const CASES: BadInput[] = [
       ["idx-float-elements", idx([1], [0, 0, 0, 0], 0x0d), /element type 0xd is not supported/],
       ["idx-no-dimensions", idx([], []), /an IDX file needs at least one dimension/],
       ["idx-gzip-corrupt", Buffer.from(gzipSync(idx([2], [1, 2])).map((b, i) => (i === 12 ? b ^ 0xff : b))), /gzip data is corrupt or truncated/],
-      ["idx-gzip-bomb", gzipSync(Buffer.alloc(8 << 20)), /gzip bomb: its trailer declares 8388608 bytes, more than the 1048576 allowed/],
+      ["idx-gzip-bomb", gzipSync(Buffer.alloc(8 << 20)), /gzip data is corrupt or truncated, or a gzip bomb: its trailer declares 8388608 bytes, more than the 1048576 allowed/],
     ] as const
   ).map(
     ([id, bytes, message]): BadInput => ({
@@ -698,7 +698,7 @@ export const CASES: BadInput[] = [
         const file = write(join(c.dir, `${id}.safetensors`), bytes);
         return call(() => parseSafetensors(readFileSync(file), file));
       },
-      expect: { errorClass: DataError, message: new RegExp(`${id}\\.safetensors: ${message.source}`) },
+      expect: { errorClass: DataError, message: new RegExp(`${id}\\.safetensors: .*${message.source}`) },
     }),
   ),
   {
@@ -709,9 +709,9 @@ export const CASES: BadInput[] = [
       const t = rand([3, 3]);
       writeSafetensors(join(c.dir, "other.safetensors"), { "fc.weight": t, "something.else": t });
       t.dispose();
-      return cli("import", join(c.dir, "other.safetensors"), "--out", join(c.dir, "imported"), "--set", "model.width=4");
+      return cli("import", "--weights", join(c.dir, "other.safetensors"), "--out", join(c.dir, "imported"), "--width", "4");
     },
-    expect: { code: "ERR_SIMCLR_STATE_DICT", exit: 1, message: /missing|unexpected/ },
+    expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message: /other\.safetensors has no conv1\.weight: not a ResNet state dict/ },
   },
   {
     id: "image-folder-corrupt-jpeg",
@@ -754,7 +754,7 @@ export const CASES: BadInput[] = [
     id: "search-index-missing",
     group: "parse",
     what: "search with an index file that does not exist",
-    setup: (c) => cli("search", "--index", join(c.dir, "none.index"), "--id", "0"),
+    setup: (c) => cli("search", "--index", join(c.dir, "none.index"), "--query", join(c.dir, "q.png")),
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /none\.index/ },
   },
   {
