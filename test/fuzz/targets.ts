@@ -200,10 +200,11 @@ const configDoc = fc.oneof(
     arbitrary: fc
       .array(fc.tuple(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), configValue), { maxLength: 6 })
       .map((entries) => {
-        const doc: Record<string, Record<string, unknown>> = {};
+        // null-prototype objects: a drawn key like "__proto__" must be data, not pollute Object.prototype
+        const doc: Record<string, Record<string, unknown>> = Object.create(null) as Record<string, Record<string, unknown>>;
         for (const [key, value] of entries) {
           const [section, name] = key.includes(".") ? (key.split(".", 2) as [string, string]) : [key, "x"];
-          (doc[section] ??= {})[name] = value;
+          (doc[section] ??= Object.create(null) as Record<string, unknown>)[name] = value;
         }
         return stringify(doc);
       }),
