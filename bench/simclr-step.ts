@@ -1,9 +1,13 @@
 /**
  * Full SimCLR step (augment two views, forward, NT-Xent, backward, LARS) of this package
- * against the same work in PyTorch (bench/pytorch/simclr_step.py), alternating rounds on the
- * same machine. Prints one JSON line with medians and the ratio.
- *   node dist/bench/simclr-step.js [--preset fmnist|cifar64] [--precision fp32|bf16] [--steps 5] [--rounds 3]
- * fmnist: ResNet-18 width 16, 28x28x1, grayscale preset. cifar64: width 64, 32x32x3, cifar preset.
+ * against the same work in PyTorch (bench/pytorch/simclr_step.py), in both memory layouts on
+ * each side, alternating rounds on the same machine. Prints one JSON line with the medians,
+ * and the ratios of our best layout to PyTorch's default script (NCHW) and to PyTorch with
+ * model and views in channels-last.
+ *   node dist/bench/simclr-step.js [--preset fmnist|cifar16|cifar64] [--precision fp32|bf16] [--steps 5] [--rounds 3] [--profile]
+ * fmnist: ResNet-18 width 16, 28x28x1, batch 256, grayscale preset. cifar16: width 16,
+ * 32x32x3, batch 256, cifar preset. cifar64: width 64, 32x32x3, batch 128.
+ * --profile adds one profiled run of each of the four: phases (ms) and top operators per step.
  */
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -18,42 +22,54 @@ const { values } = parseArgs({
     precision: { type: "string", default: "fp32" },
     steps: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    batch: { type: "string", default: "256" },
+    batch: { type: "string" },
+    profile: { type: "boolean", default: false },
   },
 });
-const presets: Record<string, { sets: string[]; py: string[] }> = {
-  fmnist: { sets: ["model.width=16", "augment.preset=grayscale"], py: ["--channels", "1", "--size", "28", "--width", "16"] },
-  cifar64: { sets: ["data.name=cifar10", "model.width=64", "augment.preset=cifar"], py: ["--channels", "3", "--size", "32", "--width", "64"] },
+const presets: Record<string, { sets: string[]; py: string[]; batch: number }> = {
+  fmnist: { sets: ["model.width=16", "augment.preset=grayscale"], py: ["--channels", "1", "--size", "28", "--width", "16"], batch: 256 },
+  cifar16: { sets: ["data.name=cifar10", "model.width=16", "augment.preset=cifar"], py: ["--channels", "3", "--size", "32", "--width", "16"], batch: 256 },
+  cifar64: { sets: ["data.name=cifar10", "model.width=64", "augment.preset=cifar"], py: ["--channels", "3", "--size", "32", "--width", "64"], batch: 128 },
 };
 const preset = presets[values.preset];
 if (preset === undefined) throw new Error(`--preset must be one of ${Object.keys(presets).join(", ")}`);
+const batch = values.batch ?? String(preset.batch);
 const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
-const sets = [...preset.sets, `train.precision=${values.precision}`, `train.batchSize=${values.batch}`, "optim.lr=0.1"].flatMap((s) => ["--set", s]);
+const FORMATS = ["contiguous", "channels_last"] as const;
+type Format = (typeof FORMATS)[number];
+const ours = (format: Format, profile: boolean) => {
+  const sets = [...preset.sets, `train.precision=${values.precision}`, `train.batchSize=${batch}`, "optim.lr=0.1", `train.memoryFormat=${format}`].flatMap((s) => ["--set", s]);
+  return JSON.parse(execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...(profile ? ["--profile"] : [])], { encoding: "utf-8" })) as Record<string, unknown>;
+};
 const python = pythonWithTorch();
-const ours: { views: number; augment: number }[] = [];
-const theirs: { views: number; augment: number }[] = [];
+const theirs = (format: Format, profile: boolean) =>
+  runPytorch(python as string, "simclr_step.py", [...preset.py, "--batch", batch, "--steps", values.steps, "--precision", values.precision, "--threads", String(getNumThreads()), "--memory-format", format, ...(profile ? ["--profile"] : [])]);
+
+const runs: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [] };
 for (let r = 0; r < Number(values.rounds); r++) {
-  const out = JSON.parse(execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets], { encoding: "utf-8" })) as Record<string, number>;
-  ours.push({ views: out.views_per_s as number, augment: out.augment_views_per_s as number });
-  if (python !== null) {
-    const py = runPytorch(python, "simclr_step.py", [...preset.py, "--batch", values.batch, "--steps", values.steps, "--precision", values.precision, "--threads", String(getNumThreads())]);
-    theirs.push({ views: py.views_per_s as number, augment: py.augment_views_per_s as number });
+  for (const format of FORMATS) {
+    runs[`simclr_${format}`]?.push(ours(format, false).views_per_s as number);
+    if (python !== null) runs[`pytorch_${format}`]?.push(theirs(format, false).views_per_s as number);
   }
 }
-const m = (xs: { views: number; augment: number }[], k: "views" | "augment") => (xs.length ? Number(median(xs.map((x) => x[k])).toFixed(1)) : null);
-const simclr = m(ours, "views");
-const pytorch = m(theirs, "views");
+const med = (k: string) => (runs[k]?.length ? Number(median(runs[k] as number[]).toFixed(1)) : null);
+const best = Math.max(med("simclr_contiguous") ?? 0, med("simclr_channels_last") ?? 0);
+const ratio = (k: string) => (med(k) !== null ? Number((best / (med(k) as number)).toFixed(3)) : null);
+const profiles = values.profile
+  ? Object.fromEntries(FORMATS.flatMap((f) => [[`simclr_${f}`, ours(f, true).profile], ...(python !== null ? [[`pytorch_${f}`, theirs(f, true).profile]] : [])]))
+  : undefined;
 console.log(
   JSON.stringify({
     bench: "simclr-step",
     preset: values.preset,
     precision: values.precision,
-    batch: Number(values.batch),
-    views_per_s: simclr,
-    pytorch_views_per_s: pytorch,
-    ratio_vs_pytorch: simclr !== null && pytorch !== null ? Number((simclr / pytorch).toFixed(3)) : null,
-    augment_views_per_s: m(ours, "augment"),
-    pytorch_augment_views_per_s: m(theirs, "augment"),
-    rounds: { simclr: ours, pytorch: theirs },
+    batch: Number(batch),
+    threads: getNumThreads(),
+    views_per_s: Object.fromEntries(Object.keys(runs).map((k) => [k, med(k)])),
+    best_simclr_layout: (med("simclr_channels_last") ?? 0) >= (med("simclr_contiguous") ?? 0) ? "channels_last" : "contiguous",
+    ratio_vs_pytorch_default: ratio("pytorch_contiguous"),
+    ratio_vs_pytorch_channels_last: ratio("pytorch_channels_last"),
+    rounds: runs,
+    ...(profiles !== undefined ? { profiles } : {}),
   }),
 );

@@ -1,4 +1,4 @@
-// Entry point of the native addon: registers the tensor table, operators, runtime, color kernel and process groups.
+// Entry point of the native addon: registers the tensor table, operators, runtime, color kernel, process groups and the profiler.
 #include "common.h"
 
 namespace simclr {
@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRuntime(env, exports);
   InitColorKernel(env, exports);
   InitDist(env, exports);
+  InitProfiler(env, exports);
   return exports;
 }
 

@@ -49,6 +49,8 @@ export interface NativeAddon {
   setRngState(device: string, state: TensorId): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  profilerStart(): void;
+  profilerStop(): { name: string; calls: number; totalUs: number; selfUs: number }[];
   cudaDeviceCount(): number;
   version(): { torch: string; parallel: string };
   distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string; isServer: boolean; device: string; prefix: string }): number;

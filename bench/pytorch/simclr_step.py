@@ -19,6 +19,8 @@ p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
 p.add_argument("--strength", type=float, default=0.5)
 p.add_argument("--lr", type=float, default=0.1)
 p.add_argument("--temperature", type=float, default=0.5)
+p.add_argument("--memory-format", choices=["contiguous", "channels_last"], default="contiguous", help="channels_last: model and views in NHWC")
+p.add_argument("--profile", action="store_true", help="add the phases (ms) and torch.autograd.profiler's top operators per step")
 p.add_argument("--device", default="cpu", help="cpu or cuda (cuda needs torch >= 2.0: the default device is set)")
 a = p.parse_args()
 if a.device != "cpu":
@@ -121,6 +123,8 @@ class Encoder(torchvision.models.resnet.ResNet):
 d = a.width * 8
 model = torch.nn.Sequential(Encoder(), torch.nn.Linear(d, d, bias=False), torch.nn.BatchNorm1d(d), torch.nn.ReLU(inplace=True),
                             torch.nn.Linear(d, 128, bias=False), torch.nn.BatchNorm1d(128, affine=True)).train()
+if a.memory_format == "channels_last":
+    model = model.to(memory_format=torch.channels_last)
 
 def nt_xent(z, t):
     z = F.normalize(z, dim=1); m = z.shape[0] // 2
@@ -149,9 +153,13 @@ def lars_step(lr=0.1, momentum=0.9, wd=1e-6, eta=0.001):
 
 images = torch.randint(0, 256, (a.batch, a.channels, a.size, a.size), dtype=torch.uint8)
 
-def step():
+def views():
     with torch.no_grad():
         x = torch.cat([augment(images, a.size), augment(images, a.size)])
+    return x.contiguous(memory_format=torch.channels_last) if a.memory_format == "channels_last" else x
+
+def step():
+    x = views()
     if a.precision == "bf16":
         with torch.autocast("cuda" if a.device.startswith("cuda") else "cpu", dtype=torch.bfloat16):
             z = model(x)
@@ -174,6 +182,29 @@ for _ in range(20):
         augment(images, a.size)
     aug_times.append(time.perf_counter() - t0)
 times.sort(); aug_times.sort()
-print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision,
-                  "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
-                  "step_ms": [round(t * 1000, 1) for t in times]}))
+out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "memory_format": a.memory_format,
+       "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
+       "step_ms": [round(t * 1000, 1) for t in times]}
+
+def phased_step(laps):
+    t = [time.perf_counter()]
+    def lap(name):
+        now = time.perf_counter(); laps.setdefault(name, []).append((now - t[0]) * 1000); t[0] = now
+    x = views(); lap("augment")
+    z = model(x); lap("forward")
+    loss = nt_xent(z.float(), a.temperature); lap("loss")
+    loss.backward(); lap("backward")
+    lars_step(); lap("optimizer")
+
+if a.profile:
+    laps = {}
+    for _ in range(a.steps):
+        phased_step(laps)
+    n = max(1, min(3, a.steps))
+    with torch.autograd.profiler.profile() as prof:
+        for _ in range(n):
+            phased_step({})
+    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:25]
+    out["profile"] = {"phases_ms": {k: round(sorted(v)[len(v) // 2], 1) for k, v in laps.items()},
+                      "top_ops": [{"name": e.key, "calls": e.count / n, "self_ms": round(e.self_cpu_time_total / 1000 / n, 2), "total_ms": round(e.cpu_time_total / 1000 / n, 2)} for e in rows]}
+print(json.dumps(out))

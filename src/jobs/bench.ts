@@ -8,9 +8,11 @@ import { toUnitFloat } from "../data/loader.js";
 import { buildAugment, buildModel, buildOptimizer, dataShape } from "../recipe/recipe.js";
 import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 import { randint } from "../tensor/factory.js";
-import { getNumThreads, manualSeed } from "../tensor/runtime.js";
+import { getNumThreads, manualSeed, profileOps } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
-import { simclrForward } from "../train/simclr-step.js";
+import { simclrForward, simclrViews } from "../train/simclr-step.js";
+import { ntXentLoss } from "../losses/ntxent.js";
+import { ConfigError } from "../errors.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
 import { DataParallel } from "../train/data-parallel.js";
@@ -28,11 +30,21 @@ export interface BenchResult {
   step_ms: number;
   /** With several processes: the median time of the gradient all-reduce within a step. */
   allreduce_ms?: number;
+  /** With `profile`: the step's phases (median ms, no profiler running) and its top operators per step (libtorch's profiler). */
+  profile?: StepProfile;
   config: Record<string, unknown>;
 }
 
+export interface StepProfile {
+  phases_ms: Record<"augment" | "forward" | "loss" | "backward" | "optimizer", number>;
+  /** The operators with the most self time, per step: calls, self and total (with children) ms. */
+  top_ops: { name: string; calls: number; self_ms: number; total_ms: number }[];
+  /** Wall time of a step with the profiler on (its overhead included). */
+  profiled_step_ms: number;
+}
+
 /** Times pretraining steps; with `launch`, as one rank of a data-parallel job (train.batchSize global). */
-export function benchSteps(config: Config, options: { steps: number; warmup: number; launch?: LaunchEnv | null }): BenchResult {
+export function benchSteps(config: Config, options: { steps: number; warmup: number; launch?: LaunchEnv | null; profile?: boolean }): BenchResult {
   checkConfig(config, "benchSteps(config)");
   const launch = options.launch ?? null;
   setWorkerThreads(config, launch);
@@ -43,7 +55,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   const local = b / world;
   const [channels, side] = dataShape(config);
   const images = keep(tidy(() => toUnitFloat(randint(0, 256, [local, channels, side, side], { dtype: "uint8", device })))); // (B / W, C, S, S)
-  const model = buildModel(config, channels).to(device).train();
+  const model = buildModel(config, channels).to(device).toMemoryFormat(config.train.memoryFormat).train();
   const group = launch === null ? null : joinGroup(config, launch, device);
   if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
   const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
@@ -53,6 +65,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   const stepOptions = {
     temperature: config.loss.temperature,
     precision: config.train.precision,
+    memoryFormat: config.train.memoryFormat,
     ...(group !== null ? { shard: { group, globalBatch: b, offset: group.rank * local } } : {}),
   };
   const allreduceTimes: number[] = [];
@@ -76,9 +89,48 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     }
     return times;
   };
+  /** One step in its phases, each timed (CPU ops are synchronous: a phase's time is its own). */
+  const phasedStep = (times: Record<keyof StepProfile["phases_ms"], number[]>) => {
+    let t = performance.now();
+    const lap = (phase: keyof StepProfile["phases_ms"]) => {
+      const now = performance.now();
+      times[phase].push(now - t);
+      t = now;
+    };
+    tidy(() => {
+      const views = simclrViews(augment, images, stepOptions); // (2B, C, S, S)
+      lap("augment");
+      const z = model.forward(views).z; // (2B, outDim)
+      lap("forward");
+      const { loss } = ntXentLoss(z.to("float32"), { temperature: config.loss.temperature });
+      lap("loss");
+      loss.backward();
+      lap("backward");
+    });
+    optimizer.step();
+    optimizer.zeroGrad();
+    lap("optimizer");
+  };
   try {
     timeIt(step, options.warmup);
     const stepTimes = timeIt(step, options.steps);
+    let profile: StepProfile | undefined;
+    if (options.profile) {
+      if (parallel !== null || config.train.precision !== "fp32") throw new ConfigError("bench's profile is of the one-process fp32 step", "train.precision");
+      const times = { augment: [], forward: [], loss: [], backward: [], optimizer: [] } as Record<keyof StepProfile["phases_ms"], number[]>;
+      for (let i = 0; i < options.steps; i++) phasedStep(times);
+      const n = Math.max(1, Math.min(3, options.steps));
+      const started = performance.now();
+      const { ops } = profileOps(() => {
+        for (let i = 0; i < n; i++) phasedStep({ augment: [], forward: [], loss: [], backward: [], optimizer: [] });
+      });
+      const ms = (us: number) => Number((us / 1000 / n).toFixed(2));
+      profile = {
+        phases_ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Number(median(v).toFixed(1))])) as StepProfile["phases_ms"],
+        top_ops: ops.slice(0, 25).map((o) => ({ name: o.name, calls: o.calls / n, self_ms: ms(o.selfUs), total_ms: ms(o.totalUs) })),
+        profiled_step_ms: Number(((performance.now() - started) / n).toFixed(1)),
+      };
+    }
     const augmentOnce = () => tidy(() => void augment.view(images));
     timeIt(augmentOnce, 3);
     const augmentTimes = timeIt(augmentOnce, Math.max(20, options.steps));
@@ -88,6 +140,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
       augment_views_per_s: Number((local / (median(augmentTimes) / 1000)).toFixed(0)),
       step_ms: Number(stepMs.toFixed(1)),
       ...(parallel !== null ? { allreduce_ms: Number(median(allreduceTimes.slice(-options.steps)).toFixed(2)) } : {}),
+      ...(profile !== undefined ? { profile } : {}),
       config: { data: config.data.name, arch: config.model.arch, width: config.model.width, batch: b, processes: world, image: [channels, side, side], precision: config.train.precision, threads: getNumThreads(), device },
     };
   } finally {

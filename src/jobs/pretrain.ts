@@ -202,7 +202,7 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
   const schedule = pretrainSchedule(config, data.images.size(0));
 
   // The order of these draws from the seeded RNG is part of the recipe: model, then data.
-  const model = buildModel(config, data.images.size(1)).to(device).train();
+  const model = buildModel(config, data.images.size(1)).to(device).toMemoryFormat(config.train.memoryFormat).train();
   const optimizer = buildOptimizer(config, model.namedParameters());
   const augment = buildAugment(config);
   const loader = new DataLoader(

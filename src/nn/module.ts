@@ -6,7 +6,7 @@
 import { op } from "../tensor/op.js";
 import { keep } from "../tensor/scope.js";
 import { noGrad } from "../tensor/runtime.js";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, type MemoryFormat } from "../tensor/tensor.js";
 import { ArgumentError, StateDictError } from "../errors.js";
 
 const setData = op("aten::set_data");
@@ -184,6 +184,23 @@ export abstract class Module {
         const moved = t.to(device);
         setData.callInPlace(t.id, moved.id);
         moved.dispose();
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Lays out every 4-D parameter and buffer (the convolutions' weights) in `memoryFormat`, in
+   * place. With the input in the same format, oneDNN's convolutions run without converting
+   * layouts, and autograd gives each gradient its parameter's layout.
+   */
+  toMemoryFormat(memoryFormat: MemoryFormat): this {
+    noGrad(() => {
+      for (const t of this.stateDict().values()) {
+        if (t.ndim !== 4 || t.isContiguous(memoryFormat)) continue;
+        const laid = t.contiguous(memoryFormat);
+        setData.callInPlace(t.id, laid.id);
+        laid.dispose();
       }
     });
     return this;

@@ -103,3 +103,29 @@ export function liveTensorCount(): number {
 export function libtorchInfo(): { torch: string; parallel: string } {
   return native.version();
 }
+
+/** One operator's share of a profiled region: calls, and CPU time with and without its children. */
+export interface OpProfile {
+  name: string;
+  calls: number;
+  totalUs: number;
+  selfUs: number;
+}
+
+/**
+ * Runs `fn` under libtorch's operator profiler (the one torch.autograd.profiler wraps) and
+ * returns its result with a row per operator, most self time first. Backward functions appear
+ * as "autograd::engine::evaluate_function: ...Backward0" with the ops they call as children.
+ */
+export function profileOps<T>(fn: () => T): { result: T; ops: OpProfile[] } {
+  native.profilerStart();
+  let stopped = false;
+  try {
+    const result = fn();
+    const ops = native.profilerStop();
+    stopped = true;
+    return { result, ops: ops.sort((a, b) => b.selfUs - a.selfUs) };
+  } finally {
+    if (!stopped) native.profilerStop(); // fn threw: the profiler is off again either way
+  }
+}

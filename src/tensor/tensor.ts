@@ -151,6 +151,11 @@ function dimList(dim: number | readonly number[]): number[] {
   return typeof dim === "number" ? [dim] : [...dim];
 }
 
+/** Memory layouts of a 4-D tensor: row-major NCHW, or NHWC ("channels_last"). */
+export type MemoryFormat = "contiguous" | "channels_last";
+/** c10::MemoryFormat values. */
+const MEMORY_FORMATS: Record<MemoryFormat, number> = { contiguous: 0, channels_last: 2 };
+
 /**
  * A tensor argument's id for an op call; anything else is passed through as it is, so the
  * native binding names the operator, the argument and what it got ("aten::matmul: argument
@@ -652,8 +657,29 @@ export class Tensor implements Disposable {
   flip(dims: readonly number[]): Tensor {
     return wrap(ops.flip.call(this.#id, [...dims]));
   }
-  contiguous(): Tensor {
-    return wrap(ops.contiguous.call(this.#id));
+  /**
+   * A tensor with the elements laid out densely: in row-major order (the default), or for
+   * "channels_last" a 4-D tensor (N, C, H, W) stored as (N, H, W, C) — the layout oneDNN's
+   * convolutions prefer. Shape and indexing are unchanged; only the strides differ.
+   */
+  contiguous(memoryFormat: MemoryFormat = "contiguous"): Tensor {
+    return wrap(ops.contiguous.call(this.#id, MEMORY_FORMATS[memoryFormat]));
+  }
+
+  /** Whether the elements are laid out densely in `memoryFormat`. */
+  isContiguous(memoryFormat: MemoryFormat = "contiguous"): boolean {
+    const shape = this.shape;
+    if (memoryFormat === "channels_last" && shape.length !== 4) return false;
+    // the order in which dims are laid out, innermost last: NCHW, or N H W C
+    const order = memoryFormat === "channels_last" ? [0, 2, 3, 1] : shape.map((_, i) => i);
+    const strides = this.strides;
+    let expected = 1;
+    for (let k = order.length - 1; k >= 0; k--) {
+      const d = order[k] as number;
+      if ((shape[d] as number) !== 1 && strides[d] !== expected) return false; // a size-1 dim's stride does not matter
+      expected *= shape[d] as number;
+    }
+    return true;
   }
   /** Elements start..start+length-1 along `dim` (a view). */
   narrow(dim: number, start: number, length: number): Tensor {

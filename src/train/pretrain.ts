@@ -73,6 +73,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
   const stepOptions = {
     temperature: config.loss.temperature,
     precision: config.train.precision,
+    memoryFormat: config.train.memoryFormat,
     ...(group !== undefined ? { shard: { group, globalBatch: loader.batchSize, offset: loader.rank * local } } : {}),
   };
   let lastCheckpoint = options.lastCheckpoint ?? "";

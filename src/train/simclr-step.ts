@@ -8,13 +8,15 @@ import { ntXentLoss } from "../losses/ntxent.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { arange, cat } from "../tensor/factory.js";
 import { autocast, noGrad } from "../tensor/runtime.js";
-import type { Tensor } from "../tensor/tensor.js";
+import type { MemoryFormat, Tensor } from "../tensor/tensor.js";
 
 export interface SimclrStepOptions {
   /** NT-Xent temperature tau. */
   temperature: number;
   /** bf16: the forward runs under autocast; the loss is computed in float32 either way. */
   precision: "fp32" | "bf16";
+  /** Layout of the views (the model's weights should be in the same: Module.toMemoryFormat). */
+  memoryFormat?: MemoryFormat;
   /**
    * Data parallelism: this process holds images [offset, offset + B/W) of a global batch of
    * `globalBatch`. Augmentation parameters are drawn for the whole global batch and sliced;
@@ -29,13 +31,25 @@ export interface SimclrStepOptions {
  * contrastive accuracy, and h (2B, featureDim) of both views (for monitors; detach before use).
  */
 export function simclrForward(model: SimCLRModel, augment: SimCLRAugment, images: Tensor, options: SimclrStepOptions): { loss: Tensor; accuracy: number; h: Tensor } {
+  return simclrLoss(model, simclrViews(augment, images, options), images.size(0), options);
+}
+
+/** Both augmented views of every image, without gradients: (2B, C, S, S), first views then second, in options.memoryFormat. */
+export function simclrViews(augment: SimCLRAugment, images: Tensor, options: SimclrStepOptions): Tensor {
   const { shard } = options;
-  const views = noGrad(() => (shard === undefined ? cat([augment.view(images), augment.view(images)]) : shardViews(augment, images, shard))); // (2B, C, S, S)
+  return noGrad(() => {
+    const both = shard === undefined ? cat([augment.view(images), augment.view(images)]) : shardViews(augment, images, shard); // (2B, C, S, S)
+    return options.memoryFormat === "channels_last" ? both.contiguous("channels_last") : both; // (2B, C, S, S), NHWC in memory
+  });
+}
+
+/** f, g and NT-Xent on the views of `b` images (this rank's): the loss, the contrastive accuracy, and h. */
+export function simclrLoss(model: SimCLRModel, views: Tensor, b: number, options: SimclrStepOptions): { loss: Tensor; accuracy: number; h: Tensor } {
+  const { shard } = options;
   const forward = () => model.forward(views);
   const device = views.device.startsWith("cuda") ? "cuda" : "cpu";
   const { h, z } = options.precision === "bf16" ? autocast(forward, { device, dtype: "bfloat16" }) : forward(); // h (2B, D), z (2B, outDim)
   if (shard === undefined) return { ...ntXentLoss(z.to("float32"), { temperature: options.temperature }), h };
-  const b = images.size(0);
   const gathered = shard.group.allGatherWithGrad(z.to("float32")); // (W * 2b, outDim): [first views of rank 0, its second views, rank 1's, ...]
   const zGlobal = gathered.indexSelect(0, globalOrder(shard.group.size, b, device)); // (2B, outDim): first views of all, then second views
   return { ...ntXentLoss(zGlobal, { temperature: options.temperature, local: { start: shard.offset, count: b } }), h };
