@@ -66,12 +66,13 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     temperature: config.loss.temperature,
     precision: config.train.precision,
     memoryFormat: config.train.memoryFormat,
+    chunkSize: config.train.chunkSize,
     ...(group !== null ? { shard: { group, globalBatch: b, offset: group.rank * local } } : {}),
   };
   const allreduceTimes: number[] = [];
 
   const step = () => {
-    tidy(() => simclrForward(model, augment, images, stepOptions).loss.backward());
+    tidy(() => simclrForward(model, augment, images, stepOptions).backward());
     if (parallel !== null) {
       const t0 = performance.now();
       parallel.averageGradients();

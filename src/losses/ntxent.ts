@@ -9,7 +9,7 @@
  * the global batch and `local` says which pairs this process anchors: negatives come from
  * every row, anchors only from the local ones (the official code's cross-replica loss).
  */
-import { crossEntropy, normalize } from "../nn/functional.js";
+import { normalize } from "../nn/functional.js";
 import { arange, cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
@@ -51,13 +51,17 @@ export function ntXentLoss(z: Tensor, options: NtXentOptions): NtXentResult {
     const first = arange(start, start + count, 1, { device }); // (n)
     const anchors = cat([first, first.add(m)]); // (2n): rows of z this process anchors
     const positives = cat([first.add(m), first]); // (2n): their positives
-    const logits = zn.indexSelect(0, anchors).matmul(zn.t()).div(temperature); // (2n, 2M)
+    // One (2n, 2M) matrix is kept for backward: the scaling and the mask act in place (their
+    // backward needs neither input nor output), and the cross-entropy is written as
+    // logsumexp - the positive's logit, whose backward needs only this matrix and a vector.
+    const logits = zn.indexSelect(0, anchors).matmul(zn.t()).div_(temperature); // (2n, 2M)
     // Exclude each anchor's similarity with itself from the softmax.
     const self = anchors.reshape([-1, 1]); // (2n, 1)
     const columns = arange(0, rows, 1, { device }).reshape([1, rows]); // (1, 2M)
-    const masked = logits.maskedFill(self.eq(columns), -Infinity);
-    const loss = crossEntropy(masked, positives);
-    const accuracy = noGrad(() => masked.argmax(1).eq(positives).to("float32").mean().item());
+    logits.maskedFill_(self.eq(columns), -Infinity); // (2n, 2M)
+    const positive = logits.gather(1, positives.reshape([-1, 1])).reshape([-1]); // (2n)
+    const loss = logits.logsumexp(1).sub(positive).mean(); // cross-entropy with the positive as target
+    const accuracy = noGrad(() => logits.argmax(1).eq(positives).to("float32").mean().item());
     return { loss, accuracy };
   });
 }

@@ -100,6 +100,7 @@ const ops = {
   index: op("aten::index", "Tensor"),
   gather: op("aten::gather"),
   maskedFill: op("aten::masked_fill", "Scalar"),
+  maskedFill_: op("aten::masked_fill_", "Scalar"),
   matmul: op("aten::matmul"),
   mm: op("aten::mm"),
   bmm: op("aten::bmm"),
@@ -706,6 +707,11 @@ export class Tensor implements Disposable {
   }
   gather(dim: number, index: Tensor): Tensor {
     return wrap(ops.gather.call(this.#id, dim, idOf(index), false));
+  }
+  /** In place: elements where `mask` is true become `value`. */
+  maskedFill_(mask: Tensor, value: number): this {
+    ops.maskedFill_.callInPlace(this.#id, idOf(mask), value);
+    return this;
   }
   maskedFill(mask: Tensor, value: number): Tensor {
     return wrap(ops.maskedFill.call(this.#id, idOf(mask), value));

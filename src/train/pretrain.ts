@@ -74,6 +74,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     temperature: config.loss.temperature,
     precision: config.train.precision,
     memoryFormat: config.train.memoryFormat,
+    chunkSize: config.train.chunkSize,
     ...(group !== undefined ? { shard: { group, globalBatch: loader.batchSize, offset: loader.rank * local } } : {}),
   };
   let lastCheckpoint = options.lastCheckpoint ?? "";
@@ -113,7 +114,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
             " Try a lower optim.lr or train.precision fp32.",
         );
       }
-      out.loss.backward();
+      out.backward();
       failpoint("step");
       for (const c of callbacks) c.onBatch?.({ h: out.h, labels: batch.labels });
       return { loss: value, accuracy };
