@@ -54,7 +54,7 @@ export const SCHEMA = {
   "train.checkpointEvery": { type: "integer", default: 1, min: 1, doc: "write a checkpoint every N epochs (and at the end)" },
   "train.precision": { type: "string", default: "fp32", choices: ["fp32", "bf16"], doc: "bf16: mixed precision through libtorch's autocast; loss and optimizer stay fp32" },
   "train.chunkSize": { type: "integer", default: null, nullable: true, min: 2, doc: "GradCache (Gao et al. 2021): views per forward pass; the batch's 2B views are embedded in chunks, the loss sees all of them, and each chunk is re-run for its gradient. Bounds memory by the chunk; BN normalises per chunk (null: the whole batch at once)" },
-  "train.memoryFormat": { type: "string", default: "contiguous", choices: ["contiguous", "channels_last"], doc: "layout of the views and the convolutions' weights: channels_last (NHWC) lets oneDNN skip layout conversions" },
+  "train.memoryFormat": { type: "string", default: "channels_last", choices: ["contiguous", "channels_last"], doc: "layout of the views and the convolutions' weights during pretraining: channels_last (NHWC) lets oneDNN skip layout conversions (1.1-1.5x faster on CPU, BENCHMARKS.md); contiguous is NCHW" },
   "train.device": { type: "string", default: "cpu", doc: "cpu, cuda or cuda:N" },
   "train.threads": { type: "integer", default: null, nullable: true, min: 1, doc: "intra-op threads (default: every core)" },
   "train.logEvery": { type: "integer", default: 10, min: 1, doc: "steps between metrics.jsonl lines" },

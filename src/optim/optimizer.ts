@@ -49,7 +49,8 @@ export function restoreBuffers(kind: string, buffers: Map<string, Tensor>, saved
     }
     // to() returns a new reference even when nothing moves: tidy frees it. keep(): the
     // buffer must outlive a tidy scope loadStateDict() may be called in.
-    const copy = keep(tidy(() => t.to(p.device).clone()));
+    // laid out as the parameter is (channels-last weights keep channels-last buffers)
+    const copy = keep(tidy(() => p.detach().clone().copy_(t)));
     buffers.get(name)?.dispose();
     buffers.set(name, copy);
   }

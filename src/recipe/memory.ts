@@ -95,15 +95,18 @@ function modelShape(config: Pick<Config, "model" | "head">, channels: number, si
 
 /** The bytes a pretraining run of `config` needs (see the file's comment for what is counted). */
 export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "head" | "augment" | "train" | "optim">): MemoryEstimate {
+  // (the augmentation and the loss are over the whole batch even with chunks)
   const [channels, side] = dataShape(config);
   const view = config.augment.size ?? side;
   const views = 2 * config.train.batchSize;
+  // with GradCache (train.chunkSize) only one chunk's graph is alive at a time
+  const graphViews = Math.min(views, config.train.chunkSize ?? views);
   const shape = modelShape(config, channels, view);
   const optimizerBuffers = config.optim.name === "adamw" ? 2 : 1;
   const images = trainingImages(config) ?? 0;
   const parts = {
     model: 4 * shape.parameters * (2 + optimizerBuffers),
-    activations: 4 * 3 * shape.activations * views,
+    activations: 4 * 3 * shape.activations * graphViews,
     augment: 4 * 6 * views * channels * view * view + config.train.batchSize * channels * side * side,
     loss: 4 * 6 * views * views,
     data: images * channels * side * side,
