@@ -58,7 +58,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   const model = buildModel(config, channels).to(device).toMemoryFormat(config.train.memoryFormat).train();
   const group = launch === null ? null : joinGroup(config, launch, device);
   if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
-  const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
+  const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap && config.train.chunkSize === null); // GradCache: after the step
   const optimizer = buildOptimizer(config, model.namedParameters());
   optimizer.lr = 0.01;
   const augment = buildAugment(config);

@@ -259,7 +259,9 @@ async function run(config: Config, options: PretrainOptions, resuming: boolean):
       // on another's loading.
       group = joinGroup(config, launch, device);
       if (config.model.syncBN) syncBatchNorm(model, group);
-      dataParallel = new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap);
+      // GradCache runs backward once per chunk: gradients are complete only after the last, so
+      // they are averaged after the step, not from hooks inside the first backward
+      dataParallel = new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap && config.train.chunkSize === null);
       dataParallel.broadcastState();
       if (main) progress.message(`data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`);
     }

@@ -154,6 +154,23 @@ describe("data-parallel pretraining", () => {
     }
   });
 
+  test("GradCache across 2 processes (train.chunkSize=32, per-process BN): the curve of one process with the same chunks (1e-4)", async () => {
+    // One process chunks its 128 views [first views of 64 images; second views] into 4 x 32;
+    // each rank chunks its 64 into 2 x 32: the same four sets of views, so the same BN
+    // statistics, and the loss sees all 128 embeddings through the all-gather.
+    const set = curveSet().concat(["train.chunkSize=32", "model.syncBN=false"]);
+    const single = tmp("gc-one");
+    await pretrain(loadConfig({ set }), { outDir: single, progress: quiet(), handleSignals: false, stopAfterSteps: 6 });
+    const two = tmp("gc-two");
+    const r = await runProcess([CLI, "pretrain", "--out", two, "--nproc", "2", ...set.flatMap((s) => ["--set", s])], {});
+    assert.equal(r.code, 0, r.stderr);
+    const a = losses(single);
+    const b = new Map([...losses(two)].filter(([step]) => step <= 6));
+    assert.equal(a.size, 6);
+    assertSameCurve(a, b, 1e-4, "GradCache on 2 processes");
+    assert.ok(maxAbsDiff([...a.values()], [...losses(one)].filter(([s]) => s <= 6).map(([, v]) => v)) > 0, "chunked BN differs from whole-batch BN (the test is not vacuous)");
+  });
+
   test("a 2-process run resumes with 1 process, and a 1-process run with 2: the curve continues as uninterrupted", async () => {
     const whole = one;
     // 2 -> 1: stop mid-epoch at step 5
