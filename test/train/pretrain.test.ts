@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CheckpointError, ConfigError, DataError, NonFiniteLossError, latestCheckpoint, loadCheckpoint, loadConfig, noGrad, pretrain, resume, ProgressReporter } from "../../src/index.js";
+import { CheckpointError, ConfigError, DataError, NonFiniteLossError, latestCheckpoint, loadCheckpoint, loadConfig, noGrad, pretrain, readSafetensors, resume, writeSafetensors, ProgressReporter } from "../../src/index.js";
 import { CLI, fixture } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
@@ -81,16 +81,31 @@ describe("pretraining", () => {
     }
   });
 
-  test("a checkpoint in the format before the split (permutation and probe in optimizer.safetensors) resumes onto the recorded curve", async () => {
-    const dir = tmp("legacy");
-    cpSync(fixture("legacy-run"), dir, { recursive: true });
-    const config = join(dir, "config.yaml");
+  test("a checkpoint in the format before the split (permutation and probe in optimizer.safetensors) resumes as the same checkpoint in today's format", async () => {
+    // The fixture was written by an earlier version (NCHW, NT-Xent through log-softmax), so its
+    // weights are not exactly those of today's recorded curve at step 5; what must hold is that
+    // format 1 resumes exactly as its format-2 translation (groups in files of their own).
+    const legacy = tmp("legacy");
+    cpSync(fixture("legacy-run"), legacy, { recursive: true });
+    const config = join(legacy, "config.yaml");
     writeFileSync(config, readFileSync(config, "utf-8").replace(/path: .*/, `path: ${data}`));
-    const result = await resume(opts(dir));
-    assert.equal(result.globalStep, 16);
-    const recorded = JSON.parse(readFileSync(fixture("pretrain-curve.json"), "utf-8")) as { curve: { step: number; loss: number }[] };
-    const got = losses(dir);
-    for (const r of recorded.curve) assert.ok(Math.abs(got.get(r.step)! - r.loss) <= 1e-5 * Math.abs(r.loss), `step ${r.step}: ${got.get(r.step)} vs recorded ${r.loss}`);
+    const converted = tmp("converted");
+    cpSync(legacy, converted, { recursive: true });
+    const ckpt = join(converted, "checkpoints", "step-0000005");
+    const { tensors } = readSafetensors(join(ckpt, "optimizer.safetensors"));
+    const group = (keep: (k: string) => boolean, rename: (k: string) => string) => new Map([...tensors].filter(([k]) => keep(k)).map(([k, t]) => [rename(k), t]));
+    writeSafetensors(join(ckpt, "optimizer.safetensors"), group((k) => k !== "data.order" && !k.startsWith("probe."), (k) => k));
+    writeSafetensors(join(ckpt, "loader.safetensors"), group((k) => k === "data.order", () => "order"));
+    writeSafetensors(join(ckpt, "probe.safetensors"), group((k) => k.startsWith("probe."), (k) => k.slice("probe.".length)));
+    for (const t of tensors.values()) t.dispose();
+    const state = JSON.parse(readFileSync(join(ckpt, "state.json"), "utf-8")) as Record<string, unknown>;
+    writeFileSync(join(ckpt, "state.json"), JSON.stringify({ ...state, format: 2 }));
+    assert.equal((await resume(opts(legacy))).globalStep, 16);
+    assert.equal((await resume(opts(converted))).globalStep, 16);
+    assert.deepEqual([...losses(legacy)], [...losses(converted)]);
+    assert.equal(losses(legacy).size, 16);
+    // (Not compared with today's recorded curve: on this tiny net a 2e-7 difference at step 3
+    // grows to 3% by step 16, so curves from different numerics part after a few steps.)
   });
 
   test("monitoring (online probe, kNN) is logged and does not change the pretraining result", async () => {
