@@ -136,21 +136,10 @@ void TuneMalloc() {
 #endif
 }
 
-Napi::Value MallocTuned(const Napi::CallbackInfo& info) {
-#ifdef __GLIBC__
-  const char* mode = std::getenv("SIMCLR_MALLOC");
-  const bool tuned = std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr && std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr && !(mode != nullptr && std::strcmp(mode, "default") == 0);
-  return Napi::Boolean::New(info.Env(), tuned);
-#else
-  return Napi::Boolean::New(info.Env(), false);
-#endif
-}
-
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
   TuneMalloc();
-  exports.Set("mallocTuned", Napi::Function::New(env, MallocTuned, "mallocTuned"));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled, "setGradEnabled"));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled, "isGradEnabled"));
   exports.Set("setAutocast", Napi::Function::New(env, SetAutocast, "setAutocast"));

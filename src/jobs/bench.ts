@@ -11,7 +11,7 @@ import { randint } from "../tensor/factory.js";
 import { getNumThreads, manualSeed, profileOps } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { simclrForward, simclrViews } from "../train/simclr-step.js";
-import { ntXentLoss } from "../losses/ntxent.js";
+import { contrastiveLoss, embed } from "../train/contrastive.js";
 import { ConfigError } from "../errors.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
@@ -101,9 +101,9 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     tidy(() => {
       const views = simclrViews(augment, images, stepOptions); // (2B, C, S, S)
       lap("augment");
-      const z = model.forward(views).z; // (2B, outDim)
+      const { z } = embed(model, views, stepOptions); // (2B, outDim)
       lap("forward");
-      const { loss } = ntXentLoss(z.to("float32"), { temperature: config.loss.temperature });
+      const { loss } = contrastiveLoss(z, views.size(0) / 2, stepOptions);
       lap("loss");
       loss.backward();
       lap("backward");
