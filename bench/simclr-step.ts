@@ -46,10 +46,16 @@ const theirs = (format: Format, profile: boolean) =>
   runPytorch(python as string, "simclr_step.py", [...preset.py, "--batch", batch, "--steps", values.steps, "--precision", values.precision, "--threads", String(getNumThreads()), "--memory-format", format, ...(profile ? ["--profile"] : [])]);
 
 const runs: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [] };
+/** Each run's peak resident memory (the whole process: runtime, libtorch and the step), MiB. */
+const rss: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [] };
+const record = (key: string, result: Record<string, unknown>) => {
+  runs[key]?.push(result.views_per_s as number);
+  rss[key]?.push(result.peak_rss_mib as number);
+};
 for (let r = 0; r < Number(values.rounds); r++) {
   for (const format of FORMATS) {
-    runs[`simclr_${format}`]?.push(ours(format, false).views_per_s as number);
-    if (python !== null) runs[`pytorch_${format}`]?.push(theirs(format, false).views_per_s as number);
+    record(`simclr_${format}`, ours(format, false));
+    if (python !== null) record(`pytorch_${format}`, theirs(format, false));
   }
 }
 const med = (k: string) => (runs[k]?.length ? Number(median(runs[k] as number[]).toFixed(1)) : null);
@@ -69,6 +75,7 @@ console.log(
     best_simclr_layout: (med("simclr_channels_last") ?? 0) >= (med("simclr_contiguous") ?? 0) ? "channels_last" : "contiguous",
     ratio_vs_pytorch_default: ratio("pytorch_contiguous"),
     ratio_vs_pytorch_channels_last: ratio("pytorch_channels_last"),
+    peak_rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.length ? median(v) : null])),
     rounds: runs,
     ...(profiles !== undefined ? { profiles } : {}),
   }),

@@ -10,6 +10,7 @@ export {
   ones,
   full,
   empty,
+  mapFile,
   randn,
   rand,
   randint,

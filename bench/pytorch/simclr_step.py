@@ -4,7 +4,7 @@ over both, NT-Xent, backward, LARS), timed the same way. Prints one JSON line.
 
   /usr/bin/python3 bench/pytorch/simclr_step.py --channels 1 --size 28 --width 16 --batch 256 --steps 5
 """
-import argparse, json, math, time
+import argparse, json, math, resource, time
 import torch, torch.nn.functional as F, torchvision
 
 p = argparse.ArgumentParser()
@@ -175,6 +175,7 @@ for _ in range(a.warmup):
 times = []
 for _ in range(a.steps):
     sync(); t0 = time.perf_counter(); step(); sync(); times.append(time.perf_counter() - t0)
+peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # after the steps, before the profiler
 aug_times = []
 for _ in range(20):
     t0 = time.perf_counter()
@@ -184,7 +185,9 @@ for _ in range(20):
 times.sort(); aug_times.sort()
 out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "memory_format": a.memory_format,
        "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
-       "step_ms": [round(t * 1000, 1) for t in times]}
+       "step_ms": [round(t * 1000, 1) for t in times],
+       # the process's peak resident memory (interpreter, libtorch and the step), as simclr bench reports it
+       "peak_rss_mib": peak_rss_mib}
 
 def phased_step(laps):
     t = [time.perf_counter()]

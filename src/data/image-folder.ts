@@ -1,18 +1,17 @@
 /**
  * A folder of image files, in torchvision's ImageFolder layout (`root/<class>/<image>`, classes
  * sorted by name) or flat (`root/<image>`, unlabeled: the usual case for SimCLR pretraining,
- * which needs no labels). Images are decoded with sharp (libvips) to one uint8 tensor
- * (N, C, size, size) and the result is cached as safetensors, because decoding tens of
- * thousands of JPEGs takes far longer than reading one file.
+ * which needs no labels). Images are decoded with sharp (libvips) once, at the training
+ * resolution, into a memory-mapped cache file (image-cache.ts): decoding tens of thousands of
+ * JPEGs takes far longer than reading one file, and a mapped file need not fit in memory.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { homedir } from "node:os";
 import { extname, join, relative, resolve } from "node:path";
 import sharp from "sharp";
-import { readSafetensors, writeSafetensors, type SafetensorsContents } from "../nn/safetensors.js";
 import { tensor } from "../tensor/factory.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { CACHE_FORMAT, CacheWriter, cachePaths, openCache, type CacheEntry } from "./image-cache.js";
 import type { LabeledImages } from "./fashion-mnist.js";
 import { ArgumentError, DataError } from "../errors.js";
 
@@ -23,8 +22,6 @@ export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".w
 const DECODE_CONCURRENCY = 32;
 /** Bad files listed in one error; the rest are counted. */
 const MAX_LISTED_ERRORS = 20;
-/** Bumped whenever the cached contents change meaning, so old cache files are never read. */
-const CACHE_FORMAT = "simclr-image-folder/1";
 
 
 export interface ImageFolderOptions {
@@ -196,7 +193,7 @@ function listFolder(root: string): Listing {
   return { classes: folders, labeled: true, items };
 }
 
-/** The cache key: everything the decoded tensors depend on, files by size and mtime. */
+/** The cache key: everything the decoded pixels depend on, files by size and mtime. */
 function cacheKey(root: string, options: ImageFolderOptions, channels: number, listing: Listing): string {
   const files = listing.items.map(({ file }) => {
     const s = statSync(join(root, file));
@@ -213,52 +210,6 @@ function cacheKey(root: string, options: ImageFolderOptions, channels: number, l
     files,
   };
   return createHash("sha256").update(JSON.stringify(key)).digest("hex");
-}
-
-/**
- * Reads a cache file written by loadImageFolder, checking that it holds what was asked for.
- * Anything wrong (truncated, foreign, other shapes) gives null: the cache is only a shortcut.
- */
-function loadCache(file: string, root: string, size: number, channels: number): ImageFolder | null {
-  let contents: SafetensorsContents;
-  try {
-    contents = readSafetensors(file);
-  } catch {
-    return null; // missing (the usual case) or unreadable
-  }
-  const result = checkCache(contents, root, size, channels);
-  if (result === null) for (const t of contents.tensors.values()) t.dispose();
-  return result;
-}
-
-function checkCache({ tensors, metadata }: SafetensorsContents, root: string, size: number, channels: number): ImageFolder | null {
-  const images = tensors.get("images");
-  const labels = tensors.get("labels");
-  if (metadata.format !== CACHE_FORMAT || images === undefined || labels === undefined || tensors.size !== 2) return null;
-  let classes: unknown, files: unknown, skipped: unknown;
-  try {
-    classes = JSON.parse(metadata.classes ?? "");
-    files = JSON.parse(metadata.files ?? "");
-    skipped = JSON.parse(metadata.skipped ?? "");
-  } catch {
-    return null;
-  }
-  const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
-  const isSkipped = (v: unknown): v is { file: string; reason: string }[] =>
-    Array.isArray(v) && v.every((s) => s !== null && typeof s === "object" && typeof s.file === "string" && typeof s.reason === "string");
-  if (!isStrings(classes) || !isStrings(files) || !isSkipped(skipped)) return null;
-  const n = files.length;
-  const sameShape = (t: Tensor, shape: number[]): boolean => t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
-  if (images.dtype !== "uint8" || labels.dtype !== "int64" || !sameShape(images, [n, channels, size, size]) || !sameShape(labels, [n])) return null;
-  return {
-    images,
-    labels,
-    classes,
-    files: files.map((f) => join(root, f)),
-    skipped: skipped.map((s) => ({ file: join(root, s.file), reason: s.reason })),
-    labeled: classes.length > 0,
-    fromCache: true,
-  };
 }
 
 /** Decodes one file (or encoded bytes) to `size` x `size` x `channels` bytes (HWC), as described on loadImageFolder. */
@@ -313,11 +264,13 @@ function checkOptions(options: ImageFolderOptions): 1 | 3 {
  * them out (listed in `skipped`); they still count towards `limit`, which selects files
  * before decoding.
  *
- * Cache: unless `cacheDir` is null, the tensors are stored in
- * `<cacheDir>/image-folder-<sha256>.safetensors`, keyed by the absolute path, the options and
- * every selected file's name, size and mtime, so a later call with the same inputs reads them
- * back (`fromCache`) and a changed file decodes afresh. A cache file that cannot be read is
- * ignored; one that cannot be written gives a warning.
+ * Cache (image-cache.ts): unless `cacheDir` is null, the pixels are decoded once into
+ * `<cacheDir>/image-folder-<sha256>.u8` (+ `.json`), keyed by the absolute path, the options
+ * and every selected file's name, size and mtime, and the images tensor is a memory map of
+ * that file: the folder may be larger than memory. A later call with the same inputs maps it
+ * again (`fromCache`); a changed file decodes afresh. An entry that cannot be read is decoded
+ * over; one that cannot be written gives a warning and the images are decoded into memory.
+ * With `cacheDir` null the images are decoded into memory and nothing is written.
  */
 export async function loadImageFolder(options: ImageFolderOptions): Promise<ImageFolder> {
   const channels = checkOptions(options);
@@ -327,43 +280,83 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Imag
   if (options.limit !== undefined) listing.items = listing.items.slice(0, options.limit);
 
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
-  const cacheFile = cacheDir === null ? null : join(cacheDir, `image-folder-${cacheKey(root, options, channels, listing)}.safetensors`);
-  if (cacheFile !== null) {
-    const cached = loadCache(cacheFile, root, size, channels);
-    if (cached !== null) return cached;
-  }
+  if (cacheDir === null) return decodeFolder(root, listing, options, channels, null);
+  const paths = cachePaths(cacheDir, cacheKey(root, options, channels, listing));
+  const cached = openCache(paths, size, channels);
+  if (cached !== null) return fromEntry(root, cached, true);
 
-  // 1) decode every selected file into its slot of one (N, C, size, size) array
+  let writer: CacheWriter | null = null;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writer = new CacheWriter(paths, channels * size * size);
+  } catch (e) {
+    process.emitWarning(`image folder cache not written to ${cacheDir}: ${(e as Error).message}; decoding into memory instead`);
+  }
+  const decoded = await decodeFolder(root, listing, options, channels, writer);
+  if (decoded !== null) return decoded;
+  const built = openCache(paths, size, channels);
+  if (built === null) throw new DataError(paths.pixels, "the image cache just written cannot be read back (was it removed meanwhile?)");
+  return fromEntry(root, built, false);
+}
+
+function fromEntry(root: string, { images, labels, index }: CacheEntry, fromCache: boolean): ImageFolder {
+  return {
+    images,
+    labels,
+    classes: index.classes,
+    files: index.files.map((f) => join(root, f)),
+    skipped: index.skipped.map((s) => ({ file: join(root, s.file), reason: s.reason })),
+    labeled: index.classes.length > 0,
+    fromCache,
+  };
+}
+
+/**
+ * Decodes the listed files, each into its slot of the cache `writer` or, without one, of one
+ * array in memory. Returns the images in memory, or null once the writer holds a finished
+ * entry. A writer that fails (full disk) is abandoned with a warning and the folder decoded
+ * again into memory.
+ */
+async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: null): Promise<ImageFolder>;
+async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: CacheWriter | null): Promise<ImageFolder | null>;
+async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: CacheWriter | null): Promise<ImageFolder | null> {
+  const { size } = options;
   const total = listing.items.length;
   const plane = size * size;
   const imageBytes = channels * plane;
-  const pixels = new Uint8Array(total * imageBytes);
+  const pixels = writer === null ? new Uint8Array(total * imageBytes) : null;
   const failures: (string | null)[] = new Array<string | null>(total).fill(null);
   let done = 0;
   await forEachBounded(total, DECODE_CONCURRENCY, async (i) => {
     const file = join(root, (listing.items[i] as { file: string }).file);
+    let hwc: Buffer;
     try {
-      const hwc = await decodeImage(file, size, channels);
-      const base = i * imageBytes;
-      if (channels === 1) {
-        pixels.set(hwc, base);
-      } else {
-        for (let p = 0; p < plane; p++) {
-          pixels[base + p] = hwc[3 * p] as number; // R plane
-          pixels[base + plane + p] = hwc[3 * p + 1] as number; // G plane
-          pixels[base + 2 * plane + p] = hwc[3 * p + 2] as number; // B plane
-        }
-      }
+      hwc = await decodeImage(file, size, channels);
     } catch (e) {
       failures[i] = (e as Error).message || String(e);
+      hwc = Buffer.alloc(0);
+    }
+    if (failures[i] === null) {
+      const chw = pixels === null ? new Uint8Array(imageBytes) : pixels.subarray(i * imageBytes, (i + 1) * imageBytes);
+      if (channels === 1) {
+        chw.set(hwc);
+      } else {
+        for (let p = 0; p < plane; p++) {
+          chw[p] = hwc[3 * p] as number; // R plane
+          chw[plane + p] = hwc[3 * p + 1] as number; // G plane
+          chw[2 * plane + p] = hwc[3 * p + 2] as number; // B plane
+        }
+      }
+      writer?.write(i, chw);
     }
     done++;
     options.onProgress?.(done, total);
   });
 
-  // 2) bad files: one error listing them all, or leave them out
+  // bad files: one error listing them all, or leave them out
   const bad = listing.items.flatMap((item, i) => (failures[i] === null ? [] : [{ file: join(root, item.file), reason: failures[i] as string }]));
   if (bad.length > 0 && !options.skipBad) {
+    writer?.abort();
     const lines = bad.slice(0, MAX_LISTED_ERRORS).map((b) => `  ${b.file}: ${b.reason}`);
     if (bad.length > MAX_LISTED_ERRORS) lines.push(`  and ${bad.length - MAX_LISTED_ERRORS} more`);
     throw new DataError(
@@ -372,13 +365,35 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Imag
     );
   }
   const kept = listing.items.flatMap((item, i) => (failures[i] === null ? [{ ...item, slot: i }] : []));
-  let keptPixels = pixels;
-  if (kept.length < total) {
-    keptPixels = new Uint8Array(kept.length * imageBytes);
-    kept.forEach(({ slot }, j) => keptPixels.set(pixels.subarray(slot * imageBytes, (slot + 1) * imageBytes), j * imageBytes));
+
+  if (writer !== null) {
+    try {
+      writer.finish(
+        kept.map(({ slot }) => slot),
+        {
+          format: CACHE_FORMAT,
+          size,
+          channels,
+          classes: listing.classes,
+          files: kept.map(({ file }) => file),
+          labels: kept.map(({ label }) => label),
+          skipped: bad.map((b) => ({ file: relative(root, b.file), reason: b.reason })),
+        },
+      );
+      return null;
+    } catch (e) {
+      writer.abort();
+      process.emitWarning(`image folder cache not written: ${(e as Error).message}; decoding into memory instead`);
+      return decodeFolder(root, listing, options, channels, null);
+    }
   }
 
-  const result: ImageFolder = {
+  let keptPixels = pixels as Uint8Array;
+  if (kept.length < total) {
+    keptPixels = new Uint8Array(kept.length * imageBytes);
+    kept.forEach(({ slot }, j) => keptPixels.set((pixels as Uint8Array).subarray(slot * imageBytes, (slot + 1) * imageBytes), j * imageBytes));
+  }
+  return {
     images: tensor(keptPixels, { shape: [kept.length, channels, size, size] }),
     labels: tensor(BigInt64Array.from(kept, ({ label }) => BigInt(label))),
     classes: listing.classes,
@@ -387,24 +402,4 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Imag
     labeled: listing.labeled,
     fromCache: false,
   };
-
-  // 3) cache for next time
-  if (cacheFile !== null && cacheDir !== null) {
-    try {
-      mkdirSync(cacheDir, { recursive: true });
-      writeSafetensors(
-        cacheFile,
-        { images: result.images, labels: result.labels },
-        {
-          format: CACHE_FORMAT,
-          classes: JSON.stringify(listing.classes),
-          files: JSON.stringify(kept.map(({ file }) => file)),
-          skipped: JSON.stringify(bad.map((b) => ({ file: relative(root, b.file), reason: b.reason }))),
-        },
-      );
-    } catch (e) {
-      process.emitWarning(`image folder cache not written to ${cacheFile}: ${(e as Error).message}`);
-    }
-  }
-  return result;
 }

@@ -28,6 +28,8 @@ export interface BenchResult {
   views_per_s: number;
   augment_views_per_s: number;
   step_ms: number;
+  /** This process's peak resident memory after the timed steps (Node, libtorch and the step), MiB. */
+  peak_rss_mib: number;
   /** With several processes: the median time of the gradient all-reduce within a step. */
   allreduce_ms?: number;
   /** With `profile`: the step's phases (median ms, no profiler running) and its top operators per step (libtorch's profiler). */
@@ -115,6 +117,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   try {
     timeIt(step, options.warmup);
     const stepTimes = timeIt(step, options.steps);
+    const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024); // after the steps, before the profiler's own memory
     let profile: StepProfile | undefined;
     if (options.profile) {
       if (parallel !== null || config.train.precision !== "fp32") throw new ConfigError("bench's profile is of the one-process fp32 step", "train.precision");
@@ -140,6 +143,7 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
       views_per_s: Number(((2 * b) / (stepMs / 1000)).toFixed(1)),
       augment_views_per_s: Number((local / (median(augmentTimes) / 1000)).toFixed(0)),
       step_ms: Number(stepMs.toFixed(1)),
+      peak_rss_mib: peakRssMib,
       ...(parallel !== null ? { allreduce_ms: Number(median(allreduceTimes.slice(-options.steps)).toFixed(2)) } : {}),
       ...(profile !== undefined ? { profile } : {}),
       config: { data: config.data.name, arch: config.model.arch, width: config.model.width, batch: b, processes: world, image: [channels, side, side], precision: config.train.precision, threads: getNumThreads(), device },

@@ -10,7 +10,8 @@
  *               every conv output (conv, BN and ReLU outputs; gradients reuse freed memory)
  *   augment     the views and the augmentation's intermediates (~6 floats a view pixel)
  *   loss        NT-Xent's (2B)^2 similarity matrix and the tensors derived from it (~6)
- *   data        the decoded training set as uint8
+ *   data        the decoded training set as uint8, for the data sets held in memory (an image
+ *               folder is a memory-mapped cache file: its pages are the kernel's to drop)
  * It is meant to be right within a factor of about two (measured in RELIABILITY.md): its use
  * is telling 3 GB from 3 TB, not tuning a batch size.
  */
@@ -37,6 +38,9 @@ function trainingImages(config: Pick<Config, "data">): number | null {
   const limit = config.data.limit;
   return limit === null ? n : n === null ? limit : Math.min(n, limit);
 }
+
+/** Data sets read through a memory-mapped cache (data/image-cache.ts) rather than held in memory. */
+const MAPPED_DATA: readonly Config["data"]["name"][] = ["image-folder", "cifar10-jpg"];
 
 export interface MemoryEstimate {
   /** Bytes by part: model, activations, augment, loss, data. */
@@ -109,7 +113,7 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
     activations: 4 * 3 * shape.activations * graphViews,
     augment: 4 * 6 * views * channels * view * view + config.train.batchSize * channels * side * side,
     loss: 4 * 6 * views * views,
-    data: images * channels * side * side,
+    data: MAPPED_DATA.includes(config.data.name) ? 0 : images * channels * side * side,
   };
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), parameters: shape.parameters };
 }

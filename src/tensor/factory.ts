@@ -29,6 +29,7 @@ const ops = {
   cat: op("aten::cat"),
   stack: op("aten::stack"),
   where: op("aten::where", "self"),
+  fromFile: op("aten::from_file"),
 };
 
 function finish(t: Tensor, options: TensorOptions): Tensor {
@@ -172,6 +173,18 @@ export function rand(shape: readonly number[], options: TensorOptions = {}): Ten
 /** Integers uniform in [low, high), int64 unless told otherwise. */
 export function randint(low: number, high: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
   return wrap(ops.randint.call(low, high, checkShape(shape, "randint()"), ...factoryArgs(options, "int64")));
+}
+
+/**
+ * The first `numel` elements of a file, memory-mapped (libtorch's from_file): the pages are
+ * read when touched and can be dropped by the kernel under memory pressure, so the file may be
+ * larger than RAM. The mapping is private (copy-on-write): writes to the tensor never reach
+ * the file. The tensor owns the mapping; dispose() unmaps it. (numel)
+ */
+export function mapFile(path: string, numel: number, dtype: DType): Tensor {
+  if (typeof path !== "string" || path.length === 0) throw new ArgumentError(`mapFile: path must be a non-empty string, got ${String(path)}`);
+  if (!Number.isSafeInteger(numel) || numel < 1) throw new ArgumentError(`mapFile: numel must be a positive integer, got ${numel}`);
+  return wrap(ops.fromFile.call(path, false, numel, dtypeCode(dtype), null, null, null));
 }
 
 /** A random permutation of 0..n-1 (int64). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, test } from "node:test";
@@ -204,8 +204,14 @@ describe("image folders", () => {
     const cacheDir = join(tempDir("cache"), "nested", "cache");
     const first = await loadImageFolder({ path: root, size: 8, cacheDir });
     assert.equal(first.fromCache, false);
-    const cacheFiles = readdirSync(cacheDir).filter((f) => /^image-folder-[0-9a-f]{64}\.safetensors$/.test(f));
-    assert.equal(cacheFiles.length, 1);
+    const cacheFiles = readdirSync(cacheDir).sort();
+    assert.equal(cacheFiles.length, 2);
+    assert.match(cacheFiles[0] as string, /^image-folder-[0-9a-f]{64}\.json$/);
+    assert.equal(cacheFiles[1], (cacheFiles[0] as string).replace(/json$/, "u8"));
+    assert.equal(statSync(join(cacheDir, cacheFiles[1] as string)).size, 6 * 3 * 8 * 8, "raw pixels, nothing else");
+    const inMemory = await loadImageFolder({ path: root, size: 8, cacheDir: null });
+    assert.deepEqual([...first.images.data()], [...inMemory.images.data()], "the mapped pixels are the decoded ones");
+    assert.deepEqual(first.labels.toArray(), inMemory.labels.toArray());
 
     let progressCalls = 0;
     const second = await loadImageFolder({ path: root, size: 8, cacheDir, onProgress: () => progressCalls++ });
@@ -229,13 +235,23 @@ describe("image folders", () => {
     const third = await loadImageFolder({ path: root, size: 8, cacheDir });
     assert.equal(third.fromCache, false);
     assert.ok(maxColourError(third, 4, BLUE) <= 2, "the new pixels were decoded");
+    const thirdPixels = [...third.images.data()];
+    third.images.dispose(); // its file is truncated below, under the mapping
     assert.equal((await loadImageFolder({ path: root, size: 8, cacheDir })).fromCache, true);
+
+    // A pixel file of the wrong size (truncated, or another entry's) is a miss.
+    const pixelsFile = join(cacheDir, cacheFiles[1] as string);
+    truncateSync(pixelsFile, 100);
+    assert.equal((await loadImageFolder({ path: root, size: 8, cacheDir })).fromCache, true, "another entry, untouched");
+    const limited = readdirSync(cacheDir).filter((f) => f.endsWith(".u8"));
+    for (const f of limited) truncateSync(join(cacheDir, f), 100);
+    assert.equal((await loadImageFolder({ path: root, size: 8, cacheDir })).fromCache, false);
 
     // Corrupt cache files are decoded over, not fatal.
     for (const f of readdirSync(cacheDir)) writeFileSync(join(cacheDir, f), "garbage");
     const fourth = await loadImageFolder({ path: root, size: 8, cacheDir });
     assert.equal(fourth.fromCache, false);
-    assert.deepEqual([...fourth.images.data()], [...third.images.data()]);
+    assert.deepEqual([...fourth.images.data()], thirdPixels);
     assert.equal((await loadImageFolder({ path: root, size: 8, cacheDir })).fromCache, true);
   });
 
@@ -252,6 +268,76 @@ describe("image folders", () => {
     assert.deepEqual(second.labels.toArray(), [-1]);
     assert.deepEqual(second.skipped, first.skipped);
     assert.equal(second.skipped[0]?.file, join(root, "b.png"));
+  });
+
+  test("skipped files in the middle: the cached pixels close up over them, as the in-memory decode does", async () => {
+    const root = tempDir("cache-gaps");
+    const colours: RGB[] = [RED, GREEN, BLUE, [10, 200, 30], [250, 250, 0], [0, 90, 180]];
+    for (let i = 0; i < 9; i++) {
+      if (i % 3 === 1) writeFileSync(join(root, `img${i}.png`), "broken");
+      else await solid(join(root, `img${i}.png`), colours[Math.floor(i / 1.5)] as RGB, 7 + i, 9);
+    }
+    const cacheDir = tempDir("cache-gaps-dir");
+    const cached = await loadImageFolder({ path: root, size: 5, skipBad: true, cacheDir });
+    const inMemory = await loadImageFolder({ path: root, size: 5, skipBad: true, cacheDir: null });
+    assert.deepEqual(cached.images.shape, [6, 3, 5, 5]);
+    assert.deepEqual([...cached.images.data()], [...inMemory.images.data()]);
+    assert.deepEqual(cached.files, inMemory.files);
+    assert.deepEqual(cached.skipped.map((s) => basename(s.file)), ["img1.png", "img4.png", "img7.png"]);
+    const again = await loadImageFolder({ path: root, size: 5, skipBad: true, cacheDir });
+    assert.equal(again.fromCache, true);
+    assert.deepEqual([...again.images.data()], [...inMemory.images.data()]);
+    const pixelFiles = readdirSync(cacheDir).filter((f) => f.endsWith(".u8"));
+    assert.equal(statSync(join(cacheDir, pixelFiles[0] as string)).size, 6 * 3 * 5 * 5);
+    assert.deepEqual(readdirSync(cacheDir).filter((f) => f.includes(".tmp-")), [], "no temporary file left");
+  });
+
+  test("bad images without skipBad leave no cache entry; an unwritable cache folder decodes into memory with a warning", async () => {
+    const root = tempDir("cache-bad");
+    await solid(join(root, "a.png"), RED, 5, 5);
+    writeFileSync(join(root, "b.png"), "broken");
+    const cacheDir = tempDir("cache-bad-dir");
+    await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir }), DataError);
+    assert.deepEqual(readdirSync(cacheDir), []);
+
+    const blocked = join(tempDir("cache-blocked"), "file");
+    writeFileSync(blocked, "a file where the cache folder should be");
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      const ds = await loadImageFolder({ path: root, size: 4, skipBad: true, cacheDir: join(blocked, "cache") });
+      assert.deepEqual(ds.images.shape, [1, 3, 4, 4]);
+      assert.ok(maxColourError(ds, 0, RED) <= 2);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0] as string, /image folder cache not written to .*file\/cache: .*decoding into memory instead/);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  test("a cached folder is a memory map: reading every image adds file pages, not process memory", async () => {
+    const root = tempDir("cache-mapped");
+    for (let i = 0; i < 48; i++) await solid(join(root, `img${String(i).padStart(2, "0")}.png`), [i * 5, 255 - i * 5, 128], 16, 16);
+    const cacheDir = tempDir("cache-mapped-dir");
+    (await loadImageFolder({ path: root, size: 320, cacheDir })).images.dispose(); // build
+    const rss = (field: "RssAnon" | "RssFile"): number => {
+      const line = readFileSync("/proc/self/status", "utf-8").split("\n").find((l) => l.startsWith(`${field}:`));
+      return Number(/(\d+) kB/.exec(line ?? "")?.[1]) * 1024;
+    };
+    const bytes = 48 * 3 * 320 * 320; // 14.7 MB
+    const anonBefore = rss("RssAnon");
+    const fileBefore = rss("RssFile");
+    const ds = await loadImageFolder({ path: root, size: 320, cacheDir });
+    assert.equal(ds.fromCache, true);
+    const total = ds.images.sum().item(); // touches every page
+    assert.ok(total > 0);
+    const anonGrowth = rss("RssAnon") - anonBefore;
+    const fileGrowth = rss("RssFile") - fileBefore;
+    assert.ok(anonGrowth < bytes / 4, `process memory grew by ${anonGrowth} bytes for ${bytes} bytes of images`);
+    assert.ok(fileGrowth > bytes / 2, `file pages grew by ${fileGrowth} bytes for ${bytes} bytes of images`);
+    ds.images.dispose();
   });
 
   test("defaultCacheDir: SIMCLR_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache", () => {
