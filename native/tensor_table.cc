@@ -2,6 +2,9 @@
 // operators (shape, dtype, data, autograd state).
 #include "common.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <vector>
 
@@ -247,6 +250,29 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
   });
 }
 
+// adviseStorage(id, advice): madvise(2) over the pages of the tensor's whole storage, for a
+// memory-mapped tensor (mapFile). advice: 0 normal, 1 random (no read-around on a fault),
+// 2 sequential, 3 will need (read ahead now). A storage that is not page-backed memory is an
+// error from madvise, passed on.
+Napi::Value AdviseStorage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor& t = tensors::Get(env, info[0], "adviseStorage");
+  int which = info[1].As<Napi::Number>().Int32Value();
+  return Guard(env, "adviseStorage", [&] {
+    static const int kAdvice[] = {MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED};
+    if (which < 0 || which > 3) throw std::invalid_argument("advice must be 0-3");
+    if (!t.has_storage() || t.storage().nbytes() == 0) return env.Undefined();
+    auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+    auto end = begin + t.storage().nbytes();
+    begin &= ~(page - 1);
+    if (madvise(reinterpret_cast<void*>(begin), end - begin, kAdvice[which]) != 0) {
+      throw std::runtime_error(std::string("madvise: ") + std::strerror(errno));
+    }
+    return env.Undefined();
+  });
+}
+
 Napi::Value Item(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const at::Tensor& t = tensors::Get(env, info[0], "item");
@@ -284,6 +310,7 @@ void InitTensorApi(Napi::Env env, Napi::Object exports) {
   add("toBuffer", ToBuffer);
   add("fromBuffer", FromBuffer);
   add("item", Item);
+  add("adviseStorage", AdviseStorage);
   add("liveTensors", LiveTensors);
 }
 

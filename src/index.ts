@@ -11,6 +11,8 @@ export {
   full,
   empty,
   mapFile,
+  adviseMapped,
+  type MapAccess,
   randn,
   rand,
   randint,

@@ -35,6 +35,7 @@ export interface NativeAddon {
   toBuffer(id: TensorId): ArrayBuffer;
   fromBuffer(data: ArrayBufferView, shape: number[], dtype: number): TensorId;
   item(id: TensorId): number | boolean;
+  adviseStorage(id: TensorId, advice: number): void;
   liveTensors(): number;
   colorJitterCpu(x: TensorId, ops: TensorId, factors: TensorId, apply: TensorId, grayscale: TensorId): void;
   opHandle(name: string, overload: string): number;

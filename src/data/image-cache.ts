@@ -13,11 +13,12 @@
  * building needs memory for the images in flight only, whatever the folder's size.
  *
  * Ownership: the images tensor of an opened entry owns its mapping (dispose() unmaps it). The
- * mapping is private: writing into the tensor copies the page and never reaches the file.
+ * mapping is private: writing into the tensor copies the page and never reaches the file. It
+ * is advised as randomly accessed (no read-around on page faults), as shuffled batches read it.
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { writeFileAtomic } from "../nn/safetensors.js";
-import { empty, mapFile, tensor } from "../tensor/factory.js";
+import { adviseMapped, empty, mapFile, tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { FileWriteError } from "../errors.js";
 
@@ -100,6 +101,10 @@ export function openCache(paths: { pixels: string; index: string }, size: number
     } catch {
       return null; // replaced or removed since the stat
     }
+    // Batches are shuffled: without this, each page fault reads ~128 KiB around it, and when the
+    // file is larger than the page cache most of that is evicted unread (an epoch 2.7x slower
+    // under a memory limit below the file's size; BENCHMARKS.md)
+    adviseMapped(flat, "random");
     images = flat.view(shape); // (N, C, size, size), sharing the mapping
     flat.dispose();
   }

@@ -118,18 +118,41 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), parameters: shape.parameters };
 }
 
-/** Memory this process may use: the machine's, or its cgroup's limit when lower. */
-export function availableMemory(): number {
-  let limit = totalmem();
-  for (const file of ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]) {
-    try {
-      const value = Number(readFileSync(file, "utf-8").trim());
-      if (Number.isFinite(value) && value > 0) limit = Math.min(limit, value);
-    } catch {
-      // no such cgroup file: the machine's memory it is
+/**
+ * The memory limits of the cgroups this process is in, and of their ancestors (a limit set on
+ * a parent applies below it), read from `/proc/self/cgroup`: cgroup v2's memory.max and v1's
+ * memory.limit_in_bytes. `root` and `procCgroup` are for tests.
+ */
+export function cgroupMemoryLimits(root = "/sys/fs/cgroup", procCgroup = "/proc/self/cgroup"): number[] {
+  let lines: string[];
+  try {
+    lines = readFileSync(procCgroup, "utf-8").split("\n");
+  } catch {
+    return [];
+  }
+  const limits: number[] = [];
+  for (const line of lines) {
+    const [, controllers, path] = /^\d+:([^:]*):(\/.*)$/.exec(line) ?? [];
+    if (path === undefined) continue;
+    const v2 = controllers === "";
+    if (!v2 && !(controllers ?? "").split(",").includes("memory")) continue;
+    const [base, file] = v2 ? [root, "memory.max"] : [`${root}/memory`, "memory.limit_in_bytes"];
+    for (let dir = path; ; dir = dir.slice(0, dir.lastIndexOf("/")) || "/") {
+      try {
+        const value = Number(readFileSync(`${base}${dir === "/" ? "" : dir}/${file}`, "utf-8").trim()); // "max" is NaN: no limit
+        if (Number.isFinite(value) && value > 0) limits.push(value);
+      } catch {
+        // not mounted here, or no such file at this level
+      }
+      if (dir === "/") break;
     }
   }
-  return limit;
+  return limits;
+}
+
+/** Memory this process may use: the machine's, or its cgroups' lowest limit when lower. */
+export function availableMemory(): number {
+  return Math.min(totalmem(), ...cgroupMemoryLimits());
 }
 
 const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;

@@ -187,6 +187,20 @@ export function mapFile(path: string, numel: number, dtype: DType): Tensor {
   return wrap(ops.fromFile.call(path, false, numel, dtypeCode(dtype), null, null, null));
 }
 
+/** How a mapped tensor will be read, for the kernel's read-ahead (madvise(2)). */
+export type MapAccess = "normal" | "random" | "sequential" | "willneed";
+const MAP_ACCESS: Record<MapAccess, number> = { normal: 0, random: 1, sequential: 2, willneed: 3 };
+
+/**
+ * Tells the kernel how the pages of `t`'s storage (a mapFile tensor) will be read: "random"
+ * turns off the read-around a page fault otherwise does (right for shuffled batches of a file
+ * larger than the page cache), "willneed" reads the pages ahead now.
+ */
+export function adviseMapped(t: Tensor, access: MapAccess): void {
+  if (!(access in MAP_ACCESS)) throw new ArgumentError(`adviseMapped: access must be one of ${Object.keys(MAP_ACCESS).join(", ")}, got ${String(access)}`);
+  native.adviseStorage(t.id, MAP_ACCESS[access]);
+}
+
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, options: TensorOptions = {}): Tensor {
   return wrap(ops.randperm.call(n, ...factoryArgs(options, "int64")));

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { ConfigError, FileWriteError, loadConfig, rand, writeSafetensors } from "../../src/index.js";
-import { checkPretrainMemory, estimatePretrainMemory } from "../../src/recipe/memory.js";
+import { cgroupMemoryLimits, checkPretrainMemory, estimatePretrainMemory } from "../../src/recipe/memory.js";
 import { buildModel, dataShape } from "../../src/recipe/recipe.js";
 import { saveCheckpoint } from "../../src/run/checkpoint.js";
 
@@ -51,6 +51,25 @@ describe("memory pre-flight", () => {
         set.join(" "),
       );
     }
+  });
+
+  test("the cgroup limits: v1 and v2, the process's own group and its ancestors; 'max' and other controllers ignored", () => {
+    const root = mkdtempSync(join(tmpdir(), "simclr-cgroup-"));
+    const put = (path: string, value: string) => {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      writeFileSync(join(root, path), value);
+    };
+    put("memory/jobs/memory.limit_in_bytes", "8589934592\n"); // the parent's 8 GiB
+    put("memory/jobs/run-1/memory.limit_in_bytes", "9223372036854771712\n"); // v1's "no limit"
+    put("cpu/jobs/run-1/memory.limit_in_bytes", "1"); // not the memory controller
+    put("user.slice/memory.max", "max\n");
+    put("user.slice/session-3.scope/memory.max", "1073741824\n");
+    const proc = join(root, "cgroup");
+    writeFileSync(proc, "7:cpu,cpuacct:/jobs/run-1\n4:memory:/jobs/run-1\n0::/user.slice/session-3.scope\n");
+    assert.deepEqual(cgroupMemoryLimits(root, proc).sort((a, b) => a - b), [1073741824, 8589934592, 9223372036854771712]);
+    writeFileSync(proc, "0::/\n");
+    assert.deepEqual(cgroupMemoryLimits(root, proc), []);
+    assert.deepEqual(cgroupMemoryLimits(root, join(root, "missing")), []);
   });
 });
 

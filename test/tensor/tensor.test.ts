@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { availableParallelism } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
   Tensor,
@@ -25,6 +27,9 @@ import {
   tidy,
   keep,
   F,
+  mapFile,
+  adviseMapped,
+  ArgumentError,
 } from "../../src/index.js";
 
 describe("creating tensors and reading them back", () => {
@@ -101,6 +106,31 @@ describe("creating tensors and reading them back", () => {
     assert.equal(i.add(1).dtype, "int64");
     assert.equal(i.mul(0.5).dtype, "float32");
     assert.deepEqual(i.mul(0.5).toArray(), [0.5, 1]);
+  });
+});
+
+describe("mapFile", () => {
+  test("maps a file's bytes privately: the tensor reads them, writes to it never reach the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "simclr-mapfile-"));
+    const file = join(dir, "data.bin");
+    const bytes = Float32Array.from([1.5, -2, 3.25, 4, 1e-3, 7]);
+    writeFileSync(file, Buffer.from(bytes.buffer));
+    const t = mapFile(file, 6, "float32");
+    assert.deepEqual([...t.dataAsNumbers()], [...bytes]);
+    for (const access of ["random", "willneed", "sequential", "normal"] as const) adviseMapped(t, access);
+    assert.deepEqual([...t.dataAsNumbers()], [...bytes], "advice changes no data");
+    assert.throws(() => adviseMapped(t, "backwards" as "random"), ArgumentError);
+    const first4 = mapFile(file, 4, "float32");
+    assert.deepEqual(first4.shape, [4]);
+    first4.mul_(10); // copy-on-write: this process's pages only
+    assert.deepEqual([...first4.dataAsNumbers()], [15, -20, 32.5, 40]);
+    assert.ok(readFileSync(file).equals(Buffer.from(bytes.buffer)), "the file is unchanged");
+    t.dispose();
+    first4.dispose();
+    assert.throws(() => mapFile(file, 7, "float32"), /size is smaller than the required mapping size/);
+    assert.throws(() => mapFile(join(dir, "missing"), 1, "uint8"), /unable to open file/);
+    assert.throws(() => mapFile(file, 0, "uint8"), ArgumentError);
+    assert.throws(() => mapFile("", 1, "uint8"), ArgumentError);
   });
 });
 
