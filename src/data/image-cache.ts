@@ -13,17 +13,28 @@
  * building needs memory for the images in flight only, whatever the folder's size.
  *
  * Ownership: the images tensor of an opened entry owns its mapping (dispose() unmaps it). The
- * mapping is private: writing into the tensor copies the page and never reaches the file. It
- * is advised as randomly accessed (no read-around on page faults), as shuffled batches read it.
+ * mapping is private: writing into the tensor copies the page and never reaches the file. A
+ * file larger than half the memory the process may use is advised as randomly read (below).
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { writeFileAtomic } from "../nn/safetensors.js";
 import { adviseMapped, empty, mapFile, tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { FileWriteError } from "../errors.js";
+import { availableMemory } from "./host-memory.js";
 
 /** Bumped whenever the cached contents change meaning, so old entries are never read. */
 export const CACHE_FORMAT = "simclr-image-folder/2";
+
+/**
+ * A cache file bigger than this fraction of the memory the process may use is advised as
+ * randomly read (madvise MADV_RANDOM): it may not fit in the page cache. Batches are shuffled;
+ * by default each page fault reads ~128 KiB around the page, and once the file does not fit,
+ * most of that is evicted unread (an epoch 2.7x slower under a memory limit below the file's
+ * size; BENCHMARKS.md). A file that fits keeps the default, whose fault-around maps 16 cached
+ * pages a fault (warm reads 4-14x faster than with the advice).
+ */
+const RANDOM_ACCESS_ABOVE = 0.5;
 
 /** What an entry's index file records. Paths are relative to the folder's root. */
 export interface CacheIndex {
@@ -101,10 +112,7 @@ export function openCache(paths: { pixels: string; index: string }, size: number
     } catch {
       return null; // replaced or removed since the stat
     }
-    // Batches are shuffled: without this, each page fault reads ~128 KiB around it, and when the
-    // file is larger than the page cache most of that is evicted unread (an epoch 2.7x slower
-    // under a memory limit below the file's size; BENCHMARKS.md)
-    adviseMapped(flat, "random");
+    if (bytes > RANDOM_ACCESS_ABOVE * availableMemory()) adviseMapped(flat, "random");
     images = flat.view(shape); // (N, C, size, size), sharing the mapping
     flat.dispose();
   }

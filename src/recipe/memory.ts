@@ -15,12 +15,13 @@
  * It is meant to be right within a factor of about two (measured in RELIABILITY.md): its use
  * is telling 3 GB from 3 TB, not tuning a batch size.
  */
-import { readFileSync } from "node:fs";
-import { totalmem } from "node:os";
 import type { Config } from "../config/schema.js";
 import { SCHEMA } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { ARCH_DEPTH, dataShape } from "./recipe.js";
+import { availableMemory } from "../data/host-memory.js";
+
+export { availableMemory, cgroupMemoryLimits } from "../data/host-memory.js";
 
 /** Blocks per stage and block kind of each depth (He et al. 2016, table 1). */
 const STAGES: Record<number, { blocks: number[]; bottleneck: boolean }> = {
@@ -118,42 +119,6 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), parameters: shape.parameters };
 }
 
-/**
- * The memory limits of the cgroups this process is in, and of their ancestors (a limit set on
- * a parent applies below it), read from `/proc/self/cgroup`: cgroup v2's memory.max and v1's
- * memory.limit_in_bytes. `root` and `procCgroup` are for tests.
- */
-export function cgroupMemoryLimits(root = "/sys/fs/cgroup", procCgroup = "/proc/self/cgroup"): number[] {
-  let lines: string[];
-  try {
-    lines = readFileSync(procCgroup, "utf-8").split("\n");
-  } catch {
-    return [];
-  }
-  const limits: number[] = [];
-  for (const line of lines) {
-    const [, controllers, path] = /^\d+:([^:]*):(\/.*)$/.exec(line) ?? [];
-    if (path === undefined) continue;
-    const v2 = controllers === "";
-    if (!v2 && !(controllers ?? "").split(",").includes("memory")) continue;
-    const [base, file] = v2 ? [root, "memory.max"] : [`${root}/memory`, "memory.limit_in_bytes"];
-    for (let dir = path; ; dir = dir.slice(0, dir.lastIndexOf("/")) || "/") {
-      try {
-        const value = Number(readFileSync(`${base}${dir === "/" ? "" : dir}/${file}`, "utf-8").trim()); // "max" is NaN: no limit
-        if (Number.isFinite(value) && value > 0) limits.push(value);
-      } catch {
-        // not mounted here, or no such file at this level
-      }
-      if (dir === "/") break;
-    }
-  }
-  return limits;
-}
-
-/** Memory this process may use: the machine's, or its cgroups' lowest limit when lower. */
-export function availableMemory(): number {
-  return Math.min(totalmem(), ...cgroupMemoryLimits());
-}
 
 const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
 
