@@ -47,6 +47,9 @@ int64_t LiveCount();
 
 }  // namespace tensors
 
+// cpu_allocator.cc: installs the caching CPU allocator when SIMCLR_MALLOC=caching.
+bool InstallCachingCpuAllocator();
+
 // Registration functions of the translation units.
 void InitTensorApi(Napi::Env env, Napi::Object exports);
 void InitOps(Napi::Env env, Napi::Object exports);

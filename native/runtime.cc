@@ -125,12 +125,14 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 // step, so it page-faults on every fresh page (measured: ~90,000 minor faults a step on the
 // demo's step, ~20% of its time). Raising both to their maximum keeps freed activations in the
 // heap for the next step; peak RSS is unchanged (the same blocks are reused). Skipped when
-// the user set either through glibc's own variables, or SIMCLR_MALLOC=default.
+// the user set either through glibc's own variables. Used with SIMCLR_MALLOC=glibc; the default
+// is now the caching allocator (cpu_allocator.cc), which avoids the heap fragmentation these
+// settings cause (BENCHMARKS.md, peak RSS).
 void TuneMalloc() {
 #ifdef __GLIBC__
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return;
   const char* mode = std::getenv("SIMCLR_MALLOC");
-  if (mode != nullptr && std::strcmp(mode, "default") == 0) return;
+  if (mode == nullptr || std::strcmp(mode, "glibc") != 0) return;
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
@@ -139,7 +141,7 @@ void TuneMalloc() {
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
-  TuneMalloc();
+  if (!InstallCachingCpuAllocator()) TuneMalloc();
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled, "setGradEnabled"));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled, "isGradEnabled"));
   exports.Set("setAutocast", Napi::Function::New(env, SetAutocast, "setAutocast"));
