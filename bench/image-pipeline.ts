@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.js";
 import { DataLoader, toUnitFloat } from "../src/data/loader.js";
-import { decodeImage, forEachBounded, listImages, loadImageFolder } from "../src/data/image-folder.js";
+import { decodeImage, forEachBounded, hwcToPlanes, listImages, loadImageFolder } from "../src/data/image-folder.js";
 import { cifar10JpgRoot } from "../src/data/shared-datasets.js";
 import { buildAugment, buildModel, buildOptimizer } from "../src/recipe/recipe.js";
 import { randint, tensor } from "../src/tensor/factory.js";
@@ -64,16 +64,11 @@ const files = listImages(root).map((f) => join(root, f));
 
 /** Decodes `paths` to one uint8 (n, 3, size, size) tensor on sharp's threads. */
 async function decodeBatch(paths: string[], size: number): Promise<Tensor> {
-  const plane = size * size;
-  const pixels = new Uint8Array(paths.length * 3 * plane);
+  const imageBytes = 3 * size * size;
+  const pixels = new Uint8Array(paths.length * imageBytes);
   await forEachBounded(paths.length, 32, async (i) => {
     const hwc = await decodeImage(paths[i] as string, size, 3);
-    const base = i * 3 * plane;
-    for (let p = 0; p < plane; p++) {
-      pixels[base + p] = hwc[3 * p] as number;
-      pixels[base + plane + p] = hwc[3 * p + 1] as number;
-      pixels[base + 2 * plane + p] = hwc[3 * p + 2] as number;
-    }
+    hwcToPlanes(hwc, pixels.subarray(i * imageBytes, (i + 1) * imageBytes), 3);
   });
   return tensor(pixels, { shape: [paths.length, 3, size, size] }); // (n, 3, size, size)
 }

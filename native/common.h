@@ -47,7 +47,8 @@ int64_t LiveCount();
 
 }  // namespace tensors
 
-// cpu_allocator.cc: installs the caching CPU allocator when SIMCLR_MALLOC=caching.
+// cpu_allocator.cc: installs the caching CPU allocator (the default); false when SIMCLR_MALLOC
+// or glibc's MALLOC_* variables ask for another allocator.
 bool InstallCachingCpuAllocator();
 
 // Registration functions of the translation units.

@@ -1,6 +1,6 @@
 // A caching CPU allocator for libtorch (the default; SIMCLR_MALLOC=glibc or =default turn it
-// off): blocks of 1 MiB and more are kept on free lists by size and handed out again to a request of the same
-// size, the way PyTorch's CUDA allocator works. A training step allocates the same activation
+// off): blocks of 1 MiB and more are kept on free lists by size and handed out again to a
+// request of the same size, the way PyTorch's CUDA allocator works. A training step allocates the same activation
 // sizes every step, so after the first step nothing is page-faulted in again and nothing
 // fragments glibc's heap. Live plus cached bytes are held under 1.25x the most ever live: a
 // miss beyond that frees cached blocks (largest first) before allocating.
@@ -23,8 +23,6 @@ constexpr size_t kRound = 1 << 16;
 
 class CachingCpuAllocator final : public at::Allocator {
  public:
-  explicit CachingCpuAllocator(at::Allocator* base) : base_(base) {}
-
   at::DataPtr allocate(size_t n) const override {
     if (n < kMinCached) {
       void* small = c10::alloc_cpu(n);
@@ -96,7 +94,6 @@ class CachingCpuAllocator final : public at::Allocator {
   }
 
  private:
-  at::Allocator* base_;
   mutable std::mutex mu_;
   mutable std::unordered_map<size_t, std::vector<void*>> free_;
   mutable std::unordered_map<void*, size_t> sizes_;
@@ -117,7 +114,7 @@ bool InstallCachingCpuAllocator() {
   const char* mode = std::getenv("SIMCLR_MALLOC");
   if (mode != nullptr && mode[0] != '\0' && std::strcmp(mode, "caching") != 0) return false;
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return false;
-  instance = new CachingCpuAllocator(c10::GetDefaultCPUAllocator());
+  instance = new CachingCpuAllocator();
   c10::SetCPUAllocator(instance, /*priority=*/1);
   return true;
 }

@@ -143,11 +143,6 @@ export class CacheWriter {
     }
   }
 
-  /** The first write error, if any: the entry cannot be finished. */
-  get failed(): Error | null {
-    return this.#failed;
-  }
-
   /** Stores one image (C, size, size bytes) in its slot. */
   write(slot: number, chw: Uint8Array): void {
     if (this.#failed !== null || this.#fd === null) return;

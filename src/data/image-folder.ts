@@ -223,6 +223,20 @@ export async function decodeImage(file: string | Buffer, size: number, channels:
   return data;
 }
 
+/** Copies one decoded image from HWC bytes (decodeImage's layout) into `chw` as C planes. */
+export function hwcToPlanes(hwc: Uint8Array, chw: Uint8Array, channels: 1 | 3): void {
+  if (channels === 1) {
+    chw.set(hwc);
+    return;
+  }
+  const plane = chw.length / 3;
+  for (let p = 0; p < plane; p++) {
+    chw[p] = hwc[3 * p] as number; // R plane
+    chw[plane + p] = hwc[3 * p + 1] as number; // G plane
+    chw[2 * plane + p] = hwc[3 * p + 2] as number; // B plane
+  }
+}
+
 /** Runs `fn(0..count-1)` with at most `limit` calls in flight; `fn` must not reject. */
 export async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -322,32 +336,19 @@ async function decodeFolder(root: string, listing: Listing, options: ImageFolder
 async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: CacheWriter | null): Promise<ImageFolder | null> {
   const { size } = options;
   const total = listing.items.length;
-  const plane = size * size;
-  const imageBytes = channels * plane;
+  const imageBytes = channels * size * size;
   const pixels = writer === null ? new Uint8Array(total * imageBytes) : null;
   const failures: (string | null)[] = new Array<string | null>(total).fill(null);
   let done = 0;
   await forEachBounded(total, DECODE_CONCURRENCY, async (i) => {
     const file = join(root, (listing.items[i] as { file: string }).file);
-    let hwc: Buffer;
     try {
-      hwc = await decodeImage(file, size, channels);
+      const hwc = await decodeImage(file, size, channels);
+      const chw = pixels === null ? new Uint8Array(imageBytes) : pixels.subarray(i * imageBytes, (i + 1) * imageBytes);
+      hwcToPlanes(hwc, chw, channels);
+      writer?.write(i, chw);
     } catch (e) {
       failures[i] = (e as Error).message || String(e);
-      hwc = Buffer.alloc(0);
-    }
-    if (failures[i] === null) {
-      const chw = pixels === null ? new Uint8Array(imageBytes) : pixels.subarray(i * imageBytes, (i + 1) * imageBytes);
-      if (channels === 1) {
-        chw.set(hwc);
-      } else {
-        for (let p = 0; p < plane; p++) {
-          chw[p] = hwc[3 * p] as number; // R plane
-          chw[plane + p] = hwc[3 * p + 1] as number; // G plane
-          chw[2 * plane + p] = hwc[3 * p + 2] as number; // B plane
-        }
-      }
-      writer?.write(i, chw);
     }
     done++;
     options.onProgress?.(done, total);

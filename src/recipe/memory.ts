@@ -21,8 +21,6 @@ import { ConfigError } from "../errors.js";
 import { ARCH_DEPTH, dataShape } from "./recipe.js";
 import { availableMemory } from "../data/host-memory.js";
 
-export { availableMemory, cgroupMemoryLimits } from "../data/host-memory.js";
-
 /** Blocks per stage and block kind of each depth (He et al. 2016, table 1). */
 const STAGES: Record<number, { blocks: number[]; bottleneck: boolean }> = {
   18: { blocks: [2, 2, 2, 2], bottleneck: false },
@@ -118,7 +116,6 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
   };
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), parameters: shape.parameters };
 }
-
 
 const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
 

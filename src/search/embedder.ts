@@ -3,7 +3,7 @@
  * to the encoder's input side, as the image-folder loader does), pixels / 255, the frozen
  * encoder's h with BN in inference mode, L2-normalised. One batch is one synchronous forward.
  */
-import { decodeImage, forEachBounded } from "../data/image-folder.js";
+import { decodeImage, forEachBounded, hwcToPlanes } from "../data/image-folder.js";
 import type { ResNet } from "../models/resnet.js";
 import { tensor } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
@@ -30,8 +30,7 @@ export class ImageEmbedder {
 
   /** Decodes files or encoded bytes, 32 at a time; unreadable ones are reported, not thrown. */
   async decode(inputs: readonly (string | Buffer)[]): Promise<Decoded> {
-    const plane = this.side * this.side;
-    const bytes = this.channels * plane;
+    const bytes = this.channels * this.side * this.side;
     const hwcs: (Buffer | string)[] = new Array(inputs.length);
     await forEachBounded(inputs.length, 32, async (i) => {
       try {
@@ -45,15 +44,7 @@ export class ImageEmbedder {
     let row = 0;
     const rows = hwcs.map((hwc) => {
       if (typeof hwc === "string") return { error: hwc };
-      const base = row * bytes;
-      if (this.channels === 1) pixels.set(hwc, base);
-      else {
-        for (let p = 0; p < plane; p++) {
-          pixels[base + p] = hwc[3 * p] as number; // HWC -> CHW
-          pixels[base + plane + p] = hwc[3 * p + 1] as number;
-          pixels[base + 2 * plane + p] = hwc[3 * p + 2] as number;
-        }
-      }
+      hwcToPlanes(hwc, pixels.subarray(row * bytes, (row + 1) * bytes), this.channels);
       return { row: row++ };
     });
     return { pixels, count, rows };

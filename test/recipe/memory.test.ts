@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { ConfigError, FileWriteError, loadConfig, rand, writeSafetensors } from "../../src/index.js";
-import { cgroupMemoryLimits, checkPretrainMemory, estimatePretrainMemory } from "../../src/recipe/memory.js";
+import { checkPretrainMemory, estimatePretrainMemory } from "../../src/recipe/memory.js";
+import { cgroupMemoryLimits } from "../../src/data/host-memory.js";
 import { buildModel, dataShape } from "../../src/recipe/recipe.js";
 import { saveCheckpoint } from "../../src/run/checkpoint.js";
 
