@@ -48,9 +48,12 @@ const theirs = (format: Format, profile: boolean) =>
 const runs: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [] };
 /** Each run's peak resident memory (the whole process: runtime, libtorch and the step), MiB. */
 const rss: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [] };
+/** Each run's peak resident memory before its first step (runtime, libtorch, model and images), MiB. */
+const baseRss: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [] };
 const record = (key: string, result: Record<string, unknown>) => {
   runs[key]?.push(result.views_per_s as number);
   rss[key]?.push(result.peak_rss_mib as number);
+  baseRss[key]?.push(result.baseline_rss_mib as number);
 };
 for (let r = 0; r < Number(values.rounds); r++) {
   for (const format of FORMATS) {
@@ -76,6 +79,7 @@ console.log(
     ratio_vs_pytorch_default: ratio("pytorch_contiguous"),
     ratio_vs_pytorch_channels_last: ratio("pytorch_channels_last"),
     peak_rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.length ? median(v) : null])),
+    baseline_rss_mib: Object.fromEntries(Object.entries(baseRss).map(([k, v]) => [k, v.length ? median(v) : null])),
     rounds: runs,
     ...(profiles !== undefined ? { profiles } : {}),
   }),

@@ -51,6 +51,18 @@ int64_t LiveCount();
 // or glibc's MALLOC_* variables ask for another allocator.
 bool InstallCachingCpuAllocator();
 
+// The caching allocator's counters, in bytes of blocks of 1 MiB and more (smaller ones are malloc's).
+struct CpuAllocatorStats {
+  size_t live;               // handed out now
+  size_t reserved;           // mapped now (handed out, or cached in segments)
+  size_t peak_live;
+  size_t peak_reserved;
+  size_t segments_mapped;    // mmap calls so far: a steady training step adds none
+  size_t segments_unmapped;  // segments given back to the system
+};
+// Fills `out`; false when the caching allocator is not installed.
+bool CachingCpuAllocatorStats(CpuAllocatorStats* out);
+
 // Registration functions of the translation units.
 void InitTensorApi(Napi::Env env, Napi::Object exports);
 void InitOps(Napi::Env env, Napi::Object exports);

@@ -1,25 +1,50 @@
 // A caching CPU allocator for libtorch (the default; SIMCLR_MALLOC=glibc or =default turn it
-// off): blocks of 1 MiB and more are kept on free lists by size and handed out again to a
-// request of the same size, the way PyTorch's CUDA allocator works. A training step allocates the same activation
-// sizes every step, so after the first step nothing is page-faulted in again and nothing
-// fragments glibc's heap. Live plus cached bytes are held under 1.25x the most ever live: a
-// miss beyond that frees cached blocks (largest first) before allocating.
+// off), built like PyTorch's CUDA caching allocator. A training step allocates and frees the
+// same activation sizes every step: after the first step no page is faulted in again and
+// nothing fragments glibc's heap.
+//
+// Blocks of 1 MiB and more (rounded up to 64 KiB) are carved out of segments, each one
+// anonymous mmap of its own. A request takes the smallest free block that fits (best fit) and
+// splits off the rest when the rest is 1 MiB or more; a freed block merges with free
+// neighbours of its segment. Splitting is what keeps memory low: a block freed early in the
+// forward pass serves two smaller ones later, so the cache holds little beyond the step's peak
+// (measured on traces of the step, BENCHMARKS.md "Peak RSS": free lists by exact size needed
+// 1.25x the peak live bytes to stop missing; best fit needs 1.05x). Reserved bytes (all
+// segments) are held under 1.05x the most ever live: a request that needs a new segment first
+// unmaps wholly free segments, largest first, while over that bound. Segments are returned
+// with munmap, so released memory leaves the process (freeing through glibc would not).
+// Smaller blocks go to glibc (c10::alloc_cpu). One deleter serves both: libtorch checks it.
 #include "common.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
+#include <c10/util/Exception.h>
 
+#include <sys/mman.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
+#include <utility>
 
 namespace simclr {
 namespace {
 
-constexpr size_t kMinCached = 1 << 20;
-constexpr size_t kRound = 1 << 16;
+constexpr size_t kMinCached = 1 << 20;  // smaller requests go to malloc; no smaller remainder is split off
+constexpr size_t kRound = 1 << 16;      // large requests and segments are multiples of 64 KiB
+constexpr double kBound = 1.05;         // reserved <= kBound x peak live, where a free segment allows it
+
+// A piece of a segment, free or handed out. Blocks of one segment form a list in address order.
+struct Block {
+  char* ptr;
+  size_t size;
+  bool free;
+  Block* prev;
+  Block* next;
+};
 
 class CachingCpuAllocator final : public at::Allocator {
  public:
@@ -29,77 +54,123 @@ class CachingCpuAllocator final : public at::Allocator {
       return {small, small, &Delete, at::Device(at::DeviceType::CPU)};
     }
     size_t size = (n + kRound - 1) / kRound * kRound;
-    void* p = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(size);
-      if (it != free_.end() && !it->second.empty()) {
-        p = it->second.back();
-        it->second.pop_back();
-        cached_ -= size;
-      } else {
-        size_t bound = peak_live_ + peak_live_ / 4;
-        while (cached_ > 0 && live_ + cached_ + size > bound) EvictOne();
-      }
-      live_ += size;
-      if (live_ > peak_live_) peak_live_ = live_;
-    }
-    if (p == nullptr) {
-      try {
-        p = c10::alloc_cpu(size);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu_);
-        while (cached_ > 0) EvictOne();
-        p = c10::alloc_cpu(size);  // throws again if memory is truly short
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      sizes_[p] = size;
-    }
-    return {p, p, &Delete, at::Device(at::DeviceType::CPU)};
+    std::lock_guard<std::mutex> lock(mu_);
+    Block* block = TakeFree(size);
+    if (block == nullptr) block = NewSegment(size);
+    live_[block->ptr] = block;
+    live_bytes_ += block->size;
+    if (live_bytes_ > stats_.peak_live) stats_.peak_live = live_bytes_;
+    return {block->ptr, block->ptr, &Delete, at::Device(at::DeviceType::CPU)};
   }
 
   at::DeleterFnPtr raw_deleter() const override { return &Delete; }
 
   static void Delete(void* p);
 
- private:
-  // Frees one cached block (of the largest cached size). Caller holds mu_.
-  void EvictOne() const {
-    auto victim = free_.end();
-    for (auto it = free_.begin(); it != free_.end(); ++it) {
-      if (!it->second.empty() && (victim == free_.end() || it->first > victim->first)) victim = it;
-    }
-    if (victim == free_.end()) return;
-    void* p = victim->second.back();
-    victim->second.pop_back();
-    cached_ -= victim->first;
-    sizes_.erase(p);
-    c10::free_cpu(p);
-  }
-
- public:
   void Release(void* p) const {
     if (p == nullptr) return;
     std::unique_lock<std::mutex> lock(mu_);
-    auto it = sizes_.find(p);
-    if (it == sizes_.end()) {  // a small block: not cached
+    auto it = live_.find(p);
+    if (it == live_.end()) {  // a small block: malloc's
       lock.unlock();
       c10::free_cpu(p);
       return;
     }
-    size_t size = it->second;
-    live_ -= size;
-    free_[size].push_back(p);
-    cached_ += size;
+    Block* block = it->second;
+    live_.erase(it);
+    live_bytes_ -= block->size;
+    block->free = true;
+    if (block->next != nullptr && block->next->free) Merge(block, block->next);
+    if (block->prev != nullptr && block->prev->free) {
+      Block* prev = block->prev;
+      Merge(prev, block);
+      block = prev;
+    }
+    free_.emplace(Key(block), block);
+  }
+
+  CpuAllocatorStats Stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    CpuAllocatorStats s = stats_;
+    s.live = live_bytes_;
+    s.reserved = reserved_;
+    return s;
   }
 
  private:
+  using FreeKey = std::pair<size_t, uintptr_t>;  // best fit: smallest size, then lowest address
+  static FreeKey Key(const Block* b) { return {b->size, reinterpret_cast<uintptr_t>(b->ptr)}; }
+
+  // The smallest free block of at least `size` bytes, split to `size` when the rest is large
+  // enough to keep; nullptr when none fits. Caller holds mu_.
+  Block* TakeFree(size_t size) const {
+    auto it = free_.lower_bound({size, 0});
+    if (it == free_.end()) return nullptr;
+    Block* block = it->second;
+    free_.erase(it);
+    block->free = false;
+    if (block->size - size >= kMinCached) {
+      Block* rest = new Block{block->ptr + size, block->size - size, true, block, block->next};
+      if (block->next != nullptr) block->next->prev = rest;
+      block->next = rest;
+      block->size = size;
+      free_.emplace(Key(rest), rest);
+    }
+    return block;
+  }
+
+  // Absorbs `b` (free, just after `a`) into `a`. Caller holds mu_; `a` is not in free_ after.
+  void Merge(Block* a, Block* b) const {
+    free_.erase(Key(a));
+    free_.erase(Key(b));
+    a->size += b->size;
+    a->next = b->next;
+    if (b->next != nullptr) b->next->prev = a;
+    delete b;
+  }
+
+  // A new segment of `size` bytes, handed out whole. Free segments are unmapped first while
+  // the reserved bytes would exceed the bound, and all of them if mmap fails. Caller holds mu_.
+  Block* NewSegment(size_t size) const {
+    size_t peak = live_bytes_ + size > stats_.peak_live ? live_bytes_ + size : stats_.peak_live;
+    size_t bound = static_cast<size_t>(kBound * static_cast<double>(peak));
+    while (reserved_ + size > bound && UnmapLargestFreeSegment()) {
+    }
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      while (UnmapLargestFreeSegment()) {
+      }
+      p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
+    TORCH_CHECK(p != MAP_FAILED, "CPU allocator: not enough memory: tried to allocate ", size, " bytes (", live_bytes_,
+                " bytes in use)");
+    reserved_ += size;
+    stats_.segments_mapped += 1;
+    if (reserved_ > stats_.peak_reserved) stats_.peak_reserved = reserved_;
+    return new Block{static_cast<char*>(p), size, false, nullptr, nullptr};
+  }
+
+  // Unmaps the largest segment with nothing handed out of it; false when there is none.
+  bool UnmapLargestFreeSegment() const {
+    for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
+      Block* b = it->second;
+      if (b->prev != nullptr || b->next != nullptr) continue;  // part of a segment still in use
+      free_.erase(std::next(it).base());
+      munmap(b->ptr, b->size);
+      reserved_ -= b->size;
+      stats_.segments_unmapped += 1;
+      delete b;
+      return true;
+    }
+    return false;
+  }
+
   mutable std::mutex mu_;
-  mutable std::unordered_map<size_t, std::vector<void*>> free_;
-  mutable std::unordered_map<void*, size_t> sizes_;
-  mutable size_t live_ = 0;
-  mutable size_t cached_ = 0;
-  mutable size_t peak_live_ = 0;
+  mutable std::map<FreeKey, Block*> free_;
+  mutable std::unordered_map<void*, Block*> live_;
+  mutable size_t live_bytes_ = 0;
+  mutable size_t reserved_ = 0;
+  mutable CpuAllocatorStats stats_{};
 };
 
 CachingCpuAllocator* instance = nullptr;
@@ -116,6 +187,12 @@ bool InstallCachingCpuAllocator() {
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return false;
   instance = new CachingCpuAllocator();
   c10::SetCPUAllocator(instance, /*priority=*/1);
+  return true;
+}
+
+bool CachingCpuAllocatorStats(CpuAllocatorStats* out) {
+  if (instance == nullptr) return false;
+  *out = instance->Stats();
   return true;
 }
 

@@ -106,6 +106,21 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// The caching CPU allocator's counters (bytes, counts), or null when another allocator is in use.
+Napi::Value CpuAllocatorStatsValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CpuAllocatorStats s{};
+  if (!CachingCpuAllocatorStats(&s)) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("liveBytes", static_cast<double>(s.live));
+  o.Set("reservedBytes", static_cast<double>(s.reserved));
+  o.Set("peakLiveBytes", static_cast<double>(s.peak_live));
+  o.Set("peakReservedBytes", static_cast<double>(s.peak_reserved));
+  o.Set("segmentsMapped", static_cast<double>(s.segments_mapped));
+  o.Set("segmentsUnmapped", static_cast<double>(s.segments_unmapped));
+  return o;
+}
+
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
 }
@@ -150,6 +165,7 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("cpuAllocatorStats", Napi::Function::New(env, CpuAllocatorStatsValue, "cpuAllocatorStats"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("version", Napi::Function::New(env, Version, "version"));
 }

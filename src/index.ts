@@ -36,6 +36,7 @@ export {
   setRngState,
   setNumThreads,
   getNumThreads,
+  cpuAllocatorStats,
   cudaAvailable,
   cudaDeviceCount,
   liveTensorCount,

@@ -17,6 +17,20 @@ export type TensorId = number;
 /** What an operator call can return: tensor ids, numbers, or lists of them. */
 export type NativeResult = TensorId | boolean | string | null | NativeResult[];
 
+/** The caching CPU allocator's counters (blocks of 1 MiB and more; see docs/native.md). */
+export interface CpuAllocatorStats {
+  /** Bytes handed out to tensors now. */
+  liveBytes: number;
+  /** Bytes mapped now: handed out, or cached for the next request. */
+  reservedBytes: number;
+  peakLiveBytes: number;
+  peakReservedBytes: number;
+  /** Segments mapped so far (a training step in its steady state maps none). */
+  segmentsMapped: number;
+  /** Segments given back to the system. */
+  segmentsUnmapped: number;
+}
+
 export interface NativeAddon {
   dispose(id: TensorId): void;
   isLive(id: TensorId): boolean;
@@ -52,6 +66,7 @@ export interface NativeAddon {
   getNumThreads(): number;
   profilerStart(): void;
   profilerStop(): { name: string; calls: number; totalUs: number; selfUs: number }[];
+  cpuAllocatorStats(): CpuAllocatorStats | null;
   cudaDeviceCount(): number;
   version(): { torch: string; parallel: string };
   distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string; isServer: boolean; device: string; prefix: string }): number;

@@ -170,6 +170,7 @@ def step():
     loss.backward()
     lars_step()
 
+baseline_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # interpreter, libtorch, model and images: before any step
 for _ in range(a.warmup):
     step()
 times = []
@@ -187,7 +188,7 @@ out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num
        "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
        "step_ms": [round(t * 1000, 1) for t in times],
        # the process's peak resident memory (interpreter, libtorch and the step), as simclr bench reports it
-       "peak_rss_mib": peak_rss_mib}
+       "peak_rss_mib": peak_rss_mib, "baseline_rss_mib": baseline_rss_mib}
 
 def phased_step(laps):
     t = [time.perf_counter()]

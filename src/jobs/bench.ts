@@ -8,7 +8,7 @@ import { toUnitFloat } from "../data/loader.js";
 import { buildAugment, buildModel, buildOptimizer, dataShape } from "../recipe/recipe.js";
 import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 import { randint } from "../tensor/factory.js";
-import { getNumThreads, manualSeed, profileOps } from "../tensor/runtime.js";
+import { cpuAllocatorStats, getNumThreads, manualSeed, profileOps } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { simclrForward, simclrViews } from "../train/simclr-step.js";
 import { contrastiveLoss, embed } from "../train/contrastive.js";
@@ -30,6 +30,10 @@ export interface BenchResult {
   step_ms: number;
   /** This process's peak resident memory after the timed steps (Node, libtorch and the step), MiB. */
   peak_rss_mib: number;
+  /** Peak resident memory before the first step (Node, libtorch, model, images), MiB: peak minus this is the step's own. */
+  baseline_rss_mib: number;
+  /** The caching CPU allocator's peak bytes handed out and mapped, MiB, and segments mapped during the timed steps (0 in a steady state); null under SIMCLR_MALLOC=glibc|default. */
+  cpu_allocator: { peak_live_mib: number; peak_reserved_mib: number; segments_mapped_in_timed_steps: number } | null;
   /** With several processes: the median time of the gradient all-reduce within a step. */
   allreduce_ms?: number;
   /** With `profile`: the step's phases (median ms, no profiler running) and its top operators per step (libtorch's profiler). */
@@ -115,8 +119,12 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     lap("optimizer");
   };
   try {
+    const baselineRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
     timeIt(step, options.warmup);
+    const mappedBefore = cpuAllocatorStats()?.segmentsMapped ?? 0;
     const stepTimes = timeIt(step, options.steps);
+    const alloc = cpuAllocatorStats();
+    const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
     const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024); // after the steps, before the profiler's own memory
     let profile: StepProfile | undefined;
     if (options.profile) {
@@ -144,6 +152,8 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
       augment_views_per_s: Number((local / (median(augmentTimes) / 1000)).toFixed(0)),
       step_ms: Number(stepMs.toFixed(1)),
       peak_rss_mib: peakRssMib,
+      baseline_rss_mib: baselineRssMib,
+      cpu_allocator: alloc === null ? null : { peak_live_mib: mib(alloc.peakLiveBytes), peak_reserved_mib: mib(alloc.peakReservedBytes), segments_mapped_in_timed_steps: alloc.segmentsMapped - mappedBefore },
       ...(parallel !== null ? { allreduce_ms: Number(median(allreduceTimes.slice(-options.steps)).toFixed(2)) } : {}),
       ...(profile !== undefined ? { profile } : {}),
       config: { data: config.data.name, arch: config.model.arch, width: config.model.width, batch: b, processes: world, image: [channels, side, side], precision: config.train.precision, threads: getNumThreads(), device },

@@ -1,6 +1,6 @@
 /** Process-wide libtorch settings: threads, seeds, grad mode, autocast, devices. */
 import { availableParallelism } from "node:os";
-import { native } from "../native.js";
+import { native, type CpuAllocatorStats } from "../native.js";
 import { dtypeCode, type DType } from "./dtype.js";
 import { Tensor } from "./tensor.js";
 import { ArgumentError } from "../errors.js";
@@ -13,6 +13,14 @@ export function setNumThreads(n: number): void {
 
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+
+/**
+ * The caching CPU allocator's counters, or null when SIMCLR_MALLOC (or glibc's MALLOC_*
+ * variables) chose another allocator. Blocks under 1 MiB are malloc's and not counted.
+ */
+export function cpuAllocatorStats(): CpuAllocatorStats | null {
+  return native.cpuAllocatorStats();
 }
 
 /**
