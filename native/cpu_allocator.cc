@@ -53,11 +53,17 @@ class CachingCpuAllocator final : public at::Allocator {
       void* small = c10::alloc_cpu(n);
       return {small, small, &Delete, at::Device(at::DeviceType::CPU)};
     }
+    TORCH_CHECK(n <= SIZE_MAX / 2, "CPU allocator: cannot allocate ", n, " bytes");
     size_t size = (n + kRound - 1) / kRound * kRound;
     std::lock_guard<std::mutex> lock(mu_);
     Block* block = TakeFree(size);
     if (block == nullptr) block = NewSegment(size);
-    live_[block->ptr] = block;
+    try {
+      live_.emplace(block->ptr, block);
+    } catch (...) {  // out of memory for the map's node: the block goes back to the cache
+      FreeBlock(block);
+      throw;
+    }
     live_bytes_ += block->size;
     if (live_bytes_ > stats_.peak_live) stats_.peak_live = live_bytes_;
     return {block->ptr, block->ptr, &Delete, at::Device(at::DeviceType::CPU)};
@@ -79,14 +85,7 @@ class CachingCpuAllocator final : public at::Allocator {
     Block* block = it->second;
     live_.erase(it);
     live_bytes_ -= block->size;
-    block->free = true;
-    if (block->next != nullptr && block->next->free) Merge(block, block->next);
-    if (block->prev != nullptr && block->prev->free) {
-      Block* prev = block->prev;
-      Merge(prev, block);
-      block = prev;
-    }
-    free_.emplace(Key(block), block);
+    FreeBlock(block);
   }
 
   CpuAllocatorStats Stats() const {
@@ -98,6 +97,18 @@ class CachingCpuAllocator final : public at::Allocator {
   }
 
  private:
+  // Puts a block back in the cache, merged with its free neighbours. Caller holds mu_.
+  void FreeBlock(Block* block) const {
+    block->free = true;
+    if (block->next != nullptr && block->next->free) Merge(block, block->next);
+    if (block->prev != nullptr && block->prev->free) {
+      Block* prev = block->prev;
+      Merge(prev, block);
+      block = prev;
+    }
+    free_.emplace(Key(block), block);
+  }
+
   using FreeKey = std::pair<size_t, uintptr_t>;  // best fit: smallest size, then lowest address
   static FreeKey Key(const Block* b) { return {b->size, reinterpret_cast<uintptr_t>(b->ptr)}; }
 
@@ -107,10 +118,11 @@ class CachingCpuAllocator final : public at::Allocator {
     auto it = free_.lower_bound({size, 0});
     if (it == free_.end()) return nullptr;
     Block* block = it->second;
+    Block* rest = block->size - size >= kMinCached ? new Block{} : nullptr;  // may throw: before any change
     free_.erase(it);
     block->free = false;
-    if (block->size - size >= kMinCached) {
-      Block* rest = new Block{block->ptr + size, block->size - size, true, block, block->next};
+    if (rest != nullptr) {
+      *rest = Block{block->ptr + size, block->size - size, true, block, block->next};
       if (block->next != nullptr) block->next->prev = rest;
       block->next = rest;
       block->size = size;
@@ -136,18 +148,21 @@ class CachingCpuAllocator final : public at::Allocator {
     size_t bound = static_cast<size_t>(kBound * static_cast<double>(peak));
     while (reserved_ + size > bound && UnmapLargestFreeSegment()) {
     }
+    Block* block = new Block{nullptr, size, false, nullptr, nullptr};  // may throw: before the mapping
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       while (UnmapLargestFreeSegment()) {
       }
       p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
+    if (p == MAP_FAILED) delete block;
     TORCH_CHECK(p != MAP_FAILED, "CPU allocator: not enough memory: tried to allocate ", size, " bytes (", live_bytes_,
                 " bytes in use)");
+    block->ptr = static_cast<char*>(p);
     reserved_ += size;
     stats_.segments_mapped += 1;
     if (reserved_ > stats_.peak_reserved) stats_.peak_reserved = reserved_;
-    return new Block{static_cast<char*>(p), size, false, nullptr, nullptr};
+    return block;
   }
 
   // Unmaps the largest segment with nothing handed out of it; false when there is none.
@@ -181,13 +196,20 @@ void CachingCpuAllocator::Delete(void* p) { instance->Release(p); }
 
 // Installs the caching allocator (before any tensor exists) unless SIMCLR_MALLOC names another
 // mode or glibc's own malloc variables are set (the user tunes malloc themselves).
+// Once per process: the addon's init runs again in every worker thread that loads it, and a
+// second instance would be handed the first one's blocks to free.
 bool InstallCachingCpuAllocator() {
-  const char* mode = std::getenv("SIMCLR_MALLOC");
-  if (mode != nullptr && mode[0] != '\0' && std::strcmp(mode, "caching") != 0) return false;
-  if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return false;
-  instance = new CachingCpuAllocator();
-  c10::SetCPUAllocator(instance, /*priority=*/1);
-  return true;
+  static std::once_flag once;
+  static bool installed = false;
+  std::call_once(once, [] {
+    const char* mode = std::getenv("SIMCLR_MALLOC");
+    if (mode != nullptr && mode[0] != '\0' && std::strcmp(mode, "caching") != 0) return;
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return;
+    instance = new CachingCpuAllocator();
+    c10::SetCPUAllocator(instance, /*priority=*/1);
+    installed = true;
+  });
+  return installed;
 }
 
 bool CachingCpuAllocatorStats(CpuAllocatorStats* out) {

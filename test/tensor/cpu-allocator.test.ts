@@ -65,6 +65,23 @@ describe("the caching CPU allocator (native/cpu_allocator.cc)", () => {
     assert.deepEqual(r, { grew: 1, split: 0, merge: 0, live: 24 * 2 ** 20, end: 0, sums: [12 * 2 ** 18, 24 * 2 ** 18] });
   });
 
+  test("a worker thread that loads the package shares the one allocator: blocks made before it are freed safely", () => {
+    // The addon's init runs again in each worker; a second allocator instance would take over
+    // the deleter and free the first one's mmap'd blocks with free() (heap corruption).
+    const body = `
+      const { Worker } = await import("node:worker_threads");
+      const before = T.ones([4 << 20]); // 16 MiB, from the allocator installed by this thread
+      const worker = new Worker("const T = await import(" + JSON.stringify(${JSON.stringify(index)}) + "); const t = T.ones([3 << 20]); t.dispose();", { eval: true, type: "module" });
+      const code = await new Promise((resolve, reject) => { worker.on("exit", resolve); worker.on("error", reject); });
+      const sum = before.sum().item();
+      before.dispose();
+      const again = T.ones([4 << 20]);
+      const live = T.cpuAllocatorStats().liveBytes;
+      again.dispose();
+      console.log(JSON.stringify({ code, sum, live }));`;
+    assert.deepEqual(run("caching", body), { code: 0, sum: 4 * 2 ** 20, live: 16 * 2 ** 20 });
+  });
+
   test("random allocations and frees never hand out overlapping blocks", () => {
     // Each live tensor holds its own value; a block handed out twice (a split or merge gone
     // wrong) overwrites another tensor's value. 600 steps of sizes from 1 to 10 MiB.
