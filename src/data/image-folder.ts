@@ -12,6 +12,7 @@ import { extname, join, relative, resolve } from "node:path";
 import sharp from "sharp";
 import { tensor } from "../tensor/factory.js";
 import { CACHE_FORMAT, CacheWriter, cachePaths, openCache, type CacheEntry } from "./image-cache.js";
+import { lockOrWait, type BuildLock } from "./build-lock.js";
 import type { LabeledImages } from "./fashion-mnist.js";
 import { ArgumentError, DataError } from "../errors.js";
 
@@ -284,6 +285,9 @@ function checkOptions(options: ImageFolderOptions): 1 | 3 {
  * that file: the folder may be larger than memory. A later call with the same inputs maps it
  * again (`fromCache`); a changed file decodes afresh. An entry that cannot be read is decoded
  * over; one that cannot be written gives a warning and the images are decoded into memory.
+ * Processes that miss the same entry at once (the ranks of a launch) build it once: the first
+ * takes `<entry>.u8.lock` and the others wait, hearing its progress through `onProgress`
+ * (build-lock.ts).
  * With `cacheDir` null the images are decoded into memory and nothing is written.
  */
 export async function loadImageFolder(options: ImageFolderOptions): Promise<ImageFolder> {
@@ -300,14 +304,30 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Imag
   if (cached !== null) return fromEntry(root, cached, true);
 
   let writer: CacheWriter | null = null;
+  let lock: BuildLock | null = null;
   try {
     mkdirSync(cacheDir, { recursive: true });
+    // one builder per entry: another process (a rank of the same launch) may be building it
+    const got = await lockOrWait(`${paths.pixels}.lock`, () => openCache(paths, size, channels), { onWaitProgress: options.onProgress });
+    if ("built" in got) return fromEntry(root, got.built, true);
+    lock = got.lock;
     writer = new CacheWriter(paths, channels * size * size);
   } catch (e) {
+    lock?.release();
+    lock = null;
     process.emitWarning(`image folder cache not written to ${cacheDir}: ${(e as Error).message}; decoding into memory instead`);
   }
-  const decoded = await decodeFolder(root, listing, options, channels, writer);
-  if (decoded !== null) return decoded;
+  try {
+    const held = lock;
+    const onProgress = (done: number, total: number) => {
+      held?.progress(done, total);
+      options.onProgress?.(done, total);
+    };
+    const decoded = await decodeFolder(root, listing, { ...options, onProgress }, channels, writer);
+    if (decoded !== null) return decoded;
+  } finally {
+    lock?.release();
+  }
   const built = openCache(paths, size, channels);
   if (built === null) throw new DataError(paths.pixels, "the image cache just written cannot be read back (was it removed meanwhile?)");
   return fromEntry(root, built, false);

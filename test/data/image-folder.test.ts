@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, test } from "node:test";
 import sharp from "sharp";
@@ -315,6 +316,57 @@ describe("image folders", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+
+  test("two loads of one folder at once build the cache once: the second waits for the first's entry", async () => {
+    const root = await labeledTree();
+    const cacheDir = tempDir("cache-once");
+    const [a, b] = await Promise.all([loadImageFolder({ path: root, size: 6, cacheDir }), loadImageFolder({ path: root, size: 6, cacheDir })]);
+    assert.deepEqual([a.fromCache, b.fromCache], [false, true], "without the build lock both decode");
+    assert.deepEqual(Array.from(b.images.dataAsNumbers()), Array.from(a.images.dataAsNumbers()));
+    assert.deepEqual(readdirSync(cacheDir).filter((f) => f.endsWith(".lock")), []);
+  });
+
+  test("the build lock: a dead holder's lock is taken over; a live one is waited for, with its progress reported", async () => {
+    const root = tempDir("cache-lock");
+    for (let i = 0; i < 6; i++) await solid(join(root, `${i}.png`), RED, 5, 5);
+    const cacheDir = tempDir("cache-lock-dir");
+    // find the lock's name: build once, then remove the entry and keep its name
+    const first = await loadImageFolder({ path: root, size: 4, cacheDir });
+    first.images.dispose();
+    const u8 = readdirSync(cacheDir).find((f) => f.endsWith(".u8")) as string;
+    const lock = join(cacheDir, `${u8}.lock`);
+    const clear = () => readdirSync(cacheDir).forEach((f) => rmSync(join(cacheDir, f)));
+    const holder = (pid: number, host: string) => JSON.stringify({ pid, host, since: new Date().toISOString(), done: 3, total: 6 });
+
+    // a process on this host that has exited: stale, taken over at once
+    clear();
+    writeFileSync(lock, holder(spawnSync(process.execPath, ["-e", ""]).pid as number, hostname()));
+    const afterDead = await loadImageFolder({ path: root, size: 4, cacheDir });
+    assert.equal(afterDead.fromCache, false);
+    assert.equal(existsSync(lock), false);
+
+    // a holder on another host, refreshed an hour ago: stale too
+    clear();
+    writeFileSync(lock, holder(1, "another-host"));
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(lock, hourAgo, hourAgo);
+    assert.equal((await loadImageFolder({ path: root, size: 4, cacheDir })).fromCache, false);
+
+    // a live holder (this process's own pid): waited for, its progress heard, built after it lets go
+    clear();
+    writeFileSync(lock, holder(process.pid, hostname()));
+    const heard: [number, number][] = [];
+    let settled = false;
+    const waiting = loadImageFolder({ path: root, size: 4, cacheDir, onProgress: (d, t) => heard.push([d, t]) }).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(settled, false, "the load did not wait for the lock's holder");
+    assert.deepEqual(heard, [[3, 6]]);
+    rmSync(lock); // the holder failed without an entry: the waiter builds it
+    const built = await waiting;
+    assert.equal(built.fromCache, false);
+    assert.deepEqual(built.images.shape, [6, 3, 4, 4]);
+    assert.equal(existsSync(lock), false);
   });
 
   test("a cached folder is a memory map: reading every image adds file pages, not process memory", async () => {
