@@ -74,6 +74,11 @@ function withFlagHints(message: string): string {
 
 /** Runs a command, mapping errors to messages and exit codes: 2 for what the user typed, 1 otherwise. */
 export async function runCommand(fn: () => Promise<number | void>): Promise<void> {
+  // the reader of stdout went away (`simclr cache list | head`): nothing left to say, not a crash
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     const code = await fn();
     process.exitCode = code ?? 0;

@@ -3,6 +3,7 @@
 import { augmentPreviewCommand, PREVIEW_HELP } from "./augment-preview.js";
 import { benchCommand, BENCH_HELP } from "./bench.js";
 import { runCommand, UsageError } from "./common.js";
+import { cacheCommand, CACHE_HELP } from "./cache.js";
 import { configCommand, CONFIG_HELP } from "./config.js";
 import { evalCommand, EVAL_HELP } from "./eval.js";
 import { compareCommand, COMPARE_HELP } from "./compare.js";
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   search: { run: searchCommand, help: SEARCH_HELP },
   duplicates: { run: duplicatesCommand, help: DUPLICATES_HELP },
   serve: { run: serveCommand, help: SERVE_HELP },
+  cache: { run: cacheCommand, help: CACHE_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
 };
 

@@ -14,7 +14,7 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 
-interface Holder {
+export interface Holder {
   pid: number;
   host: string;
   since: string;
@@ -38,7 +38,8 @@ export interface LockOrWaitOptions {
   staleMs?: number;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists on this host (EPERM: it does, owned by another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -47,7 +48,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function readHolder(path: string): Holder | null {
+/** The holder recorded in the lock at `path`, or null when it is gone or being rewritten. */
+export function readHolder(path: string): Holder | null {
   try {
     const h = JSON.parse(readFileSync(path, "utf-8")) as Partial<Holder>;
     if (typeof h.pid !== "number" || typeof h.host !== "string") return null;
@@ -103,7 +105,7 @@ export async function lockOrWait<T>(path: string, tryOpen: () => T | null, optio
       holder === null
         ? age > 5000 // unreadable for longer than a rewrite takes
         : holder.host === me.host
-          ? !alive(holder.pid)
+          ? !processAlive(holder.pid)
           : age > staleMs;
     if (stale) {
       rmSync(path, { force: true });

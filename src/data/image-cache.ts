@@ -16,7 +16,7 @@
  * mapping is private: writing into the tensor copies the page and never reaches the file. A
  * file larger than half the memory the process may use is advised as randomly read (below).
  */
-import { closeSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
 import { writeFileAtomic } from "../nn/safetensors.js";
 import { adviseMapped, empty, mapFile, tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -48,6 +48,8 @@ export interface CacheIndex {
   labels: number[];
   /** Files left out with skipBad, and why. */
   skipped: { file: string; reason: string }[];
+  /** The folder's absolute path (for `simclr cache`; absent in entries written before it). */
+  root?: string;
 }
 
 export interface CacheEntry {
@@ -64,7 +66,7 @@ export function cachePaths(cacheDir: string, key: string): { pixels: string; ind
   return { pixels: `${base}.u8`, index: `${base}.json` };
 }
 
-function isIndex(v: unknown, size: number, channels: number): v is CacheIndex {
+export function isIndex(v: unknown, size: number, channels: number): v is CacheIndex {
   if (v === null || typeof v !== "object") return false;
   const o = v as Record<string, unknown>;
   const strings = (a: unknown): a is string[] => Array.isArray(a) && a.every((s) => typeof s === "string");
@@ -78,7 +80,8 @@ function isIndex(v: unknown, size: number, channels: number): v is CacheIndex {
     o.labels.length === o.files.length &&
     o.labels.every((l) => Number.isInteger(l) && l >= -1 && l < (o.classes as string[]).length) &&
     Array.isArray(o.skipped) &&
-    o.skipped.every((s) => s !== null && typeof s === "object" && typeof s.file === "string" && typeof s.reason === "string")
+    o.skipped.every((s) => s !== null && typeof s === "object" && typeof s.file === "string" && typeof s.reason === "string") &&
+    (o.root === undefined || typeof o.root === "string")
   );
 }
 
@@ -115,6 +118,12 @@ export function openCache(paths: { pixels: string; index: string }, size: number
     if (bytes > RANDOM_ACCESS_ABOVE * availableMemory()) adviseMapped(flat, "random");
     images = flat.view(shape); // (N, C, size, size), sharing the mapping
     flat.dispose();
+  }
+  try {
+    const now = new Date();
+    utimesSync(paths.index, now, now); // "last used", for `simclr cache clear --older-than`
+  } catch {
+    // a read-only cache folder: only the age shown by `simclr cache` is off
   }
   return { images, labels: tensor(BigInt64Array.from(index.labels, (l) => BigInt(l))), index };
 }

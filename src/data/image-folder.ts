@@ -399,6 +399,7 @@ async function decodeFolder(root: string, listing: Listing, options: ImageFolder
           files: kept.map(({ file }) => file),
           labels: kept.map(({ label }) => label),
           skipped: bad.map((b) => ({ file: relative(root, b.file), reason: b.reason })),
+          root,
         },
       );
       return null;

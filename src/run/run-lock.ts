@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RunLockedError } from "../errors.js";
+import { processAlive } from "../data/build-lock.js";
 
 export interface RunLock {
   path: string;
@@ -19,15 +20,6 @@ interface Holder {
   pid: number;
   host: string;
   since: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function readHolder(path: string): Holder | null {
@@ -66,7 +58,7 @@ export function acquireRunLock(runDir: string, onStale?: (holder: Holder) => voi
     if (holder !== null && holder.host !== me.host) {
       throw new RunLockedError(runDir, holder, `${runDir} is locked by pid ${holder.pid} on host ${holder.host} since ${holder.since} (${path}); if that process is gone, delete the lock`);
     }
-    if (holder !== null && alive(holder.pid) && holder.pid !== process.pid) {
+    if (holder !== null && processAlive(holder.pid) && holder.pid !== process.pid) {
       throw new RunLockedError(runDir, holder, `${runDir} is in use by pid ${holder.pid} on this host since ${holder.since} (${path}): wait for it to finish, or stop it`);
     }
     if (holder !== null && holder.pid === process.pid) {
