@@ -33,7 +33,8 @@ export interface CacheEntryInfo {
   building: boolean;
 }
 
-const ENTRY = /^image-folder-([0-9a-f]+)\.(u8|json|u8\.lock|u8\.tmp-(\d+)-[0-9a-z]+)$/;
+// pixels, index, build lock (and its transient side files), a build's temporary pixels
+const ENTRY = /^image-folder-([0-9a-f]+)\.(u8|json|u8\.lock(?:\.[0-9a-z-]+)?|u8\.tmp-(\d+)-[0-9a-z]+)$/;
 
 interface Files {
   key: string;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -318,7 +318,7 @@ describe("image folders", () => {
     }
   });
 
-  test("two loads of one folder at once build the cache once: the second waits for the first's entry", async () => {
+  test("two loads of one folder at once build the cache once: the second waits for the first's entry", { timeout: 30_000 }, async () => {
     const root = await labeledTree();
     const cacheDir = tempDir("cache-once");
     const [a, b] = await Promise.all([loadImageFolder({ path: root, size: 6, cacheDir }), loadImageFolder({ path: root, size: 6, cacheDir })]);
@@ -327,7 +327,7 @@ describe("image folders", () => {
     assert.deepEqual(readdirSync(cacheDir).filter((f) => f.endsWith(".lock")), []);
   });
 
-  test("the build lock: a dead holder's lock is taken over; a live one is waited for, with its progress reported", async () => {
+  test("the build lock: stale locks are taken over at once; a live holder is waited for, with its progress reported", { timeout: 60_000 }, async () => {
     const root = tempDir("cache-lock");
     for (let i = 0; i < 6; i++) await solid(join(root, `${i}.png`), RED, 5, 5);
     const cacheDir = tempDir("cache-lock-dir");
@@ -337,35 +337,64 @@ describe("image folders", () => {
     const u8 = readdirSync(cacheDir).find((f) => f.endsWith(".u8")) as string;
     const lock = join(cacheDir, `${u8}.lock`);
     const clear = () => readdirSync(cacheDir).forEach((f) => rmSync(join(cacheDir, f)));
-    const holder = (pid: number, host: string) => JSON.stringify({ pid, host, since: new Date().toISOString(), done: 3, total: 6 });
+    const holder = (pid: number, host: string) => JSON.stringify({ pid, host, id: "someone", since: new Date().toISOString(), done: 3, total: 6 });
+    const promptly = async (what: string) => {
+      const t0 = Date.now();
+      const ds = await loadImageFolder({ path: root, size: 4, cacheDir });
+      assert.ok(Date.now() - t0 < 5000, `${what}: took ${Date.now() - t0} ms`);
+      assert.equal(ds.fromCache, false, what);
+      assert.equal(existsSync(lock), false, what);
+      ds.images.dispose();
+    };
 
-    // a process on this host that has exited: stale, taken over at once
     clear();
     writeFileSync(lock, holder(spawnSync(process.execPath, ["-e", ""]).pid as number, hostname()));
-    const afterDead = await loadImageFolder({ path: root, size: 4, cacheDir });
-    assert.equal(afterDead.fromCache, false);
-    assert.equal(existsSync(lock), false);
-
-    // a holder on another host, refreshed an hour ago: stale too
+    await promptly("a holder on this host that has exited");
+    clear();
+    writeFileSync(lock, holder(process.pid, hostname()));
+    await promptly("this process's pid, but not a lock it holds (a restarted container)");
     clear();
     writeFileSync(lock, holder(1, "another-host"));
     const hourAgo = new Date(Date.now() - 3600_000);
     utimesSync(lock, hourAgo, hourAgo);
-    assert.equal((await loadImageFolder({ path: root, size: 4, cacheDir })).fromCache, false);
+    await promptly("another host's lock not refreshed for an hour");
 
-    // a live holder (this process's own pid): waited for, its progress heard, built after it lets go
+    /** Starts a load against the current lock; after 700 ms it must still be waiting. */
+    const waitsFor = async (): Promise<{ load: Promise<ImageFolder> }> => {
+      const heard: [number, number][] = [];
+      let settled = false;
+      const load = loadImageFolder({ path: root, size: 4, cacheDir, onProgress: (d, t) => heard.push([d, t]) }).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(settled, false, "the load did not wait for the lock's holder");
+      assert.deepEqual(heard, [[3, 6]], "the holder's progress is reported as the waiter's");
+      return { load };
+    };
+
+    // a live process on this host: waited for; when it dies without an entry, the waiter builds
     clear();
-    writeFileSync(lock, holder(process.pid, hostname()));
-    const heard: [number, number][] = [];
-    let settled = false;
-    const waiting = loadImageFolder({ path: root, size: 4, cacheDir, onProgress: (d, t) => heard.push([d, t]) }).finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 700));
-    assert.equal(settled, false, "the load did not wait for the lock's holder");
-    assert.deepEqual(heard, [[3, 6]]);
-    rmSync(lock); // the holder failed without an entry: the waiter builds it
-    const built = await waiting;
-    assert.equal(built.fromCache, false);
-    assert.deepEqual(built.images.shape, [6, 3, 4, 4]);
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+    const exited = new Promise((r) => sleeper.once("exit", r));
+    try {
+      writeFileSync(lock, holder(sleeper.pid as number, hostname()));
+      const { load } = await waitsFor();
+      sleeper.kill();
+      await exited;
+      const ds = await load;
+      assert.equal(ds.fromCache, false);
+      ds.images.dispose();
+    } finally {
+      sleeper.kill();
+    }
+    assert.equal(existsSync(lock), false);
+
+    // another host's lock, fresh: waited for; let go without an entry (a failed build), the waiter builds at once
+    clear();
+    writeFileSync(lock, holder(1, "another-host"));
+    const { load } = await waitsFor();
+    rmSync(lock);
+    const ds = await load;
+    assert.equal(ds.fromCache, false);
+    assert.deepEqual(ds.images.shape, [6, 3, 4, 4]);
     assert.equal(existsSync(lock), false);
   });
 
