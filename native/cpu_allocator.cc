@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -66,6 +67,7 @@ class CachingCpuAllocator final : public at::Allocator {
     }
     live_bytes_ += block->size;
     if (live_bytes_ > stats_.peak_live) stats_.peak_live = live_bytes_;
+    if (trace_ != nullptr) std::fprintf(trace_, "a %zu %p\n", n, static_cast<void*>(block->ptr));
     return {block->ptr, block->ptr, &Delete, at::Device(at::DeviceType::CPU)};
   }
 
@@ -85,6 +87,7 @@ class CachingCpuAllocator final : public at::Allocator {
     Block* block = it->second;
     live_.erase(it);
     live_bytes_ -= block->size;
+    if (trace_ != nullptr) std::fprintf(trace_, "f %p\n", p);
     FreeBlock(block);
   }
 
@@ -180,6 +183,9 @@ class CachingCpuAllocator final : public at::Allocator {
     return false;
   }
 
+  // SIMCLR_ALLOC_TRACE=FILE: every large allocation ("a <bytes> <ptr>") and free ("f <ptr>"),
+  // for bench/allocator-replay.ts, which replays a step through other allocator designs.
+  std::FILE* trace_ = std::getenv("SIMCLR_ALLOC_TRACE") != nullptr ? std::fopen(std::getenv("SIMCLR_ALLOC_TRACE"), "w") : nullptr;
   mutable std::mutex mu_;
   mutable std::map<FreeKey, Block*> free_;
   mutable std::unordered_map<void*, Block*> live_;
