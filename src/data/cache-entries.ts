@@ -9,11 +9,11 @@
  * mapping goes). An entry being built (its lock held by a live process) is left alone, as are
  * the temporary files of builds still running.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import { processAlive, readHolder } from "./build-lock.js";
-import { CACHE_FORMAT, isIndex } from "./image-cache.js";
+import { pixelBytes, readIndex } from "./image-cache.js";
 
 export interface CacheEntryInfo {
   /** The entry's key (the hex part of image-folder-<key>). */
@@ -75,30 +75,18 @@ function lockHolderAlive(path: string): boolean {
 
 function describe(cacheDir: string, { key, files }: Files): CacheEntryInfo {
   const base = `image-folder-${key}`;
-  const indexFile = files.find((f) => f.name === `${base}.json`);
+  const index = files.some((f) => f.name === `${base}.json`) ? readIndex(join(cacheDir, `${base}.json`)) : null;
   const pixels = files.find((f) => f.name === `${base}.u8`);
-  let index: unknown = null;
-  if (indexFile !== undefined) {
-    try {
-      index = JSON.parse(readFileSync(join(cacheDir, indexFile.name), "utf-8"));
-    } catch {
-      index = null;
-    }
-  }
-  const o = (index ?? {}) as { size?: number; channels?: number; files?: unknown[]; root?: string };
-  const valid = index !== null && (index as { format?: unknown }).format === CACHE_FORMAT && isIndex(index, o.size as number, o.channels as number);
-  const images = valid ? (o.files as unknown[]).length : 0;
-  const complete = valid && pixels !== undefined && pixels.bytes === images * (o.channels as number) * (o.size as number) ** 2;
   const lock = files.some((f) => f.name === `${base}.u8.lock`) && lockHolderAlive(join(cacheDir, `${base}.u8.lock`));
   return {
     key,
-    root: valid && typeof o.root === "string" ? o.root : null,
-    images,
-    size: valid ? (o.size as number) : 0,
-    channels: valid ? (o.channels as number) : 0,
+    root: index?.root ?? null,
+    images: index?.files.length ?? 0,
+    size: index?.size ?? 0,
+    channels: index?.channels ?? 0,
     bytes: files.reduce((a, f) => a + f.bytes, 0),
     lastUsedMs: Math.max(...files.map((f) => f.mtimeMs)),
-    complete,
+    complete: index !== null && pixels !== undefined && pixels.bytes === pixelBytes(index),
     building: lock || files.some((f) => f.tmpPid !== null && processAlive(f.tmpPid)),
   };
 }

@@ -66,7 +66,24 @@ export function cachePaths(cacheDir: string, key: string): { pixels: string; ind
   return { pixels: `${base}.u8`, index: `${base}.json` };
 }
 
-export function isIndex(v: unknown, size: number, channels: number): v is CacheIndex {
+/** Bytes of the pixel file an index describes: N x C x size x size. */
+export function pixelBytes(index: CacheIndex): number {
+  return index.files.length * index.channels * index.size * index.size;
+}
+
+/** The index at `path` (of any dimensions), or null when it is missing or not a valid index of this format. */
+export function readIndex(path: string): CacheIndex | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, "utf-8"));
+  } catch {
+    return null; // missing (the usual case), half-written by another tool, or not JSON
+  }
+  const dims = (v ?? {}) as { size?: unknown; channels?: unknown };
+  return Number.isInteger(dims.size) && Number.isInteger(dims.channels) && isIndex(v, dims.size as number, dims.channels as number) ? v : null;
+}
+
+function isIndex(v: unknown, size: number, channels: number): v is CacheIndex {
   if (v === null || typeof v !== "object") return false;
   const o = v as Record<string, unknown>;
   const strings = (a: unknown): a is string[] => Array.isArray(a) && a.every((s) => typeof s === "string");
@@ -90,15 +107,10 @@ export function isIndex(v: unknown, size: number, channels: number): v is CacheI
  * these dimensions (the cache is only a shortcut: anything wrong means decoding again).
  */
 export function openCache(paths: { pixels: string; index: string }, size: number, channels: number): CacheEntry | null {
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(paths.index, "utf-8"));
-  } catch {
-    return null; // missing (the usual case), half-written by another tool, or not JSON
-  }
-  if (!isIndex(index, size, channels)) return null;
+  const index = readIndex(paths.index);
+  if (index === null || index.size !== size || index.channels !== channels) return null;
   const n = index.files.length;
-  const bytes = n * channels * size * size;
+  const bytes = pixelBytes(index);
   try {
     if (statSync(paths.pixels).size !== bytes) return null;
   } catch {
