@@ -16,16 +16,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { stepPreset } from "./step-presets.js";
 
 const { values } = parseArgs({ options: { preset: { type: "string", default: "fmnist" }, steps: { type: "string", default: "3,8" } } });
-const presets: Record<string, string[]> = {
-  fmnist: ["model.width=16", "augment.preset=grayscale", "train.batchSize=256"],
-  cifar16: ["data.name=cifar10", "model.width=16", "augment.preset=cifar", "train.batchSize=256"],
-  cifar64: ["data.name=cifar10", "model.width=64", "augment.preset=cifar", "train.batchSize=128"],
-};
-const chosen = presets[values.preset];
-if (chosen === undefined) throw new Error(`--preset must be one of ${Object.keys(presets).join(", ")}`);
-const sets: string[] = chosen;
+const preset = stepPreset(values.preset);
+const sets = [...preset.sets, `train.batchSize=${preset.batch}`];
 const [short, long] = values.steps.split(",").map(Number) as [number, number];
 if (!(short >= 1 && long > short)) throw new Error("--steps takes two step counts, the second larger: 3,8");
 

@@ -5,8 +5,7 @@
  * and the ratios of our best layout to PyTorch's default script (NCHW) and to PyTorch with
  * model and views in channels-last.
  *   node dist/bench/simclr-step.js [--preset fmnist|cifar16|cifar64] [--precision fp32|bf16] [--steps 5] [--rounds 3] [--profile]
- * fmnist: ResNet-18 width 16, 28x28x1, batch 256, grayscale preset. cifar16: width 16,
- * 32x32x3, batch 256, cifar preset. cifar64: width 64, 32x32x3, batch 128.
+ * The presets are in bench/step-presets.ts.
  * --profile adds one profiled run of each of the four: phases (ms) and top operators per step.
  */
 import { execFileSync } from "node:child_process";
@@ -15,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { getNumThreads } from "../src/index.js";
 import { median, pythonWithTorch, runPytorch } from "./python.js";
+import { stepPreset } from "./step-presets.js";
 
 const { values } = parseArgs({
   options: {
@@ -26,13 +26,7 @@ const { values } = parseArgs({
     profile: { type: "boolean", default: false },
   },
 });
-const presets: Record<string, { sets: string[]; py: string[]; batch: number }> = {
-  fmnist: { sets: ["model.width=16", "augment.preset=grayscale"], py: ["--channels", "1", "--size", "28", "--width", "16"], batch: 256 },
-  cifar16: { sets: ["data.name=cifar10", "model.width=16", "augment.preset=cifar"], py: ["--channels", "3", "--size", "32", "--width", "16"], batch: 256 },
-  cifar64: { sets: ["data.name=cifar10", "model.width=64", "augment.preset=cifar"], py: ["--channels", "3", "--size", "32", "--width", "64"], batch: 128 },
-};
-const preset = presets[values.preset];
-if (preset === undefined) throw new Error(`--preset must be one of ${Object.keys(presets).join(", ")}`);
+const preset = stepPreset(values.preset);
 const batch = values.batch ?? String(preset.batch);
 const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 const FORMATS = ["contiguous", "channels_last"] as const;
