@@ -1,6 +1,6 @@
 /** `simclr cache [list | clear] [--dir DIR] [--older-than DAYS] [--folder PATH] [--json]` */
 import { parseArgs } from "node:util";
-import { cacheClear, cacheList, type CacheEntryInfo } from "../jobs/cache.js";
+import { cacheClear, cacheList, formatBytes, type CacheEntryInfo } from "../jobs/cache.js";
 import { UsageError, printResult } from "./common.js";
 
 export const CACHE_HELP = `simclr cache [list | clear] [--dir DIR] [--older-than DAYS] [--folder PATH] [--json]
@@ -14,17 +14,13 @@ resolution, disk used and when a process last opened it (--json: one JSON line p
 training from a removed entry is not disturbed (its mapping stays valid); the next run
 decodes the folder again. See docs/pretraining.md.`;
 
-function mib(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
-
 function when(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 }
 
 function row(e: CacheEntryInfo): string {
   const what = e.building ? "(being built)" : !e.complete ? "(incomplete: leftovers of a build)" : (e.root ?? "(folder not recorded)");
-  return [when(e.lastUsedMs), mib(e.bytes).padStart(10), String(e.images).padStart(8), String(e.size).padStart(4), String(e.channels).padStart(3), `  ${what}`].join("  ");
+  return [when(e.lastUsedMs), formatBytes(e.bytes).padStart(10), String(e.images).padStart(8), String(e.size).padStart(4), String(e.channels).padStart(3), `  ${what}`].join("  ");
 }
 
 export async function cacheCommand(argv: string[]): Promise<number> {
@@ -46,7 +42,7 @@ export async function cacheCommand(argv: string[]): Promise<number> {
       for (const e of listing.entries) printResult({ ...e, lastUsed: new Date(e.lastUsedMs).toISOString() });
       return 0;
     }
-    process.stdout.write(`${listing.dir}: ${listing.entries.length} entries, ${mib(listing.bytes)}\n`);
+    process.stdout.write(`${listing.dir}: ${listing.entries.length} entries, ${formatBytes(listing.bytes)}\n`);
     if (listing.entries.length > 0) {
       process.stdout.write(`${["last used (UTC)   ", "      disk", "  images", "  px", " ch", "  folder"].join("  ")}\n`);
       for (const e of listing.entries) process.stdout.write(`${row(e)}\n`);

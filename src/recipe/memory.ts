@@ -119,7 +119,8 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
 
 const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
 
-function formatBytes(bytes: number): string {
+/** Bytes in binary units, three significant figures at most: 512 B, 4.8 KiB, 146 MiB, 1.3 GiB. */
+export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
   let i = 0;
   while (bytes >= 1024 && i < units.length - 1) {
