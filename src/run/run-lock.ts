@@ -5,11 +5,11 @@
  * (same host, pid gone) is stale and taken over; a lock from another host cannot be checked
  * and is refused with the host named. Released (deleted) when the holder finishes.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RunLockedError } from "../errors.js";
-import { processAlive } from "../data/build-lock.js";
+import { processAlive, readHolder } from "../data/build-lock.js";
 
 export interface RunLock {
   path: string;
@@ -22,13 +22,10 @@ interface Holder {
   since: string;
 }
 
-function readHolder(path: string): Holder | null {
-  try {
-    const h = JSON.parse(readFileSync(path, "utf-8")) as Partial<Holder>;
-    return typeof h.pid === "number" && typeof h.host === "string" ? { pid: h.pid, host: h.host, since: String(h.since ?? "") } : null;
-  } catch {
-    return null; // gone, or half-written by a writer that died: stale
-  }
+/** The lock's holder, read as the image cache's build lock reads its own; null when gone or half-written (stale). */
+function readRunHolder(path: string): Holder | null {
+  const h = readHolder(path);
+  return h === null ? null : { pid: h.pid, host: h.host, since: h.since };
 }
 
 /** Takes `runDir`'s lock (creating the folder), or throws RunLockedError. `onStale` hears of a takeover. */
@@ -47,14 +44,14 @@ export function acquireRunLock(runDir: string, onStale?: (holder: Holder) => voi
       return {
         path,
         release: () => {
-          const h = readHolder(path);
+          const h = readRunHolder(path);
           if (h !== null && h.pid === me.pid && h.host === me.host) rmSync(path, { force: true });
         },
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
-    const holder = readHolder(path);
+    const holder = readRunHolder(path);
     if (holder !== null && holder.host !== me.host) {
       throw new RunLockedError(runDir, holder, `${runDir} is locked by pid ${holder.pid} on host ${holder.host} since ${holder.since} (${path}); if that process is gone, delete the lock`);
     }
