@@ -87,8 +87,14 @@ describe("pretraining", () => {
     // format 1 resumes exactly as its format-2 translation (groups in files of their own).
     const legacy = tmp("legacy");
     cpSync(fixture("legacy-run"), legacy, { recursive: true });
-    const config = join(legacy, "config.yaml");
-    writeFileSync(config, readFileSync(config, "utf-8").replace(/path: .*/, `path: ${data}`));
+    // The fixture names a data folder that exists nowhere (/nonexistent/legacy-run-data); the run's
+    // config.yaml and the checkpoint's own stored config (the one resume reads) both get this test's.
+    const stored = join(legacy, "checkpoints", "step-0000005", "state.json");
+    for (const file of [join(legacy, "config.yaml"), stored]) {
+      const text = readFileSync(file, "utf-8");
+      assert.ok(text.includes("/nonexistent/legacy-run-data"), `${file} no longer names the placeholder data folder`);
+      writeFileSync(file, text.replaceAll("/nonexistent/legacy-run-data", data));
+    }
     const converted = tmp("converted");
     cpSync(legacy, converted, { recursive: true });
     const ckpt = join(converted, "checkpoints", "step-0000005");
