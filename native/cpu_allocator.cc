@@ -15,6 +15,7 @@
 // with munmap, so released memory leaves the process (freeing through glibc would not).
 // Smaller blocks go to glibc (c10::alloc_cpu). One deleter serves both: libtorch checks it.
 #include "common.h"
+#include "torch_compat.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
@@ -49,7 +50,7 @@ struct Block {
 
 class CachingCpuAllocator final : public at::Allocator {
  public:
-  at::DataPtr allocate(size_t n) const override {
+  at::DataPtr allocate(size_t n) SIMCLR_ALLOCATE_CONST override {
     if (n < kMinCached) {
       void* small = c10::alloc_cpu(n);
       return {small, small, &Delete, at::Device(at::DeviceType::CPU)};
@@ -72,6 +73,9 @@ class CachingCpuAllocator final : public at::Allocator {
   }
 
   at::DeleterFnPtr raw_deleter() const override { return &Delete; }
+
+  // Pure virtual in 2.x (see torch_compat.h); a plain method in 1.13.
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
   static void Delete(void* p);
 

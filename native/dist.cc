@@ -8,11 +8,15 @@
 //   distSyncBatchNorm   batch norm over the global batch (SimCLR section 2.2, "Global BN")
 // Every wait has the group's timeout, so a dead or hung rank is an error here, never a hang.
 #include "common.h"
+#include "torch_compat.h"
 
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+// The group, work and options types; the Gloo and NCCL headers below include it too, but a
+// build with neither (a pip wheel without Gloo's headers) needs it on its own.
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #ifdef SIMCLR_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
@@ -31,12 +35,7 @@
 namespace simclr {
 namespace {
 
-// libtorch 1.x: the groups are ProcessGroups; 2.x: the same classes are Backends.
-#if TORCH_VERSION_MAJOR >= 2
-using Group = c10d::Backend;
-#else
-using Group = c10d::ProcessGroup;
-#endif
+using compat::Group;
 
 struct GroupEntry {
   c10::intrusive_ptr<c10d::Store> store;
@@ -109,7 +108,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     entry->store = c10::make_intrusive<c10d::PrefixStore>(prefix, c10::make_intrusive<c10d::TCPStore>(host, opts));
     if (entry->backend == "gloo") {
 #ifndef SIMCLR_WITH_GLOO
-      throw Napi::Error::New(env, "distInit: this build has no Gloo backend (Gloo's headers were missing when the addon was built: install libgloo-dev and rebuild)");
+      throw Napi::Error::New(env, "distInit: this build of the addon has no Gloo backend: Gloo's headers (gloo/algorithm.h) were missing when it was built. Install them (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (bash scripts/setup.sh); `simclr doctor` shows what the engine has");
 #else
       auto options = c10d::ProcessGroupGloo::Options::create(entry->timeout);
       const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
@@ -417,7 +416,8 @@ struct Buckets {
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   // A parameter holds its gradient accumulator weakly: without these references each forward
   // would make a new accumulator, without the hooks (DDP's Reducer keeps them the same way).
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  // shared_ptr in 1.13, intrusive_ptr in 2.x: whatever grad_accumulator returns.
+  std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()))> accumulators;
   std::vector<uintptr_t> hookKeys;  // per accumulator, to remove the hook again
 
   void Launch(size_t b) {
@@ -540,6 +540,14 @@ Napi::Value HasNccl(const Napi::CallbackInfo& info) {
 #endif
 }
 
+Napi::Value HasGloo(const Napi::CallbackInfo& info) {
+#ifdef SIMCLR_WITH_GLOO
+  return Napi::Boolean::New(info.Env(), true);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace
 
 void InitDist(Napi::Env env, Napi::Object exports) {
@@ -554,6 +562,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   add("distBarrier", Barrier);
   add("distSyncBatchNorm", SyncBatchNormCall);
   add("distHasNccl", HasNccl);
+  add("distHasGloo", HasGloo);
   add("distBucketsInstall", BucketsInstall);
   add("distBucketsFinish", BucketsFinish);
   add("distBucketsRelease", BucketsRelease);

@@ -1,8 +1,10 @@
 // Process-wide state of libtorch: tensors from JS memory, grad mode, autocast, seeds and
 // RNG state, threads, devices.
 #include "common.h"
+#include "torch_compat.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
 #include <c10/core/GradMode.h>
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #ifdef __GLIBC__
+#include <dlfcn.h>
 #include <malloc.h>
 #endif
 #include <mutex>
@@ -39,20 +42,7 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
     if (device != "cpu" && device != "cuda") {
       throw std::invalid_argument("autocast supports cpu and cuda, not " + device);
     }
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    // 2.4 replaced the per-device setters with ones that take the device type.
-    at::DeviceType type = device == "cpu" ? at::kCPU : at::kCUDA;
-    at::autocast::set_autocast_dtype(type, dtype);
-    at::autocast::set_autocast_enabled(type, enabled);
-#else
-    if (device == "cpu") {
-      at::autocast::set_autocast_cpu_dtype(dtype);
-      at::autocast::set_cpu_enabled(enabled);
-    } else {
-      at::autocast::set_autocast_gpu_dtype(dtype);
-      at::autocast::set_enabled(enabled);
-    }
-#endif
+    compat::SetAutocast(device, enabled, dtype);
     // Casts of weights are cached while autocast is on; drop them when it goes off.
     if (!enabled) at::autocast::clear_cache();
     return env.Undefined();
@@ -128,9 +118,15 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 Napi::Value Version(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object v = Napi::Object::New(env);
-  v.Set("torch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-                     std::to_string(TORCH_VERSION_PATCH));
+  v.Set("torch", compat::TorchVersion());
   v.Set("parallel", at::get_parallel_info());
+  // libtorch's build configuration, as torch.__config__.show() prints it (BLAS, oneDNN, CUDA, cuDNN...)
+  v.Set("config", at::show_config());
+  // The libtorch_cpu this process loaded (simclr doctor: where the engine was found).
+  Dl_info where{};
+  const void* symbol = reinterpret_cast<const void*>(&at::get_parallel_info);
+  v.Set("library", dladdr(symbol, &where) != 0 && where.dli_fname != nullptr ? Napi::Value(Napi::String::New(env, where.dli_fname)) : env.Null());
+  v.Set("cudaAvailable", torch::cuda::is_available());
   return v;
 }
 

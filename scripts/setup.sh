@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything this package needs; quick when nothing is missing.
-#   1. system packages: libtorch (+ OpenBLAS, Gloo's headers, a C++ toolchain and CMake; with --datasets,
+#   1. system packages, all decided before any is installed: libtorch unless another engine is
+#      there (scripts/install.mjs; SIMCLR_ENGINE=pip makes a venv with pip's torch 2.13.0 instead),
+#      OpenBLAS, Gloo's headers, a C++ toolchain and CMake; with --datasets,
 #      Debian's Fashion-MNIST for the demo and the end-to-end tests; with --tests, Chromium and a
 #      font, in which the tests open the HTML report)
 #   2. npm packages
@@ -28,37 +30,43 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# ---- 1. system packages ---------------------------------------------------------------
-system_torch=/usr/lib/$(uname -m)-linux-gnu/cmake/Torch/TorchConfig.cmake
-have_libtorch() {
-  if [ -n "${LIBTORCH:-}" ]; then
-    [ -f "$LIBTORCH/share/cmake/Torch/TorchConfig.cmake" ] || [ -f "$LIBTORCH/Torch/TorchConfig.cmake" ] || [ -f "$LIBTORCH/TorchConfig.cmake" ]
-    return
-  fi
-  [ -f "$system_torch" ] && return 0
-  local prefix
-  prefix=$(python3 -c 'import torch.utils; print(torch.utils.cmake_prefix_path)' 2>/dev/null) || return 1
-  [ -f "$prefix/Torch/TorchConfig.cmake" ]
-}
+# ---- 1. decide, in one pass, everything this machine lacks; then install it at once ------
+# The engine (libtorch) is chosen as scripts/install.mjs chooses it: LIBTORCH, the project's
+# venv (.venv, pip's torch 2.13.0), the system's libtorch-dev, python3's torch. SIMCLR_ENGINE=pip
+# makes the venv if it is missing; SIMCLR_ENGINE=system ignores it.
+engine=${SIMCLR_ENGINE:-}
+case "$engine" in ""|system|pip) ;; *) say "SIMCLR_ENGINE must be system or pip, got '$engine'"; exit 2 ;; esac
+PIP_TORCH=torch==2.13.0
+engine_kind=$(node scripts/install.mjs --print-engine | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).kind))')
+make_venv=0
+if [ "$engine" = pip ] && [ "$engine_kind" = none ] && [ -z "${LIBTORCH:-}" ]; then make_venv=1; fi
+if [ -n "${LIBTORCH:-}" ] && [ "$engine_kind" = none ]; then
+  say "LIBTORCH=$LIBTORCH holds no TorchConfig.cmake (a libtorch folder, or the torch/ folder of a pip install)"
+  exit 1
+fi
 
 missing=()
-have_libtorch || missing+=(libtorch-dev)
+pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+# Debian's libtorch 1.13 when no other engine is there or asked for.
+if [ "$engine_kind" = none ] && [ "$make_venv" = 0 ]; then missing+=(libtorch-dev); fi
+if [ "$make_venv" = 1 ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
 command -v cmake >/dev/null || missing+=(cmake)
-# c10d's ProcessGroupGloo headers include Gloo's (native/dist.cc).
-if [ -z "${LIBTORCH:-}" ] && [ -f "$system_torch" ] && [ ! -f /usr/include/gloo/config.h ]; then missing+=(libgloo-dev); fi
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 # node-gyp (hnswlib-node's build) runs Python.
 command -v python3 >/dev/null || missing+=(python3)
 if command -v dpkg-query >/dev/null; then
+  # c10d's ProcessGroupGloo header includes Gloo's (native/dist.cc). Neither Debian's libtorch-dev
+  # nor pip's wheels ship them; Debian's libgloo-dev does (docs/native.md: why it fits both).
+  if [ ! -f /usr/include/gloo/algorithm.h ] && [ ! -f "${LIBTORCH:-/nonexistent}/include/gloo/algorithm.h" ]; then missing+=(libgloo-dev); fi
   # The default libblas.so.3 on Debian is the slow reference BLAS; libtorch uses the alternative.
-  dpkg-query -W -f='${Status}' libopenblas0-openmp 2>/dev/null | grep -q "ok installed" || missing+=(libopenblas0-openmp)
+  pkg_missing libopenblas0-openmp && missing+=(libopenblas0-openmp)
   if [ "$with_datasets" = 1 ]; then
     [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
   fi
   if [ "$with_tests" = 1 ]; then
     command -v chromium >/dev/null || missing+=(chromium)
-    dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q "ok installed" || missing+=(fonts-dejavu-core)
+    pkg_missing fonts-dejavu-core && missing+=(fonts-dejavu-core)
   fi
 fi
 
@@ -71,10 +79,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     say "missing system packages: ${missing[*]}"
     say "on Debian/Ubuntu: sudo apt-get install --no-install-recommends ${missing[*]}"
-    say "or point LIBTORCH at a libtorch 1.13+/2.x folder (e.g. the one inside a pip torch install) and install cmake and g++"
-    if ! have_libtorch || ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then exit 1; fi
+    say "or point LIBTORCH at a libtorch 1.13+/2.x folder (e.g. the torch/ folder of a pip install) and install cmake and g++"
+    if [[ " ${missing[*]} " =~ " libtorch-dev " ]] || ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then exit 1; fi
     say "continuing: libtorch and the toolchain are present"
   fi
+fi
+
+if [ "$make_venv" = 1 ]; then
+  say "making the project's venv (.venv) with pip's $PIP_TORCH (CPU)"
+  python3 -m venv .venv >&2
+  .venv/bin/pip install -q --disable-pip-version-check "$PIP_TORCH" >&2
 fi
 
 # ---- 2. npm packages ------------------------------------------------------------------
@@ -92,11 +106,9 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
 fi
 
 # ---- 3. native addon ------------------------------------------------------------------
-addon=build/Release/simclr_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native CMakeLists.txt -newer "$addon" 2>/dev/null | head -1)" ]; then
-  say "building the native addon (about a minute)"
-  npx cmake-js compile --out build -p "$(nproc)" >&2
-fi
+# scripts/install.mjs (npm's install step, run by npm ci above too) builds it when a source is
+# newer than the addon or the engine changed, and is quick otherwise.
+node scripts/install.mjs >&2
 
 # ---- 4. TypeScript --------------------------------------------------------------------
 built=dist/.build-stamp

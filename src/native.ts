@@ -68,7 +68,7 @@ export interface NativeAddon {
   profilerStop(): { name: string; calls: number; totalUs: number; selfUs: number }[];
   cpuAllocatorStats(): CpuAllocatorStats | null;
   cudaDeviceCount(): number;
-  version(): { torch: string; parallel: string };
+  version(): { torch: string; parallel: string; config: string; library: string | null; cudaAvailable: boolean };
   distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string; isServer: boolean; device: string; prefix: string }): number;
   distDestroy(group: number): void;
   distAllReduce(group: number, tensors: TensorId[], op?: string, async?: boolean): number | undefined;
@@ -79,6 +79,7 @@ export interface NativeAddon {
   distBarrier(group: number): void;
   distSyncBatchNorm(group: number, x: TensorId, weight: TensorId | null, bias: TensorId | null, runningMean: TensorId | null, runningVar: TensorId | null, momentum: number, eps: number): TensorId;
   distHasNccl(): boolean;
+  distHasGloo(): boolean;
   distBucketsInstall(group: number, buckets: TensorId[][]): number;
   distBucketsFinish(buckets: number): number;
   distBucketsRelease(buckets: number): void;
