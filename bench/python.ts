@@ -6,12 +6,18 @@ import { fileURLToPath } from "node:url";
 /** bench/pytorch in the source tree (benchmarks run from dist/bench). */
 export const PYTORCH_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "pytorch");
 
-/** SIMCLR_PYTHON, else the first of python3 and /usr/bin/python3 that imports torch, else null. */
-export function pythonWithTorch(): string | null {
-  const candidates = [process.env.SIMCLR_PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
+const PROJECT_VENV_PYTHON = join(dirname(fileURLToPath(import.meta.url)), "..", "..", ".venv", "bin", "python");
+
+/**
+ * SIMCLR_PYTHON, else the project venv's Python (pip's torch 2.13, made by
+ * `SIMCLR_ENGINE=pip bash scripts/setup.sh`), else python3, else /usr/bin/python3 (Debian's
+ * python3-torch 1.13): the first that imports torch (and torchvision, when `torchvision`).
+ */
+export function pythonWithTorch(torchvision = false): string | null {
+  const candidates = [process.env.SIMCLR_PYTHON, PROJECT_VENV_PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
   for (const python of candidates) {
     try {
-      execFileSync(python, ["-c", "import torch, torchvision"], { stdio: "ignore" });
+      execFileSync(python, ["-c", torchvision ? "import torch, torchvision" : "import torch"], { stdio: "ignore" });
       return python;
     } catch {
       // try the next

@@ -47,7 +47,7 @@ function ours(): { images_per_s: number; step_ms: number[] } {
   return { images_per_s: cfg.batch / (median(times) / 1000), step_ms: times.map((t) => Number(t.toFixed(1))) };
 }
 
-const python = pythonWithTorch();
+const python = pythonWithTorch(true);
 const pyArgs = ["depth", "width", "size", "channels", "batch", "steps"].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]);
 pyArgs.push("--threads", String(getNumThreads()));
 const oursRuns: number[] = [];

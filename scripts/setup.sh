@@ -16,13 +16,19 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 with_datasets=0
 with_tests=0
+list_packages=0
 for arg in "$@"; do
   case "$arg" in
     --datasets) with_datasets=1 ;;
     --tests) with_tests=1 ;;
-    *) say "unknown argument '$arg' (known: --datasets, --tests)"; exit 2 ;;
+    --list-packages) list_packages=1 ;;
+    *) say "unknown argument '$arg' (known: --datasets, --tests, --list-packages)"; exit 2 ;;
   esac
 done
+# Every Debian package this script may install (scripts/check-fresh-install.sh purges them).
+PROJECT_PACKAGES=(libtorch-dev libgloo-dev libopenblas0-openmp python3-venv dataset-fashion-mnist chromium fonts-dejavu-core)
+TOOLCHAIN_PACKAGES=(cmake g++ make python3)
+if [ "$list_packages" = 1 ]; then echo "${PROJECT_PACKAGES[*]}"; echo "${TOOLCHAIN_PACKAGES[*]}"; exit 0; fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then

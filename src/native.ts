@@ -92,7 +92,7 @@ function load(): NativeAddon {
   if (!existsSync(addonPath)) {
     throw new Error(
       `simclr: the native addon is not built (${addonPath} is missing). ` +
-        `Its install step builds it: \`npm rebuild simclr\` in a project that depends on it, or \`bash scripts/setup.sh\` in a clone of ${packageRoot}.`,
+        `Its install step builds it: \`npm rebuild simclr\` in a project that depends on it, or \`bash scripts/setup.sh\` in a clone of ${packageRoot}; \`simclr doctor\` says what is missing.`,
     );
   }
   const require = createRequire(import.meta.url);

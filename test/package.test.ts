@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 /** hnswlib-node compiles with node-gyp, which would download Node's headers: use Debian's (as setup.sh does). */
 const NODEDIR = existsSync("/usr/include/node/node_api.h") && process.env.npm_config_nodedir === undefined ? { npm_config_nodedir: "/usr" } : {};
+
+/**
+ * The engine this clone's addon was built against (build/engine.json). A consumer project has no
+ * venv of its own, so a pip engine reaches its install step as LIBTORCH: the route users of a
+ * pip or zip libtorch take.
+ */
+const ENGINE = JSON.parse(readFileSync(join(ROOT, "build", "engine.json"), "utf-8")) as { kind: string; prefix: string };
+const ENGINE_ENV: NodeJS.ProcessEnv = ENGINE.kind === "system" ? { SIMCLR_ENGINE: "system" } : { LIBTORCH: ENGINE.prefix };
 
 function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(command, args, { cwd, env, encoding: "utf-8", maxBuffer: 64 * 2 ** 20 });
@@ -32,7 +40,7 @@ test("npm pack -> npm install into a new project -> import and npx simclr work",
 
   const app = tmp("consumer");
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module", private: true }));
-  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packs, tarball)], app, { ...process.env, ...NODEDIR });
+  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packs, tarball)], app, { ...process.env, ...NODEDIR, ...ENGINE_ENV });
   assert.equal(installed.code, 0, installed.stderr);
   assert.ok(readdirSync(join(app, "node_modules", "simclr", "build", "Release")).includes("simclr_native.node"), "the install step did not build the addon");
 
@@ -47,6 +55,9 @@ console.log(JSON.stringify({ shape: h.shape, finite: h.isfinite().all().item() =
   const run = sh("node", ["main.js"], app);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(JSON.parse(run.stdout), { shape: [3, 32], finite: true });
+  // the consumer's addon was built against the same engine as this clone's, and loads it
+  const built = JSON.parse(readFileSync(join(app, "node_modules", "simclr", "build", "engine.json"), "utf-8")) as { prefix: string };
+  assert.equal(built.prefix, ENGINE.prefix);
 
   const help = sh("npx", ["--no-install", "simclr", "--help"], app);
   assert.equal(help.code, 0, help.stderr);
@@ -60,7 +71,7 @@ test("npm install from a git URL: prepare compiles, install builds, nothing is f
   // npm installs the development dependencies to run `prepare`; onnxruntime-node among them
   // must not reach NuGet (.npmrc), so the variable setup.sh sets is removed here
   const { ONNXRUNTIME_NODE_INSTALL: _, ...env } = process.env;
-  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `git+file://${ROOT}`], app, { ...env, ...NODEDIR });
+  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `git+file://${ROOT}`], app, { ...env, ...NODEDIR, ...ENGINE_ENV });
   assert.equal(installed.code, 0, installed.stderr);
   writeFileSync(join(app, "main.js"), `import { resnet } from "simclr";\nconsole.log(resnet({ depth: 18, width: 2, cifarStem: true, inChannels: 3 }).featureDim);\n`);
   const run = sh("node", ["main.js"], app);

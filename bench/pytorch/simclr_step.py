@@ -20,6 +20,7 @@ p.add_argument("--strength", type=float, default=0.5)
 p.add_argument("--lr", type=float, default=0.1)
 p.add_argument("--temperature", type=float, default=0.5)
 p.add_argument("--memory-format", choices=["contiguous", "channels_last"], default="contiguous", help="channels_last: model and views in NHWC")
+p.add_argument("--compile", action="store_true", help="torch.compile (inductor) the model + loss (forward and backward) and the LARS update; the augmentation stays eager (torch >= 2.0)")
 p.add_argument("--profile", action="store_true", help="add the phases (ms) and torch.autograd.profiler's top operators per step")
 p.add_argument("--device", default="cpu", help="cpu or cuda (cuda needs torch >= 2.0: the default device is set)")
 a = p.parse_args()
@@ -158,17 +159,25 @@ def views():
         x = torch.cat([augment(images, a.size), augment(images, a.size)])
     return x.contiguous(memory_format=torch.channels_last) if a.memory_format == "channels_last" else x
 
-def step():
-    x = views()
+def forward_loss(x):
     if a.precision == "bf16":
         with torch.autocast("cuda" if a.device.startswith("cuda") else "cpu", dtype=torch.bfloat16):
             z = model(x)
     else:
         z = model(x)
-    loss = nt_xent(z.float(), a.temperature)
+    return nt_xent(z.float(), a.temperature)
+
+update = lars_step
+if a.compile:
+    forward_loss = torch.compile(forward_loss)
+    update = torch.compile(lars_step)
+
+def step():
+    x = views()
+    loss = forward_loss(x)
     loss.item()
     loss.backward()
-    lars_step()
+    update()
 
 baseline_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # interpreter, libtorch, model and images: before any step
 for _ in range(a.warmup):
@@ -184,7 +193,7 @@ for _ in range(20):
         augment(images, a.size)
     aug_times.append(time.perf_counter() - t0)
 times.sort(); aug_times.sort()
-out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "memory_format": a.memory_format,
+out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "memory_format": a.memory_format, "compile": a.compile,
        "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
        "step_ms": [round(t * 1000, 1) for t in times],
        # the process's peak resident memory (interpreter, libtorch and the step), as simclr bench reports it

@@ -1,44 +1,17 @@
 #!/usr/bin/env node
-/** The `simclr` command line: one sub-command per file in src/cli. */
-import { augmentPreviewCommand, PREVIEW_HELP } from "./augment-preview.js";
-import { benchCommand, BENCH_HELP } from "./bench.js";
+/**
+ * The `simclr` command line. `simclr doctor` is dispatched before the other commands are
+ * loaded: they load the native addon, and doctor is what says why that fails.
+ */
 import { runCommand, UsageError } from "./common.js";
-import { cacheCommand, CACHE_HELP } from "./cache.js";
-import { configCommand, CONFIG_HELP } from "./config.js";
-import { evalCommand, EVAL_HELP } from "./eval.js";
-import { compareCommand, COMPARE_HELP } from "./compare.js";
-import { finetuneCommand, FINETUNE_HELP } from "./finetune.js";
-import { supervisedCommand, SUPERVISED_HELP } from "./supervised.js";
-import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
-import { exportCommand, EXPORT_HELP } from "./export.js";
-import { embedCommand, EMBED_HELP } from "./embed.js";
-import { importCommand, IMPORT_HELP } from "./import.js";
-import { reportCommand, REPORT_HELP } from "./report.js";
-import { indexCommand, INDEX_HELP } from "./index-images.js";
-import { serveCommand, SERVE_HELP } from "./serve.js";
-import { duplicatesCommand, DUPLICATES_HELP, searchCommand, SEARCH_HELP } from "./search.js";
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
-  bench: { run: benchCommand, help: BENCH_HELP },
-  "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },
-  eval: { run: evalCommand, help: EVAL_HELP },
-  finetune: { run: finetuneCommand, help: FINETUNE_HELP },
-  supervised: { run: supervisedCommand, help: SUPERVISED_HELP },
-  compare: { run: compareCommand, help: COMPARE_HELP },
-  export: { run: exportCommand, help: EXPORT_HELP },
-  embed: { run: embedCommand, help: EMBED_HELP },
-  import: { run: importCommand, help: IMPORT_HELP },
-  report: { run: reportCommand, help: REPORT_HELP },
-  index: { run: indexCommand, help: INDEX_HELP },
-  search: { run: searchCommand, help: SEARCH_HELP },
-  duplicates: { run: duplicatesCommand, help: DUPLICATES_HELP },
-  serve: { run: serveCommand, help: SERVE_HELP },
-  cache: { run: cacheCommand, help: CACHE_HELP },
-  config: { run: configCommand, help: CONFIG_HELP },
-};
-
-const USAGE = `usage: simclr <command> [options]
+const [name, ...rest] = process.argv.slice(2);
+if (name === "doctor") {
+  const { doctorCommand } = await import("./doctor.js");
+  await runCommand(() => doctorCommand(rest));
+} else {
+  const { COMMANDS } = await import("./commands.js");
+  const USAGE = `usage: simclr <command> [options]
 
 commands:
 ${Object.values(COMMANDS)
@@ -47,13 +20,13 @@ ${Object.values(COMMANDS)
 
 simclr <command> --help for details.`;
 
-await runCommand(async () => {
-  const [name, ...rest] = process.argv.slice(2);
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(`${USAGE}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  const command = COMMANDS[name];
-  if (command === undefined) throw new UsageError(`unknown command '${name}'\n${USAGE}`);
-  return command.run(rest);
-});
+  await runCommand(async () => {
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+      process.stdout.write(`${USAGE}\n`);
+      return name === undefined ? 2 : 0;
+    }
+    const command = COMMANDS[name];
+    if (command === undefined) throw new UsageError(`unknown command '${name}'\n${USAGE}`);
+    return command.run(rest);
+  });
+}

@@ -219,10 +219,15 @@ describe("the launcher", () => {
   });
 });
 
-const torchrun = ["/usr/bin/torchrun", "/usr/local/bin/torchrun"].find((p) => existsSync(p));
+/**
+ * torchrun of the engine under test: the project venv's (pip torch 2.13) when the addon was built
+ * against it, else Debian's python3-torch (1.13). Agent and workers then share one c10d version.
+ */
+const ENGINE_KIND = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "build", "engine.json"), "utf-8")) as { kind: string; prefix: string });
+const torchrun = (ENGINE_KIND.kind === "system" ? ["/usr/bin/torchrun", "/usr/local/bin/torchrun"] : [join(ENGINE_KIND.prefix, "..", "..", "..", "..", "bin", "torchrun")]).find((p) => existsSync(p));
 
 describe("torchrun", () => {
-  test("workers started by torchrun join its agent's store and train the one-process curve", { skip: torchrun === undefined ? "torchrun is not installed (Debian: python3-torch)" : false }, async () => {
+  test("workers started by torchrun join its agent's store and train the one-process curve", { skip: torchrun === undefined ? "torchrun is not installed beside this engine (Debian: python3-torch; pip: the venv's bin/torchrun)" : false }, async () => {
     const data = writeSyntheticIdx(join(tmp("torchrun-data"), "synthetic"), 512);
     const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1"]);
     const one = tmp("torchrun-one");

@@ -127,7 +127,7 @@ describe("mapFile", () => {
     assert.ok(readFileSync(file).equals(Buffer.from(bytes.buffer)), "the file is unchanged");
     t.dispose();
     first4.dispose();
-    assert.throws(() => mapFile(file, 7, "float32"), /size is smaller than the required mapping size/);
+    assert.throws(() => mapFile(file, 7, "float32"), /size( <\d+>)? is smaller than the required mapping size/);
     assert.throws(() => mapFile(join(dir, "missing"), 1, "uint8"), /unable to open file/);
     assert.throws(() => mapFile(file, 0, "uint8"), ArgumentError);
     assert.throws(() => mapFile("", 1, "uint8"), ArgumentError);
