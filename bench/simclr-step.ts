@@ -4,7 +4,7 @@
  * each side, alternating rounds on the same machine. Prints one JSON line with the medians,
  * and the ratios of our best layout to PyTorch's default script (NCHW) and to PyTorch with
  * model and views in channels-last.
- *   node dist/bench/simclr-step.js [--preset fmnist|cifar16|cifar64] [--precision fp32|bf16] [--steps 5] [--rounds 3] [--profile]
+ *   node dist/bench/simclr-step.js [--preset fmnist|cifar16|cifar64] [--precision fp32|bf16] [--steps 5] [--rounds 3] [--profile] [--lean]
  * The presets are in bench/step-presets.ts.
  * --profile adds one profiled run of each of the four: phases (ms) and top operators per step.
  * With torch >= 2 (the project venv's 2.13, found first: bench/python.ts) a fifth run per round is
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     batch: { type: "string" },
     profile: { type: "boolean", default: false },
+    /** Against the lean PyTorch step (simclr_step.py --lean: simple jitter, torch.optim.SGD); ours with optim.name=sgd. */
+    lean: { type: "boolean", default: false },
   },
 });
 const preset = stepPreset(values.preset);
@@ -37,12 +39,12 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "m
 const FORMATS = ["contiguous", "channels_last"] as const;
 type Format = (typeof FORMATS)[number];
 const ours = (format: Format, profile: boolean) => {
-  const sets = [...preset.sets, `train.precision=${values.precision}`, `train.batchSize=${batch}`, "optim.lr=0.1", `train.memoryFormat=${format}`].flatMap((s) => ["--set", s]);
+  const sets = [...preset.sets, `train.precision=${values.precision}`, `train.batchSize=${batch}`, "optim.lr=0.1", `train.memoryFormat=${format}`, ...(values.lean ? ["optim.name=sgd"] : [])].flatMap((s) => ["--set", s]);
   return JSON.parse(execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...(profile ? ["--profile"] : [])], { encoding: "utf-8" })) as Record<string, unknown>;
 };
 const python = pythonWithTorch();
 const theirs = (format: Format, profile: boolean, compile = false) =>
-  runPytorch(python as string, "simclr_step.py", [...preset.py, "--batch", batch, "--steps", values.steps, "--precision", values.precision, "--threads", String(getNumThreads()), "--memory-format", format, ...(profile ? ["--profile"] : []), ...(compile ? ["--compile", "--warmup", "3"] : [])]);
+  runPytorch(python as string, "simclr_step.py", [...preset.py, "--batch", batch, "--steps", values.steps, "--precision", values.precision, "--threads", String(getNumThreads()), "--memory-format", format, ...(profile ? ["--profile"] : []), ...(compile ? ["--compile", "--warmup", "3"] : []), ...(values.lean ? ["--lean"] : [])]);
 const torchVersion = python === null ? null : execFileSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf-8" }).trim();
 const canCompile = torchVersion !== null && Number(torchVersion.split(".")[0]) >= 2;
 
@@ -74,6 +76,7 @@ console.log(
     bench: "simclr-step",
     preset: values.preset,
     precision: values.precision,
+    reference: values.lean ? "lean (simclr_step.py --lean; ours optim.name=sgd)" : "mirrored (simclr_step.py)",
     batch: Number(batch),
     threads: getNumThreads(),
     engine: nativeVersion().torch,

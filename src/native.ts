@@ -86,7 +86,8 @@ export interface NativeAddon {
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const addonPath = join(packageRoot, "build", "Release", "simclr_native.node");
+/** SIMCLR_ADDON names another build of the addon (scripts/no-gloo-check.sh loads one built without Gloo). */
+const addonPath = process.env.SIMCLR_ADDON || join(packageRoot, "build", "Release", "simclr_native.node");
 
 function load(): NativeAddon {
   if (!existsSync(addonPath)) {

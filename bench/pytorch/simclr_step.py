@@ -5,7 +5,8 @@ over both, NT-Xent, backward, LARS), timed the same way. Prints one JSON line.
   /usr/bin/python3 bench/pytorch/simclr_step.py --channels 1 --size 28 --width 16 --batch 256 --steps 5
 """
 import argparse, json, math, resource, time
-import torch, torch.nn.functional as F, torchvision
+import torch, torch.nn.functional as F
+nn = torch.nn
 
 p = argparse.ArgumentParser()
 p.add_argument("--channels", type=int, default=1)
@@ -20,6 +21,7 @@ p.add_argument("--strength", type=float, default=0.5)
 p.add_argument("--lr", type=float, default=0.1)
 p.add_argument("--temperature", type=float, default=0.5)
 p.add_argument("--memory-format", choices=["contiguous", "channels_last"], default="contiguous", help="channels_last: model and views in NHWC")
+p.add_argument("--lean", action="store_true", help="the step as a PyTorch user would write it, not op for op as ours: jitter is brightness and contrast on every view at once (where p 0.8), no per-view random order; torch.optim.SGD (momentum 0.9, foreach) instead of LARS. Compare with simclr bench --set optim.name=sgd")
 p.add_argument("--compile", action="store_true", help="torch.compile (inductor) the model + loss (forward and backward) and the LARS update; the augmentation stays eager (torch >= 2.0)")
 p.add_argument("--profile", action="store_true", help="add the phases (ms) and torch.autograd.profiler's top operators per step")
 p.add_argument("--device", default="cpu", help="cpu or cuda (cuda needs torch >= 2.0: the default device is set)")
@@ -106,20 +108,54 @@ def augment(images, size):
         x = torch.where(g.view(-1, 1, 1, 1), gray(x).expand_as(x), x)
     return x.clamp(0, 1)
 
+def augment_lean(images, size):
+    n, c = images.shape[:2]
+    x = resized_crop(images.float() / 255, size)
+    s = a.strength
+    on = (torch.rand(n, 1, 1, 1) < 0.8).float()
+    b = 1 + on * (torch.rand(n, 1, 1, 1) * 1.6 * s - 0.8 * s)
+    k = 1 + on * (torch.rand(n, 1, 1, 1) * 1.6 * s - 0.8 * s)
+    x = (x * b).clamp(0, 1)
+    m = gray(x).mean((1, 2, 3), keepdim=True)
+    x = (k * x + (1 - k) * m).clamp(0, 1)
+    if c == 3:
+        x = torch.where((torch.rand(n) < 0.2).view(-1, 1, 1, 1), gray(x).expand_as(x), x)
+    return x
+
+if a.lean:
+    augment = augment_lean
+
 # ---- model: ResNet-18 (CIFAR stem, width) + 2-layer head, as src/models ----
-block = torchvision.models.resnet.BasicBlock
-class Encoder(torchvision.models.resnet.ResNet):
+# torchvision's BasicBlock/ResNet written out (same modules, names and init), so the script runs on
+# a torch without torchvision: pip's 2.13 CPU wheel has no torchvision that imports beside it.
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False); self.bn2 = nn.BatchNorm2d(cout)
+        nn.init.zeros_(self.bn2.weight)  # zero_init_residual
+        self.downsample = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+class Encoder(nn.Module):
     def __init__(self):
-        super().__init__(block, [2, 2, 2, 2], zero_init_residual=True)
-        self.inplanes = a.width
-        self.conv1 = torch.nn.Conv2d(a.channels, a.width, 3, 1, 1, bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(a.width)
-        self.maxpool = torch.nn.Identity()
-        self.layer1 = self._make_layer(block, a.width, 2)
-        self.layer2 = self._make_layer(block, a.width * 2, 2, stride=2)
-        self.layer3 = self._make_layer(block, a.width * 4, 2, stride=2)
-        self.layer4 = self._make_layer(block, a.width * 8, 2, stride=2)
-        self.fc = torch.nn.Identity()
+        super().__init__()
+        w = a.width
+        self.conv1 = nn.Conv2d(a.channels, w, 3, 1, 1, bias=False); self.bn1 = nn.BatchNorm2d(w); self.relu = nn.ReLU(inplace=True)
+        layer = lambda cin, cout, stride: nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
+        self.layer1 = layer(w, w, 1); self.layer2 = layer(w, 2 * w, 2); self.layer3 = layer(2 * w, 4 * w, 2); self.layer4 = layer(4 * w, 8 * w, 2)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 d = a.width * 8
 model = torch.nn.Sequential(Encoder(), torch.nn.Linear(d, d, bias=False), torch.nn.BatchNorm1d(d), torch.nn.ReLU(inplace=True),
@@ -168,9 +204,13 @@ def forward_loss(x):
     return nt_xent(z.float(), a.temperature)
 
 update = lars_step
+if a.lean:
+    sgd = torch.optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=1e-6, foreach=True)
+    def update():
+        sgd.step(); sgd.zero_grad(set_to_none=True)
 if a.compile:
     forward_loss = torch.compile(forward_loss)
-    update = torch.compile(lars_step)
+    update = torch.compile(update)
 
 def step():
     x = views()
@@ -193,7 +233,7 @@ for _ in range(20):
         augment(images, a.size)
     aug_times.append(time.perf_counter() - t0)
 times.sort(); aug_times.sort()
-out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "memory_format": a.memory_format, "compile": a.compile,
+out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "memory_format": a.memory_format, "compile": a.compile, "lean": a.lean,
        "views_per_s": 2 * a.batch / times[len(times) // 2], "augment_views_per_s": a.batch / aug_times[len(aug_times) // 2],
        "step_ms": [round(t * 1000, 1) for t in times],
        # the process's peak resident memory (interpreter, libtorch and the step), as simclr bench reports it

@@ -56,6 +56,14 @@ export class ProcessGroup {
   /** Joins the group: returns once all `size` ranks have (or throws after the timeout). */
   static init(options: ProcessGroupOptions): ProcessGroup {
     const full = { timeoutMs: 60_000, backend: "gloo" as Backend, storeServer: options.rank === 0, device: "cpu", prefix: "simclr_pg", ...options };
+    // Before the rendezvous, so every rank says so at once instead of waiting on the others.
+    if (full.backend === "gloo" && !native.distHasGloo()) {
+      throw new DistributedError(
+        full.rank,
+        "the native addon was built without Gloo, the CPU backend of multi-process training: Gloo's headers (gloo/algorithm.h) were missing at build time. " +
+          "Install them (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (bash scripts/setup.sh); `simclr doctor` shows what the engine has. Single-process training does not need it.",
+      );
+    }
     try {
       return new ProcessGroup(native.distInit({ ...full, isServer: full.storeServer }), full);
     } catch (e) {

@@ -72,7 +72,7 @@ function dpkgInstalled(pkg: string): boolean | null {
 }
 
 export async function doctor(): Promise<DoctorReport> {
-  const addonPath = join(PACKAGE_ROOT, "build", "Release", "simclr_native.node");
+  const addonPath = process.env.SIMCLR_ADDON || join(PACKAGE_ROOT, "build", "Release", "simclr_native.node");
   const flags = cpuFlags();
   const report: DoctorReport = {
     node: { version: process.versions.node, abi: process.versions.modules, napi: process.versions.napi ?? "?", platform: `${process.platform}-${process.arch}` },
@@ -121,7 +121,7 @@ export async function doctor(): Promise<DoctorReport> {
     },
     gloo: native.distHasGloo(),
     threads: native.getNumThreads(),
-    openmp: configField(v.parallel, /OpenMP ([^\n]+)/) ?? configField(v.config, /- (OpenMP [^\n]+)/),
+    openmp: configField(v.parallel, /(OpenMP \d+)/) ?? configField(v.config, /- (OpenMP \d+)/),
     blas: configField(v.config, /BLAS_INFO=([^,\s]+)/),
     onednn: configField(v.config, /MKL-DNN (v[\d.]+)/) ?? configField(v.config, /oneDNN (v[\d.]+)/),
     cpuCapability: configField(v.config, /CPU capability usage: (\S+)/),
