@@ -5,7 +5,7 @@
  * installs it. It works without a built addon (that is the first thing it checks), so it never
  * imports ../native.js statically.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -51,6 +51,17 @@ function cpuFlags(): Set<string> {
 /** One field of libtorch's build configuration (at::show_config(), as torch.__config__.show()). */
 function configField(config: string, pattern: RegExp): string | null {
   return pattern.exec(config)?.[1]?.trim() ?? null;
+}
+
+/** "generic" BLAS is the system's libblas.so.3 (Debian's libtorch): name what that resolves to. */
+function systemBlas(blas: string | null): string | null {
+  if (blas !== "generic") return blas;
+  const triplet = { x64: "x86_64", arm64: "aarch64" }[process.arch as string] ?? process.arch;
+  try {
+    return `generic: libblas.so.3 -> ${realpathSync(`/usr/lib/${triplet}-linux-gnu/libblas.so.3`)}`;
+  } catch {
+    return blas;
+  }
 }
 
 function readBuiltFor(): EngineCandidate | null {
@@ -102,6 +113,7 @@ export async function doctor(): Promise<DoctorReport> {
   let native: typeof import("../native.js").native;
   try {
     native = (await import("../native.js")).native;
+    await import("../tensor/runtime.js"); // the library's thread default (every core, or SIMCLR_NUM_THREADS)
   } catch (e) {
     report.addon.loadError = e instanceof Error ? e.message : String(e);
     report.missing.push({ what: "the native addon does not load", fix: "bash scripts/setup.sh   (rebuilds it against the engine it finds)" });
@@ -122,14 +134,14 @@ export async function doctor(): Promise<DoctorReport> {
     gloo: native.distHasGloo(),
     threads: native.getNumThreads(),
     openmp: configField(v.parallel, /(OpenMP \d+)/) ?? configField(v.config, /- (OpenMP \d+)/),
-    blas: configField(v.config, /BLAS_INFO=([^,\s]+)/),
+    blas: systemBlas(configField(v.config, /BLAS_INFO=([^,\s]+)/)),
     onednn: configField(v.config, /MKL-DNN (v[\d.]+)/) ?? configField(v.config, /oneDNN (v[\d.]+)/),
     cpuCapability: configField(v.config, /CPU capability usage: (\S+)/),
   };
   if (!report.libtorch.gloo) {
     report.missing.push({ what: "Gloo (multi-process training on the CPU): the addon was built without Gloo's headers", fix: "sudo apt-get install --no-install-recommends libgloo-dev && bash scripts/setup.sh" });
   }
-  if (report.addon.builtFor?.kind === "system" && report.libtorch.blas !== "mkl" && dpkgInstalled("libopenblas0-openmp") === false) {
+  if (report.libtorch.blas?.startsWith("generic") && !/openblas/i.test(report.libtorch.blas) && dpkgInstalled("libopenblas0-openmp") === false) {
     report.missing.push({ what: "a fast BLAS (Debian's default libblas.so.3 is the reference one)", fix: "sudo apt-get install --no-install-recommends libopenblas0-openmp" });
   }
   if (!report.libtorch.cuda.build) {
