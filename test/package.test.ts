@@ -91,3 +91,26 @@ test("without libtorch the install step fails and names what to install", () => 
   assert.match(r.stderr, /apt-get install --no-install-recommends libtorch-dev/);
   assert.match(r.stderr, /LIBTORCH/);
 });
+
+test("the install step picks one engine: LIBTORCH, then the project venv, then the system; SIMCLR_ENGINE pins one", () => {
+  const pick = (env: NodeJS.ProcessEnv) => {
+    const { LIBTORCH: _l, SIMCLR_ENGINE: _e, ...rest } = process.env;
+    const r = sh("node", ["scripts/install.mjs", "--print-engine"], ROOT, { ...rest, ...env });
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { kind: string; prefix: string | null; origin: string };
+  };
+  // LIBTORCH wins over everything, when it holds a TorchConfig.cmake
+  assert.deepEqual(pick({ LIBTORCH: ENGINE.prefix, SIMCLR_ENGINE: "system" }).prefix, ENGINE.prefix);
+  const bad = pick({ LIBTORCH: join(tmp("no-torch-config"), "x") });
+  assert.equal(bad.kind, "none");
+  assert.match(bad.origin, /holds no TorchConfig\.cmake/);
+  assert.match(pick({ SIMCLR_ENGINE: "conda" }).origin, /SIMCLR_ENGINE must be system or pip, got 'conda'/);
+  const venv = existsSync(join(ROOT, ".venv"));
+  const pinnedPip = pick({ SIMCLR_ENGINE: "pip" });
+  if (venv) assert.equal(pinnedPip.kind, "venv");
+  else assert.match(pinnedPip.origin, /has no torch/);
+  // the system pin never takes the venv
+  assert.notEqual(pick({ SIMCLR_ENGINE: "system" }).kind, "venv");
+  // and the engine this clone was built against is what the install step picks with no pin
+  assert.equal(pick(ENGINE.kind === "system" ? { SIMCLR_ENGINE: "system" } : ENGINE.kind === "libtorch" ? { LIBTORCH: ENGINE.prefix } : {}).prefix, ENGINE.prefix);
+});
