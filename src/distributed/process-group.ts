@@ -64,6 +64,13 @@ export class ProcessGroup {
           "Install them (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (bash scripts/setup.sh); `simclr doctor` shows what the engine has. Single-process training does not need it.",
       );
     }
+    if (full.backend === "nccl" && !native.distHasNccl()) {
+      throw new DistributedError(
+        full.rank,
+        "the native addon was built without NCCL, the CUDA backend of multi-process training: it needs a libtorch built with CUDA " +
+          "(e.g. pip's torch==2.14.1 in a venv, then LIBTORCH=<its torch/ folder> bash scripts/setup.sh); `simclr doctor` shows what the engine has. dist.backend gloo trains on the CPU.",
+      );
+    }
     try {
       return new ProcessGroup(native.distInit({ ...full, isServer: full.storeServer }), full);
     } catch (e) {
