@@ -26,5 +26,5 @@ set -e
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || { say "--nproc 2 without Gloo exited $rc (expected a clear failure)"; tail -20 "$work/two.log" >&2; exit 1; }
 grep -q "libgloo-dev" "$work/two.log" || { say "--nproc 2 failed without naming libgloo-dev:"; tail -20 "$work/two.log" >&2; exit 1; }
 node dist/src/cli/main.js doctor | grep -q "^gloo *no" || { say "simclr doctor does not say gloo no"; exit 1; }
-printf '{"no_gloo":"ok","compile_s":%d,"single_process":"trained","nproc2_exit":%d,"message":"%s"}\n' "$compile_s" "$rc" "$(grep -m1 -o 'built without Gloo[^.]*' "$work/two.log")"
+printf '{"no_gloo":"ok","compile_s":%d,"single_process":"trained","nproc2_exit":%d,"message":"%s"}\n' "$compile_s" "$rc" "$(grep -m1 -o 'built without Gloo[^:]*' "$work/two.log")"
 rm -rf "$work"
