@@ -1,5 +1,6 @@
 /** Shared test helpers: fixture paths and tensor comparisons. */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -45,6 +46,12 @@ export function rng(seed: number): () => number {
 }
 
 /** The built `simclr` command line (dist/src/cli/main.js). */
+/**
+ * The engine this clone's addon was built against, as scripts/install.mjs records it in
+ * build/engine.json (kind: libtorch | venv | system | python; prefix: the libtorch folder).
+ */
+export const BUILT_ENGINE = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build", "engine.json"), "utf-8")) as { kind: string; prefix: string; origin: string };
+
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 
 /** Runs `simclr ...args` to completion: exit code, stdout, stderr. */

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
+import { BUILT_ENGINE } from "./helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
@@ -21,7 +22,7 @@ const NODEDIR = existsSync("/usr/include/node/node_api.h") && process.env.npm_co
  * venv of its own, so a pip engine reaches its install step as LIBTORCH: the route users of a
  * pip or zip libtorch take.
  */
-const ENGINE = JSON.parse(readFileSync(join(ROOT, "build", "engine.json"), "utf-8")) as { kind: string; prefix: string };
+const ENGINE = BUILT_ENGINE;
 const ENGINE_ENV: NodeJS.ProcessEnv = ENGINE.kind === "system" ? { SIMCLR_ENGINE: "system" } : { LIBTORCH: ENGINE.prefix };
 
 function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { code: number; stdout: string; stderr: string } {

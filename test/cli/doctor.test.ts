@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { native } from "../../src/native.js";
 import type { DoctorReport } from "../../src/jobs/doctor.js";
-import { runCli } from "../helpers.js";
+import { BUILT_ENGINE, runCli } from "../helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
@@ -24,8 +24,7 @@ test("doctor --json names the libtorch this process loads, its build, Gloo and t
   assert.equal(report.libtorch?.gloo, native.distHasGloo());
   assert.equal(report.libtorch?.cuda.nccl, native.distHasNccl());
   // the addon was built against the engine the install step recorded, and it is the one loaded
-  const stamp = JSON.parse(readFileSync(join(ROOT, "build", "engine.json"), "utf-8")) as { prefix: string };
-  assert.deepEqual(report.addon.builtFor?.prefix, stamp.prefix);
+  assert.deepEqual(report.addon.builtFor?.prefix, BUILT_ENGINE.prefix);
   const flags = readFileSync("/proc/cpuinfo", "utf-8");
   assert.equal(report.cpu.avx512, /\bavx512f\b/.test(flags));
   assert.equal(report.cpu.avx2, /\bavx2\b/.test(flags));

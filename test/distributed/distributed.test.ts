@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePort, loadConfig, pretrain, resume, ProgressReporter } from "../../src/index.js";
-import { CLI, maxAbsDiff } from "../helpers.js";
+import { BUILT_ENGINE, CLI, maxAbsDiff } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { WORLD, gatherScenario, syncBnScenario, type GatherResult, type SyncBnResult } from "./scenarios.js";
 
@@ -223,8 +223,7 @@ describe("the launcher", () => {
  * torchrun of the engine under test: the project venv's (pip torch 2.13) when the addon was built
  * against it, else Debian's python3-torch (1.13). Agent and workers then share one c10d version.
  */
-const ENGINE_KIND = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "build", "engine.json"), "utf-8")) as { kind: string; prefix: string });
-const torchrun = (ENGINE_KIND.kind === "system" ? ["/usr/bin/torchrun", "/usr/local/bin/torchrun"] : [join(ENGINE_KIND.prefix, "..", "..", "..", "..", "bin", "torchrun")]).find((p) => existsSync(p));
+const torchrun = (BUILT_ENGINE.kind === "system" ? ["/usr/bin/torchrun", "/usr/local/bin/torchrun"] : [join(BUILT_ENGINE.prefix, "..", "..", "..", "..", "bin", "torchrun")]).find((p) => existsSync(p));
 
 describe("torchrun", () => {
   test("workers started by torchrun join its agent's store and train the one-process curve", { skip: torchrun === undefined ? "torchrun is not installed beside this engine (Debian: python3-torch; pip: the venv's bin/torchrun)" : false }, async () => {
