@@ -15,9 +15,24 @@ namespace {
 
 namespace prof = torch::autograd::profiler;
 
+// With shapes (the first argument true), each row is an operator at one set of input shapes.
+bool with_shapes = false;
+
 Napi::Value ProfilerStart(const Napi::CallbackInfo& info) {
-  prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  with_shapes = info.Length() > 0 && info[0].ToBoolean().Value();
+  prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, with_shapes));
   return info.Env().Undefined();
+}
+
+// " [512, 16, 28, 28] [16]": the shapes of an operator's tensor inputs ([] for a scalar or none).
+std::string ShapesText(const std::vector<std::vector<int64_t>>& shapes) {
+  std::string out;
+  for (const auto& shape : shapes) {
+    out += " [";
+    for (size_t i = 0; i < shape.size(); i++) out += (i > 0 ? ", " : "") + std::to_string(shape[i]);
+    out += "]";
+  }
+  return out;
 }
 
 struct Totals {
@@ -45,7 +60,7 @@ Napi::Value ProfilerStop(const Napi::CallbackInfo& info) {
         Open open = stack.back();
         stack.pop_back();
         const double elapsed = open.push->cpuElapsedUs(e);
-        Totals& t = table[open.push->name()];
+        Totals& t = table[with_shapes ? open.push->name() + ShapesText(open.push->shapes()) : std::string(open.push->name())];
         t.calls++;
         t.total_us += elapsed;
         t.self_us += elapsed - open.children_us;

@@ -64,7 +64,7 @@ export interface NativeAddon {
   setRngState(device: string, state: TensorId): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  profilerStart(): void;
+  profilerStart(withShapes?: boolean): void;
   profilerStop(): { name: string; calls: number; totalUs: number; selfUs: number }[];
   cpuAllocatorStats(): CpuAllocatorStats | null;
   cudaDeviceCount(): number;

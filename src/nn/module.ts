@@ -197,8 +197,10 @@ export abstract class Module {
   toMemoryFormat(memoryFormat: MemoryFormat): this {
     noGrad(() => {
       for (const t of this.stateDict().values()) {
-        if (t.ndim !== 4 || t.isContiguous(memoryFormat)) continue;
-        const laid = t.contiguous(memoryFormat);
+        // exact strides, as PyTorch's module.to(memory_format=...) gives: a one-channel conv
+        // weight is "contiguous" either way, and oneDNN reads its layout from the strides
+        if (t.ndim !== 4 || t.isStridedAs(memoryFormat)) continue;
+        const laid = t.clone(memoryFormat);
         setData.callInPlace(t.id, laid.id);
         laid.dispose();
       }

@@ -667,8 +667,22 @@ export class Tensor implements Disposable {
     return wrap(ops.contiguous.call(this.#id, MEMORY_FORMATS[memoryFormat]));
   }
 
-  /** Whether the elements are laid out densely in `memoryFormat`. */
+  /** Whether the elements are laid out densely in `memoryFormat` (a size-1 dim's stride does not matter). */
   isContiguous(memoryFormat: MemoryFormat = "contiguous"): boolean {
+    return this.#denseIn(memoryFormat, false);
+  }
+
+  /**
+   * Whether the strides are exactly those of a dense tensor in `memoryFormat`, size-1 dims
+   * included. The difference from isContiguous matters where a layout is read off the strides:
+   * a (16, 1, 3, 3) weight strided (9, 9, 3, 1) is contiguous in both formats, and oneDNN
+   * takes it as NCHW and gives NCHW outputs; strided (9, 1, 3, 1) it is channels-last.
+   */
+  isStridedAs(memoryFormat: MemoryFormat): boolean {
+    return this.#denseIn(memoryFormat, true);
+  }
+
+  #denseIn(memoryFormat: MemoryFormat, exact: boolean): boolean {
     const shape = this.shape;
     if (memoryFormat === "channels_last" && shape.length !== 4) return false;
     // the order in which dims are laid out, innermost last: NCHW, or N H W C
@@ -677,7 +691,7 @@ export class Tensor implements Disposable {
     let expected = 1;
     for (let k = order.length - 1; k >= 0; k--) {
       const d = order[k] as number;
-      if ((shape[d] as number) !== 1 && strides[d] !== expected) return false; // a size-1 dim's stride does not matter
+      if ((exact || (shape[d] as number) !== 1) && strides[d] !== expected) return false;
       expected *= shape[d] as number;
     }
     return true;
@@ -751,8 +765,9 @@ export class Tensor implements Disposable {
     return this.to("float64");
   }
 
-  clone(): Tensor {
-    return wrap(ops.clone.call(this.#id, null));
+  /** A copy; with `memoryFormat`, strided exactly as that format lays it out (isStridedAs). */
+  clone(memoryFormat?: MemoryFormat): Tensor {
+    return wrap(ops.clone.call(this.#id, memoryFormat === undefined ? null : MEMORY_FORMATS[memoryFormat]));
   }
 }
 

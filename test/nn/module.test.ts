@@ -186,3 +186,23 @@ describe("layers against slow references", () => {
     assert.deepEqual(new AdaptiveAvgPool2d(1).forward(x).toArray(), [[[[8.5]]]]);
   });
 });
+
+describe("toMemoryFormat", () => {
+  test("lays out a one-channel conv weight channels-last by its strides, so the conv's output is channels-last", () => {
+    // (16, 1, 3, 3) is "contiguous" in both formats; oneDNN reads the layout from the strides
+    // and, from NCHW strides, gives an NCHW output that every later layer converts back.
+    const conv = new Conv2d({ inChannels: 1, outChannels: 16, kernelSize: 3, padding: 1, bias: false });
+    assert.deepEqual(conv.weight.strides, [9, 9, 3, 1]);
+    conv.toMemoryFormat("channels_last");
+    assert.deepEqual(conv.weight.strides, [9, 1, 3, 1]);
+    assert.ok(conv.weight.isStridedAs("channels_last") && !conv.weight.isStridedAs("contiguous"));
+    const x = randn([4, 1, 8, 8]).contiguous("channels_last");
+    const y = conv.forward(x);
+    assert.deepEqual(y.strides, [1024, 1, 128, 16], "output (4, 16, 8, 8) in NHWC");
+    const multi = new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, bias: false }).toMemoryFormat("channels_last");
+    assert.deepEqual(multi.weight.strides, [27, 1, 9, 3]);
+    multi.toMemoryFormat("contiguous");
+    assert.deepEqual(multi.weight.strides, [27, 9, 3, 1]);
+    for (const t of [x, y]) t.dispose();
+  });
+});
