@@ -22,7 +22,7 @@ import { loadConfig } from "../src/config/load.js";
 import { DataLoader, toUnitFloat } from "../src/data/loader.js";
 import { decodeImage, forEachBounded, hwcToPlanes, listImages, loadImageFolder } from "../src/data/image-folder.js";
 import { cifar10JpgRoot } from "../src/data/shared-datasets.js";
-import { buildAugment, buildModel, buildOptimizer } from "../src/recipe/recipe.js";
+import { buildPretraining } from "../src/recipe/pretraining.js";
 import { randint, tensor } from "../src/tensor/factory.js";
 import { getNumThreads, manualSeed } from "../src/tensor/runtime.js";
 import { tidy } from "../src/tensor/scope.js";
@@ -86,10 +86,7 @@ async function child(size: number, mode: Mode): Promise<Record<string, unknown>>
   }
   const config = loadConfig({ set: ["data.name=cifar10-jpg", `data.size=${size}`, "model.width=16", "augment.preset=cifar", `train.batchSize=${batch}`, "optim.lr=0.1"] });
   manualSeed(0);
-  const model = buildModel(config, 3).toMemoryFormat(config.train.memoryFormat).train();
-  const optimizer = buildOptimizer(config, model.namedParameters());
-  const augment = buildAugment(config);
-  const stepOptions = { temperature: config.loss.temperature, precision: config.train.precision, memoryFormat: config.train.memoryFormat, chunkSize: null };
+  const { model, optimizer, augment, step: stepOptions } = buildPretraining(config, { inChannels: 3, device: "cpu" });
   const train = (images: Tensor) => {
     tidy(() => simclrForward(model, augment, images, stepOptions).backward());
     optimizer.step();

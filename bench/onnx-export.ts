@@ -33,7 +33,7 @@ const model = new SimCLRModel({ depth: cfg.depth as ResNetDepth, width: cfg.widt
 noGrad(() => {
   for (let i = 0; i < 5; i++) {
     const x = rand([32, cfg.channels, cfg.size, cfg.size]);
-    const { h, z } = model.forward(x);
+    const { h, z } = model.call(x);
     for (const t of [x, h, z]) t.dispose();
   }
 });
@@ -43,7 +43,7 @@ const torchTimes: number[] = [];
 let expected: Float32Array<ArrayBufferLike> = new Float32Array(0);
 for (let r = 0; r < cfg.rounds + 1; r++) {
   const t0 = performance.now();
-  const h = noGrad(() => model.encoder.forward(x)); // (B, D)
+  const h = noGrad(() => model.encoder.call(x)); // (B, D)
   if (r > 0) torchTimes.push(performance.now() - t0);
   expected = h.data() as Float32Array;
   h.dispose();

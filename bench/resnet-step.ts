@@ -28,7 +28,7 @@ const x = randn([cfg.batch, cfg.channels, cfg.size, cfg.size]);
 
 function step(): void {
   tidy(() => {
-    const h = model.forward(x); // (B, featureDim)
+    const h = model.call(x); // (B, featureDim)
     h.mul(h).mean().backward();
   });
   model.zeroGrad();

@@ -8,7 +8,8 @@
  *   node dist/bench/search.js --index FILE     (the vectors of a real index instead)
  */
 import { parseArgs } from "node:util";
-import { Searcher, getNumThreads, rand, readIndex, tensor, withSeed, type Tensor } from "../src/index.js";
+import { getNumThreads, rand, tensor, withSeed, type Tensor } from "../src/index.js";
+import { Searcher, readIndex } from "../src/entry/search.js";
 import { median } from "./python.js";
 
 const { values } = parseArgs({ options: { sizes: { type: "string", default: "10000,100000" }, dim: { type: "string", default: "128" }, queries: { type: "string", default: "200" }, index: { type: "string" } } });

@@ -19,6 +19,7 @@ import { evaluate, type EvaluationResult } from "./jobs/evaluate.js";
 import { evaluationConfig } from "./jobs/evaluation-config.js";
 import { pretrain } from "./jobs/pretrain.js";
 import { runReport } from "./jobs/run-report.js";
+import { ProgressReporter } from "./io/progress.js";
 
 const outDir = process.env.DEMO_OUT ?? join(process.cwd(), "runs", "demo");
 const BANK = 10_000; // labelled train images (and test images) used by the evaluations
@@ -46,7 +47,7 @@ const ENCODERS = [
 ] as const;
 const show = (name: string, r: EvaluationResult) => process.stderr.write(`  ${r.protocol.padEnd(10)} ${name.padEnd(12)} top-1 ${(r.top1 * 100).toFixed(1)}% (${r.train_size} labelled train images)\n`);
 for (const protocol of ["knn", "linear"] as const) {
-  for (const [name, baseline] of ENCODERS) show(name, await evaluate(outDir, evalConfig, protocol, { ...baseline, log: () => {} }));
+  for (const [name, baseline] of ENCODERS) show(name, await evaluate(outDir, evalConfig, protocol, { ...baseline, progress: ProgressReporter.silent() }));
 }
 
 // Where SimCLR pays (the paper's Table 7 regime): few labels. Class-balanced subsets of all
@@ -56,7 +57,7 @@ const lowLabel: Record<string, Record<string, number>> = {};
 for (const labels of ["1%", "10%"]) {
   const config = evaluationConfig(outDir, { set: [`eval.labels=${labels}`] });
   for (const [name, baseline] of ENCODERS) {
-    const r = await evaluate(outDir, config, "linear", { ...baseline, log: () => {} });
+    const r = await evaluate(outDir, config, "linear", { ...baseline, progress: ProgressReporter.silent() });
     show(name, r);
     (lowLabel[labels] ??= {})[name] = r.top1;
   }
@@ -68,5 +69,5 @@ for (const labels of ["1%", "10%"]) {
   const r = lowLabel[labels] ?? {};
   process.stdout.write(`with ${labels} of the labels: SimCLR ${pct(r["SimCLR"])}, raw pixels ${pct(r["raw pixels"])}, random init ${pct(r["random init"])}\n`);
 }
-const report = await runReport(outDir, evaluationConfig(outDir), { out: join(outDir, "report.html"), log: () => {} });
+const report = await runReport(outDir, evaluationConfig(outDir), { out: join(outDir, "report.html"), progress: ProgressReporter.silent() });
 process.stdout.write(`\nreport: ${report.out} (open it in a browser)\n`);

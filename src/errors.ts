@@ -71,6 +71,21 @@ export class CheckpointError extends SimclrError {
 }
 
 /**
+ * A run directory already holds a run and starting afresh was not asked for. `forceBy` names
+ * how to ask (the library's option "force"; the CLI says "--force").
+ */
+export class RunExistsError extends CheckpointError {
+  constructor(
+    path: string,
+    /** What the directory holds (checkpoints, results, ...). */
+    readonly entries: string[],
+    readonly forceBy = "the force option",
+  ) {
+    super(path, `${path} already holds a run (${entries.join(", ")}): resume it, choose another run directory, or replace it (${forceBy} moves the old run aside)`);
+  }
+}
+
+/**
  * A file could not be written: disk full (ENOSPC), no permission, a missing folder. Writes
  * are atomic, so the file's previous version (if any) is unchanged and no partial file is left.
  */

@@ -94,7 +94,7 @@ export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset 
 export { DataLoader, toUnitFloat, type Batch, type LoaderCursor, type LoaderData, type LoaderOptions } from "./data/loader.js";
 export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, type Config, type ConfigKey } from "./config/schema.js";
 export { loadConfig, parseOverride, configToYaml, configFromYaml, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
-export { SimclrError, ArgumentError, ConfigError, DataError, FileWriteError, CheckpointError, StateDictError, NonFiniteLossError, DistributedError, RunLockedError } from "./errors.js";
+export { SimclrError, ArgumentError, ConfigError, DataError, FileWriteError, CheckpointError, RunExistsError, StateDictError, NonFiniteLossError, DistributedError, RunLockedError } from "./errors.js";
 export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 
 // ---- the recipe, runs, training loops ----
@@ -105,11 +105,11 @@ export { loadEncoder, type EncoderSource, type LoadEncoderOptions } from "./run/
 export { runPretrainLoop, type PretrainLoopOptions, type PretrainResult } from "./train/pretrain.js";
 export { simclrForward, type SimclrStepOptions } from "./train/simclr-step.js";
 export { TrainState } from "./train/state.js";
-export type { TrainCallback, BatchEvent, StepEvent, EpochEvent } from "./train/callbacks.js";
+export type { TrainCallback, BatchEvent, StepEvent, EpochEvent } from "./run/callbacks.js";
 export { OnlineLinearProbe } from "./train/probe.js";
 export { trainClassifier, type TrainClassifierOptions } from "./train/classifier.js";
 export { DataParallel, DEFAULT_BUCKET_BYTES } from "./train/data-parallel.js";
-export { ProgressReporter } from "./train/progress.js";
+export { ProgressReporter, type TextSink } from "./io/progress.js";
 export { Classifier } from "./models/classifier.js";
 
 // ---- evaluation (issue 4) ----
@@ -117,7 +117,7 @@ export { extractFeatures, pixelFeatures } from "./eval/features.js";
 export { evaluateClassifier } from "./eval/accuracy.js";
 export { KnnMonitor } from "./eval/knn-monitor.js";
 export { knnClassify, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
-export { linearProbe, fitLogistic, logisticScores, standardiser, type FitOptions, type LinearProbeResult, type LogisticModel, type ProbeFitEvent } from "./eval/logistic.js";
+export { logisticProbe, fitLogistic, logisticScores, standardiser, type FitOptions, type LogisticProbeResult, type LogisticModel, type ProbeFitEvent } from "./eval/logistic-probe.js";
 export { balancedSubset, perClassCount, readSubset, writeSubset, type LabelSubset } from "./eval/subset.js";
 export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js";
 
@@ -134,13 +134,6 @@ export { exportSafetensors, exportOnnx, type ExportOptions, type ExportPart, typ
 export { compareWithOnnxRuntime, type OnnxCheck } from "./jobs/onnx-check.js";
 export { encodeOnnx, decodeOnnx, type OnnxGraph, type OnnxNode, type DecodedOnnx } from "./run/onnx.js";
 export { onnxGraph, type OnnxExportOptions } from "./run/onnx-model.js";
-export { runReport, compareReport, type ReportOptions, type ReportResult } from "./jobs/run-report.js";
-export { indexImages, openEmbedder, type IndexOptions, type IndexResult } from "./jobs/index-images.js";
-export { SearchSession, type Result as SearchResult } from "./jobs/search.js";
-export { buildServer, serve, sniffImage, type ServeOptions } from "./jobs/serve.js";
-export { Searcher, type Hit, type SearcherOptions } from "./search/searcher.js";
-export { readIndex, writeIndex, INDEX_FORMAT, type SearchIndex, type IndexedFile, type ModelIdentity } from "./search/index-store.js";
-export { ImageEmbedder } from "./search/embedder.js";
 export { embed, type EmbedOptions, type EmbedResult } from "./jobs/embed.js";
 export { importWeights, type ImportResult } from "./jobs/import.js";
 export { readNpy, writeNpy, serializeNpy } from "./run/npy.js";

@@ -16,6 +16,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "src");
 export const LAYERS: Record<string, number> = {
   native: 0,
   errors: 0,
+  io: 0.5,
   tensor: 1,
   config: 1,
   distributed: 1.5,
@@ -35,6 +36,7 @@ export const LAYERS: Record<string, number> = {
   cli: 9,
   demo: 9,
   index: 10,
+  entry: 10,
 };
 
 function sources(dir: string): string[] {
@@ -80,8 +82,8 @@ test("imports go only downward (or within a folder); train and eval are independ
   assert.deepEqual(bad, []);
 });
 
-test("the CLI reaches the library through jobs, config and errors only", () => {
-  const allowed = new Set(["jobs", "config", "errors", "cli"]);
+test("the CLI reaches the library through jobs, config, errors and the io ground floor only", () => {
+  const allowed = new Set(["jobs", "config", "errors", "io", "cli"]);
   const bad: string[] = [];
   for (const [from, targets] of graph) {
     if (unit(from) !== "cli") continue;
@@ -115,4 +117,45 @@ test("the checker sees imports (it would catch an upward one)", () => {
   assert.ok(pretrain !== undefined);
   assert.ok((graph.get(pretrain) ?? []).some((t) => relative(SRC, t) === "run/checkpoint.ts"));
   assert.ok(LAYERS.run! < LAYERS.train!);
+});
+
+/** The flags the CLI defines (its parseArgs options), read from src/cli/. */
+function cliFlags(): Set<string> {
+  const flags = new Set<string>();
+  for (const f of files.filter((f) => unit(f) === "cli")) {
+    for (const m of readFileSync(f, "utf-8").matchAll(/["']?([a-z][a-zA-Z-]*)["']?: \{ type: "(?:string|boolean)"/g)) flags.add(m[1] as string);
+  }
+  return flags;
+}
+
+/** The code of `file` without its comments, and with its string literals kept. */
+function codeOf(file: string): string {
+  return readFileSync(file, "utf-8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
+}
+
+test("no CLI flag is named below the CLI: library code names its options, the CLI maps flags onto them", () => {
+  const flags = cliFlags();
+  assert.ok(flags.has("set") && flags.has("out") && flags.has("force"), "the flag list is read from src/cli/");
+  const bad: string[] = [];
+  for (const f of files.filter((f) => !["cli", "demo"].includes(unit(f)))) {
+    for (const m of codeOf(f).matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)) if (flags.has(m[1] as string)) bad.push(`${relative(SRC, f)}: --${m[1]}`);
+  }
+  assert.deepEqual(bad, []);
+});
+
+test("train/ reads no config key: the recipe turns the config into the options it receives", () => {
+  const bad: string[] = [];
+  for (const f of files.filter((f) => unit(f) === "train")) {
+    const code = codeOf(f);
+    for (const m of code.matchAll(/\bconfig\.(train|loss|optim|model|head|augment|data|monitor|eval|dist|finetune|supervised)\b/g)) bad.push(`${relative(SRC, f)}: config.${m[1]}`);
+    if (/from "\.\.\/config\//.test(code)) bad.push(`${relative(SRC, f)} imports config/`);
+  }
+  assert.deepEqual(bad, []);
+});
+
+test("data/ does not stand on nn/ (atomic writes and locks are the io ground floor's)", () => {
+  const bad = [...graph].flatMap(([from, targets]) => (unit(from) === "data" ? targets.filter((t) => unit(t) === "nn").map((t) => `${relative(SRC, from)} -> ${relative(SRC, t)}`) : []));
+  assert.deepEqual(bad, []);
 });

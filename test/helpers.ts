@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import type { Tensor } from "../src/index.js";
+import { ProgressReporter, type Tensor } from "../src/index.js";
 
 /** test/fixtures in the source tree (tests run from dist/test). */
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test", "fixtures");
@@ -64,3 +64,9 @@ export async function runCli(args: string[]): Promise<{ code: number; stdout: st
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
+
+/** A progress reporter that writes nothing: what jobs get in tests that do not read their messages. */
+export const quiet = (): ProgressReporter => ProgressReporter.silent();
+
+/** A progress reporter whose lines (messages and step lines) land in `lines`. */
+export const collecting = (lines: string[]): ProgressReporter => ProgressReporter.lines((l) => lines.push(l), 1_000_000);

@@ -4,12 +4,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ProgressReporter, SearchSession, indexImages, embed, evaluate, evaluationConfig, exportOnnx, exportSafetensors, finetune, liveTensorCount, loadConfig, pretrain, runReport, trainSupervised } from "../src/index.js";
+import { embed, evaluate, evaluationConfig, exportOnnx, exportSafetensors, finetune, liveTensorCount, loadConfig, pretrain, trainSupervised } from "../src/index.js";
+import { SearchSession, indexImages } from "../src/entry/search.js";
+import { runReport } from "../src/entry/report.js";
 import { syntheticSet, writeSyntheticIdx } from "./synthetic.js";
 import { writePngFolder } from "./search/fixture.js";
-
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
-const log = () => {};
+import { quiet } from "./helpers.js";
 
 test("pretrain, evaluate (also on a label subset), finetune, supervised, export, embed and report leave no tensors behind but the returned model", async () => {
   const root = mkdtempSync(join(tmpdir(), "simclr-jobs-"));
@@ -22,25 +22,25 @@ test("pretrain, evaluate (also on a label subset), finetune, supervised, export,
   assert.equal(liveTensorCount(), before, "pretrain");
   const evalConfig = evaluationConfig(join(root, "run"), { set: ["eval.epochs=1", "finetune.labels=5-per-class", "finetune.epochs=1"] });
   for (const protocol of ["knn", "linear"] as const) {
-    await evaluate(join(root, "run"), evalConfig, protocol, { log });
+    await evaluate(join(root, "run"), evalConfig, protocol, { progress: quiet() });
     assert.equal(liveTensorCount(), before, `evaluate ${protocol}`);
   }
-  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, protocol: "paper" } }, "linear", { log });
+  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, protocol: "paper" } }, "linear", { progress: quiet() });
   assert.equal(liveTensorCount(), before, "evaluate linear (paper)");
-  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, labels: "10-per-class" } }, "linear", { log });
+  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, labels: "10-per-class" } }, "linear", { progress: quiet() });
   assert.equal(liveTensorCount(), before, "evaluate linear on a label subset");
-  await finetune(join(root, "run"), evalConfig, { log });
+  await finetune(join(root, "run"), evalConfig, { progress: quiet() });
   assert.equal(liveTensorCount(), before, "finetune");
   exportSafetensors(join(root, "run"), evalConfig, { out: join(root, "encoder.safetensors") });
   assert.equal(liveTensorCount(), before, "export safetensors");
   await exportOnnx(join(root, "run"), evalConfig, { out: join(root, "encoder.onnx"), part: "encoder+head" });
   assert.equal(liveTensorCount(), before, "export onnx");
-  await embed(join(root, "run"), evalConfig, { out: join(root, "h.npy"), log });
+  await embed(join(root, "run"), evalConfig, { out: join(root, "h.npy"), progress: quiet() });
   assert.equal(liveTensorCount(), before, "embed");
-  await runReport(join(root, "run"), evalConfig, { out: join(root, "report.html"), mapPoints: 50, log });
+  await runReport(join(root, "run"), evalConfig, { out: join(root, "report.html"), mapPoints: 50, progress: quiet() });
   assert.equal(liveTensorCount(), before, "report");
   const images = await writePngFolder(data, 20);
-  await indexImages(join(root, "run"), evalConfig, { images, out: join(root, "photos.index"), log });
+  await indexImages(join(root, "run"), evalConfig, { images, out: join(root, "photos.index"), progress: quiet() });
   assert.equal(liveTensorCount(), before, "index");
   const session = SearchSession.open(join(root, "photos.index"));
   await session.search(join(images, session.index.files[3]!.path), 5);
@@ -48,6 +48,6 @@ test("pretrain, evaluate (also on a label subset), finetune, supervised, export,
   session.duplicates(0.99);
   session.dispose();
   assert.equal(liveTensorCount(), before, "search session");
-  await trainSupervised(join(root, "supervised"), loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { log });
+  await trainSupervised(join(root, "supervised"), loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { progress: quiet() });
   assert.equal(liveTensorCount(), before, "supervised");
 });

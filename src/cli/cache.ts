@@ -1,6 +1,7 @@
 /** `simclr cache [list | clear] [--dir DIR] [--older-than DAYS] [--folder PATH] [--json]` */
 import { parseArgs } from "node:util";
-import { cacheClear, cacheList, formatBytes, type CacheEntryInfo } from "../jobs/cache.js";
+import { cacheClear, cacheList, type CacheEntryInfo } from "../jobs/cache.js";
+import { formatBytes } from "../io/format.js";
 import { UsageError, printResult } from "./common.js";
 
 export const CACHE_HELP = `simclr cache [list | clear] [--dir DIR] [--older-than DAYS] [--folder PATH] [--json]

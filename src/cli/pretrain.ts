@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { launchWorkers } from "../jobs/launch.js";
 import { launchEnv, pretrain, resume } from "../jobs/pretrain.js";
+import { RunExistsError } from "../errors.js";
 import { CONFIG_OPTIONS, UsageError, integerFlag, printConfig, resolveConfig } from "./common.js";
 
 export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--resume | --force]
@@ -75,7 +76,11 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   } else {
     const config = resolveConfig(values);
     if ((launch?.rank ?? 0) === 0) printConfig(config);
-    result = await pretrain(config, { outDir: values.out, launch, force: values.force ?? false });
+    try {
+      result = await pretrain(config, { outDir: values.out, launch, force: values.force ?? false });
+    } catch (e) {
+      throw e instanceof RunExistsError ? new RunExistsError(e.path, e.entries, "--force") : e;
+    }
   }
   if ((launch?.rank ?? 0) !== 0) return result.status === "stopped" ? 130 : 0;
   if (result.status === "stopped") {

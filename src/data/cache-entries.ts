@@ -12,7 +12,9 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { hostname } from "node:os";
-import { processAlive, readHolder } from "./build-lock.js";
+import { readHolder } from "../io/build-lock.js";
+import { processAlive } from "../io/process.js";
+import { parseTempName } from "../io/temp.js";
 import { pixelBytes, readIndex } from "./image-cache.js";
 
 export interface CacheEntryInfo {
@@ -33,8 +35,8 @@ export interface CacheEntryInfo {
   building: boolean;
 }
 
-// pixels, index, build lock (and its transient side files), a build's temporary pixels
-const ENTRY = /^image-folder-([0-9a-f]+)\.(u8|json|u8\.lock(?:\.[0-9a-z-]+)?|u8\.tmp-(\d+)-[0-9a-z]+)$/;
+// pixels, index, build lock; each of them also as a writer's temporary (io/temp.ts)
+const ENTRY = /^image-folder-([0-9a-f]+)\.(u8|json|u8\.lock)$/;
 
 interface Files {
   key: string;
@@ -51,7 +53,8 @@ function entryFiles(cacheDir: string): Files[] {
   }
   const byKey = new Map<string, Files>();
   for (const name of names.sort()) {
-    const m = ENTRY.exec(name);
+    const temp = parseTempName(name);
+    const m = ENTRY.exec(temp?.final ?? name);
     if (m === null) continue;
     const key = m[1] as string;
     let st;
@@ -62,7 +65,7 @@ function entryFiles(cacheDir: string): Files[] {
     }
     if (!st.isFile()) continue;
     const entry = byKey.get(key) ?? { key, files: [] };
-    entry.files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs, tmpPid: m[3] !== undefined ? Number(m[3]) : null });
+    entry.files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs, tmpPid: temp?.pid ?? null });
     byKey.set(key, entry);
   }
   return [...byKey.values()];

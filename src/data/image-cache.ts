@@ -17,11 +17,12 @@
  * file larger than half the memory the process may use is advised as randomly read (below).
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { tempPath } from "../io/temp.js";
 import { adviseMapped, empty, mapFile, tensor } from "../tensor/factory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { FileWriteError } from "../errors.js";
-import { availableMemory } from "./host-memory.js";
+import { availableMemory } from "../io/host-memory.js";
 
 /** Bumped whenever the cached contents change meaning, so old entries are never read. */
 export const CACHE_FORMAT = "simclr-image-folder/2";
@@ -156,7 +157,7 @@ export class CacheWriter {
   constructor(paths: { pixels: string; index: string }, imageBytes: number) {
     this.#paths = paths;
     this.#imageBytes = imageBytes;
-    this.#tmp = `${paths.pixels}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    this.#tmp = tempPath(paths.pixels);
     try {
       this.#fd = openSync(this.#tmp, "w+");
     } catch (e) {

@@ -12,7 +12,7 @@ import { extname, join, relative, resolve } from "node:path";
 import sharp from "sharp";
 import { tensor } from "../tensor/factory.js";
 import { CACHE_FORMAT, CacheWriter, cachePaths, openCache, type CacheEntry } from "./image-cache.js";
-import { lockOrWait, type BuildLock } from "./build-lock.js";
+import { lockOrWait, type BuildLock } from "../io/build-lock.js";
 import type { LabeledImages } from "./fashion-mnist.js";
 import { ArgumentError, DataError } from "../errors.js";
 

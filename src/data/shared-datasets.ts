@@ -5,11 +5,12 @@
  * folder and read from there with loadImageFolder.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultCacheDir } from "./image-folder.js";
 import { DataError } from "../errors.js";
+import { isAbandonedTemp, parseTempName, tempPath } from "../io/temp.js";
 
 /** The package root: this file is dist/src/data/shared-datasets.js at run time. */
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -22,7 +23,6 @@ export const CIFAR10_JPG_ENV = "SIMCLR_CIFAR10_JPG";
 
 const FOLDER = "cifar10-jpg";
 /** Temporary extraction folders: `.cifar10-jpg-extract-<pid>-<random>` inside the cache folder. */
-const TEMP_PREFIX = `.${FOLDER}-extract-`;
 
 export interface SharedDatasetOptions {
   /** Where the tarball is unpacked. Default: defaultCacheDir(). */
@@ -52,15 +52,6 @@ function findTarball(options: SharedDatasetOptions): { path: string; from: strin
   return existsSync(SHARED_CIFAR10_JPG_TARBALL) ? { path: SHARED_CIFAR10_JPG_TARBALL, from: "the shared datasets folder" } : null;
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes extraction folders left by processes that died mid-way (their pid is in the name). */
 function removeAbandonedExtractions(cacheDir: string): void {
   let names: string[];
@@ -70,11 +61,7 @@ function removeAbandonedExtractions(cacheDir: string): void {
     return;
   }
   for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX)) continue;
-    const pid = Number(name.slice(TEMP_PREFIX.length).split("-")[0]);
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !processIsAlive(pid)) {
-      rmSync(join(cacheDir, name), { recursive: true, force: true });
-    }
+    if (parseTempName(name)?.final === FOLDER && isAbandonedTemp(name)) rmSync(join(cacheDir, name), { recursive: true, force: true });
   }
 }
 
@@ -111,7 +98,8 @@ export function cifar10JpgRoot(options: SharedDatasetOptions = {}): string {
 
   mkdirSync(cacheDir, { recursive: true });
   removeAbandonedExtractions(cacheDir);
-  const temp = mkdtempSync(join(cacheDir, `${TEMP_PREFIX}${process.pid}-`));
+  const temp = tempPath(target);
+  mkdirSync(temp);
   try {
     try {
       execFileSync("tar", ["xzf", tarball.path, "-C", temp], { stdio: ["ignore", "ignore", "pipe"] });

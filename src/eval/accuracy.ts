@@ -14,7 +14,7 @@ export function evaluateClassifier(model: Classifier, data: Required<LoaderData>
     noGrad(() => {
       const parts: Tensor[] = [];
       const loader = new DataLoader({ images: data.images }, { batchSize, device, shuffle: false });
-      for (const batch of loader.batches()) parts.push(model.forward(batch.images).to("cpu")); // (b, classes)
+      for (const batch of loader.batches()) parts.push(model.call(batch.images).to("cpu")); // (b, classes)
       return topkAccuracy(cat(parts), data.labels);
     }),
   );

@@ -19,7 +19,7 @@ export function extractFeatures(encoder: ResNet, images: Tensor, options: { batc
       noGrad(() => {
         const loader = new DataLoader({ images }, { batchSize: options.batchSize ?? 512, device: options.device ?? "cpu", shuffle: false });
         const parts: Tensor[] = [];
-        for (const batch of loader.batches()) parts.push(encoder.forward(batch.images).to("cpu")); // (b, featureDim)
+        for (const batch of loader.batches()) parts.push(encoder.call(batch.images).to("cpu")); // (b, featureDim)
         return cat(parts);
       }),
     );

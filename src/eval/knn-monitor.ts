@@ -1,10 +1,11 @@
 /**
  * kNN monitoring of a pretraining run: every few epochs, the weighted kNN classifier of
  * knn.ts (k = 200, T = 0.1) on h of a bank of labelled training images, scored on held-out
- * queries. A training callback (train/callbacks.ts) by shape: it runs the encoder in
+ * queries. A training callback (run/callbacks.ts): it runs the encoder in
  * inference mode without gradients, so it never changes the pretraining result.
  */
 import type { SimCLRModel } from "../models/simclr.js";
+import type { EpochEvent, TrainCallback } from "../run/callbacks.js";
 import { failpoint } from "../run/failpoint.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -18,7 +19,7 @@ export interface LabelledImages {
   labels: Tensor;
 }
 
-export class KnnMonitor {
+export class KnnMonitor implements TrainCallback {
   /** The monitor owns bank and queries from here on: dispose() frees them. */
   constructor(
     readonly bank: LabelledImages,
@@ -46,7 +47,7 @@ export class KnnMonitor {
     for (const t of [this.bank.images, this.bank.labels, this.queries.images, this.queries.labels]) t.dispose();
   }
 
-  onEpochEnd({ epoch, model }: { epoch: number; model: SimCLRModel }): Record<string, number> | null {
+  onEpochEnd({ epoch, model }: EpochEvent): Record<string, number> | null {
     if ((epoch + 1) % this.every !== 0) return null;
     const { top1, top5 } = this.evaluate(model.encoder);
     return { knn_top1: top1, knn_top5: top5 };

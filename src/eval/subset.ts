@@ -9,7 +9,7 @@ import { withSeed } from "../tensor/rng.js";
 import { ConfigError, DataError } from "../errors.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 
 export interface LabelSubset {
   /** What was asked for: "1%", "10%" or "N-per-class". */

@@ -16,6 +16,8 @@
  */
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
+import { processAlive } from "./process.js";
+import { tempPath } from "./temp.js";
 
 export interface Holder {
   pid: number;
@@ -45,16 +47,6 @@ export interface LockOrWaitOptions {
 
 /** The ids of the locks this process holds now. */
 const held = new Set<string>();
-
-/** Whether process `pid` exists on this host (EPERM: it does, owned by another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** The holder recorded in the lock at `path`, or null when it is gone or unreadable. */
 export function readHolder(path: string): Holder | null {
@@ -91,7 +83,7 @@ function isStale(holder: Holder | null, age: number, staleMs: number): boolean {
  * lock judged stale (another waiter replaced it meanwhile).
  */
 function takeOver(path: string, judged: Holder | null): void {
-  const aside = `${path}.stale-${randomId()}`;
+  const aside = tempPath(path);
   try {
     renameSync(path, aside);
   } catch {
@@ -191,7 +183,7 @@ function heldLock(path: string, me: Holder): BuildLock {
       const now = Date.now();
       if (now - last < 1000 && done < total) return;
       last = now;
-      const tmp = `${path}.${me.id}`;
+      const tmp = tempPath(path);
       try {
         if (!mine(path, me)) return; // taken over: the new holder reports
         writeFileSync(tmp, JSON.stringify({ ...me, done, total }));

@@ -1,7 +1,7 @@
 /** `simclr augment-preview`: the view grid of src/report/view-grid.ts for the configured augmentation, as a PNG file. */
 import type { Config } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 import { buildAugment } from "../recipe/recipe.js";
 import { gridPng, viewGrid } from "../report/view-grid.js";
 import { manualSeed } from "../tensor/runtime.js";

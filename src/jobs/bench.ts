@@ -5,7 +5,8 @@
  */
 import type { Config } from "../config/schema.js";
 import { toUnitFloat } from "../data/loader.js";
-import { buildAugment, buildModel, buildOptimizer, dataShape } from "../recipe/recipe.js";
+import { dataShape } from "../recipe/recipe.js";
+import { buildPretraining } from "../recipe/pretraining.js";
 import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 import { randint } from "../tensor/factory.js";
 import { cpuAllocatorStats, getNumThreads, manualSeed, profileOps } from "../tensor/runtime.js";
@@ -61,18 +62,13 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
   const local = b / world;
   const [channels, side] = dataShape(config);
   const images = keep(tidy(() => toUnitFloat(randint(0, 256, [local, channels, side, side], { dtype: "uint8", device })))); // (B / W, C, S, S)
-  const model = buildModel(config, channels).to(device).toMemoryFormat(config.train.memoryFormat).train();
+  const { model, optimizer, augment, step: settings, dataParallel } = buildPretraining(config, { inChannels: channels, device });
   const group = launch === null ? null : joinGroup(config, launch, device);
   if (group !== null && config.model.syncBN) syncBatchNorm(model, group);
-  const parallel = group === null ? null : new DataParallel(model, group, config.dist.bucketMiB * 2 ** 20, config.dist.overlap && config.train.chunkSize === null); // GradCache: after the step
-  const optimizer = buildOptimizer(config, model.namedParameters());
+  const parallel = group === null ? null : new DataParallel(model, group, dataParallel.bucketBytes, dataParallel.overlap);
   optimizer.lr = 0.01;
-  const augment = buildAugment(config);
   const stepOptions = {
-    temperature: config.loss.temperature,
-    precision: config.train.precision,
-    memoryFormat: config.train.memoryFormat,
-    chunkSize: config.train.chunkSize,
+    ...settings,
     ...(group !== null ? { shard: { group, globalBatch: b, offset: group.rank * local } } : {}),
   };
   const allreduceTimes: number[] = [];

@@ -7,7 +7,7 @@ import { listCacheEntries, removeCacheEntries, type CacheEntryInfo } from "../da
 import { defaultCacheDir } from "../data/image-folder.js";
 
 export type { CacheEntryInfo };
-export { formatBytes } from "../recipe/memory.js";
+
 
 export interface CacheListing {
   dir: string;

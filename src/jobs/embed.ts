@@ -8,7 +8,7 @@ import { loadDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
 import { loadImageFolder } from "../data/image-folder.js";
 import { DataError } from "../errors.js";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 import { dataShape } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { writeNpy } from "../run/npy.js";
@@ -16,7 +16,7 @@ import { cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { stderrLog, type Log } from "./report.js";
+import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
 export interface EmbedOptions {
@@ -32,7 +32,8 @@ export interface EmbedOptions {
   z?: boolean;
   checkpoint?: string;
   batchSize?: number;
-  log?: Log;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
 }
 
 export interface EmbedResult {
@@ -44,17 +45,17 @@ export interface EmbedResult {
 
 export async function embed(runDir: string, config: Config, options: EmbedOptions): Promise<EmbedResult> {
   checkConfig(config, "embed(config)");
-  const log = options.log ?? stderrLog;
+  const progress = options.progress ?? new ProgressReporter();
   const folder = options.images;
   // An image folder is resized to what the run's encoder was trained on.
   const [channels, side] = dataShape(config);
   const data = folder !== undefined
-    ? await loadImageFolder({ path: folder, size: side, channels: channels === 1 ? 1 : 3, skipBad: true, onProgress: (done, total) => done % 500 === 0 && log(`decoding images: ${done}/${total}`) })
+    ? await loadImageFolder({ path: folder, size: side, channels: channels === 1 ? 1 : 3, skipBad: true, onProgress: (done, total) => done % 500 === 0 && progress.message(`decoding images: ${done}/${total}`) })
     : { ...(await loadDataset(config.data, options.split ?? "train")), files: [] as string[], skipped: [] as { file: string; reason: string }[] };
   const n = data.images.size(0);
   try {
     if (n === 0) throw new DataError(folder ?? config.data.name, `has no readable images${data.skipped.length > 0 ? ` (${data.skipped.length} skipped)` : ""}`);
-    for (const s of data.skipped) log(`skipped ${s.file}: ${s.reason}`);
+    for (const s of data.skipped) progress.message(`skipped ${s.file}: ${s.reason}`);
     const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
     const device = config.train.device;
     const owned: { dispose(): void }[] = [];
@@ -68,7 +69,7 @@ export async function embed(runDir: string, config: Config, options: EmbedOption
         parts.push(
           tidy(() =>
             noGrad(() => {
-              const { h, z } = source.model.forward(batch.images); // (b, D), (b, outDim)
+              const { h, z } = source.model.call(batch.images); // (b, D), (b, outDim)
               return (options.z ? z : h).to("cpu");
             }),
           ),
@@ -76,7 +77,7 @@ export async function embed(runDir: string, config: Config, options: EmbedOption
         batch.images.dispose();
         batch.indices.dispose();
         done += parts[parts.length - 1]?.size(0) ?? 0;
-        log(`embedding: ${done}/${n}`);
+        progress.message(`embedding: ${done}/${n}`);
       }
       const all = cat(parts); // (N, D)
       for (const p of parts) p.dispose();

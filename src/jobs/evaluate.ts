@@ -11,14 +11,16 @@ import { extractFeatures, pixelFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
 import { balancedSubset } from "../eval/subset.js";
 import { tensor } from "../tensor/factory.js";
-import { linearProbe, type ProbeFitEvent } from "../eval/logistic.js";
+import { logisticProbe, type ProbeFitEvent } from "../eval/logistic-probe.js";
 import { Classifier } from "../models/classifier.js";
 import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
 import { labelledSplits } from "./labelled-splits.js";
-import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
+import { recordResult, secondsSince } from "./results.js";
+import { disposingAfter, type Owned } from "../tensor/scope.js";
+import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
 export type Protocol = "linear" | "knn";
@@ -32,7 +34,8 @@ export interface EvaluateOptions {
   randomInit?: boolean;
   /** The flattened pixels in [0, 1] as the features (no encoder). */
   rawPixels?: boolean;
-  log?: Log;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
 }
 
 export interface EvaluationResult extends Record<string, unknown> {
@@ -49,7 +52,7 @@ export async function evaluate(runDir: string, config: Config, protocol: Protoco
 }
 
 async function evaluateIn(owned: Owned[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const log = options.log ?? stderrLog;
+  const progress = options.progress ?? new ProgressReporter();
   const paper = protocol === "linear" && config.eval.protocol === "paper";
   if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
   manualSeed(config.train.seed);
@@ -66,7 +69,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
     const idx = tensor(subset.indices, { dtype: "int64" });
     train = { ...full, images: full.images.indexSelect(0, idx), labels: full.labels.indexSelect(0, idx) }; // (M, C, H, W), (M)
     owned.push(idx, train.images, train.labels);
-    log(`labels: ${subset.indices.length} of ${full.images.size(0)} train images (${subset.perClass} per class, seed ${subset.seed})`);
+    progress.message(`labels: ${subset.indices.length} of ${full.images.size(0)} train images (${subset.perClass} per class, seed ${subset.seed})`);
   }
   const suffix = spec === null ? "" : `-${spec}`;
   const inChannels = train.images.size(1);
@@ -87,7 +90,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
       augment: cropFlipAugment(),
       device,
       freezeEncoder: true,
-      onEpoch: (e, loss) => log(`linear (paper) epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
+      onEpoch: (e, loss) => progress.message(`linear (paper) epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
     });
     const { top1, top5 } = evaluateClassifier(model, test, device);
     record = { protocol: `linear-paper${suffix}`, top1, top5, ...sizes, epochs: training.epochs, lr: training.lr };
@@ -100,17 +103,17 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
     if (protocol === "knn") {
       const { temperature } = config.eval;
       const k = Math.min(config.eval.k, train.images.size(0));
-      if (k < config.eval.k) log(`kNN: k = ${config.eval.k} is more than the ${k} train images; using k = ${k}`);
+      if (k < config.eval.k) progress.message(`kNN: k = ${config.eval.k} is more than the ${k} train images; using k = ${k}`);
       const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
       owned.push(r.scores);
       record = { protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k, temperature };
     } else {
       const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
-        log(
+        progress.message(
           `linear probe [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
             (heldOutTop1 === undefined ? `refit on the whole train split, ${iterations} iterations` : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
         );
-      const r = linearProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit, holdOut: config.eval.holdOut, maxIterations: config.eval.maxIterations });
+      const r = logisticProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit, holdOut: config.eval.holdOut, maxIterations: config.eval.maxIterations });
       owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
       record = { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }

@@ -9,7 +9,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
-import { writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
+import { writeSafetensors } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 import { dataShape } from "../recipe/recipe.js";
 import { loadEncoder, type EncoderSource } from "../run/encoder.js";
 import { encodeOnnx } from "../run/onnx.js";
@@ -129,7 +130,7 @@ export async function exportOnnx(runDir: string, config: Config, options: Export
     let check: OnnxCheck | null = null;
     if (n > 0) {
       const { images, inputs } = await checkImages(config, n);
-      const { h, z } = noGrad(() => source.model.forward(images)); // (n, D), (n, outDim)
+      const { h, z } = noGrad(() => source.model.call(images)); // (n, D), (n, outDim)
       try {
         check = await compareWithOnnxRuntime(options.out, images, part === "encoder+head" ? { h, z } : { h }, inputs);
       } finally {

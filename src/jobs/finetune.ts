@@ -19,7 +19,9 @@ import { manualSeed } from "../tensor/runtime.js";
 import { runFiles } from "../run/run-dir.js";
 import { trainClassifier } from "../train/classifier.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
-import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
+import { recordResult, secondsSince } from "./results.js";
+import { disposingAfter, type Owned } from "../tensor/scope.js";
+import { ProgressReporter } from "../io/progress.js";
 import type { EvaluationResult } from "./evaluate.js";
 import { checkConfig } from "../config/load.js";
 
@@ -28,7 +30,8 @@ export interface FinetuneOptions {
   allowNonFinite?: boolean;
   /** A subset file written by an earlier fine-tuning (instead of drawing finetune.labels). */
   subsetFile?: string;
-  log?: Log;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
 }
 
 export async function finetune(runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
@@ -37,7 +40,7 @@ export async function finetune(runDir: string, config: Config, options: Finetune
 }
 
 async function finetuneIn(owned: Owned[], runDir: string, config: Config, options: FinetuneOptions = {}): Promise<EvaluationResult> {
-  const log = options.log ?? stderrLog;
+  const progress = options.progress ?? new ProgressReporter();
   const f = config.finetune;
   const { train, test, split } = await labelledSplits(config);
   owned.push(train.images, train.labels, test.images, test.labels);
@@ -49,7 +52,7 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
     mkdirSync(join(runDir, "subsets"), { recursive: true });
     const file = join(runDir, "subsets", `labels-${subset.spec.replace("%", "pct")}-seed${subset.seed}.json`);
     writeSubset(file, subset);
-    log(`subset: ${subset.indices.length} images (${subset.perClass} per class) -> ${file}`);
+    progress.message(`subset: ${subset.indices.length} images (${subset.perClass} per class) -> ${file}`);
   }
   const idx = tensor(subset.indices, { dtype: "int64" });
   const images = train.images.indexSelect(0, idx); // (M, C, H, W)
@@ -71,7 +74,7 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
     augment: cropFlipAugment(),
     device,
     onEpoch: (e, loss, stats) => {
-      log(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
+      progress.message(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
       tensorboard.scalars(e + 1, { "finetune/loss": loss, "finetune/lr": stats.lr, "finetune/images_per_second": stats.imagesPerSecond });
     },
   });

@@ -15,7 +15,7 @@ import { ImageEmbedder } from "../search/embedder.js";
 import { modelIdentity } from "../search/identity.js";
 import { readIndex, writeIndex, type IndexedFile, type ModelIdentity } from "../search/index-store.js";
 import { tensor } from "../tensor/factory.js";
-import { stderrLog, type Log } from "./report.js";
+import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
 export interface IndexOptions {
@@ -25,7 +25,8 @@ export interface IndexOptions {
   out: string;
   checkpoint?: string;
   batchSize?: number;
-  log?: Log;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
 }
 
 export interface IndexResult {
@@ -52,7 +53,7 @@ export function openEmbedder(runDir: string, config: Config, checkpoint?: string
 
 export async function indexImages(runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
   checkConfig(config, "indexImages(config)");
-  const log = options.log ?? stderrLog;
+  const progress = options.progress ?? new ProgressReporter();
   const started = performance.now();
   const root = resolve(options.images);
   const paths = listImages(root);
@@ -77,10 +78,10 @@ export async function indexImages(runDir: string, config: Config, options: Index
       if (previous.model.hash !== identity.hash) {
         throw new DataError(
           options.out,
-          `was made by another model (${previous.model.checkpoint}, weights ${previous.model.hash.slice(0, 12)}), not this one (${identity.checkpoint}, ${identity.hash.slice(0, 12)}): write a new index with another --out, or delete it`,
+          `was made by another model (${previous.model.checkpoint}, weights ${previous.model.hash.slice(0, 12)}), not this one (${identity.checkpoint}, ${identity.hash.slice(0, 12)}): write the new index to another path, or delete this one`,
         );
       }
-      if (previous.root !== root) throw new DataError(options.out, `indexes ${previous.root}, not ${root}: write a new index with another --out`);
+      if (previous.root !== root) throw new DataError(options.out, `indexes ${previous.root}, not ${root}: write the new index to another path`);
     }
     const dim = identity.featureDim;
     const old = new Map((previous?.files ?? []).map((f, i) => [f.path, { f, i }]));
@@ -95,7 +96,7 @@ export async function indexImages(runDir: string, config: Config, options: Index
     const reused = rows.size;
     const present = new Set(files.map((f) => f.path));
     const removed = (previous?.files ?? []).filter((f) => !present.has(f.path)).length;
-    log(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
+    progress.message(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
 
     const skipped: { file: string; reason: string }[] = [...outside];
     const batch = options.batchSize ?? 256;
@@ -110,9 +111,9 @@ export async function indexImages(runDir: string, config: Config, options: Index
         else rows.set(f.path, h.subarray(r.row * dim, (r.row + 1) * dim));
       });
       const done = Math.min(start + batch, todo.length);
-      log(`index: embedded ${done}/${todo.length} (${(done / ((performance.now() - embedStart) / 1000)).toFixed(0)} images/s)`);
+      progress.message(`index: embedded ${done}/${todo.length} (${(done / ((performance.now() - embedStart) / 1000)).toFixed(0)} images/s)`);
     }
-    for (const s of skipped) log(`index: skipped ${s.file}: ${s.reason}`);
+    for (const s of skipped) progress.message(`index: skipped ${s.file}: ${s.reason}`);
 
     const kept = files.filter((f) => rows.has(f.path));
     if (kept.length === 0) throw new DataError(root, `has no readable images (${skipped.length} could not be decoded)`);

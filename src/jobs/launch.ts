@@ -8,8 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { DistributedError } from "../errors.js";
-import type { Log } from "./report.js";
-import { stderrLog } from "./report.js";
+import { ProgressReporter } from "../io/progress.js";
 
 export interface LaunchOptions {
   /** Worker processes on this machine. */
@@ -24,7 +23,8 @@ export interface LaunchOptions {
   args: string[];
   /** Seconds a worker gets to exit after SIGTERM before SIGKILL (default 10). */
   graceSeconds?: number;
-  log?: Log;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
 }
 
 /** A TCP port nothing listens on now (the OS picks it). */
@@ -42,7 +42,7 @@ export async function freePort(): Promise<number> {
 
 /** Runs the workers to the end; resolves with the exit code the launcher should exit with. */
 export async function launchWorkers(options: LaunchOptions): Promise<number> {
-  const log = options.log ?? stderrLog;
+  const progress = options.progress ?? new ProgressReporter();
   const nnodes = options.nnodes ?? 1;
   const nodeRank = options.nodeRank ?? 0;
   const masterAddr = options.masterAddr ?? "127.0.0.1";
@@ -108,7 +108,7 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
           const bad = !stopped && (signal !== null || code !== 0);
           if (bad && failure === null) {
             failure = { rank, why: signal !== null ? `was killed by ${signal}` : `exited with status ${code}`, code: code ?? 1 };
-            log(`simclr: rank ${rank} (pid ${child.pid}) ${failure.why}; ending the other workers`);
+            progress.message(`simclr: rank ${rank} (pid ${child.pid}) ${failure.why}; ending the other workers`);
             endOthers();
           }
           resolve();

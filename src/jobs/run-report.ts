@@ -11,7 +11,7 @@ import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { comparisonRows, percent, readResults, type ResultLine } from "../eval/compare.js";
 import { extractFeatures } from "../eval/features.js";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 import { buildAugment, dataShape } from "../recipe/recipe.js";
 import { lineChart, renderSvg, scatterChart, type SeriesPoint } from "../report/charts.js";
 import { umap2d } from "../report/embedding-map.js";
@@ -25,7 +25,7 @@ import { withSeed } from "../tensor/rng.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { stderrLog, type Log } from "./report.js";
+import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
 export interface ReportOptions {
@@ -38,7 +38,8 @@ export interface ReportOptions {
   bank?: number;
   /** Test images placed on the map. */
   mapPoints?: number;
-  log?: Log;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
 }
 
 export interface ReportResult {
@@ -80,7 +81,7 @@ async function curveCharts(metrics: Metric[]): Promise<string[]> {
 }
 
 function resultsTable(results: ResultLine[]): string {
-  if (results.length === 0) return `<p class="note">No evaluations yet: <code>simclr eval --run DIR</code>, <code>simclr finetune --run DIR</code>.</p>`;
+  if (results.length === 0) return `<p class="note">No evaluations yet: <code>simclr eval</code> and <code>simclr finetune</code> of this run add them.</p>`;
   const extra = (r: ResultLine, key: string) => (r[key] === undefined ? "" : String(r[key]));
   const rows = results.map((r) => [r.protocol, percent(r.top1), typeof r.top5 === "number" ? percent(r.top5) : "", extra(r, "train_size"), extra(r, "test_size"), String(r.encoder ?? ""), extra(r, "time")]);
   return htmlTable(["protocol", "top-1", "top-5", "train images", "test images", "encoder", "time"], rows, 1);
@@ -124,7 +125,7 @@ async function gallery(test: LoadedDataset, train: LoadedDataset, queryIdx: numb
 /** Writes the report of `runDir` to `options.out`. */
 export async function runReport(runDir: string, config: Config, options: ReportOptions): Promise<ReportResult> {
   checkConfig(config, "runReport(config)");
-  const log = options.log ?? stderrLog;
+  const progress = options.progress ?? new ProgressReporter();
   const files = runFiles(runDir);
   const sections: Section[] = [];
   let charts = 0;
@@ -144,7 +145,7 @@ export async function runReport(runDir: string, config: Config, options: ReportO
 
   // The model, and the data for the views, the gallery and the map.
   const [, side] = dataShape(config);
-  log("report: loading the data and the encoder");
+  progress.message("report: loading the data and the encoder");
   const train = await loadDataset({ ...config.data, limit: options.bank ?? 5000 }, "train");
   const test = train.hasTestSplit ? await loadDataset({ ...config.data, limit: options.mapPoints ?? 1000 }, "test") : train;
   const source = loadEncoder({ config, inChannels: train.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
@@ -161,7 +162,7 @@ export async function runReport(runDir: string, config: Config, options: ReportO
         }));
     sections.push({ id: "views", title: "Augmented views", html: `<p class="note">Each row: a training image, then four views drawn with the run's augmentation (what the encoder learns to match).</p><img class="grid" alt="augmented views" src="${pngDataUri(viewsPng)}">` });
 
-    log(`report: embedding ${train.images.size(0)} training and ${test.images.size(0)} test images`);
+    progress.message(`report: embedding ${train.images.size(0)} training and ${test.images.size(0)} test images`);
     const device = config.train.device;
     source.model.to(device);
     const trainH = extractFeatures(source.encoder, train.images, { device }); // (Nb, D)
@@ -181,7 +182,7 @@ export async function runReport(runDir: string, config: Config, options: ReportO
       queries.dispose();
       sections.push({ id: "neighbours", title: "Nearest neighbours", html: await gallery(test, train, queryIdx, found) });
 
-      log(`report: UMAP of ${nt} test embeddings`);
+      progress.message(`report: UMAP of ${nt} test embeddings`);
       const flat = tidy(() => noGrad(() => testH.div(testH.norm(2, 1, true).clamp(1e-12)).dataAsNumbers())); // (Nt, D), rows of norm 1
       const d = testH.size(1);
       const rows = Array.from({ length: nt }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));

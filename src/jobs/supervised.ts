@@ -19,16 +19,18 @@ import { manualSeed, setNumThreads } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
 import type { EvaluationResult } from "./evaluate.js";
-import { recordResult, secondsSince, stderrLog, type Log, disposingAfter, type Owned } from "./report.js";
+import { recordResult, secondsSince } from "./results.js";
+import { disposingAfter, type Owned } from "../tensor/scope.js";
+import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
-export async function trainSupervised(outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
+export async function trainSupervised(outDir: string, config: Config, options: { progress?: ProgressReporter } = {}): Promise<EvaluationResult> {
   checkConfig(config, "trainSupervised(config)");
   return disposingAfter((owned) => trainSupervisedIn(owned, outDir, config, options));
 }
 
-async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config, options: { log?: Log } = {}): Promise<EvaluationResult> {
-  const log = options.log ?? stderrLog;
+async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config, options: { progress?: ProgressReporter } = {}): Promise<EvaluationResult> {
+  const progress = options.progress ?? new ProgressReporter();
   mkdirSync(outDir, { recursive: true });
   writeRunConfig(outDir, config);
   const threads = checkedThreads(config);
@@ -49,7 +51,7 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
     augment: cropFlipAugment(),
     device,
     onEpoch: (e, loss, stats) => {
-      log(`supervised epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
+      progress.message(`supervised epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
       tensorboard.scalars(e + 1, { "supervised/loss": loss, "supervised/lr": stats.lr, "supervised/images_per_second": stats.imagesPerSecond });
     },
   });

@@ -62,7 +62,7 @@ export function joinGroup(config: Config, launch: LaunchEnv, device: string): Pr
     const all = tidy(() => Array.from(group.allGather(tensor([hash], { dtype: "float64", device: group.device })).dataAsNumbers()));
     const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
     if (differing.length > 0) {
-      throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same --config and --set`);
+      throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same config file and overrides`);
     }
   } catch (e) {
     group.destroy();

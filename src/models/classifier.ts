@@ -25,8 +25,8 @@ export class Classifier extends Module {
 
   /** x: (N, C, H, W) in [0, 1] -> logits (N, classes). */
   forward(x: Tensor): Tensor {
-    const h = this.encoder.forward(x); // (N, featureDim)
+    const h = this.encoder.call(x); // (N, featureDim)
     const features = this.head === null ? h : this.head.forwardLayers(h, 1);
-    return this.fc.forward(features);
+    return this.fc.call(features);
   }
 }

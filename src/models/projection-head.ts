@@ -39,10 +39,8 @@ class HeadLayer extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const a = this.linear.forward(x);
-    const b = this.bn.forward(a);
-    a.dispose();
-    return this.final ? b : relu_(b);
+    const out = this.bn.call(this.linear.call(x));
+    return this.final ? out : relu_(out);
   }
 }
 
@@ -72,11 +70,7 @@ export class ProjectionHead extends Module {
   /** The output after the first `count` layers (SimCLRv2 fine-tunes from the first). */
   forwardLayers(h: Tensor, count: number): Tensor {
     let out = h;
-    for (const layer of this.layers.slice(0, count)) {
-      const next = layer.forward(out);
-      if (out !== h) out.dispose();
-      out = next;
-    }
+    for (const layer of this.layers.slice(0, count)) out = layer.call(out);
     return out === h ? h.clone() : out;
   }
 }

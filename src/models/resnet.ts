@@ -74,18 +74,12 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x); // (N, C, H/s, W/s)
-    const b = relu_(this.bn1.forward(a));
-    a.dispose();
-    const c = this.conv2.forward(b);
-    b.dispose();
-    const d = this.bn2.forward(c);
-    c.dispose();
-    const identity = this.downsample === null ? x : this.downsample.forward(x);
-    const out = relu_(d.add_(identity));
-    if (identity !== x) identity.dispose();
-    return out;
+    let out = relu_(this.bn1.call(this.conv1.call(x))); // (N, C, H/s, W/s)
+    out = this.bn2.call(this.conv2.call(out));
+    const identity = this.downsample === null ? x : this.downsample.call(x);
+    return relu_(out.add_(identity));
   }
+
 }
 
 /** 1x1 reduce, 3x3 (carrying the stride), 1x1 expand by 4 (ResNet-50/101/152). */
@@ -117,22 +111,13 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x);
-    const b = relu_(this.bn1.forward(a));
-    a.dispose();
-    const c = this.conv2.forward(b);
-    b.dispose();
-    const d = relu_(this.bn2.forward(c));
-    c.dispose();
-    const e = this.conv3.forward(d);
-    d.dispose();
-    const f = this.bn3.forward(e);
-    e.dispose();
-    const identity = this.downsample === null ? x : this.downsample.forward(x);
-    const out = relu_(f.add_(identity));
-    if (identity !== x) identity.dispose();
-    return out;
+    let out = relu_(this.bn1.call(this.conv1.call(x)));
+    out = relu_(this.bn2.call(this.conv2.call(out)));
+    out = this.bn3.call(this.conv3.call(out));
+    const identity = this.downsample === null ? x : this.downsample.call(x);
+    return relu_(out.add_(identity));
   }
+
 }
 
 type Block = BasicBlock | Bottleneck;
@@ -201,24 +186,10 @@ export class ResNet extends Module {
     if (shape.length !== 4 || shape[1] !== this.options.inChannels) {
       throw new ArgumentError(`ResNet expects input (N, ${this.options.inChannels}, H, W), got [${shape.join(", ")}]`);
     }
-    const a = this.conv1.forward(x); // (N, width, H', W')
-    let out = relu_(this.bn1.forward(a));
-    a.dispose();
-    if (this.maxpool !== null) {
-      const pooled = this.maxpool.forward(out); // (N, width, H'/2, W'/2)
-      out.dispose();
-      out = pooled;
-    }
-    for (const layer of this.layers) {
-      const next = layer.forward(out);
-      out.dispose();
-      out = next;
-    }
-    const pooled = this.avgpool.forward(out); // (N, featureDim, 1, 1)
-    out.dispose();
-    const h = pooled.flatten(1); // (N, featureDim)
-    pooled.dispose();
-    return h;
+    let out = relu_(this.bn1.call(this.conv1.call(x))); // (N, width, H', W')
+    if (this.maxpool !== null) out = this.maxpool.call(out); // (N, width, H'/2, W'/2)
+    for (const layer of this.layers) out = layer.call(out);
+    return this.avgpool.call(out).flatten(1); // (N, featureDim)
   }
 }
 

@@ -7,14 +7,17 @@ import type { Tensor } from "../tensor/tensor.js";
 import { ProjectionHead } from "./projection-head.js";
 import { resnet, type ResNet, type ResNetDepth } from "./resnet.js";
 
+/** The encoder's options (ResNetOptions) and the head's; unset ones take ResNet's and ProjectionHead's defaults. */
 export interface SimCLRModelOptions {
   depth: ResNetDepth;
-  width: number;
-  cifarStem: boolean;
-  inChannels: number;
-  zeroInitResidual: boolean;
-  headLayers: number;
-  outDim: number;
+  width?: number;
+  cifarStem?: boolean;
+  inChannels?: number;
+  zeroInitResidual?: boolean;
+  /** Layers of the projection head g (default 2: Linear-BN-ReLU-Linear-BN, the paper's). */
+  headLayers?: number;
+  /** Size of z (default 128). */
+  outDim?: number;
 }
 
 export class SimCLRModel extends Module {
@@ -30,7 +33,7 @@ export class SimCLRModel extends Module {
 
   /** x: (N, C, H, W) -> h (N, featureDim) and z (N, outDim). */
   forward(x: Tensor): { h: Tensor; z: Tensor } {
-    const h = this.encoder.forward(x);
-    return { h, z: this.head.forward(h) };
+    const h = this.encoder.call(x);
+    return { h, z: this.head.call(h) };
   }
 }

@@ -4,7 +4,7 @@
  * PyTorch through safetensors files.
  */
 import { op } from "../tensor/op.js";
-import { keep } from "../tensor/scope.js";
+import { keep, tidy } from "../tensor/scope.js";
 import { noGrad } from "../tensor/runtime.js";
 import { Tensor, type MemoryFormat } from "../tensor/tensor.js";
 import { ArgumentError, StateDictError } from "../errors.js";
@@ -28,6 +28,11 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
+/**
+ * A layer or model. Subclasses implement `forward`; callers run it through `call`, which
+ * frees whatever the forward made and did not return (see `call`), so a forward reads like
+ * torchvision's, with no dispose of its intermediates.
+ */
 export abstract class Module {
   /** Training mode: BN uses batch statistics and updates running ones. */
   training = true;
@@ -61,6 +66,16 @@ export abstract class Module {
     if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name)) {
       throw new ArgumentError(`'${name}' is already registered in ${this.constructor.name}`);
     }
+  }
+
+  /**
+   * Runs `forward` inside a tidy scope, as PyTorch's `module(x)` wraps forward and tfjs's
+   * `Layer.apply` runs `call` inside `tidy`: every tensor made during the forward and not
+   * returned (a conv's output consumed by its BN, say) is freed when it returns; what it
+   * returns moves to the caller's scope. Autograd keeps what backward needs on its own.
+   */
+  call<M extends Module & { forward(...args: never[]): unknown }>(this: M, ...args: Parameters<M["forward"]>): ReturnType<M["forward"]> {
+    return tidy(() => this.forward(...args) as ReturnType<M["forward"]>);
   }
 
   /** Direct sub-modules, by name. */

@@ -5,8 +5,9 @@
  * Written by hand because the npm packages for it either parse without bounds checks or
  * pull in a different tensor library; the format is ~100 lines.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { ArgumentError, DataError, FileWriteError } from "../errors.js";
+import { readFileSync } from "node:fs";
+import { ArgumentError, DataError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 import { native } from "../native.js";
 import { BYTES_PER_ELEMENT, dtypeCode, type DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -167,32 +168,6 @@ export function serializeSafetensors(
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(headerBytes.byteLength));
   return Buffer.concat([length, headerBytes, ...chunks]);
-}
-
-/** Writes `bytes` to `path` atomically: a temporary file beside it, fsync, then rename. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  let fd: number;
-  try {
-    fd = openSync(tmp, "w");
-  } catch (e) {
-    throw new FileWriteError(path, e);
-  }
-  try {
-    const data = typeof bytes === "string" ? Buffer.from(bytes, "utf-8") : bytes;
-    for (let written = 0; written < data.byteLength; ) written += writeSync(fd, data, written);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(tmp, { force: true });
-    throw new FileWriteError(path, e);
-  }
 }
 
 /** Writes tensors to a .safetensors file atomically (a reader never sees half a file). */

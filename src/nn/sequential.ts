@@ -16,11 +16,11 @@ export class Sequential extends Module {
     layers.forEach((layer, i) => this.registerModule(String(i), layer));
   }
 
-  /** Intermediate results are freed as soon as the next layer has consumed them. */
+  /** Each layer runs through `call`; intermediate results are freed as soon as the next layer has consumed them. */
   forward(x: Tensor): Tensor {
     let out = x;
     for (const layer of this.layers) {
-      const next = layer.forward(out);
+      const next = layer.call(out);
       if (out !== x && next !== out) out.dispose();
       out = next;
     }

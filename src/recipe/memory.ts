@@ -19,7 +19,8 @@ import type { Config } from "../config/schema.js";
 import { SCHEMA } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { ARCH_DEPTH, dataShape } from "./recipe.js";
-import { availableMemory } from "../data/host-memory.js";
+import { availableMemory } from "../io/host-memory.js";
+import { formatBytes } from "../io/format.js";
 
 /** Blocks per stage and block kind of each depth (He et al. 2016, table 1). */
 const STAGES: Record<number, { blocks: number[]; bottleneck: boolean }> = {
@@ -118,17 +119,6 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
 }
 
 const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
-
-/** Bytes in binary units, three significant figures at most: 512 B, 4.8 KiB, 146 MiB, 1.3 GiB. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let i = 0;
-  while (bytes >= 1024 && i < units.length - 1) {
-    bytes /= 1024;
-    i++;
-  }
-  return `${bytes >= 100 ? bytes.toFixed(0) : bytes.toFixed(1)} ${units[i]}`;
-}
 
 /**
  * Refuses a pretraining config whose estimate exceeds `available` bytes (default: this

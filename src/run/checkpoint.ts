@@ -18,7 +18,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ArgumentError, CheckpointError, FileWriteError, SimclrError } from "../errors.js";
-import { readSafetensors, writeFileAtomic, writeSafetensors } from "../nn/safetensors.js";
+import { readSafetensors, writeSafetensors } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { tempPath } from "../io/temp.js";
 import { rngStateToBase64 } from "../tensor/rng.js";
 import { failpoint } from "./failpoint.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -68,10 +70,9 @@ export function saveCheckpoint(runDir: string, state: Omit<CheckpointState, "for
   const root = checkpointsDir(runDir);
   mkdirSync(root, { recursive: true });
   const name = checkpointName(state);
-  const tmp = join(root, `.tmp-${name}-${process.pid}`);
   const final = join(root, name);
+  const tmp = tempPath(final);
   try {
-    rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
     for (const [group, tensors] of groups) {
       if (!GROUP_NAME.test(group)) throw new ArgumentError(`checkpoint group '${group}' must be lower-case letters, digits and dashes`);

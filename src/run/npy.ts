@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { ArgumentError, DataError } from "../errors.js";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { writeFileAtomic } from "../io/atomic.js";
 
 export function serializeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);

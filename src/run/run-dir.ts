@@ -1,26 +1,136 @@
 /**
  * A run directory, as pretraining, fine-tuning and the supervised baseline write it:
- *   config.yaml      the resolved config (the run's recipe)
- *   metrics.jsonl    training metrics, one JSON object per line, each with its step
- *   results.jsonl    evaluation results, one JSON object per line (read by compare)
- *   checkpoints/     see checkpoint.ts
+ *   config.yaml          the resolved config (the run's recipe)
+ *   metrics.jsonl        training metrics, one JSON object per line, each with its step
+ *   results.jsonl        evaluation results, one JSON object per line (read by compare)
+ *   checkpoints/         see checkpoint.ts
+ *   tensorboard/         event files
+ *   augmented-views.png  what the model saw at step 0
+ *   .lock                the writer's lock (run-lock.ts)
+ * `RunDir` owns that list: it starts a run (refusing or moving aside one already there),
+ * cleans what a crashed writer left, and keeps config.yaml in step with the checkpoints.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { configFromYaml, configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { CheckpointError, DataError, FileWriteError } from "../errors.js";
-import { writeFileAtomic } from "../nn/safetensors.js";
+import { CheckpointError, DataError, FileWriteError, RunExistsError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { parseTempName } from "../io/temp.js";
+import { checkpointsDir } from "./checkpoint.js";
 import { failpoint } from "./failpoint.js";
+import { acquireRunLock, type RunLock } from "./run-lock.js";
 
+/** The files of the run in `runDir`, by role. */
 export const runFiles = (runDir: string) => ({
   config: join(runDir, "config.yaml"),
   metrics: join(runDir, "metrics.jsonl"),
   results: join(runDir, "results.jsonl"),
+  checkpoints: checkpointsDir(runDir),
+  tensorboard: join(runDir, "tensorboard"),
   /** A grid of augmented views drawn at the start of pretraining (also in TensorBoard). */
   views: join(runDir, "augmented-views.png"),
-  tensorboard: join(runDir, "tensorboard"),
 });
+
+type Role = keyof ReturnType<typeof runFiles>;
+/** The roles whose presence means the run trained (a start that failed writes only the others). */
+const TRAINED: readonly Role[] = ["checkpoints", "results"];
+
+/** Lines for the user about what was done to the directory (moved aside, cleaned, rewritten). */
+export type Note = (message: string) => void;
+
+export class RunDir {
+  readonly files: ReturnType<typeof runFiles>;
+
+  constructor(readonly path: string) {
+    this.files = runFiles(path);
+  }
+
+  /** Every entry a run directory may hold (the lock aside), in the order errors list them. */
+  get entries(): string[] {
+    return Object.values(this.files).map((f) => basename(f));
+  }
+
+  /**
+   * The entries that make this a run worth keeping: checkpoints, results, or logged steps.
+   * A directory with only what a failed start leaves (config.yaml, an empty metrics.jsonl, the
+   * views grid, an events file) holds no training: [] then.
+   */
+  heldEntries(): string[] {
+    const f = this.files;
+    const logged = existsSync(f.metrics) && statSync(f.metrics).size > 0;
+    if (!logged && !TRAINED.some((r) => existsSync(f[r]))) return [];
+    return this.entries.filter((e) => existsSync(join(this.path, e)));
+  }
+
+  /** Takes the directory's writer lock (creating it); RunLockedError when another process holds it. */
+  lock(note: Note): RunLock {
+    return acquireRunLock(this.path, (h) => note(`taking over ${join(this.path, ".lock")} from pid ${h.pid}, which is gone`));
+  }
+
+  /**
+   * Makes the directory ready for a run from step 0, with `config`. One that holds a run is
+   * refused (whatever state its checkpoints are in) unless `force`, which moves the old run's
+   * files aside into `<dir>.replaced-<time>/` rather than deleting them; what a failed start
+   * left is removed. Call with the lock held.
+   */
+  start(config: Config, options: { force: boolean; note: Note }): void {
+    const held = this.heldEntries();
+    if (held.length > 0 && !options.force) {
+      throw new RunExistsError(this.path, held);
+    }
+    if (held.length > 0) {
+      const aside = `${this.path.replace(/\/+$/, "")}.replaced-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      mkdirSync(aside);
+      for (const name of readdirSync(this.path)) if (name !== ".lock") renameSync(join(this.path, name), join(aside, name));
+      options.note(`moved the previous run in ${this.path} to ${aside}`);
+    } else {
+      for (const e of this.entries) rmSync(join(this.path, e), { recursive: true, force: true });
+    }
+    this.writeConfig(config);
+    writeFileSync(this.files.metrics, "");
+  }
+
+  /**
+   * Removes what writers that died mid-write left (io/temp.ts names) in the directory and its
+   * checkpoints/. Call with the lock held: every writer of the run holds it, so none is live.
+   */
+  removeStaleTemporaries(note: Note): void {
+    for (const dir of [this.path, this.files.checkpoints]) {
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        if (parseTempName(name) === null) continue;
+        rmSync(join(dir, name), { recursive: true, force: true });
+        note(`removed ${join(dir, name)}, left by a writer that stopped mid-write`);
+      }
+    }
+  }
+
+  /** The saved config (config.yaml); CheckpointError when the directory has none. */
+  readConfig(): Config {
+    return readRunConfig(this.path);
+  }
+
+  writeConfig(config: Config): void {
+    writeRunConfig(this.path, config);
+  }
+
+  /**
+   * Rewrites config.yaml from `config` (the checkpoint's, which is the run's) when the copy is
+   * missing or differs, saying so; `source` names where `config` came from.
+   */
+  syncConfig(config: Config, source: string, note: Note): void {
+    let copy: string | null;
+    try {
+      copy = readFileSync(this.files.config, "utf-8");
+    } catch {
+      copy = null;
+    }
+    if (copy === configToYaml(config)) return;
+    this.writeConfig(config);
+    note(`${this.files.config} ${copy === null ? "was missing" : "differed from the checkpoint's config"}: rewritten from ${source}`);
+  }
+}
 
 /** The run's saved config (DIR/config.yaml). */
 export function readRunConfig(runDir: string): Config {

@@ -9,7 +9,8 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RunLockedError } from "../errors.js";
-import { processAlive, readHolder } from "../data/build-lock.js";
+import { readHolder } from "../io/build-lock.js";
+import { processAlive } from "../io/process.js";
 
 export interface RunLock {
   path: string;

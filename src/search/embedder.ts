@@ -56,7 +56,7 @@ export class ImageEmbedder {
     return tidy(() =>
       noGrad(() => {
         const x = toUnitFloat(tensor(pixels, { shape: [count, this.channels, this.side, this.side] })).to(this.device); // (B, C, S, S)
-        const h = this.encoder.forward(x); // (B, D)
+        const h = this.encoder.call(x); // (B, D)
         const unit = h.div(h.norm(2, 1, true).clamp(1e-12)); // (B, D)
         return unit.to("cpu").data() as Float32Array;
       }),

@@ -84,3 +84,20 @@ export function tidy<T>(fn: () => T): T {
     for (const t of kept) if (scope.has(t)) track(t);
   }
 }
+
+/** Something freed when its owner is done with it (tensors, modules, optimizers, loaders). */
+export type Owned = { dispose(): void };
+
+/**
+ * The ownership idiom of long, asynchronous work (jobs), where `tidy` cannot reach across
+ * awaits: the body pushes what it makes onto `owned`, and all of it is freed when the body
+ * ends, however it ends, last made first. What the body returns it must not push.
+ */
+export async function disposingAfter<T>(body: (owned: Owned[]) => Promise<T>): Promise<T> {
+  const owned: Owned[] = [];
+  try {
+    return await body(owned);
+  } finally {
+    for (const o of owned.reverse()) o.dispose();
+  }
+}

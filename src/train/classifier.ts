@@ -46,7 +46,7 @@ export async function trainClassifier(model: Classifier, data: Required<LoaderDa
           const batch = loader.next();
           images += batch.images.size(0);
           const x = noGrad(() => options.augment.view(batch.images)); // (B, C, S, S)
-          const logits = frozen ? model.fc.forward(noGrad(() => model.encoder.forward(x))) : model.forward(x); // (B, classes)
+          const logits = frozen ? model.fc.call(noGrad(() => model.encoder.call(x))) : model.call(x); // (B, classes)
           const loss = crossEntropy(logits, batch.labels!);
           loss.backward();
           return loss.item();

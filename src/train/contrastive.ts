@@ -41,7 +41,7 @@ export interface SimclrStepOutput {
 
 /** f and g on views (N, C, S, S): h (N, featureDim) and z (N, outDim) in float32. */
 export function embed(model: SimCLRModel, views: Tensor, options: Pick<SimclrStepOptions, "precision">): { h: Tensor; z: Tensor } {
-  const forward = () => model.forward(views);
+  const forward = () => model.call(views);
   const device = views.device.startsWith("cuda") ? "cuda" : "cpu";
   const { h, z } = options.precision === "bf16" ? autocast(forward, { device, dtype: "bfloat16" }) : forward(); // h (N, D), z (N, outDim)
   return { h, z: z.to("float32") };

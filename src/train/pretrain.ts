@@ -2,14 +2,14 @@
  * The SimCLR pretraining loop (Algorithm 1 of the paper): for each batch, the step of
  * simclr-step.ts, backward, an optimizer step at the warm-up + cosine learning rate; metrics
  * to metrics.jsonl; a checkpoint every few epochs and when asked to stop. The loop knows
- * how to run, not what is built (the recipe) nor who watches (callbacks).
+ * how to run, not what is built (recipe/pretraining.ts) nor who watches (callbacks); it
+ * receives its options and reads no config key.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { SimCLRAugment } from "../augment/simclr.js";
-import type { Config } from "../config/schema.js";
-import { flattenConfig } from "../config/load.js";
 import { NonFiniteLossError } from "../errors.js";
 import { warmupCosine } from "../optim/schedule.js";
+import type { LoopSettings, StepSettings } from "../recipe/pretraining.js";
 import type { Schedule } from "../recipe/recipe.js";
 import type { ProcessGroup } from "../distributed/process-group.js";
 import { checkpointName, checkpointsDir, saveCheckpoint } from "../run/checkpoint.js";
@@ -20,15 +20,18 @@ import { appendJsonLine, runFiles } from "../run/run-dir.js";
 import { failpoint } from "../run/failpoint.js";
 import { tidy } from "../tensor/scope.js";
 import type { SimCLRModel } from "../models/simclr.js";
-import type { ProgressReporter } from "./progress.js";
+import type { ProgressReporter } from "../io/progress.js";
+import { reportStep } from "./progress.js";
 import { simclrForward } from "./simclr-step.js";
 import type { TrainState } from "./state.js";
 
 export interface PretrainLoopOptions {
   /** The run directory: metrics.jsonl is appended to, checkpoints/ written. */
   runDir: string;
-  /** The run's config: stored in every checkpoint; the loop reads train.* and loss.*. */
-  config: Config;
+  /** The step's options (recipe/pretraining.ts stepSettings). */
+  step: StepSettings;
+  /** Epochs, logging and checkpoint cadence, and the config stored in checkpoints. */
+  loop: LoopSettings;
   schedule: Schedule;
   augment: SimCLRAugment;
   progress: ProgressReporter;
@@ -57,7 +60,7 @@ export interface PretrainResult {
 
 /** Runs pretraining from `state` to the end of train.epochs, or until asked to stop. */
 export async function runPretrainLoop(state: TrainState, options: PretrainLoopOptions): Promise<PretrainResult> {
-  const { config, schedule, augment, progress } = options;
+  const { loop, schedule, augment, progress } = options;
   const { model, optimizer, loader } = state;
   const group = options.parallel?.group;
   const main = group === undefined || group.rank === 0;
@@ -68,20 +71,17 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     appendJsonLine(metricsPath, record);
     for (const c of callbacks) c.onMetrics?.(record);
   };
-  const epochs = config.train.epochs;
+  const epochs = loop.epochs;
   const local = loader.batchSize / loader.worldSize;
   const stepOptions = {
-    temperature: config.loss.temperature,
-    precision: config.train.precision,
-    memoryFormat: config.train.memoryFormat,
-    chunkSize: config.train.chunkSize,
+    ...options.step,
     ...(group !== undefined ? { shard: { group, globalBatch: loader.batchSize, offset: loader.rank * local } } : {}),
   };
   let lastCheckpoint = options.lastCheckpoint ?? "";
   const checkpoint = (): string => {
     const counters = state.counters();
     lastCheckpoint = main
-      ? saveCheckpoint(options.runDir, { ...counters, config: Object.fromEntries(flattenConfig(config)), createdAt: new Date().toISOString() }, state.stateDict())
+      ? saveCheckpoint(options.runDir, { ...counters, config: loop.checkpointConfig, createdAt: new Date().toISOString() }, state.stateDict())
       : join(checkpointsDir(options.runDir), checkpointName(counters));
     return lastCheckpoint;
   };
@@ -133,8 +133,8 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     const viewsPerSecond = (2 * loader.batchSize) / ((performance.now() - t0) / 1000);
     const elapsed = (performance.now() - started) / 1000;
     const secondsPerStep = elapsed / (state.globalStep - stepsAtStart);
-    if (main) progress.update({ epoch, epochs, step: stepInEpoch, stepsPerEpoch: loader.batchesPerEpoch, loss, accuracy, lr, viewsPerSecond, etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep) });
-    if (state.globalStep % config.train.logEvery === 0 || loader.epochDone) {
+    if (main) reportStep(progress, { epoch, epochs, step: stepInEpoch, stepsPerEpoch: loader.batchesPerEpoch, loss, accuracy, lr, viewsPerSecond, etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep) });
+    if (state.globalStep % loop.logEvery === 0 || loader.epochDone) {
       appendMetrics({ step: state.globalStep, epoch: epoch + 1, loss, contrastive_acc: accuracy, lr, views_per_s: Number(viewsPerSecond.toFixed(1)), elapsed_s: Number(elapsed.toFixed(1)) });
     }
 
@@ -150,7 +150,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       state.epochSteps = 0;
       const monitors = Object.entries(summary).filter(([k]) => !["step", "epoch", "epoch_loss"].includes(k));
       const extra = monitors.map(([k, v]) => `, ${k} ${typeof v === "number" ? v.toFixed(4) : String(v)}`).join("");
-      if (loader.epoch === epochs || loader.epoch % config.train.checkpointEvery === 0) {
+      if (loader.epoch === epochs || loader.epoch % loop.checkpointEvery === 0) {
         saved = true;
         const dir = checkpoint();
         if (main) progress.message(`epoch ${epoch + 1}/${epochs} done, mean loss ${meanLoss.toFixed(4)}${extra}; checkpoint ${dir}`);

@@ -13,7 +13,7 @@ import { withoutRngEffect } from "../tensor/rng.js";
 import { noGrad } from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { BatchEvent, TrainCallback } from "./callbacks.js";
+import type { BatchEvent, TrainCallback } from "../run/callbacks.js";
 
 export class OnlineLinearProbe implements TrainCallback {
   readonly name = "probe";
@@ -41,7 +41,7 @@ export class OnlineLinearProbe implements TrainCallback {
   /** One step on detached features h (M, D) with labels (M); returns the batch accuracy. */
   step(h: Tensor, labels: Tensor): number {
     const accuracy = tidy(() => {
-      const logits = this.classifier.forward(h.detach().to("float32")); // (M, C)
+      const logits = this.classifier.call(h.detach().to("float32")); // (M, C)
       crossEntropy(logits, labels).backward();
       return noGrad(() => logits.argmax(1).eq(labels).to("float32").mean().item());
     });

@@ -1,7 +1,5 @@
-/**
- * Progress of a long run: a one-line bar redrawn in place on a terminal, plain periodic
- * lines otherwise (logs, CI).
- */
+/** What a pretraining step reports: the snapshot and its one-line description. */
+import { formatDuration, type ProgressReporter } from "../io/progress.js";
 
 export interface ProgressSnapshot {
   epoch: number;
@@ -16,15 +14,6 @@ export interface ProgressSnapshot {
   etaSeconds: number;
 }
 
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "?";
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
-}
-
 export function describe(p: ProgressSnapshot): string {
   return (
     `epoch ${p.epoch + 1}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} ` +
@@ -33,38 +22,7 @@ export function describe(p: ProgressSnapshot): string {
   );
 }
 
-export class ProgressReporter {
-  readonly #tty: boolean;
-  readonly #every: number;
-  #lastLength = 0;
-
-  /** `stream` is written to; plain lines every `every` steps when it is not a terminal. */
-  constructor(
-    readonly stream: NodeJS.WriteStream = process.stderr,
-    every = 50,
-  ) {
-    this.#tty = stream.isTTY === true;
-    this.#every = every;
-  }
-
-  update(p: ProgressSnapshot): void {
-    if (this.#tty) {
-      const width = 20;
-      const filled = Math.round((p.step / p.stepsPerEpoch) * width);
-      const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${describe(p)}`;
-      this.stream.write(`\r${line}${" ".repeat(Math.max(0, this.#lastLength - line.length))}`);
-      this.#lastLength = line.length;
-    } else if (p.step % this.#every === 0 || p.step === p.stepsPerEpoch) {
-      this.stream.write(`${describe(p)}\n`);
-    }
-  }
-
-  /** Prints a message on its own line (ending the bar's line first). */
-  message(text: string): void {
-    if (this.#tty && this.#lastLength > 0) {
-      this.stream.write("\n");
-      this.#lastLength = 0;
-    }
-    this.stream.write(`${text}\n`);
-  }
+/** Reports a step of pretraining on `progress`. */
+export function reportStep(progress: ProgressReporter, p: ProgressSnapshot): void {
+  progress.step(p.step, p.stepsPerEpoch, describe(p));
 }

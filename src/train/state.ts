@@ -11,7 +11,7 @@ import type { Checkpoint, CheckpointState, TensorGroups } from "../run/checkpoin
 import { CheckpointError } from "../errors.js";
 import { rngStateFromBase64, rngStateToBase64 } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { TrainCallback } from "./callbacks.js";
+import type { TrainCallback } from "../run/callbacks.js";
 
 export class TrainState {
   /** Optimizer steps done in the whole run. */

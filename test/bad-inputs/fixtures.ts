@@ -5,9 +5,10 @@
  */
 import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
+import { loadConfig, pretrain } from "../../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import type { CaseContext } from "./corpus.js";
+import { quiet } from "../helpers.js";
 
 export interface SharedFixtures {
   data: string;
@@ -15,7 +16,6 @@ export interface SharedFixtures {
   stopped: string;
 }
 
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 
 /** Writes the shared fixtures under `root`. */
 export async function makeFixtures(root: string): Promise<SharedFixtures> {

@@ -10,14 +10,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { freePort, loadConfig, pretrain, resume, ProgressReporter } from "../../src/index.js";
-import { BUILT_ENGINE, CLI, maxAbsDiff } from "../helpers.js";
+import { freePort, loadConfig, pretrain, resume } from "../../src/index.js";
+import { BUILT_ENGINE, CLI, maxAbsDiff, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { WORLD, gatherScenario, syncBnScenario, type GatherResult, type SyncBnResult } from "./scenarios.js";
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), "worker.js");
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-dist-${name}-`));
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 
 interface Exit {
   code: number | null;
@@ -143,7 +142,8 @@ describe("data-parallel pretraining", () => {
   });
 
   test("weights after 3 steps of plain SGD (gradient-scale sensitive) equal one process's (1e-5), with and without overlap", async () => {
-    const set = syntheticSet(data, ["optim.name=sgd", "optim.lr=0.05", "monitor.knnEvery=0", "monitor.linearProbe=false", "train.threads=1"]);
+    // NCHW, as for the curves above: channels-last reductions are ordered by batch size
+    const set = syntheticSet(data, ["optim.name=sgd", "optim.lr=0.05", "monitor.knnEvery=0", "monitor.linearProbe=false", "train.threads=1", "train.memoryFormat=contiguous"]);
     const single = await pretrain(loadConfig({ set }), { outDir: tmp("sgd-one"), progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
     const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
     // after backward in one bucket, and overlapped with backward in many small buckets
@@ -228,7 +228,7 @@ const torchrun = (BUILT_ENGINE.kind === "system" ? ["/usr/bin/torchrun", "/usr/l
 describe("torchrun", () => {
   test("workers started by torchrun join its agent's store and train the one-process curve", { skip: torchrun === undefined ? "torchrun is not installed beside this engine (Debian: python3-torch; pip: the venv's bin/torchrun)" : false }, async () => {
     const data = writeSyntheticIdx(join(tmp("torchrun-data"), "synthetic"), 512);
-    const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1"]);
+    const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1", "train.memoryFormat=contiguous"]); // NCHW: see the curves above
     const one = tmp("torchrun-one");
     await pretrain(loadConfig({ set }), { outDir: one, progress: quiet(), handleSignals: false });
     const out = tmp("torchrun");

@@ -3,13 +3,14 @@
  * WORLD_SIZE, MASTER_ADDR and MASTER_PORT set by the test. Writes its result as JSON.
  */
 import { writeFileSync } from "node:fs";
-import { DataParallel, ProcessGroup, buildModel, launchEnv, loadConfig, noGrad, pretrain, randn, resume, syncBatchNorm, tidy, ProgressReporter } from "../../src/index.js";
+import { DataParallel, ProcessGroup, buildModel, launchEnv, loadConfig, noGrad, pretrain, randn, resume, syncBatchNorm, tidy } from "../../src/index.js";
 import { gatherScenario, syncBnScenario } from "./scenarios.js";
+import { quiet } from "../helpers.js";
 
 const [scenario, out, ...rest] = process.argv.slice(2);
 const launch = launchEnv();
 if (launch === null || scenario === undefined || out === undefined) throw new Error("usage: RANK=.. WORLD_SIZE=.. node worker.js SCENARIO OUT.json");
-const quiet = new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+const silent = quiet();
 
 if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn") {
   const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: 30_000 });
@@ -40,7 +41,7 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   // rest: runDir, stopAfterSteps (0: none), then config overrides
   const [runDir, stop, ...set] = rest;
   if (runDir === undefined || stop === undefined) throw new Error("pretrain needs RUN_DIR STOP_AFTER");
-  const options = { outDir: runDir, launch, progress: quiet, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
+  const options = { outDir: runDir, launch, progress: silent, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
   const result = scenario === "pretrain" ? await pretrain(loadConfig({ set }), options) : await resume(options);
   writeFileSync(out, JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.conv1.weight.dataAsNumbers()) }));
 } else {

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { FASHION_MNIST_DEFAULT_PATH, ProgressReporter, evaluate, evaluationConfig, loadConfig, loadIdxDataset, pretrain } from "../../src/index.js";
+import { FASHION_MNIST_DEFAULT_PATH, evaluate, evaluationConfig, loadConfig, loadIdxDataset, pretrain } from "../../src/index.js";
+import { quiet } from "../helpers.js";
 
 const CHANCE = 0.1;
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
 
 before(() => {
   assert.ok(existsSync(FASHION_MNIST_DEFAULT_PATH), `${FASHION_MNIST_DEFAULT_PATH} is missing: install Debian's dataset-fashion-mnist (npm run test:e2e does)`);
@@ -31,10 +31,9 @@ describe("Fashion-MNIST", () => {
     const config = loadConfig({ set: ["data.limit=4096", "model.width=8", "train.batchSize=256", "train.epochs=1", "monitor.knnEvery=0"] });
     await pretrain(config, { outDir: dir, progress: quiet(), handleSignals: false });
     const evalConfig = evaluationConfig(dir, { set: ["data.limit=2000"] });
-    const log = () => {};
-    const knn = await evaluate(dir, evalConfig, "knn", { log });
+    const knn = await evaluate(dir, evalConfig, "knn", { progress: quiet() });
     assert.ok(knn.top1 > CHANCE + 0.4, `kNN top-1 ${knn.top1}`);
-    const linear = await evaluate(dir, evalConfig, "linear", { log });
+    const linear = await evaluate(dir, evalConfig, "linear", { progress: quiet() });
     assert.ok(linear.top1 > CHANCE + 0.5, `linear top-1 ${linear.top1}`);
   });
 });

@@ -4,12 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import sharp from "sharp";
-import { runCli } from "../helpers.js";
-import { ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
+import { runCli, quiet } from "../helpers.js";
+import { loadConfig, pretrain } from "../../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const run = runCli;
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 512);
 const CHANCE = 0.1; // 10 balanced classes

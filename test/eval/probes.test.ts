@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { manualSeed, randint, randn, tensor, tidy, noGrad, resnet } from "../../src/index.js";
 import { extractFeatures } from "../../src/eval/features.js";
 import { knnClassify } from "../../src/eval/knn.js";
-import { fitLogistic, linearProbe, type ProbeFitEvent } from "../../src/eval/logistic.js";
+import { fitLogistic, logisticProbe, type ProbeFitEvent } from "../../src/eval/logistic-probe.js";
 
 describe("linear probe (logistic regression, L-BFGS)", () => {
   test("reaches 100% on a linearly separable set and picks L2 on held-out data", () => {
@@ -16,7 +16,7 @@ describe("linear probe (logistic regression, L-BFGS)", () => {
       };
       const train = make(800);
       const test = make(400);
-      const r = linearProbe(train.x, train.y, test.x, test.y, { numClasses: 4 });
+      const r = logisticProbe(train.x, train.y, test.x, test.y, { numClasses: 4 });
       assert.equal(r.top1, 1);
       assert.equal(r.top5, 1);
       assert.equal(r.validation.length, 7); // the default grid, 1 ... 1e-6
@@ -35,7 +35,7 @@ describe("linear probe (logistic regression, L-BFGS)", () => {
       };
       const train = make(2000);
       const test = make(1000);
-      const r = linearProbe(train.x, train.y, test.x, test.y, { numClasses: 3 });
+      const r = logisticProbe(train.x, train.y, test.x, test.y, { numClasses: 3 });
       assert.ok(r.top1 > 0.6 && r.top1 < 0.99, `top1 ${r.top1}`);
     });
   });
@@ -64,11 +64,11 @@ describe("L2 path: warm starts and progress", () => {
       const x = randn([300, 4]);
       const y = x.narrow(1, 0, 2).argmax(1);
       const events: ProbeFitEvent[] = [];
-      const r = linearProbe(x, y, x, y, { numClasses: 2, l2Grid: [1e-4, 1e-1, 1e-2], onFit: (e) => events.push(e) });
+      const r = logisticProbe(x, y, x, y, { numClasses: 2, l2Grid: [1e-4, 1e-1, 1e-2], onFit: (e) => events.push(e) });
       assert.deepEqual(events.map((e) => [e.l2, e.done, e.total]), [[1e-1, 1, 4], [1e-2, 2, 4], [1e-4, 3, 4], [r.l2, 4, 4]]);
       assert.deepEqual(r.validation.map((v) => v.l2), [1e-1, 1e-2, 1e-4]);
       assert.ok(events.slice(0, 3).every((e) => e.heldOutTop1 !== undefined) && events[3]!.heldOutTop1 === undefined);
-      assert.throws(() => linearProbe(x, y, x, y, { numClasses: 2, l2Grid: [] }), /l2Grid is empty/);
+      assert.throws(() => logisticProbe(x, y, x, y, { numClasses: 2, l2Grid: [] }), /l2Grid is empty/);
     });
   });
 });

@@ -5,12 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import sharp from "sharp";
-import { ProgressReporter, evaluationConfig, extractFeatures, loadConfig, loadEncoder, noGrad, pretrain, readNpy, readSafetensors, resnet, tensor } from "../../src/index.js";
-import { maxAbsDiff, runCli } from "../helpers.js";
+import { evaluationConfig, extractFeatures, loadConfig, loadEncoder, noGrad, pretrain, readNpy, readSafetensors, resnet, tensor } from "../../src/index.js";
+import { maxAbsDiff, runCli, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 
 describe("export and embed", () => {
   let run = "";

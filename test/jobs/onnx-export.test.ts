@@ -5,14 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import * as ort from "onnxruntime-node";
-import { ProgressReporter, SimCLRModel, loadConfig, loadEncoder, evaluationConfig, noGrad, pretrain, rand, randn, withSeed, type Tensor } from "../../src/index.js";
+import { SimCLRModel, loadConfig, loadEncoder, evaluationConfig, noGrad, pretrain, rand, randn, withSeed, type Tensor } from "../../src/index.js";
 import { decodeOnnx, encodeOnnx } from "../../src/run/onnx.js";
 import { onnxGraph } from "../../src/run/onnx-model.js";
-import { maxAbsDiff, runCli } from "../helpers.js";
+import { maxAbsDiff, runCli, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 
 async function runOrt(file: string, input: Tensor): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(file);

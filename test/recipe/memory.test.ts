@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { ConfigError, FileWriteError, loadConfig, rand, writeSafetensors } from "../../src/index.js";
 import { checkPretrainMemory, estimatePretrainMemory } from "../../src/recipe/memory.js";
-import { cgroupMemoryLimits } from "../../src/data/host-memory.js";
+import { cgroupMemoryLimits } from "../../src/io/host-memory.js";
 import { buildModel, dataShape } from "../../src/recipe/recipe.js";
 import { saveCheckpoint } from "../../src/run/checkpoint.js";
 

@@ -13,12 +13,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import puppeteer, { type Browser } from "puppeteer-core";
-import { ProgressReporter, loadConfig, pretrain } from "../../src/index.js";
-import { runCli } from "../helpers.js";
+import { loadConfig, pretrain } from "../../src/index.js";
+import { runCli, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "artifacts");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 

@@ -8,12 +8,13 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CheckpointError, ProgressReporter, loadConfig, pretrain, readSafetensors, resume, tensor, writeSafetensors } from "../../src/index.js";
+import { CheckpointError, loadConfig, pretrain, readSafetensors, resume, tensor, writeSafetensors } from "../../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
+import { collecting } from "../helpers.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 const messages: string[] = [];
-const quiet = () => new ProgressReporter({ write: (s: string) => (messages.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+const quiet = () => collecting(messages);
 const opts = (outDir: string, extra: Record<string, unknown> = {}) => ({ outDir, progress: quiet(), handleSignals: false, ...extra });
 
 describe("resume verifies what it reads", () => {

@@ -10,13 +10,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CheckpointError, ProgressReporter, RunLockedError, loadConfig, pretrain, resume } from "../../src/index.js";
-import { CLI, runCli } from "../helpers.js";
+import { CheckpointError, RunLockedError, loadConfig, pretrain, resume } from "../../src/index.js";
+import { CLI, runCli, collecting } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 const messages: string[] = [];
-const quiet = () => new ProgressReporter({ write: (s: string) => (messages.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
+const quiet = () => collecting(messages);
 
 /** Every file under `dir` with its sha256, for byte-for-byte comparisons. */
 function snapshot(dir: string): Record<string, string> {

@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { ProgressReporter, loadConfig, loadDataset, pretrain } from "../../src/index.js";
+import { loadConfig, loadDataset, pretrain } from "../../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
+import { quiet } from "../helpers.js";
 
 export const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 
 /** Pretrains 1 epoch on 256 synthetic images; returns the run directory and the data folder. */
 export async function searchRun(extra: string[] = []): Promise<{ run: string; data: string }> {

@@ -4,11 +4,10 @@ import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, u
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import sharp from "sharp";
-import { DataError, Searcher, evaluationConfig, indexImages, openEmbedder, rand, readIndex, tensor, withSeed } from "../../src/index.js";
-import { runCli } from "../helpers.js";
+import { DataError, evaluationConfig, rand, tensor, withSeed } from "../../src/index.js";
+import { Searcher, indexImages, openEmbedder, readIndex } from "../../src/entry/search.js";
+import { runCli, quiet } from "../helpers.js";
 import { searchRun, tmp, writePngFolder } from "./fixture.js";
-
-const log = () => {};
 
 describe("simclr index", () => {
   let run = "";
@@ -55,7 +54,7 @@ describe("simclr index", () => {
   test("incremental: only new and changed files are embedded, deleted ones dropped, the rest kept bit for bit", async () => {
     const root = await writePngFolder(data, 30);
     const out = join(tmp("index"), "photos.index");
-    const first = await indexImages(run, evaluationConfig(run), { images: root, out, log });
+    const first = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     assert.deepEqual([first.files, first.embedded, first.reused, first.removed], [30, 30, 0, 0]);
     const before = readIndex(out);
     const oldRows = before.embeddings.data() as Float32Array;
@@ -68,7 +67,7 @@ describe("simclr index", () => {
     copyFileSync(join(root, other), join(root, b!));
     utimesSync(join(root, b!), new Date(), new Date(Date.now() + 5000));
     rmSync(join(root, c!)); // deleted
-    const second = await indexImages(run, evaluationConfig(run), { images: root, out, log });
+    const second = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     assert.deepEqual([second.files, second.embedded, second.reused, second.removed], [30, 2, 28, 1]);
     const after = readIndex(out);
     const newRows = after.embeddings.data() as Float32Array;
@@ -79,7 +78,7 @@ describe("simclr index", () => {
     before.embeddings.dispose();
     after.embeddings.dispose();
 
-    const third = await indexImages(run, evaluationConfig(run), { images: root, out, log });
+    const third = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     assert.deepEqual([third.embedded, third.reused, third.removed], [0, 30, 0]);
   });
 
@@ -87,15 +86,15 @@ describe("simclr index", () => {
     const root = await writePngFolder(data, 12);
     writeFileSync(join(root, "class-0", "broken.png"), "not a png");
     const out = join(tmp("index"), "photos.index");
-    const r = await indexImages(run, evaluationConfig(run), { images: root, out, log });
+    const r = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     assert.equal(r.files, 12);
     assert.equal(r.skipped.length, 1);
     assert.match(r.skipped[0]!.file, /broken\.png$/);
 
     const other = await searchRun(["train.seed=7"]); // another pretraining: other weights
-    await assert.rejects(indexImages(other.run, evaluationConfig(other.run), { images: root, out, log }), (e: unknown) => e instanceof DataError && /was made by another model/.test(e.message));
+    await assert.rejects(indexImages(other.run, evaluationConfig(other.run), { images: root, out, progress: quiet() }), (e: unknown) => e instanceof DataError && /was made by another model/.test(e.message));
     const elsewhere = await writePngFolder(data, 5);
-    await assert.rejects(indexImages(run, evaluationConfig(run), { images: elsewhere, out, log }), (e: unknown) => e instanceof DataError && new RegExp(`indexes ${root}, not ${elsewhere}`).test(e.message));
+    await assert.rejects(indexImages(run, evaluationConfig(run), { images: elsewhere, out, progress: quiet() }), (e: unknown) => e instanceof DataError && new RegExp(`indexes ${root}, not ${elsewhere}`).test(e.message));
     const empty = tmp("empty");
     const none = await runCli(["index", "--run", run, "--images", empty, "--out", join(empty, "x.index")]);
     assert.equal(none.code, 1);
@@ -110,7 +109,7 @@ describe("simclr index", () => {
   test("a crash while writing leaves the previous index readable (the write is a rename)", async () => {
     const root = await writePngFolder(data, 8);
     const out = join(tmp("index"), "photos.index");
-    await indexImages(run, evaluationConfig(run), { images: root, out, log });
+    await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     const bytes = readFileSync(out);
     // what a killed writer leaves: a temporary file beside the index, never a half-written index
     writeFileSync(`${out}.tmp-12345-abc`, bytes.subarray(0, bytes.length / 2));
@@ -150,7 +149,7 @@ describe("simclr index", () => {
   test("a query that is not an image is a clear error", async () => {
     const root = await writePngFolder(data, 6);
     const out = join(tmp("index"), "photos.index");
-    await indexImages(run, evaluationConfig(run), { images: root, out, log });
+    await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     const text = join(tmp("q"), "notes.txt");
     writeFileSync(text, "hello");
     const r = await runCli(["search", "--index", out, "--query", text]);

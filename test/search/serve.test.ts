@@ -13,8 +13,11 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import puppeteer, { type Browser, type ElementHandle } from "puppeteer-core";
 import sharp from "sharp";
-import { evaluationConfig, indexImages, serve } from "../../src/index.js";
+import { evaluationConfig } from "../../src/index.js";
+import { indexImages } from "../../src/entry/search.js";
+import { serve } from "../../src/entry/serve.js";
 import { searchRun, tmp, writePngFolder } from "./fixture.js";
+import { quiet } from "../helpers.js";
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "artifacts");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -57,7 +60,7 @@ describe("simclr serve", () => {
     await sharp({ create: { width: 28, height: 28, channels: 3, background: "#ff0000" } }).png().toFile(outside);
     symlinkSync(outside, join(root, "class-0", "zz-link-out.png"));
     const out = join(tmp("index"), "photos.index");
-    const indexed = await indexImages(run, evaluationConfig(run), { images: root, out, log: () => {} });
+    const indexed = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
     assert.deepEqual(indexed.skipped.map((s) => s.reason), ["links outside the indexed folder"]);
     server = await serve(out, { port: 0 }, { maxUploadBytes: 64 * 1024 });
     base = server.url;

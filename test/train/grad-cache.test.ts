@@ -13,6 +13,7 @@ import { describe, test } from "node:test";
 import { SimCLRModel, manualSeed, noGrad, rand, tidy, type Tensor } from "../../src/index.js";
 import { gradCacheForward } from "../../src/train/grad-cache.js";
 import { contrastiveLoss, embed } from "../../src/train/contrastive.js";
+import { quiet } from "../helpers.js";
 
 const options = { temperature: 0.5, precision: "fp32" as const };
 
@@ -88,13 +89,13 @@ test("pretraining with train.chunkSize: 4 chunks of 32 views per step, finite lo
   const { mkdtempSync, readFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { ProgressReporter, loadConfig, pretrain } = await import("../../src/index.js");
+  const { loadConfig, pretrain } = await import("../../src/index.js");
   const { syntheticSet, writeSyntheticIdx } = await import("../synthetic.js");
   const dir = mkdtempSync(join(tmpdir(), "simclr-gradcache-"));
   const data = writeSyntheticIdx(join(dir, "data"), 256);
   const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "train.chunkSize=32", "monitor.knnEvery=0"]) });
-  const quiet = new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
-  const result = await pretrain(config, { outDir: join(dir, "run"), progress: quiet, handleSignals: false });
+  const silent = quiet();
+  const result = await pretrain(config, { outDir: join(dir, "run"), progress: silent, handleSignals: false });
   result.model.dispose();
   assert.equal(result.status, "finished");
   const losses = readFileSync(join(dir, "run", "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as { loss?: number }).filter((l) => l.loss !== undefined);

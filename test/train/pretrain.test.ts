@@ -4,11 +4,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CheckpointError, ConfigError, DataError, NonFiniteLossError, latestCheckpoint, loadCheckpoint, loadConfig, noGrad, pretrain, readSafetensors, resume, writeSafetensors, ProgressReporter } from "../../src/index.js";
-import { CLI, fixture } from "../helpers.js";
+import { CheckpointError, ConfigError, DataError, NonFiniteLossError, latestCheckpoint, loadCheckpoint, loadConfig, noGrad, pretrain, readSafetensors, resume, writeSafetensors } from "../../src/index.js";
+import { CLI, fixture, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 let data = "";
 before(() => {

@@ -11,14 +11,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadConfig, pretrain, ProgressReporter } from "../../src/index.js";
+import { loadConfig, pretrain } from "../../src/index.js";
 import { native } from "../../src/native.js";
-import { fixture } from "../helpers.js";
+import { fixture, quiet } from "../helpers.js";
 import { writeSyntheticIdx } from "../synthetic.js";
 
 const TORCH = native.version().torch.split(".").slice(0, 2).join(".");
 const FILE = fixture(TORCH === "1.13" ? "pretrain-curve.json" : `pretrain-curve.torch-${TORCH}.json`);
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1000);
 
 test("same seed, same loss curve as recorded before the loop was split", async () => {
   const root = mkdtempSync(join(tmpdir(), "simclr-curve-"));

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import sharp from "sharp";
-import { DataError, ProgressReporter, evaluationConfig, finetune, loadConfig, maskedCrc32c, pretrain, readTfEvents, trainSupervised } from "../../src/index.js";
+import { DataError, evaluationConfig, finetune, loadConfig, maskedCrc32c, pretrain, readTfEvents, trainSupervised } from "../../src/index.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
+import { quiet } from "../helpers.js";
 
-const quiet = () => new ProgressReporter({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, 1_000_000);
 
 test("masked CRC32C is TFRecord's: rotate right 15 and add 0xa282ead8", () => {
   // crc32c("123456789") = 0xe3069283 (the standard check value)
@@ -55,9 +55,8 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
   assert.deepEqual([meta.width, meta.height], [5 * 52 + 4, 8 * 52 + 4]);
 
   // fine-tuning and the supervised baseline log their epochs beside it
-  const quietLog = () => {};
   const config = evaluationConfig(run, { set: ["finetune.epochs=2", "finetune.labels=10%"] });
-  const tuned = await finetune(run, config, { log: quietLog });
+  const tuned = await finetune(run, config, { progress: quiet() });
   const ftDir = readdirSync(join(run, "tensorboard")).filter((f) => f.startsWith("finetune-"));
   assert.deepEqual(ftDir, ["finetune-10pct-seed0"]);
   const ftEvents = readTfEvents(join(run, "tensorboard", ftDir[0]!, readdirSync(join(run, "tensorboard", ftDir[0]!))[0]!));
@@ -66,7 +65,7 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
   assert.equal(ft("finetune/lr").length, 2);
   assert.deepEqual(ft("finetune/test_top1"), [[2, Math.fround(tuned.top1)]]);
   const sup = join(root, "supervised");
-  const baseline = await trainSupervised(sup, loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { log: quietLog });
+  const baseline = await trainSupervised(sup, loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), { progress: quiet() });
   const supEvents = readTfEvents(join(sup, "tensorboard", readdirSync(join(sup, "tensorboard"))[0]!));
   const supTags = supEvents.flatMap((e) => e.values.map((v) => v.tag));
   assert.deepEqual(supTags.sort(), ["supervised/images_per_second", "supervised/loss", "supervised/lr", "supervised/test_top1", "supervised/test_top5"]);

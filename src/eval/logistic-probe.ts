@@ -1,6 +1,9 @@
 /**
  * Multinomial logistic regression on fixed features, fit by full-batch L-BFGS (Nocedal &
- * Wright, Algorithm 7.4, with a backtracking Armijo line search): the fast linear probe.
+ * Wright, Algorithm 7.4, with a backtracking Armijo line search): the logistic probe, the
+ * fast linear evaluation of `simclr eval` (protocol "linear"). Not to be confused with the
+ * online probe (train/probe.ts, trained by SGD during pretraining) or the paper's linear
+ * evaluation (jobs/evaluate.ts, eval.protocol "paper": SGD for 90 epochs, Appendix B.6).
  * Features are standardised with the training set's mean and standard deviation; the L2
  * strength is chosen on a held-out part of the training set, walking the L2 grid from strong to
  * weak and starting each fit from the previous solution (a warm-started regularisation path).
@@ -145,7 +148,7 @@ export function logisticScores(model: LogisticModel, features: Tensor): Tensor {
   return tidy(() => noGrad(() => features.to("float64").sub(model.mean).div(model.std).matmul(model.weight).add(model.bias)));
 }
 
-export interface LinearProbeResult {
+export interface LogisticProbeResult {
   top1: number;
   top5: number;
   l2: number;
@@ -164,20 +167,20 @@ export interface ProbeFitEvent {
 }
 
 /**
- * The fast linear probe: standardise, pick L2 from `l2Grid` by accuracy on a held-out
+ * The logistic probe: standardise, pick L2 from `l2Grid` by accuracy on a held-out
  * fraction of the training set, refit on all of it, score the test set. The grid is walked
  * from strong to weak L2, each fit warm-started from the last; the refit starts from the
  * chosen candidate's weights.
  */
-export function linearProbe(
+export function logisticProbe(
   trainFeatures: Tensor,
   trainLabels: Tensor,
   testFeatures: Tensor,
   testLabels: Tensor,
   options: { numClasses: number; l2Grid?: number[]; holdOut?: number; maxIterations?: number; onFit?: (event: ProbeFitEvent) => void } = { numClasses: 0 },
-): LinearProbeResult & { model: LogisticModel } {
+): LogisticProbeResult & { model: LogisticModel } {
   const grid = [...(options.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1])].sort((a, b) => b - a);
-  if (grid.length === 0) throw new ArgumentError("linearProbe: l2Grid is empty");
+  if (grid.length === 0) throw new ArgumentError("logisticProbe: l2Grid is empty");
   const n = trainFeatures.size(0);
   const numClasses = options.numClasses;
   const { maxIterations } = options;
@@ -214,7 +217,7 @@ export function linearProbe(
     }
   });
   const chosen = best;
-  if (chosen === null) throw new ArgumentError("linearProbe: the L2 grid is empty");
+  if (chosen === null) throw new ArgumentError("logisticProbe: the L2 grid is empty");
   const { mean, std } = standardiser(trainFeatures);
   keep(mean);
   keep(std);
