@@ -22,7 +22,7 @@ for (const precision of ["fp32", "bf16"]) {
   });
   const out = mkdtempSync(join(tmpdir(), `simclr-precision-${precision}-`));
   const t0 = performance.now();
-  const { model, globalStep } = await pretrain(config, { outDir: out, handleSignals: false, progress: new ProgressReporter(process.stderr, 10) });
+  const { model, globalStep } = await pretrain(out, config, { handleSignals: false, progress: new ProgressReporter(process.stderr, 10) });
   const seconds = (performance.now() - t0) / 1000;
   const { top1 } = knnClassify(extractFeatures(model.encoder, bank.images), bank.labels, extractFeatures(model.encoder, queries.images), queries.labels);
   results[precision] = { steps: globalStep, seconds: Number(seconds.toFixed(1)), views_per_s: Number(((2 * globalStep * config.train.batchSize) / seconds).toFixed(1)), knn_top1: Number(top1.toFixed(4)) };

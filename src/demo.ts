@@ -31,7 +31,7 @@ process.stderr.write(
 );
 rmSync(outDir, { recursive: true, force: true });
 const started = performance.now();
-await pretrain(config, { outDir });
+await pretrain(outDir, config);
 const pretrainSeconds = (performance.now() - started) / 1000;
 
 process.stderr.write(
@@ -47,7 +47,7 @@ const ENCODERS = [
 ] as const;
 const show = (name: string, r: EvaluationResult) => process.stderr.write(`  ${r.protocol.padEnd(10)} ${name.padEnd(12)} top-1 ${(r.top1 * 100).toFixed(1)}% (${r.train_size} labelled train images)\n`);
 for (const protocol of ["knn", "linear"] as const) {
-  for (const [name, baseline] of ENCODERS) show(name, await evaluate(outDir, evalConfig, protocol, { ...baseline, progress: ProgressReporter.silent() }));
+  for (const [name, baseline] of ENCODERS) show(name, await evaluate(outDir, evalConfig, { protocol, ...baseline, progress: ProgressReporter.silent() }));
 }
 
 // Where SimCLR pays (the paper's Table 7 regime): few labels. Class-balanced subsets of all
@@ -57,7 +57,7 @@ const lowLabel: Record<string, Record<string, number>> = {};
 for (const labels of ["1%", "10%"]) {
   const config = evaluationConfig(outDir, { set: [`eval.labels=${labels}`] });
   for (const [name, baseline] of ENCODERS) {
-    const r = await evaluate(outDir, config, "linear", { ...baseline, progress: ProgressReporter.silent() });
+    const r = await evaluate(outDir, config, { protocol: "linear", ...baseline, progress: ProgressReporter.silent() });
     show(name, r);
     (lowLabel[labels] ??= {})[name] = r.top1;
   }

@@ -99,8 +99,9 @@ export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 
 // ---- the recipe, runs, training loops ----
 export * from "./recipe/recipe.js";
+export * from "./recipe/pretraining.js";
 export { saveCheckpoint, loadCheckpoint, disposeCheckpoint, latestCheckpoint, type Checkpoint, type CheckpointState, type TensorGroups } from "./run/checkpoint.js";
-export { readRunConfig, writeRunConfig, runFiles } from "./run/run-dir.js";
+export { readRunConfig, writeRunConfig, runFiles, RunDir, type Note } from "./run/run-dir.js";
 export { loadEncoder, type EncoderSource, type LoadEncoderOptions } from "./run/encoder.js";
 export { runPretrainLoop, type PretrainLoopOptions, type PretrainResult } from "./train/pretrain.js";
 export { simclrForward, type SimclrStepOptions } from "./train/simclr-step.js";

@@ -16,18 +16,18 @@ test("pretrain, evaluate (also on a label subset), finetune, supervised, export,
   const data = writeSyntheticIdx(join(root, "data"), 256);
   const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnSamples=100"]) });
   const before = liveTensorCount();
-  const { model } = await pretrain(config, { outDir: join(root, "run"), progress: quiet(), handleSignals: false });
+  const { model } = await pretrain(join(root, "run"), config, { progress: quiet(), handleSignals: false });
   assert.ok(liveTensorCount() > before, "the returned model is alive");
   model.dispose();
   assert.equal(liveTensorCount(), before, "pretrain");
   const evalConfig = evaluationConfig(join(root, "run"), { set: ["eval.epochs=1", "finetune.labels=5-per-class", "finetune.epochs=1"] });
   for (const protocol of ["knn", "linear"] as const) {
-    await evaluate(join(root, "run"), evalConfig, protocol, { progress: quiet() });
+    await evaluate(join(root, "run"), evalConfig, { protocol, progress: quiet() });
     assert.equal(liveTensorCount(), before, `evaluate ${protocol}`);
   }
-  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, protocol: "paper" } }, "linear", { progress: quiet() });
+  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, protocol: "paper" } }, { protocol: "linear", progress: quiet() });
   assert.equal(liveTensorCount(), before, "evaluate linear (paper)");
-  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, labels: "10-per-class" } }, "linear", { progress: quiet() });
+  await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, labels: "10-per-class" } }, { protocol: "linear", progress: quiet() });
   assert.equal(liveTensorCount(), before, "evaluate linear on a label subset");
   await finetune(join(root, "run"), evalConfig, { progress: quiet() });
   assert.equal(liveTensorCount(), before, "finetune");

@@ -20,7 +20,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (!values.weights) throw new UsageError("import needs --weights FILE.safetensors");
   if (!values.out) throw new UsageError("import needs --out DIR (the run directory to create)");
   const config = resolveConfig(values, { arch: "model.arch", width: "model.width" });
-  const result = importWeights(values.weights, config, values.out);
+  const result = importWeights(values.out, config, { file: values.weights });
   printResult({ run: result.runDir, checkpoint: result.checkpoint, dropped: result.dropped });
   return 0;
 }

@@ -72,12 +72,12 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   const launch = launchEnv();
   let result;
   if (values.resume) {
-    result = await resume({ outDir: values.out, launch });
+    result = await resume(values.out, { launch });
   } else {
     const config = resolveConfig(values);
     if ((launch?.rank ?? 0) === 0) printConfig(config);
     try {
-      result = await pretrain(config, { outDir: values.out, launch, force: values.force ?? false });
+      result = await pretrain(values.out, config, { launch, force: values.force ?? false });
     } catch (e) {
       throw e instanceof RunExistsError ? new RunExistsError(e.path, e.entries, "--force") : e;
     }

@@ -5,6 +5,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { buildAugment } from "../recipe/recipe.js";
 import { gridPng, viewGrid } from "../report/view-grid.js";
 import { manualSeed } from "../tensor/runtime.js";
+import { disposingAfter } from "../tensor/scope.js";
 
 export interface PreviewOptions {
   out: string;
@@ -16,13 +17,11 @@ export interface PreviewOptions {
 
 export async function augmentPreview(config: Config, options: PreviewOptions): Promise<{ images: number }> {
   manualSeed(config.train.seed);
-  const data = await loadDataset({ ...config.data, limit: options.images }, "train");
-  try {
+  return disposingAfter(async (owned) => {
+    const data = await loadDataset({ ...config.data, limit: options.images }, "train");
+    owned.push(data.images, data.labels);
     const grid = viewGrid(data.images, buildAugment(config), options.views, options.cell);
     writeFileAtomic(options.out, await gridPng(grid));
     return { images: data.images.size(0) };
-  } finally {
-    data.images.dispose();
-    data.labels.dispose();
-  }
+  });
 }

@@ -14,7 +14,7 @@ import { loadEncoder } from "../run/encoder.js";
 import { writeNpy } from "../run/npy.js";
 import { cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
-import { tidy } from "../tensor/scope.js";
+import { disposingAfter, tidy, type Owned } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
@@ -45,6 +45,10 @@ export interface EmbedResult {
 
 export async function embed(runDir: string, config: Config, options: EmbedOptions): Promise<EmbedResult> {
   checkConfig(config, "embed(config)");
+  return disposingAfter((owned) => embedIn(owned, runDir, config, options));
+}
+
+async function embedIn(owned: Owned[], runDir: string, config: Config, options: EmbedOptions): Promise<EmbedResult> {
   const progress = options.progress ?? new ProgressReporter();
   const folder = options.images;
   // An image folder is resized to what the run's encoder was trained on.
@@ -52,51 +56,44 @@ export async function embed(runDir: string, config: Config, options: EmbedOption
   const data = folder !== undefined
     ? await loadImageFolder({ path: folder, size: side, channels: channels === 1 ? 1 : 3, skipBad: true, onProgress: (done, total) => done % 500 === 0 && progress.message(`decoding images: ${done}/${total}`) })
     : { ...(await loadDataset(config.data, options.split ?? "train")), files: [] as string[], skipped: [] as { file: string; reason: string }[] };
+  owned.push(data.images, data.labels);
   const n = data.images.size(0);
-  try {
-    if (n === 0) throw new DataError(folder ?? config.data.name, `has no readable images${data.skipped.length > 0 ? ` (${data.skipped.length} skipped)` : ""}`);
-    for (const s of data.skipped) progress.message(`skipped ${s.file}: ${s.reason}`);
-    const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
-    const device = config.train.device;
-    const owned: { dispose(): void }[] = [];
-    try {
-      source.model.to(device).eval();
-      const loader = new DataLoader({ images: data.images }, { batchSize: options.batchSize ?? 256, device, shuffle: false });
-      owned.push(loader);
-      const parts: Tensor[] = [];
-      let done = 0;
-      for (const batch of loader.batches()) {
-        parts.push(
-          tidy(() =>
-            noGrad(() => {
-              const { h, z } = source.model.call(batch.images); // (b, D), (b, outDim)
-              return (options.z ? z : h).to("cpu");
-            }),
-          ),
-        );
-        batch.images.dispose();
-        batch.indices.dispose();
-        done += parts[parts.length - 1]?.size(0) ?? 0;
-        progress.message(`embedding: ${done}/${n}`);
-      }
-      const all = cat(parts); // (N, D)
-      for (const p of parts) p.dispose();
-      const shape: [number, number] = [all.size(0), all.size(1)];
-      writeNpy(options.out, all.data() as Float32Array, shape);
-      all.dispose();
-      const sidecar = options.out.replace(/\.npy$/, "") + ".json";
-      const labels = data.labeled ? Array.from(data.labels.dataAsNumbers()) : null;
-      writeFileAtomic(
-        sidecar,
-        `${JSON.stringify({ run: runDir, checkpoint: source.origin, output: options.z ? "z" : "h", shape, source: folder ?? `${config.data.name} ${options.split ?? "train"}`, files: folder !== undefined ? data.files : null, labels, classes: data.classes, skipped: data.skipped }, null, 1)}\n`,
+  if (n === 0) throw new DataError(folder ?? config.data.name, `has no readable images${data.skipped.length > 0 ? ` (${data.skipped.length} skipped)` : ""}`);
+  for (const s of data.skipped) progress.message(`skipped ${s.file}: ${s.reason}`);
+  const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
+  owned.push(source.model);
+  const device = config.train.device;
+  source.model.to(device).eval();
+  const loader = new DataLoader({ images: data.images }, { batchSize: options.batchSize ?? 256, device, shuffle: false });
+  owned.push(loader);
+  // The loop is synchronous, so a tidy scope holds it: each batch is freed once embedded, the parts once joined (all of it on an error).
+  const all = tidy(() => {
+    const parts: Tensor[] = [];
+    let done = 0;
+    for (const batch of loader.batches()) {
+      parts.push(
+        tidy(() =>
+          noGrad(() => {
+            const { h, z } = source.model.call(batch.images); // (b, D), (b, outDim)
+            return (options.z ? z : h).to("cpu");
+          }),
+        ),
       );
-      return { out: options.out, sidecar, shape, skipped: data.skipped };
-    } finally {
-      source.model.dispose();
-      for (const o of owned) o.dispose();
+      batch.images.dispose();
+      batch.indices.dispose();
+      done += parts[parts.length - 1]?.size(0) ?? 0;
+      progress.message(`embedding: ${done}/${n}`);
     }
-  } finally {
-    data.images.dispose();
-    data.labels.dispose();
-  }
+    return cat(parts); // (N, D)
+  });
+  owned.push(all);
+  const shape: [number, number] = [all.size(0), all.size(1)];
+  writeNpy(options.out, all.data() as Float32Array, shape);
+  const sidecar = options.out.replace(/\.npy$/, "") + ".json";
+  const labels = data.labeled ? Array.from(data.labels.dataAsNumbers()) : null;
+  writeFileAtomic(
+    sidecar,
+    `${JSON.stringify({ run: runDir, checkpoint: source.origin, output: options.z ? "z" : "h", shape, source: folder ?? `${config.data.name} ${options.split ?? "train"}`, files: folder !== undefined ? data.files : null, labels, classes: data.classes, skipped: data.skipped }, null, 1)}\n`,
+  );
+  return { out: options.out, sidecar, shape, skipped: data.skipped };
 }

@@ -26,6 +26,8 @@ import { checkConfig } from "../config/load.js";
 export type Protocol = "linear" | "knn";
 
 export interface EvaluateOptions {
+  /** "linear": the logistic probe on h (or, with eval.protocol paper, the paper's linear evaluation); "knn": weighted kNN. */
+  protocol: Protocol;
   /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
   allowNonFinite?: boolean;
   /** A checkpoint folder or model.safetensors (default: the run's latest). */
@@ -46,12 +48,12 @@ export interface EvaluationResult extends Record<string, unknown> {
 }
 
 /** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
-export async function evaluate(runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function evaluate(runDir: string, config: Config, options: EvaluateOptions): Promise<EvaluationResult> {
   checkConfig(config, "evaluate(config)");
-  return disposingAfter((owned) => evaluateIn(owned, runDir, config, protocol, options));
+  return disposingAfter((owned) => evaluateIn(owned, runDir, config, options.protocol, options));
 }
 
-async function evaluateIn(owned: Owned[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+async function evaluateIn(owned: Owned[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions): Promise<EvaluationResult> {
   const progress = options.progress ?? new ProgressReporter();
   const paper = protocol === "linear" && config.eval.protocol === "paper";
   if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");

@@ -19,6 +19,7 @@ import { rand } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
 import { noGrad } from "../tensor/runtime.js";
 import { withSeed } from "../tensor/rng.js";
+import { disposingAfter, type Owned } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { compareWithOnnxRuntime, type OnnxCheck } from "./onnx-check.js";
 import { checkConfig } from "../config/load.js";
@@ -71,16 +72,15 @@ function loadFor(runDir: string, config: Config, options: ExportOptions): Encode
 export function exportSafetensors(runDir: string, config: Config, options: ExportOptions): { out: string; tensors: number; metadata: Record<string, string> } {
   checkConfig(config, "exportSafetensors(config)");
   const part = options.part ?? "encoder";
-  const source = loadFor(runDir, config, options);
-  try {
+  return disposingAfter((owned) => {
+    const source = loadFor(runDir, config, options);
+    owned.push(source.model);
     const tensors = new Map<string, Tensor>(source.encoder.stateDict());
     if (part === "encoder+head") for (const [k, t] of source.model.head.stateDict()) tensors.set(`head.${k}`, t);
     const metadata = metadataOf(config, source, part);
     writeSafetensors(options.out, tensors, metadata);
     return { out: options.out, tensors: tensors.size, metadata };
-  } finally {
-    source.model.dispose();
-  }
+  });
 }
 
 export interface OnnxExportResult {
@@ -93,17 +93,19 @@ export interface OnnxExportResult {
   check: OnnxCheck | null;
 }
 
-/** Up to `n` test images of the run's data set as float32 in [0, 1]; seeded noise where the data set cannot be read. */
-async function checkImages(config: Config, n: number): Promise<{ images: Tensor; inputs: string }> {
+/** Up to `n` test images of the run's data set as float32 in [0, 1]; seeded noise where the data set cannot be read. What it makes goes onto `owned`. */
+async function checkImages(owned: Owned[], config: Config, n: number): Promise<{ images: Tensor; inputs: string }> {
   const [channels, side] = dataShape(config);
   try {
     const test = await loadDataset({ ...config.data, limit: n }, "test");
+    owned.push(test.images, test.labels);
     const images = toUnitFloat(test.images); // (n, C, H, W)
-    test.images.dispose();
-    test.labels.dispose();
+    owned.push(images);
     return { images, inputs: `${images.size(0)} images of ${test.description}` };
   } catch {
-    return { images: withSeed(config.train.seed, () => rand([n, channels, side, side])), inputs: `${n} uniform-noise images (the run's data set could not be read)` };
+    const images = withSeed(config.train.seed, () => rand([n, channels, side, side]));
+    owned.push(images);
+    return { images, inputs: `${n} uniform-noise images (the run's data set could not be read)` };
   }
 }
 
@@ -113,32 +115,30 @@ async function checkImages(config: Config, n: number): Promise<{ images: Tensor;
  */
 export async function exportOnnx(runDir: string, config: Config, options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number }): Promise<OnnxExportResult> {
   checkConfig(config, "exportOnnx(config)");
+  return disposingAfter((owned) => exportOnnxIn(owned, runDir, config, options));
+}
+
+async function exportOnnxIn(owned: Owned[], runDir: string, config: Config, options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number }): Promise<OnnxExportResult> {
   const part = options.part ?? "encoder";
   const source = loadFor(runDir, config, options);
-  try {
-    source.model.eval();
-    const { format: _pt, ...metadata } = metadataOf(config, source, part);
-    metadata["simclr.batch_norm"] = options.foldBatchNorm === false ? "nodes" : "folded";
-    const graph = onnxGraph(source.encoder, {
-      inputSize: Number(metadata["simclr.input_size"]),
-      foldBatchNorm: options.foldBatchNorm ?? true,
-      ...(part === "encoder+head" ? { head: source.model.head } : {}),
-    });
-    const bytes = encodeOnnx(graph, { producerVersion: packageVersion(), metadata, docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}` });
-    writeFileAtomic(options.out, bytes);
-    const n = options.checkImages ?? 8;
-    let check: OnnxCheck | null = null;
-    if (n > 0) {
-      const { images, inputs } = await checkImages(config, n);
-      const { h, z } = noGrad(() => source.model.call(images)); // (n, D), (n, outDim)
-      try {
-        check = await compareWithOnnxRuntime(options.out, images, part === "encoder+head" ? { h, z } : { h }, inputs);
-      } finally {
-        for (const t of [images, h, z]) t.dispose();
-      }
-    }
-    return { out: options.out, bytes: statSync(options.out).size, nodes: graph.nodes.length, initializers: graph.initializers.length, metadata, check };
-  } finally {
-    source.model.dispose();
+  owned.push(source.model);
+  source.model.eval();
+  const { format: _pt, ...metadata } = metadataOf(config, source, part);
+  metadata["simclr.batch_norm"] = options.foldBatchNorm === false ? "nodes" : "folded";
+  const graph = onnxGraph(source.encoder, {
+    inputSize: Number(metadata["simclr.input_size"]),
+    foldBatchNorm: options.foldBatchNorm ?? true,
+    ...(part === "encoder+head" ? { head: source.model.head } : {}),
+  });
+  const bytes = encodeOnnx(graph, { producerVersion: packageVersion(), metadata, docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}` });
+  writeFileAtomic(options.out, bytes);
+  const n = options.checkImages ?? 8;
+  let check: OnnxCheck | null = null;
+  if (n > 0) {
+    const { images, inputs } = await checkImages(owned, config, n);
+    const { h, z } = noGrad(() => source.model.call(images)); // (n, D), (n, outDim)
+    owned.push(h, z);
+    check = await compareWithOnnxRuntime(options.out, images, part === "encoder+head" ? { h, z } : { h }, inputs);
   }
+  return { out: options.out, bytes: statSync(options.out).size, nodes: graph.nodes.length, initializers: graph.initializers.length, metadata, check };
 }

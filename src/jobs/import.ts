@@ -14,6 +14,7 @@ import { latestCheckpoint, saveCheckpoint } from "../run/checkpoint.js";
 import { writeRunConfig } from "../run/run-dir.js";
 import { checkConfig, flattenConfig } from "../config/load.js";
 import { rngStateToBase64, withSeed } from "../tensor/rng.js";
+import { disposingAfter } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export interface ImportResult {
@@ -23,21 +24,21 @@ export interface ImportResult {
   dropped: string[];
 }
 
-/** Makes `outDir` a run of `config` whose encoder holds the weights in `weightsFile`; the head is initialised from train.seed. */
-export function importWeights(weightsFile: string, config: Config, outDir: string): ImportResult {
+/** Makes `outDir` a run of `config` whose encoder holds the weights in `options.file`; the head is initialised from train.seed. */
+export function importWeights(outDir: string, config: Config, options: { file: string }): ImportResult {
+  const weightsFile = options.file;
   checkConfig(config, "importWeights(config)");
   if (latestCheckpoint(outDir) !== null) throw new CheckpointError(outDir, `${outDir} already holds a run with checkpoints: choose another directory`);
   if (!existsSync(weightsFile)) throw new CheckpointError(weightsFile, `${weightsFile} does not exist`);
-  const { tensors } = readSafetensors(weightsFile);
-  const conv1 = tensors.get("conv1.weight");
-  if (conv1 === undefined) {
-    for (const t of tensors.values()) t.dispose();
-    throw new CheckpointError(weightsFile, `${weightsFile} has no conv1.weight: not a ResNet state dict with torchvision's names`);
-  }
-  const inChannels = conv1.size(1);
-  const model = withSeed(config.train.seed, () => buildModel(config, inChannels));
-  const dropped = [...tensors.keys()].filter((k) => k.startsWith("fc."));
-  try {
+  return disposingAfter((owned) => {
+    const { tensors } = readSafetensors(weightsFile);
+    owned.push(...tensors.values());
+    const conv1 = tensors.get("conv1.weight");
+    if (conv1 === undefined) throw new CheckpointError(weightsFile, `${weightsFile} has no conv1.weight: not a ResNet state dict with torchvision's names`);
+    const inChannels = conv1.size(1);
+    const model = withSeed(config.train.seed, () => buildModel(config, inChannels));
+    owned.push(model);
+    const dropped = [...tensors.keys()].filter((k) => k.startsWith("fc."));
     const encoderState = new Map([...tensors].filter(([k]) => !k.startsWith("fc.")));
     try {
       model.encoder.loadStateDict(encoderState);
@@ -56,8 +57,5 @@ export function importWeights(weightsFile: string, config: Config, outDir: strin
       groups,
     );
     return { runDir: outDir, checkpoint, dropped };
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-    model.dispose();
-  }
+  });
 }

@@ -15,6 +15,7 @@ import { ImageEmbedder } from "../search/embedder.js";
 import { modelIdentity } from "../search/identity.js";
 import { readIndex, writeIndex, type IndexedFile, type ModelIdentity } from "../search/index-store.js";
 import { tensor } from "../tensor/factory.js";
+import { disposingAfter, type Owned } from "../tensor/scope.js";
 import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
@@ -53,6 +54,10 @@ export function openEmbedder(runDir: string, config: Config, checkpoint?: string
 
 export async function indexImages(runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
   checkConfig(config, "indexImages(config)");
+  return disposingAfter((owned) => indexImagesIn(owned, runDir, config, options));
+}
+
+async function indexImagesIn(owned: Owned[], runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
   const progress = options.progress ?? new ProgressReporter();
   const started = performance.now();
   const root = resolve(options.images);
@@ -71,65 +76,60 @@ export async function indexImages(runDir: string, config: Config, options: Index
     return [{ path: p.split(sep).join("/"), size: s.size, mtimeMs: s.mtimeMs }];
   });
 
-  const { embedder, identity, dispose } = openEmbedder(runDir, config, options.checkpoint);
+  const opened = openEmbedder(runDir, config, options.checkpoint);
+  owned.push(opened);
+  const { embedder, identity } = opened;
   const previous = existsSync(options.out) ? readIndex(options.out) : null;
-  try {
-    if (previous !== null) {
-      if (previous.model.hash !== identity.hash) {
-        throw new DataError(
-          options.out,
-          `was made by another model (${previous.model.checkpoint}, weights ${previous.model.hash.slice(0, 12)}), not this one (${identity.checkpoint}, ${identity.hash.slice(0, 12)}): write the new index to another path, or delete this one`,
-        );
-      }
-      if (previous.root !== root) throw new DataError(options.out, `indexes ${previous.root}, not ${root}: write the new index to another path`);
+  if (previous !== null) {
+    owned.push(previous.embeddings);
+    if (previous.model.hash !== identity.hash) {
+      throw new DataError(
+        options.out,
+        `was made by another model (${previous.model.checkpoint}, weights ${previous.model.hash.slice(0, 12)}), not this one (${identity.checkpoint}, ${identity.hash.slice(0, 12)}): write the new index to another path, or delete this one`,
+      );
     }
-    const dim = identity.featureDim;
-    const old = new Map((previous?.files ?? []).map((f, i) => [f.path, { f, i }]));
-    const oldRows = previous === null ? new Float32Array(0) : (previous.embeddings.data() as Float32Array);
-    const rows = new Map<string, Float32Array>();
-    const todo: IndexedFile[] = [];
-    for (const f of files) {
-      const o = old.get(f.path);
-      if (o !== undefined && o.f.size === f.size && o.f.mtimeMs === f.mtimeMs) rows.set(f.path, oldRows.subarray(o.i * dim, (o.i + 1) * dim));
-      else todo.push(f);
-    }
-    const reused = rows.size;
-    const present = new Set(files.map((f) => f.path));
-    const removed = (previous?.files ?? []).filter((f) => !present.has(f.path)).length;
-    progress.message(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
-
-    const skipped: { file: string; reason: string }[] = [...outside];
-    const batch = options.batchSize ?? 256;
-    const embedStart = performance.now();
-    for (let start = 0; start < todo.length; start += batch) {
-      const chunk = todo.slice(start, start + batch);
-      const decoded = await embedder.decode(chunk.map((f) => join(root, f.path)));
-      const h = embedder.embedPixels(decoded.pixels, decoded.count); // (count * D)
-      decoded.rows.forEach((r, j) => {
-        const f = chunk[j] as IndexedFile;
-        if ("error" in r) skipped.push({ file: join(root, f.path), reason: r.error });
-        else rows.set(f.path, h.subarray(r.row * dim, (r.row + 1) * dim));
-      });
-      const done = Math.min(start + batch, todo.length);
-      progress.message(`index: embedded ${done}/${todo.length} (${(done / ((performance.now() - embedStart) / 1000)).toFixed(0)} images/s)`);
-    }
-    for (const s of skipped) progress.message(`index: skipped ${s.file}: ${s.reason}`);
-
-    const kept = files.filter((f) => rows.has(f.path));
-    if (kept.length === 0) throw new DataError(root, `has no readable images (${skipped.length} could not be decoded)`);
-    const all = new Float32Array(kept.length * dim);
-    kept.forEach((f, i) => all.set(rows.get(f.path) as Float32Array, i * dim));
-    const embeddings = tensor(all, { shape: [kept.length, dim] }); // (N, D)
-    try {
-      writeIndex(options.out, { root, files: kept, embeddings, model: identity, updatedAt: new Date().toISOString() });
-    } finally {
-      embeddings.dispose();
-    }
-    const embedSeconds = (performance.now() - embedStart) / 1000;
-    const embedded = todo.length - (skipped.length - outside.length);
-    return { out: options.out, files: kept.length, embedded, reused, removed, skipped, seconds: (performance.now() - started) / 1000, imagesPerSecond: embedded > 0 ? embedded / embedSeconds : 0 };
-  } finally {
-    previous?.embeddings.dispose();
-    dispose();
+    if (previous.root !== root) throw new DataError(options.out, `indexes ${previous.root}, not ${root}: write the new index to another path`);
   }
+  const dim = identity.featureDim;
+  const old = new Map((previous?.files ?? []).map((f, i) => [f.path, { f, i }]));
+  const oldRows = previous === null ? new Float32Array(0) : (previous.embeddings.data() as Float32Array);
+  const rows = new Map<string, Float32Array>();
+  const todo: IndexedFile[] = [];
+  for (const f of files) {
+    const o = old.get(f.path);
+    if (o !== undefined && o.f.size === f.size && o.f.mtimeMs === f.mtimeMs) rows.set(f.path, oldRows.subarray(o.i * dim, (o.i + 1) * dim));
+    else todo.push(f);
+  }
+  const reused = rows.size;
+  const present = new Set(files.map((f) => f.path));
+  const removed = (previous?.files ?? []).filter((f) => !present.has(f.path)).length;
+  progress.message(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
+
+  const skipped: { file: string; reason: string }[] = [...outside];
+  const batch = options.batchSize ?? 256;
+  const embedStart = performance.now();
+  for (let start = 0; start < todo.length; start += batch) {
+    const chunk = todo.slice(start, start + batch);
+    const decoded = await embedder.decode(chunk.map((f) => join(root, f.path)));
+    const h = embedder.embedPixels(decoded.pixels, decoded.count); // (count * D)
+    decoded.rows.forEach((r, j) => {
+      const f = chunk[j] as IndexedFile;
+      if ("error" in r) skipped.push({ file: join(root, f.path), reason: r.error });
+      else rows.set(f.path, h.subarray(r.row * dim, (r.row + 1) * dim));
+    });
+    const done = Math.min(start + batch, todo.length);
+    progress.message(`index: embedded ${done}/${todo.length} (${(done / ((performance.now() - embedStart) / 1000)).toFixed(0)} images/s)`);
+  }
+  for (const s of skipped) progress.message(`index: skipped ${s.file}: ${s.reason}`);
+
+  const kept = files.filter((f) => rows.has(f.path));
+  if (kept.length === 0) throw new DataError(root, `has no readable images (${skipped.length} could not be decoded)`);
+  const all = new Float32Array(kept.length * dim);
+  kept.forEach((f, i) => all.set(rows.get(f.path) as Float32Array, i * dim));
+  const embeddings = tensor(all, { shape: [kept.length, dim] }); // (N, D)
+  owned.push(embeddings);
+  writeIndex(options.out, { root, files: kept, embeddings, model: identity, updatedAt: new Date().toISOString() });
+  const embedSeconds = (performance.now() - embedStart) / 1000;
+  const embedded = todo.length - (skipped.length - outside.length);
+  return { out: options.out, files: kept.length, embedded, reused, removed, skipped, seconds: (performance.now() - started) / 1000, imagesPerSecond: embedded > 0 ? embedded / embedSeconds : 0 };
 }

@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { randperm, tensor } from "../tensor/factory.js";
 import { withSeed } from "../tensor/rng.js";
+import { disposingAfter, type Owned } from "../tensor/scope.js";
 
 export const HELD_OUT_FRACTION = 0.2;
 
@@ -25,14 +26,19 @@ export async function labelledSplits(config: Config, options: { testLimit?: numb
     const test = await loadDataset(options.testLimit === undefined ? config.data : { ...config.data, limit: options.testLimit }, "test");
     return { train, test, split: "test split" };
   }
+  return disposingAfter((owned) => heldOutIn(owned, train, config));
+}
+
+/** The train and test splits held out of `train`, which is freed (with what is made on the way) once they are taken. */
+async function heldOutIn(owned: Owned[], train: LoadedDataset, config: Config): Promise<LabelledSplits> {
+  owned.push(train.images, train.labels);
   // Per class, a seeded shuffle; the last fifth (at least one image of a class with two or more) is held out.
   const labels = train.labels.dataAsNumbers();
   const seed = config.eval.seed;
   const order = withSeed(seed, () => {
     const p = randperm(labels.length);
-    const v = p.dataAsNumbers();
-    p.dispose();
-    return v;
+    owned.push(p);
+    return p.dataAsNumbers();
   });
   const byClass = new Map<number, number[]>();
   for (const i of order) {
@@ -51,12 +57,8 @@ export async function labelledSplits(config: Config, options: { testLimit?: numb
   testIdx.sort((a, b) => a - b);
   const pick = (idx: number[]): LoadedDataset => {
     const t = tensor(idx, { dtype: "int64" });
-    const part = { ...train, images: train.images.indexSelect(0, t), labels: train.labels.indexSelect(0, t) };
-    t.dispose();
-    return part;
+    owned.push(t);
+    return { ...train, images: train.images.indexSelect(0, t), labels: train.labels.indexSelect(0, t) };
   };
-  const result = { train: pick(trainIdx), test: pick(testIdx), split: `held out: ${testIdx.length} of ${labels.length} images (${HELD_OUT_FRACTION * 100}% per class, seed ${seed}) of ${train.description}, which has no test split` };
-  train.images.dispose();
-  train.labels.dispose();
-  return result;
+  return { train: pick(trainIdx), test: pick(testIdx), split: `held out: ${testIdx.length} of ${labels.length} images (${HELD_OUT_FRACTION * 100}% per class, seed ${seed}) of ${train.description}, which has no test split` };
 }

@@ -30,9 +30,8 @@ import { checkedThreads, joinGroup, setWorkerThreads, workerDevice } from "./wor
 export type { PretrainResult };
 export { launchEnv } from "../distributed/launch-env.js";
 
+/** Options of pretrain and resume; the run directory is their first argument. */
 export interface PretrainOptions {
-  /** Run directory: config.yaml, metrics.jsonl, checkpoints/. */
-  outDir: string;
   /** Where progress goes (default: stderr). */
   progress?: ProgressReporter;
   /** Stop after this many optimizer steps in this call, saving a checkpoint. */
@@ -61,14 +60,15 @@ function lockRun(run: RunDir, options: PretrainOptions): RunLock | null {
 }
 
 /**
- * Pretrains from scratch into `options.outDir`. A directory that already holds a run is
- * refused unless `force`, which moves the old run aside (RunDir.start).
+ * Pretrains from scratch into the run directory `runDir` (config.yaml, metrics.jsonl,
+ * checkpoints/, ...). A directory that already holds a run is refused unless `force`, which
+ * moves the old run aside (RunDir.start).
  */
-export async function pretrain(config: Config, options: PretrainOptions & { force?: boolean }): Promise<PretrainResult> {
+export async function pretrain(runDir: string, config: Config, options: PretrainOptions & { force?: boolean } = {}): Promise<PretrainResult> {
   checkConfig(config, "pretrain(config)");
   checkedThreads(config); // before anything is written
   checkPretrainMemory(config);
-  const run = new RunDir(options.outDir);
+  const run = new RunDir(runDir);
   const lock = lockRun(run, options);
   try {
     if (lock !== null) run.start(config, { force: options.force ?? false, note: noteTo(options) });
@@ -78,9 +78,9 @@ export async function pretrain(config: Config, options: PretrainOptions & { forc
   }
 }
 
-/** Continues the run in `options.outDir` from its latest checkpoint, with its saved config. */
-export async function resume(options: PretrainOptions): Promise<PretrainResult> {
-  const run = new RunDir(options.outDir);
+/** Continues the run in `runDir` from its latest checkpoint, with its saved config. */
+export async function resume(runDir: string, options: PretrainOptions = {}): Promise<PretrainResult> {
+  const run = new RunDir(runDir);
   const lock = lockRun(run, options);
   try {
     if (lock !== null) run.removeStaleTemporaries(noteTo(options));

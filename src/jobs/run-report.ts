@@ -23,7 +23,7 @@ import { readJsonLines, runFiles } from "../run/run-dir.js";
 import { tensor } from "../tensor/factory.js";
 import { withSeed } from "../tensor/rng.js";
 import { noGrad } from "../tensor/runtime.js";
-import { tidy } from "../tensor/scope.js";
+import { disposingAfter, tidy, type Owned } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
@@ -125,6 +125,10 @@ async function gallery(test: LoadedDataset, train: LoadedDataset, queryIdx: numb
 /** Writes the report of `runDir` to `options.out`. */
 export async function runReport(runDir: string, config: Config, options: ReportOptions): Promise<ReportResult> {
   checkConfig(config, "runReport(config)");
+  return disposingAfter((owned) => runReportIn(owned, runDir, config, options));
+}
+
+async function runReportIn(owned: Owned[], runDir: string, config: Config, options: ReportOptions): Promise<ReportResult> {
   const progress = options.progress ?? new ProgressReporter();
   const files = runFiles(runDir);
   const sections: Section[] = [];
@@ -147,62 +151,50 @@ export async function runReport(runDir: string, config: Config, options: ReportO
   const [, side] = dataShape(config);
   progress.message("report: loading the data and the encoder");
   const train = await loadDataset({ ...config.data, limit: options.bank ?? 5000 }, "train");
+  owned.push(train.images, train.labels);
   const test = train.hasTestSplit ? await loadDataset({ ...config.data, limit: options.mapPoints ?? 1000 }, "test") : train;
+  if (test !== train) owned.push(test.images, test.labels);
   const source = loadEncoder({ config, inChannels: train.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
-  try {
-    const viewsPng = existsSync(files.views)
-      ? readFileSync(files.views)
-      : await gridPng(withSeed(config.train.seed, () => {
-          const rows = train.images.narrow(0, 0, Math.min(8, train.images.size(0))); // (8, C, H, W)
-          try {
-            return viewGrid(rows, buildAugment(config), 4, Math.max(48, side));
-          } finally {
-            rows.dispose();
-          }
-        }));
-    sections.push({ id: "views", title: "Augmented views", html: `<p class="note">Each row: a training image, then four views drawn with the run's augmentation (what the encoder learns to match).</p><img class="grid" alt="augmented views" src="${pngDataUri(viewsPng)}">` });
+  owned.push(source.model);
+  const viewsPng = existsSync(files.views)
+    ? readFileSync(files.views)
+    : await gridPng(withSeed(config.train.seed, () => {
+        const rows = train.images.narrow(0, 0, Math.min(8, train.images.size(0))); // (8, C, H, W)
+        owned.push(rows);
+        return viewGrid(rows, buildAugment(config), 4, Math.max(48, side));
+      }));
+  sections.push({ id: "views", title: "Augmented views", html: `<p class="note">Each row: a training image, then four views drawn with the run's augmentation (what the encoder learns to match).</p><img class="grid" alt="augmented views" src="${pngDataUri(viewsPng)}">` });
 
-    progress.message(`report: embedding ${train.images.size(0)} training and ${test.images.size(0)} test images`);
-    const device = config.train.device;
-    source.model.to(device);
-    const trainH = extractFeatures(source.encoder, train.images, { device }); // (Nb, D)
-    const testH = test === train ? trainH : extractFeatures(source.encoder, test.images, { device }); // (Nt, D)
-    try {
-      const nt = test.images.size(0);
-      const queryIdx = Array.from({ length: Math.min(GALLERY_QUERIES, nt) }, (_, i) => Math.floor((i * nt) / Math.min(GALLERY_QUERIES, nt)));
-      const idx = tensor(queryIdx, { dtype: "int64" });
-      const queries = testH.indexSelect(0, idx); // (8, D)
-      idx.dispose();
-      // Without a test split the queries are training images: skip each one's own match.
-      const found = nearest(queries, trainH, NEIGHBOURS + (test === train ? 1 : 0)).map((f, r) => {
-        if (test !== train) return f;
-        const keep = f.index.map((n, j) => [n, j] as const).filter(([n]) => n !== queryIdx[r]).slice(0, NEIGHBOURS);
-        return { index: keep.map(([n]) => n), cosine: keep.map(([, j]) => f.cosine[j] as number) };
-      });
-      queries.dispose();
-      sections.push({ id: "neighbours", title: "Nearest neighbours", html: await gallery(test, train, queryIdx, found) });
+  progress.message(`report: embedding ${train.images.size(0)} training and ${test.images.size(0)} test images`);
+  const device = config.train.device;
+  source.model.to(device);
+  const trainH = extractFeatures(source.encoder, train.images, { device }); // (Nb, D)
+  owned.push(trainH);
+  const testH = test === train ? trainH : extractFeatures(source.encoder, test.images, { device }); // (Nt, D)
+  if (testH !== trainH) owned.push(testH);
+  const nt = test.images.size(0);
+  const queryIdx = Array.from({ length: Math.min(GALLERY_QUERIES, nt) }, (_, i) => Math.floor((i * nt) / Math.min(GALLERY_QUERIES, nt)));
+  const idx = tensor(queryIdx, { dtype: "int64" });
+  const queries = testH.indexSelect(0, idx); // (8, D)
+  owned.push(idx, queries);
+  // Without a test split the queries are training images: skip each one's own match.
+  const found = nearest(queries, trainH, NEIGHBOURS + (test === train ? 1 : 0)).map((f, r) => {
+    if (test !== train) return f;
+    const keep = f.index.map((n, j) => [n, j] as const).filter(([n]) => n !== queryIdx[r]).slice(0, NEIGHBOURS);
+    return { index: keep.map(([n]) => n), cosine: keep.map(([, j]) => f.cosine[j] as number) };
+  });
+  sections.push({ id: "neighbours", title: "Nearest neighbours", html: await gallery(test, train, queryIdx, found) });
 
-      progress.message(`report: UMAP of ${nt} test embeddings`);
-      const flat = tidy(() => noGrad(() => testH.div(testH.norm(2, 1, true).clamp(1e-12)).dataAsNumbers())); // (Nt, D), rows of norm 1
-      const d = testH.size(1);
-      const rows = Array.from({ length: nt }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
-      const xy = umap2d(rows, config.train.seed);
-      const labels = test.labeled ? test.labels.dataAsNumbers() : null;
-      const pts = xy.map(([x, y], i) => ({ x, y, label: labels === null ? "unlabelled" : (test.classes[labels[i] as number] ?? String(labels[i])) }));
-      const map = await renderSvg(scatterChart(`UMAP of ${nt} ${test === train ? "training" : "test"} embeddings (h, cosine)`, pts, labels === null ? "" : "class"));
-      charts += 1;
-      sections.push({ id: "map", title: "Embedding map", html: `<p class="note">Nearby points have similar representations; colours are the classes, which the encoder never saw.</p>${chartFigure(map, "umap")}` });
-    } finally {
-      trainH.dispose();
-      if (testH !== trainH) testH.dispose();
-    }
-  } finally {
-    source.model.dispose();
-    for (const d of new Set([train, test])) {
-      d.images.dispose();
-      d.labels.dispose();
-    }
-  }
+  progress.message(`report: UMAP of ${nt} test embeddings`);
+  const flat = tidy(() => noGrad(() => testH.div(testH.norm(2, 1, true).clamp(1e-12)).dataAsNumbers())); // (Nt, D), rows of norm 1
+  const d = testH.size(1);
+  const rows = Array.from({ length: nt }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
+  const xy = umap2d(rows, config.train.seed);
+  const labels = test.labeled ? test.labels.dataAsNumbers() : null;
+  const pts = xy.map(([x, y], i) => ({ x, y, label: labels === null ? "unlabelled" : (test.classes[labels[i] as number] ?? String(labels[i])) }));
+  const map = await renderSvg(scatterChart(`UMAP of ${nt} ${test === train ? "training" : "test"} embeddings (h, cosine)`, pts, labels === null ? "" : "class"));
+  charts += 1;
+  sections.push({ id: "map", title: "Embedding map", html: `<p class="note">Nearby points have similar representations; colours are the classes, which the encoder never saw.</p>${chartFigure(map, "umap")}` });
 
   const trainedAt = existsSync(files.metrics) ? new Date(statSync(files.metrics).mtimeMs).toISOString().slice(0, 16).replace("T", " ") : "";
   const subtitle = `${config.model.arch} width ${config.model.width} on ${config.data.name}, ${config.train.epochs} epochs at batch ${config.train.batchSize}, encoder ${source.origin}${trainedAt ? `, last written ${trainedAt} UTC` : ""}`;

@@ -89,15 +89,26 @@ export function tidy<T>(fn: () => T): T {
 export type Owned = { dispose(): void };
 
 /**
- * The ownership idiom of long, asynchronous work (jobs), where `tidy` cannot reach across
- * awaits: the body pushes what it makes onto `owned`, and all of it is freed when the body
- * ends, however it ends, last made first. What the body returns it must not push.
+ * The ownership idiom of jobs, where `tidy` does not fit (work across awaits, or tensors that
+ * are not a scope's results: modules, loaders, files read): the body pushes what it makes onto
+ * `owned`, and all of it is freed when the body ends, however it ends, last made first. What
+ * the body returns it must not push. An async body gives a promise, a synchronous one its value.
  */
-export async function disposingAfter<T>(body: (owned: Owned[]) => Promise<T>): Promise<T> {
+export function disposingAfter<T>(body: (owned: Owned[]) => Promise<T>): Promise<T>;
+export function disposingAfter<T>(body: (owned: Owned[]) => T): T;
+export function disposingAfter<T>(body: (owned: Owned[]) => T | Promise<T>): T | Promise<T> {
   const owned: Owned[] = [];
-  try {
-    return await body(owned);
-  } finally {
+  const free = () => {
     for (const o of owned.reverse()) o.dispose();
+  };
+  let result: T | Promise<T>;
+  try {
+    result = body(owned);
+  } catch (e) {
+    free();
+    throw e;
   }
+  if (result instanceof Promise) return result.finally(free);
+  free();
+  return result;
 }

@@ -2,7 +2,7 @@
  * The bad-input corpus (issue 12): every way of misusing simclr that we know of, each with the
  * error it must give. The inputs are made by code here (no binary blobs in the repository):
  * `node dist/test/bad-inputs/generate.js DIR` writes them all out to look at, and
- * corpus.test.ts runs every case.
+ * corpus.slow.test.ts runs every case.
  *
  * A case makes its input in a fresh folder, then runs the `simclr` command line (argv) or a
  * library call, and checks:
@@ -586,7 +586,7 @@ export const CASES: BadInput[] = [
     id: "api-pretrain-empty-config",
     group: "5 sizes and arguments",
     what: "pretrain({}) from the library",
-    setup: (c) => call(() => pretrain({} as never, { outDir: join(c.dir, "run") })),
+    setup: (c) => call(() => pretrain(join(c.dir, "run"), {} as never, {})),
     expect: { errorClass: ConfigError, message: /pretrain\(config\): section 'data' is missing \(build configs with loadConfig\(\)\)/ },
     unchanged: ["."],
   },

@@ -22,9 +22,9 @@ export async function makeFixtures(root: string): Promise<SharedFixtures> {
   const data = writeSyntheticIdx(join(root, "data"), 256);
   const set = syntheticSet(data, ["train.epochs=1", "monitor.knnSamples=128", "monitor.knnK=20"]);
   const run = join(root, "run");
-  (await pretrain(loadConfig({ set }), { outDir: run, progress: quiet(), handleSignals: false })).model.dispose();
+  (await pretrain(run, loadConfig({ set }), { progress: quiet(), handleSignals: false })).model.dispose();
   const stopped = join(root, "stopped");
-  (await pretrain(loadConfig({ set }), { outDir: stopped, progress: quiet(), handleSignals: false, stopAfterSteps: 2 })).model.dispose();
+  (await pretrain(stopped, loadConfig({ set }), { progress: quiet(), handleSignals: false, stopAfterSteps: 2 })).model.dispose();
   return { data, run, stopped };
 }
 

@@ -42,7 +42,7 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   const [runDir, stop, ...set] = rest;
   if (runDir === undefined || stop === undefined) throw new Error("pretrain needs RUN_DIR STOP_AFTER");
   const options = { outDir: runDir, launch, progress: silent, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
-  const result = scenario === "pretrain" ? await pretrain(loadConfig({ set }), options) : await resume(options);
+  const result = scenario === "pretrain" ? await pretrain(runDir, loadConfig({ set }), options) : await resume(runDir, options);
   writeFileSync(out, JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.conv1.weight.dataAsNumbers()) }));
 } else {
   throw new Error(`unknown scenario ${scenario}`);

@@ -35,8 +35,8 @@ describe("CIFAR-10 (JPEG folder)", () => {
   test("three epochs of pretraining on 4,096 images: kNN beats chance by 15 points", async () => {
     const dir = mkdtempSync(join(tmpdir(), "simclr-e2e-cifar-"));
     const config = loadConfig({ set: ["data.name=cifar10-jpg", "data.limit=4096", "model.width=8", "augment.preset=cifar", "train.batchSize=256", "train.epochs=3", "monitor.knnEvery=0"] });
-    await pretrain(config, { outDir: dir, progress: quiet(), handleSignals: false });
-    const knn = await evaluate(dir, evaluationConfig(dir, { set: ["data.limit=2000"] }), "knn", { progress: quiet() });
+    await pretrain(dir, config, { progress: quiet(), handleSignals: false });
+    const knn = await evaluate(dir, evaluationConfig(dir, { set: ["data.limit=2000"] }), { protocol: "knn", progress: quiet() });
     assert.ok(knn.top1 > CHANCE + 0.15, `kNN top-1 ${knn.top1}`);
   });
 });

@@ -29,11 +29,11 @@ describe("Fashion-MNIST", () => {
   test("one epoch of pretraining on 4,096 images: kNN beats chance by 40 points, linear by 50", async () => {
     const dir = mkdtempSync(join(tmpdir(), "simclr-e2e-fmnist-"));
     const config = loadConfig({ set: ["data.limit=4096", "model.width=8", "train.batchSize=256", "train.epochs=1", "monitor.knnEvery=0"] });
-    await pretrain(config, { outDir: dir, progress: quiet(), handleSignals: false });
+    await pretrain(dir, config, { progress: quiet(), handleSignals: false });
     const evalConfig = evaluationConfig(dir, { set: ["data.limit=2000"] });
-    const knn = await evaluate(dir, evalConfig, "knn", { progress: quiet() });
+    const knn = await evaluate(dir, evalConfig, { protocol: "knn", progress: quiet() });
     assert.ok(knn.top1 > CHANCE + 0.4, `kNN top-1 ${knn.top1}`);
-    const linear = await evaluate(dir, evalConfig, "linear", { progress: quiet() });
+    const linear = await evaluate(dir, evalConfig, { protocol: "linear", progress: quiet() });
     assert.ok(linear.top1 > CHANCE + 0.5, `linear top-1 ${linear.top1}`);
   });
 });

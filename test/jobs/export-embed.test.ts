@@ -17,7 +17,7 @@ describe("export and embed", () => {
   before(async () => {
     data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
     run = tmp("run");
-    await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) }), { outDir: run, progress: quiet(), handleSignals: false });
+    await pretrain(run, loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) }), { progress: quiet(), handleSignals: false });
   });
 
   test("export writes torchvision's names and metadata; a fresh ResNet loaded from it gives the run's features", async () => {

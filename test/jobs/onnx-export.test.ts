@@ -83,7 +83,7 @@ describe("ONNX export", () => {
     before(async () => {
       const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
       run = tmp("run");
-      await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) }), { outDir: run, progress: quiet(), handleSignals: false });
+      await pretrain(run, loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) }), { progress: quiet(), handleSignals: false });
     });
 
     test("writes the encoder, checks it on the run's test images, records the metadata", async () => {

@@ -71,7 +71,7 @@ describe("the HTML report in headless Chromium", () => {
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
     const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
     run = tmp("run");
-    await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=2", "monitor.knnSamples=100"]) }), { outDir: run, progress: quiet(), handleSignals: false });
+    await pretrain(run, loadConfig({ set: syntheticSet(data, ["train.epochs=2", "monitor.knnSamples=100"]) }), { progress: quiet(), handleSignals: false });
     const knn = await runCli(["eval", "knn", "--run", run]);
     assert.equal(knn.code, 0, knn.stderr);
   });

@@ -24,9 +24,9 @@ describe("resume verifies what it reads", () => {
     const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
     const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) });
     stopped = join(tmp("stopped"), "run");
-    (await pretrain(config, opts(stopped, { stopAfterSteps: 2 }))).model.dispose();
+    (await pretrain(stopped, config, opts(stopped, { stopAfterSteps: 2 }))).model.dispose();
     full = join(tmp("full"), "run");
-    (await pretrain(config, opts(full))).model.dispose();
+    (await pretrain(full, config, opts(full))).model.dispose();
   });
 
   const copy = () => {
@@ -56,7 +56,7 @@ describe("resume verifies what it reads", () => {
       const dir = copy();
       damage(dir);
       messages.length = 0;
-      (await resume(opts(dir))).model.dispose();
+      (await resume(dir, opts(dir))).model.dispose();
       assert.equal(readFileSync(join(dir, "config.yaml"), "utf-8"), original);
       assert.ok(messages.some((m) => /config\.yaml (was missing|differed from the checkpoint's config): rewritten from .*state\.json/.test(m)), messages.join(""));
       assert.deepEqual(lossesOf(dir), lossesOf(full), "the resumed run follows the uninterrupted one");
@@ -72,7 +72,7 @@ describe("resume verifies what it reads", () => {
     ] as const) {
       const dir = copy();
       writeFileSync(join(dir, "checkpoints", "latest"), `${content}\n`);
-      await assert.rejects(resume(opts(dir)), (e: unknown) => e instanceof CheckpointError && e.path === join(dir, "checkpoints", "latest") && pattern.test(e.message));
+      await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && e.path === join(dir, "checkpoints", "latest") && pattern.test(e.message));
     }
   });
 
@@ -93,7 +93,7 @@ describe("resume verifies what it reads", () => {
       const state = JSON.parse(readFileSync(path, "utf-8")) as Record<string, unknown>;
       damage(state);
       writeFileSync(path, JSON.stringify(state));
-      await assert.rejects(resume(opts(dir)), (e: unknown) => e instanceof Error && pattern.test(e.message), what);
+      await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof Error && pattern.test(e.message), what);
     }
   });
 
@@ -106,9 +106,9 @@ describe("resume verifies what it reads", () => {
     const values = Array.from(order.dataAsNumbers());
     values[5] = 100000; // beyond the 256 images
     writeSafetensors(file, new Map([["order", tensor(values, { dtype: "int64" })]]));
-    await assert.rejects(resume(opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation of the 256 images \(it holds 100000\)/.test(e.message));
+    await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation of the 256 images \(it holds 100000\)/.test(e.message));
     values[5] = values[6]!; // a repeat
     writeSafetensors(file, new Map([["order", tensor(values, { dtype: "int64" })]]));
-    await assert.rejects(resume(opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation/.test(e.message));
+    await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation/.test(e.message));
   });
 });

@@ -70,24 +70,24 @@ describe("the run directory is guarded", () => {
     const pid = deadPid();
     writeFileSync(join(out, ".lock"), JSON.stringify({ pid, host: hostname(), since: "2026-01-01T00:00:00Z" }));
     messages.length = 0;
-    const { model } = await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
+    const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
     model.dispose();
     assert.ok(messages.some((m) => m.includes(`from pid ${pid}, which is gone`)), messages.join(""));
     assert.ok(!existsSync(join(out, ".lock")));
 
     writeFileSync(join(out, ".lock"), JSON.stringify({ pid: 1, host: "other-machine", since: "2026-01-01T00:00:00Z" }));
-    await assert.rejects(resume({ outDir: out, progress: quiet(), handleSignals: false }), (e: unknown) => e instanceof RunLockedError && /locked by pid 1 on host other-machine/.test(e.message));
+    await assert.rejects(resume(out, { progress: quiet(), handleSignals: false }), (e: unknown) => e instanceof RunLockedError && /locked by pid 1 on host other-machine/.test(e.message));
     assert.equal(JSON.parse(readFileSync(join(out, ".lock"), "utf-8")).host, "other-machine", "another's lock is left alone");
   });
 
   test("a directory that holds a run is refused without --resume, byte for byte unchanged, even with its latest pointer broken", async () => {
     const out = join(tmp("held"), "run");
-    const { model } = await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
+    const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
     model.dispose();
     for (const breakIt of [() => writeFileSync(join(out, "checkpoints", "latest"), "garbage\n"), () => rmSync(join(out, "checkpoints", "latest"))]) {
       breakIt();
       const before = snapshot(out);
-      await assert.rejects(pretrain(config, { outDir: out, progress: quiet(), handleSignals: false }), (e: unknown) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message));
+      await assert.rejects(pretrain(out, config, { progress: quiet(), handleSignals: false }), (e: unknown) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message));
       const r = await runCli(["pretrain", "--out", out, ...syntheticSet(data, ["train.epochs=1"]).flatMap((s) => ["--set", s])]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /--force moves the old run aside/);
@@ -97,7 +97,7 @@ describe("the run directory is guarded", () => {
 
   test("--force moves the old run aside and starts afresh; --resume with --force is a usage error", async () => {
     const out = join(tmp("force"), "run");
-    const { model } = await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
+    const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
     model.dispose();
     const before = snapshot(out);
     const r = await runCli(["pretrain", "--out", out, "--force", ...syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]).flatMap((s) => ["--set", s])]);
@@ -127,13 +127,13 @@ describe("the run directory is guarded", () => {
 
   test("leftovers of a writer that died mid-write are removed at the next start", async () => {
     const out = join(tmp("leftovers"), "run");
-    const { model } = await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
+    const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
     model.dispose();
     mkdirSync(join(out, "checkpoints", ".tmp-epoch-0002-99999"));
     writeFileSync(join(out, "checkpoints", ".tmp-epoch-0002-99999", "model.safetensors"), "partial");
     writeFileSync(join(out, "config.yaml.tmp-4242-abc123"), "partial");
     messages.length = 0;
-    const r = await resume({ outDir: out, progress: quiet(), handleSignals: false });
+    const r = await resume(out, { progress: quiet(), handleSignals: false });
     r.model.dispose();
     assert.ok(!existsSync(join(out, "checkpoints", ".tmp-epoch-0002-99999")));
     assert.ok(!existsSync(join(out, "config.yaml.tmp-4242-abc123")));

@@ -13,7 +13,7 @@ export const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-
 export async function searchRun(extra: string[] = []): Promise<{ run: string; data: string }> {
   const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
   const run = tmp("run");
-  await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0", ...extra]) }), { outDir: run, progress: quiet(), handleSignals: false });
+  await pretrain(run, loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0", ...extra]) }), { progress: quiet(), handleSignals: false });
   return { run, data };
 }
 

@@ -6,7 +6,7 @@
  *     batch's): the gradients still equal the plain step's — the caching itself is exact;
  *   - small chunks in train mode: BN's running statistics are updated once per chunk (as k
  *     plain forwards over the chunks would), not twice;
- *   - through pretraining: train.chunkSize trains (pretrain.test.ts-style run, loss finite).
+ *   - through pretraining: train.chunkSize trains (pretrain.slow.test.ts-style run, loss finite).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -95,7 +95,7 @@ test("pretraining with train.chunkSize: 4 chunks of 32 views per step, finite lo
   const data = writeSyntheticIdx(join(dir, "data"), 256);
   const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "train.chunkSize=32", "monitor.knnEvery=0"]) });
   const silent = quiet();
-  const result = await pretrain(config, { outDir: join(dir, "run"), progress: silent, handleSignals: false });
+  const result = await pretrain(join(dir, "run"), config, { progress: silent, handleSignals: false });
   result.model.dispose();
   assert.equal(result.status, "finished");
   const losses = readFileSync(join(dir, "run", "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as { loss?: number }).filter((l) => l.loss !== undefined);

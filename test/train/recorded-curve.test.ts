@@ -26,7 +26,7 @@ test("same seed, same loss curve as recorded before the loop was split", async (
     set: ["data.name=mnist", `data.path=${data}`, "model.width=4", "train.batchSize=64", "train.epochs=2", "train.warmupEpochs=0.5", "train.logEvery=1", "train.threads=1", "monitor.knnSamples=400"],
   });
   const out = join(root, "run");
-  await pretrain(config, { outDir: out, progress: quiet(), handleSignals: false });
+  await pretrain(out, config, { progress: quiet(), handleSignals: false });
   type Line = { step: number; loss?: number; contrastive_acc: number; lr: number; epoch_loss?: number; probe_acc: number; knn_top1: number };
   const lines = readFileSync(join(out, "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as Line);
   const curve = lines.flatMap((l) => (l.loss === undefined ? [] : [{ step: l.step, loss: l.loss, contrastive_acc: l.contrastive_acc, lr: l.lr }]));

@@ -20,7 +20,7 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
   const root = mkdtempSync(join(tmpdir(), "simclr-tb-"));
   const data = writeSyntheticIdx(join(root, "data"), 256);
   const run = join(root, "run");
-  await pretrain(loadConfig({ set: syntheticSet(data, ["train.epochs=2", "monitor.knnSamples=100"]) }), { outDir: run, progress: quiet(), handleSignals: false });
+  await pretrain(run, loadConfig({ set: syntheticSet(data, ["train.epochs=2", "monitor.knnSamples=100"]) }), { progress: quiet(), handleSignals: false });
   const files = readdirSync(join(run, "tensorboard"));
   assert.equal(files.length, 1);
   assert.match(files[0]!, /^events\.out\.tfevents\.\d+\./);

@@ -18,7 +18,7 @@ const results = (dir: string) => (existsSync(join(dir, "results.jsonl")) ? readF
 /** A new pretraining run (1 epoch at width 4 on the synthetic data): every test makes its own. */
 async function freshRun(name: string, width = 4): Promise<string> {
   const dir = tmp(name);
-  await pretrain(small(width), { outDir: dir, progress: quiet(), handleSignals: false });
+  await pretrain(dir, small(width), { progress: quiet(), handleSignals: false });
   return dir;
 }
 

@@ -129,7 +129,7 @@ describe("data-parallel pretraining", () => {
   before(async () => {
     data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 512);
     one = tmp("one");
-    await pretrain(loadConfig({ set: curveSet() }), { outDir: one, progress: quiet(), handleSignals: false });
+    await pretrain(one, loadConfig({ set: curveSet() }), { progress: quiet(), handleSignals: false });
   });
 
   test("`simclr pretrain --nproc 2` trains to the curve of one process at the same global batch (24 steps, 1e-4)", async () => {
@@ -144,7 +144,7 @@ describe("data-parallel pretraining", () => {
   test("weights after 3 steps of plain SGD (gradient-scale sensitive) equal one process's (1e-5), with and without overlap", async () => {
     // NCHW, as for the curves above: channels-last reductions are ordered by batch size
     const set = syntheticSet(data, ["optim.name=sgd", "optim.lr=0.05", "monitor.knnEvery=0", "monitor.linearProbe=false", "train.threads=1", "train.memoryFormat=contiguous"]);
-    const single = await pretrain(loadConfig({ set }), { outDir: tmp("sgd-one"), progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
+    const single = await pretrain(tmp("sgd-one"), loadConfig({ set }), { progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
     const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
     // after backward in one bucket, and overlapped with backward in many small buckets
     for (const extra of [["dist.overlap=false"], ["dist.overlap=true", "dist.bucketMiB=0.01"]]) {
@@ -163,7 +163,7 @@ describe("data-parallel pretraining", () => {
     // statistics, and the loss sees all 128 embeddings through the all-gather.
     const set = curveSet().concat(["train.chunkSize=32", "model.syncBN=false"]);
     const single = tmp("gc-one");
-    await pretrain(loadConfig({ set }), { outDir: single, progress: quiet(), handleSignals: false, stopAfterSteps: 6 });
+    await pretrain(single, loadConfig({ set }), { progress: quiet(), handleSignals: false, stopAfterSteps: 6 });
     const two = tmp("gc-two");
     const r = await runProcess([CLI, "pretrain", "--out", two, "--nproc", "2", ...set.flatMap((s) => ["--set", s])], {});
     assert.equal(r.code, 0, r.stderr);
@@ -181,12 +181,12 @@ describe("data-parallel pretraining", () => {
     const stopped = await onRanks<{ status: string; globalStep: number }>(2, "pretrain", [a, "5", ...curveSet()]);
     assert.equal(stopped[0]!.status, "stopped");
     assert.equal(stopped[0]!.globalStep, 5);
-    await resume({ outDir: a, progress: quiet(), handleSignals: false });
+    await resume(a, { progress: quiet(), handleSignals: false });
     assertSameCurve(losses(whole), losses(a), 1e-4, "2 then 1 process");
     assert.equal(lossLines(a), 24, "one loss line per step after the resume");
     // 1 -> 2: stop at step 11
     const b = tmp("one-then-two");
-    await pretrain(loadConfig({ set: curveSet() }), { outDir: b, progress: quiet(), handleSignals: false, stopAfterSteps: 11 });
+    await pretrain(b, loadConfig({ set: curveSet() }), { progress: quiet(), handleSignals: false, stopAfterSteps: 11 });
     const finished = await onRanks<{ status: string; globalStep: number }>(2, "resume", [b, "0"]);
     assert.equal(finished[0]!.status, "finished");
     assertSameCurve(losses(whole), losses(b), 1e-4, "1 then 2 processes");
@@ -230,7 +230,7 @@ describe("torchrun", () => {
     const data = writeSyntheticIdx(join(tmp("torchrun-data"), "synthetic"), 512);
     const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1", "train.memoryFormat=contiguous"]); // NCHW: see the curves above
     const one = tmp("torchrun-one");
-    await pretrain(loadConfig({ set }), { outDir: one, progress: quiet(), handleSignals: false });
+    await pretrain(one, loadConfig({ set }), { progress: quiet(), handleSignals: false });
     const out = tmp("torchrun");
     // --redirects/--tee 1: Debian's torchrun 1.13 under Python 3.11 cannot parse their default 0
     const r = await runProcess(["--no_python", "--nproc_per_node", "2", "--master_port", String(await freePort()), "--redirects", "1", "--tee", "1", process.execPath, CLI, "pretrain", "--out", out, ...set.flatMap((x) => ["--set", x])], {}, undefined, torchrun);
