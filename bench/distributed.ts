@@ -13,7 +13,14 @@ import { ProcessGroup, freePort, launchEnv, manualSeed, randn, setNumThreads } f
 
 const here = fileURLToPath(import.meta.url);
 const cli = join(dirname(here), "..", "src", "cli", "main.js");
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" }, steps: { type: "string", default: "5" }, batch: { type: "string", default: "256" }, worker: { type: "boolean" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    steps: { type: "string", default: "5" },
+    batch: { type: "string", default: "256" },
+    worker: { type: "boolean" },
+  },
+});
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,7 +57,10 @@ if (values.worker) {
 } else {
   const sets = ["model.width=16", `train.batchSize=${values.batch}`].flatMap((s) => ["--set", s]);
   const bench = (procs: number) => {
-    if (procs === 1) return JSON.parse(execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", "--set", "train.threads=2", ...sets], { encoding: "utf-8" })) as Record<string, number>;
+    if (procs === 1)
+      return JSON.parse(
+        execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", "--set", "train.threads=2", ...sets], { encoding: "utf-8" }),
+      ) as Record<string, number>;
     return null;
   };
   const runRanks = async (args: string[]): Promise<string> => {
@@ -59,7 +69,18 @@ if (values.worker) {
       [0, 1].map(
         (rank) =>
           new Promise<string>((resolve, reject) => {
-            const child = spawn(process.execPath, args, { env: { ...process.env, RANK: String(rank), WORLD_SIZE: "2", LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+            const child = spawn(process.execPath, args, {
+              env: {
+                ...process.env,
+                RANK: String(rank),
+                WORLD_SIZE: "2",
+                LOCAL_RANK: String(rank),
+                LOCAL_WORLD_SIZE: "2",
+                MASTER_ADDR: "127.0.0.1",
+                MASTER_PORT: String(port),
+              },
+              stdio: ["ignore", "pipe", "inherit"],
+            });
             let out = "";
             child.stdout.on("data", (d) => (out += d));
             child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${rank} exited ${code}`))));
@@ -73,7 +94,11 @@ if (values.worker) {
   // overlap needs several buckets to matter: 0.5 MiB buckets (about 6 here), with and without it
   const small: Record<string, number>[] = [];
   const overlapped: Record<string, number>[] = [];
-  const twoRun = async (extra: string[]) => JSON.parse(await runRanks([cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...extra.flatMap((x) => ["--set", x])])) as Record<string, number>;
+  const twoRun = async (extra: string[]) =>
+    JSON.parse(await runRanks([cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...extra.flatMap((x) => ["--set", x])])) as Record<
+      string,
+      number
+    >;
   for (let r = 0; r < Number(values.rounds); r++) {
     const a = bench(1);
     if (a !== null) one.push(a);
@@ -97,8 +122,14 @@ if (values.worker) {
       gradient_allreduce_ms: ar2,
       gradient_allreduce_share: Number((ar2 / step2).toFixed(4)),
       half_mib_buckets_views_per_s: { after_backward: small.map((o) => o.views_per_s), overlapped: overlapped.map((o) => o.views_per_s) },
-      half_mib_buckets_median: { after_backward: median(small.map((o) => o.views_per_s ?? Number.NaN)), overlapped: median(overlapped.map((o) => o.views_per_s ?? Number.NaN)) },
-      wait_after_backward_ms: { after_backward: median(small.map((o) => o.allreduce_ms ?? Number.NaN)), overlapped: median(overlapped.map((o) => o.allreduce_ms ?? Number.NaN)) },
+      half_mib_buckets_median: {
+        after_backward: median(small.map((o) => o.views_per_s ?? Number.NaN)),
+        overlapped: median(overlapped.map((o) => o.views_per_s ?? Number.NaN)),
+      },
+      wait_after_backward_ms: {
+        after_backward: median(small.map((o) => o.allreduce_ms ?? Number.NaN)),
+        overlapped: median(overlapped.map((o) => o.allreduce_ms ?? Number.NaN)),
+      },
       collectives_2_ranks_loopback: collectives,
     })}\n`,
   );

@@ -84,7 +84,9 @@ async function child(size: number, mode: Mode): Promise<Record<string, unknown>>
     (await decodeBatch(sample, size)).dispose();
     return { decode_images_per_s: Math.round(sample.length / ((performance.now() - t0) / 1000)) };
   }
-  const config = loadConfig({ set: ["data.name=cifar10-jpg", `data.size=${size}`, "model.width=16", "augment.preset=cifar", `train.batchSize=${batch}`, "optim.lr=0.1"] });
+  const config = loadConfig({
+    set: ["data.name=cifar10-jpg", `data.size=${size}`, "model.width=16", "augment.preset=cifar", `train.batchSize=${batch}`, "optim.lr=0.1"],
+  });
   manualSeed(0);
   const { model, optimizer, augment, step: stepOptions } = buildPretraining(config, { inChannels: 3, device: "cpu" });
   const train = (images: Tensor) => {
@@ -168,14 +170,25 @@ if (values.child !== undefined) {
   for (const size of values.sizes.split(",").map(Number)) {
     // build the cache first (timed: this is the one-off decode of the mapped design)
     const t0 = performance.now();
-    const folder = await loadImageFolder({ path: root, size, onProgress: (done, total) => done % 10000 === 0 && process.stderr.write(`${size}px: decoded ${done}/${total}\n`) });
+    const folder = await loadImageFolder({
+      path: root,
+      size,
+      onProgress: (done, total) => done % 10000 === 0 && process.stderr.write(`${size}px: decoded ${done}/${total}\n`),
+    });
     const build = { cache_build_s: Number(((performance.now() - t0) / 1000).toFixed(1)), cache_was_present: folder.fromCache };
     folder.images.dispose();
     folder.labels.dispose();
     const row: Record<string, unknown> = { size, images: files.length, ...build };
     for (const mode of ["decode", "mapped", "memory", "streaming"] as const) {
       process.stderr.write(`${size}px: ${mode}\n`);
-      row[mode] = JSON.parse(execFileSync(process.execPath, [self, "--child", `${size}:${mode}`, "--steps", String(steps), "--batch", String(batch), "--decode", values.decode], { encoding: "utf-8" }).trim().split("\n").pop() as string);
+      row[mode] = JSON.parse(
+        execFileSync(process.execPath, [self, "--child", `${size}:${mode}`, "--steps", String(steps), "--batch", String(batch), "--decode", values.decode], {
+          encoding: "utf-8",
+        })
+          .trim()
+          .split("\n")
+          .pop() as string,
+      );
     }
     results.push(row);
   }

@@ -28,7 +28,15 @@ const { values } = parseArgs({
 const cfg = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Number(v)])) as Record<keyof typeof values, number>;
 
 manualSeed(0);
-const model = new SimCLRModel({ depth: cfg.depth as ResNetDepth, width: cfg.width, cifarStem: true, inChannels: cfg.channels, zeroInitResidual: false, headLayers: 2, outDim: 128 });
+const model = new SimCLRModel({
+  depth: cfg.depth as ResNetDepth,
+  width: cfg.width,
+  cifarStem: true,
+  inChannels: cfg.channels,
+  zeroInitResidual: false,
+  headLayers: 2,
+  outDim: 128,
+});
 // running statistics from a few training-mode passes, as a trained model has
 noGrad(() => {
   for (let i = 0; i < 5; i++) {
@@ -68,6 +76,22 @@ for (const fold of [true, false]) {
     for (let i = 0; i < h.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs((h[i] as number) - (expected[i] as number)));
   }
   await session.release();
-  variants[fold ? "folded" : "bn_nodes"] = { nodes: graph.nodes.length, bytes: statSync(file).size, ort_ms: median(times), images_per_s: Math.round((cfg.batch / median(times)) * 1000), max_abs_diff_vs_libtorch: maxAbsDiff };
+  variants[fold ? "folded" : "bn_nodes"] = {
+    nodes: graph.nodes.length,
+    bytes: statSync(file).size,
+    ort_ms: median(times),
+    images_per_s: Math.round((cfg.batch / median(times)) * 1000),
+    max_abs_diff_vs_libtorch: maxAbsDiff,
+  };
 }
-console.log(JSON.stringify({ bench: "onnx-export", ...cfg, threads: getNumThreads(), onnxruntime: ort.env.versions.common, libtorch_ms: median(torchTimes), libtorch_images_per_s: Math.round((cfg.batch / median(torchTimes)) * 1000), ...variants }));
+console.log(
+  JSON.stringify({
+    bench: "onnx-export",
+    ...cfg,
+    threads: getNumThreads(),
+    onnxruntime: ort.env.versions.common,
+    libtorch_ms: median(torchTimes),
+    libtorch_images_per_s: Math.round((cfg.batch / median(torchTimes)) * 1000),
+    ...variants,
+  }),
+);

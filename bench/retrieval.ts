@@ -37,8 +37,17 @@ function precisionAt10(bank: Tensor, queries: Tensor): number {
 }
 
 const [channels] = dataShape(config);
-const result: Record<string, number | string> = { bench: "retrieval", run: values.run, data: config.data.name, train: train.images.size(0), test: test.images.size(0) };
-for (const [name, randomInit] of [["simclr", false], ["random_init", true]] as const) {
+const result: Record<string, number | string> = {
+  bench: "retrieval",
+  run: values.run,
+  data: config.data.name,
+  train: train.images.size(0),
+  test: test.images.size(0),
+};
+for (const [name, randomInit] of [
+  ["simclr", false],
+  ["random_init", true],
+] as const) {
   const { model, encoder } = loadEncoder({ config, inChannels: channels, runDir: values.run, randomInit });
   const a = extractFeatures(encoder, train.images);
   const b = extractFeatures(encoder, test.images);

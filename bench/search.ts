@@ -12,18 +12,31 @@ import { getNumThreads, rand, tensor, withSeed, type Tensor } from "../src/index
 import { Searcher, readIndex } from "../src/entry/search.js";
 import { median } from "./python.js";
 
-const { values } = parseArgs({ options: { sizes: { type: "string", default: "10000,100000" }, dim: { type: "string", default: "128" }, queries: { type: "string", default: "200" }, index: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10000,100000" },
+    dim: { type: "string", default: "128" },
+    queries: { type: "string", default: "200" },
+    index: { type: "string" },
+  },
+});
 const queries = Number(values.queries);
 const real = values.index === undefined ? null : readIndex(values.index);
 
 for (const n of real === null ? values.sizes.split(",").map(Number) : [real.files.length]) {
   const dim = real === null ? Number(values.dim) : real.embeddings.size(1);
-  const vectors: Tensor = real !== null ? real.embeddings : withSeed(1, () => {
-    const centres = rand([1000, dim]).sub(0.5); // (1000, D)
-    const assign = tensor(Array.from({ length: n }, (_, i) => (i * 7919) % 1000), { dtype: "int64" });
-    const x = centres.indexSelect(0, assign).add(rand([n, dim]).sub(0.5).mul(0.25)); // (n, D)
-    return x.div(x.norm(2, 1, true));
-  });
+  const vectors: Tensor =
+    real !== null
+      ? real.embeddings
+      : withSeed(1, () => {
+          const centres = rand([1000, dim]).sub(0.5); // (1000, D)
+          const assign = tensor(
+            Array.from({ length: n }, (_, i) => (i * 7919) % 1000),
+            { dtype: "int64" },
+          );
+          const x = centres.indexSelect(0, assign).add(rand([n, dim]).sub(0.5).mul(0.25)); // (n, D)
+          return x.div(x.norm(2, 1, true));
+        });
   const rows = vectors.data() as Float32Array;
   const exact = new Searcher(vectors, { approximateFrom: Infinity });
   const t0 = performance.now();
@@ -44,7 +57,20 @@ for (const n of real === null ? values.sizes.split(",").map(Number) : [real.file
     const ids = new Set(truth.map((h) => h.id));
     overlap += found.filter((h) => ids.has(h.id)).length;
   }
-  console.log(JSON.stringify({ bench: "search", source: values.index ?? "synthetic clusters", vectors: n, dim, queries, threads: getNumThreads(), exact_ms: median(exactMs), hnsw_ms: median(approxMs), hnsw_build_s: Number(buildSeconds.toFixed(1)), recall_at_10: overlap / (10 * queries) }));
+  console.log(
+    JSON.stringify({
+      bench: "search",
+      source: values.index ?? "synthetic clusters",
+      vectors: n,
+      dim,
+      queries,
+      threads: getNumThreads(),
+      exact_ms: median(exactMs),
+      hnsw_ms: median(approxMs),
+      hnsw_build_s: Number(buildSeconds.toFixed(1)),
+      recall_at_10: overlap / (10 * queries),
+    }),
+  );
   exact.dispose();
   approx.dispose();
   vectors.dispose();

@@ -44,6 +44,19 @@ for (const [kind, make] of [
     );
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({ bench: "serve-load", images: health.images, approximate: health.approximate, kind, clients, requests: total, failed, p50_ms: Number(pct(latencies, 50).toFixed(2)), p99_ms: Number(pct(latencies, 99).toFixed(2)), requests_per_s: Number((total / seconds).toFixed(1)) }));
+    console.log(
+      JSON.stringify({
+        bench: "serve-load",
+        images: health.images,
+        approximate: health.approximate,
+        kind,
+        clients,
+        requests: total,
+        failed,
+        p50_ms: Number(pct(latencies, 50).toFixed(2)),
+        p99_ms: Number(pct(latencies, 99).toFixed(2)),
+        requests_per_s: Number((total / seconds).toFixed(1)),
+      }),
+    );
   }
 }

@@ -39,20 +39,62 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "m
 const FORMATS = ["contiguous", "channels_last"] as const;
 type Format = (typeof FORMATS)[number];
 const ours = (format: Format, profile: boolean) => {
-  const sets = [...preset.sets, `train.precision=${values.precision}`, `train.batchSize=${batch}`, "optim.lr=0.1", `train.memoryFormat=${format}`, ...(values.lean ? ["optim.name=sgd"] : [])].flatMap((s) => ["--set", s]);
-  return JSON.parse(execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...(profile ? ["--profile"] : [])], { encoding: "utf-8" })) as Record<string, unknown>;
+  const sets = [
+    ...preset.sets,
+    `train.precision=${values.precision}`,
+    `train.batchSize=${batch}`,
+    "optim.lr=0.1",
+    `train.memoryFormat=${format}`,
+    ...(values.lean ? ["optim.name=sgd"] : []),
+  ].flatMap((s) => ["--set", s]);
+  return JSON.parse(
+    execFileSync(process.execPath, [cli, "bench", "--steps", values.steps, "--warmup", "2", ...sets, ...(profile ? ["--profile"] : [])], { encoding: "utf-8" }),
+  ) as Record<string, unknown>;
 };
 const python = pythonWithTorch();
 const theirs = (format: Format, profile: boolean, compile = false) =>
-  runPytorch(python as string, "simclr_step.py", [...preset.py, "--batch", batch, "--steps", values.steps, "--precision", values.precision, "--threads", String(getNumThreads()), "--memory-format", format, ...(profile ? ["--profile"] : []), ...(compile ? ["--compile", "--warmup", "3"] : []), ...(values.lean ? ["--lean"] : [])]);
+  runPytorch(python as string, "simclr_step.py", [
+    ...preset.py,
+    "--batch",
+    batch,
+    "--steps",
+    values.steps,
+    "--precision",
+    values.precision,
+    "--threads",
+    String(getNumThreads()),
+    "--memory-format",
+    format,
+    ...(profile ? ["--profile"] : []),
+    ...(compile ? ["--compile", "--warmup", "3"] : []),
+    ...(values.lean ? ["--lean"] : []),
+  ]);
 const torchVersion = python === null ? null : execFileSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf-8" }).trim();
 const canCompile = torchVersion !== null && Number(torchVersion.split(".")[0]) >= 2;
 
-const runs: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [], pytorch_compile: [] };
+const runs: Record<string, number[]> = {
+  simclr_contiguous: [],
+  simclr_channels_last: [],
+  pytorch_contiguous: [],
+  pytorch_channels_last: [],
+  pytorch_compile: [],
+};
 /** Each run's peak resident memory (the whole process: runtime, libtorch and the step), MiB. */
-const rss: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [], pytorch_compile: [] };
+const rss: Record<string, number[]> = {
+  simclr_contiguous: [],
+  simclr_channels_last: [],
+  pytorch_contiguous: [],
+  pytorch_channels_last: [],
+  pytorch_compile: [],
+};
 /** Each run's peak resident memory before its first step (runtime, libtorch, model and images), MiB. */
-const baseRss: Record<string, number[]> = { simclr_contiguous: [], simclr_channels_last: [], pytorch_contiguous: [], pytorch_channels_last: [], pytorch_compile: [] };
+const baseRss: Record<string, number[]> = {
+  simclr_contiguous: [],
+  simclr_channels_last: [],
+  pytorch_contiguous: [],
+  pytorch_channels_last: [],
+  pytorch_compile: [],
+};
 const record = (key: string, result: Record<string, unknown>) => {
   runs[key]?.push(result.views_per_s as number);
   rss[key]?.push(result.peak_rss_mib as number);
@@ -69,7 +111,9 @@ const med = (k: string) => (runs[k]?.length ? Number(median(runs[k] as number[])
 const best = Math.max(med("simclr_contiguous") ?? 0, med("simclr_channels_last") ?? 0);
 const ratio = (k: string) => (med(k) !== null ? Number((best / (med(k) as number)).toFixed(3)) : null);
 const profiles = values.profile
-  ? Object.fromEntries(FORMATS.flatMap((f) => [[`simclr_${f}`, ours(f, true).profile], ...(python !== null ? [[`pytorch_${f}`, theirs(f, true).profile]] : [])]))
+  ? Object.fromEntries(
+      FORMATS.flatMap((f) => [[`simclr_${f}`, ours(f, true).profile], ...(python !== null ? [[`pytorch_${f}`, theirs(f, true).profile]] : [])]),
+    )
   : undefined;
 console.log(
   JSON.stringify({

@@ -9,7 +9,22 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { DataLoader, LARS, SimCLRAugment, SimCLRModel, cat, liveTensorCount, manualSeed, ntXentLoss, randint, scaledLearningRate, tidy, warmupCosine, type AugmentOptions, type Tensor } from "../src/index.js";
+import {
+  DataLoader,
+  LARS,
+  SimCLRAugment,
+  SimCLRModel,
+  cat,
+  liveTensorCount,
+  manualSeed,
+  ntXentLoss,
+  randint,
+  scaledLearningRate,
+  tidy,
+  warmupCosine,
+  type AugmentOptions,
+  type Tensor,
+} from "../src/index.js";
 
 export interface CustomLoopOptions {
   epochs: number;
@@ -59,7 +74,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   manualSeed(0);
   const before = liveTensorCount();
   const images = randint(0, 256, [Number(values.images), 3, 32, 32], { dtype: "uint8" }); // stand-in for a data set
-  const model = trainSimclr(images, { epochs: Number(values.epochs), batchSize: 128, onStep: (s, l, a) => console.log(`step ${s + 1} loss ${l.toFixed(4)} acc ${a.toFixed(3)}`) });
+  const model = trainSimclr(images, {
+    epochs: Number(values.epochs),
+    batchSize: 128,
+    onStep: (s, l, a) => console.log(`step ${s + 1} loss ${l.toFixed(4)} acc ${a.toFixed(3)}`),
+  });
   images.dispose();
   model.dispose();
   console.log(`tensors alive after the loop: ${liveTensorCount() - before}`);

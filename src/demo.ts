@@ -45,7 +45,8 @@ const ENCODERS = [
   ["random init", { randomInit: true }],
   ["raw pixels", { rawPixels: true }],
 ] as const;
-const show = (name: string, r: EvaluationResult) => process.stderr.write(`  ${r.protocol.padEnd(10)} ${name.padEnd(12)} top-1 ${(r.top1 * 100).toFixed(1)}% (${r.train_size} labelled train images)\n`);
+const show = (name: string, r: EvaluationResult) =>
+  process.stderr.write(`  ${r.protocol.padEnd(10)} ${name.padEnd(12)} top-1 ${(r.top1 * 100).toFixed(1)}% (${r.train_size} labelled train images)\n`);
 for (const protocol of ["knn", "linear"] as const) {
   for (const [name, baseline] of ENCODERS) show(name, await evaluate(outDir, evalConfig, { protocol, ...baseline, progress: ProgressReporter.silent() }));
 }
@@ -63,7 +64,9 @@ for (const labels of ["1%", "10%"]) {
   }
 }
 
-process.stdout.write(`\nSimCLR, ${config.train.epochs} epochs of pretraining (${(pretrainSeconds / 60).toFixed(1)} min), Fashion-MNIST test top-1:\n\n${comparisonTable([outDir])}\n`);
+process.stdout.write(
+  `\nSimCLR, ${config.train.epochs} epochs of pretraining (${(pretrainSeconds / 60).toFixed(1)} min), Fashion-MNIST test top-1:\n\n${comparisonTable([outDir])}\n`,
+);
 const pct = (v: number | undefined) => `${((v ?? 0) * 100).toFixed(1)}%`;
 for (const labels of ["1%", "10%"]) {
   const r = lowLabel[labels] ?? {};

@@ -81,7 +81,10 @@ export class RunExistsError extends CheckpointError {
     readonly entries: string[],
     readonly forceBy = "the force option",
   ) {
-    super(path, `${path} already holds a run (${entries.join(", ")}): resume it, choose another run directory, or replace it (${forceBy} moves the old run aside)`);
+    super(
+      path,
+      `${path} already holds a run (${entries.join(", ")}): resume it, choose another run directory, or replace it (${forceBy} moves the old run aside)`,
+    );
   }
 }
 
@@ -96,7 +99,8 @@ export class FileWriteError extends SimclrError {
     cause: unknown,
   ) {
     const e = cause as { code?: string; message?: string };
-    const reason = e.code === "ENOSPC" ? "the disk is full (ENOSPC)" : e.code === "EDQUOT" ? "the disk quota is exceeded (EDQUOT)" : (e.message ?? String(cause));
+    const reason =
+      e.code === "ENOSPC" ? "the disk is full (ENOSPC)" : e.code === "EDQUOT" ? "the disk quota is exceeded (EDQUOT)" : (e.message ?? String(cause));
     super("ERR_SIMCLR_WRITE", `cannot write ${path}: ${reason}; its previous version, if any, is unchanged`, { cause });
   }
 }

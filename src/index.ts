@@ -55,30 +55,31 @@ export { Linear, type LinearOptions } from "./nn/linear.js";
 export { ReLU, Identity } from "./nn/activation.js";
 export { MaxPool2d, AdaptiveAvgPool2d } from "./nn/pooling.js";
 export { Sequential, type Layer } from "./nn/sequential.js";
-export {
-  readSafetensors,
-  writeSafetensors,
-  parseSafetensors,
-  serializeSafetensors,
-  type SafetensorsContents,
-} from "./nn/safetensors.js";
+export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type SafetensorsContents } from "./nn/safetensors.js";
 
 export { resnet, ResNet, BasicBlock, Bottleneck, type ResNetOptions, type ResNetDepth } from "./models/resnet.js";
 
 export { SGD, type SGDOptions } from "./optim/sgd.js";
 export { parseIdx, readIdx, type IdxArray } from "./data/idx.js";
-export {
-  loadIdxDataset,
-  FASHION_MNIST_CLASSES,
-  FASHION_MNIST_DEFAULT_PATH,
-  type LabeledImages,
-  type IdxDatasetOptions,
-} from "./data/fashion-mnist.js";
+export { loadIdxDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_PATH, type LabeledImages, type IdxDatasetOptions } from "./data/fashion-mnist.js";
 
 // ---- SimCLR (issue 3): augmentation, model, loss, optimizers, data, pretraining ----
 export { SimCLRAugment, AUGMENT_PRESETS, type AugmentOptions, type AugmentPreset, type AugmentParams } from "./augment/simclr.js";
 export { sampleCropBoxes, resizedCrop, type CropBoxes, type CropOptions } from "./augment/crop.js";
-export { grayscale, adjustBrightness, adjustContrast, adjustSaturation, adjustHue, rgbToHsv, hsvToRgb, colorJitter_, randomGrayscale, fusedColorDistortion_, type JitterOp, type JitterParams } from "./augment/color.js";
+export {
+  grayscale,
+  adjustBrightness,
+  adjustContrast,
+  adjustSaturation,
+  adjustHue,
+  rgbToHsv,
+  hsvToRgb,
+  colorJitter_,
+  randomGrayscale,
+  fusedColorDistortion_,
+  type JitterOp,
+  type JitterParams,
+} from "./augment/color.js";
 export { gaussianBlur, blurTaps } from "./augment/blur.js";
 export { ProjectionHead, type ProjectionHeadOptions } from "./models/projection-head.js";
 export { SimCLRModel, type SimCLRModelOptions } from "./models/simclr.js";
@@ -94,13 +95,33 @@ export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset 
 export { DataLoader, toUnitFloat, type Batch, type LoaderCursor, type LoaderData, type LoaderOptions } from "./data/loader.js";
 export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, type Config, type ConfigKey } from "./config/schema.js";
 export { loadConfig, parseOverride, configToYaml, configFromYaml, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
-export { SimclrError, ArgumentError, ConfigError, DataError, FileWriteError, CheckpointError, RunExistsError, StateDictError, NonFiniteLossError, DistributedError, RunLockedError } from "./errors.js";
+export {
+  SimclrError,
+  ArgumentError,
+  ConfigError,
+  DataError,
+  FileWriteError,
+  CheckpointError,
+  RunExistsError,
+  StateDictError,
+  NonFiniteLossError,
+  DistributedError,
+  RunLockedError,
+} from "./errors.js";
 export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 
 // ---- the recipe, runs, training loops ----
 export * from "./recipe/recipe.js";
 export * from "./recipe/pretraining.js";
-export { saveCheckpoint, loadCheckpoint, disposeCheckpoint, latestCheckpoint, type Checkpoint, type CheckpointState, type TensorGroups } from "./run/checkpoint.js";
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  disposeCheckpoint,
+  latestCheckpoint,
+  type Checkpoint,
+  type CheckpointState,
+  type TensorGroups,
+} from "./run/checkpoint.js";
 export { readRunConfig, writeRunConfig, runFiles, RunDir, type Note } from "./run/run-dir.js";
 export { loadEncoder, type EncoderSource, type LoadEncoderOptions } from "./run/encoder.js";
 export { runPretrainLoop, type PretrainLoopOptions, type PretrainResult } from "./train/pretrain.js";
@@ -118,7 +139,16 @@ export { extractFeatures, pixelFeatures } from "./eval/features.js";
 export { evaluateClassifier } from "./eval/accuracy.js";
 export { KnnMonitor } from "./eval/knn-monitor.js";
 export { knnClassify, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
-export { logisticProbe, fitLogistic, logisticScores, standardiser, type FitOptions, type LogisticProbeResult, type LogisticModel, type ProbeFitEvent } from "./eval/logistic-probe.js";
+export {
+  logisticProbe,
+  fitLogistic,
+  logisticScores,
+  standardiser,
+  type FitOptions,
+  type LogisticProbeResult,
+  type LogisticModel,
+  type ProbeFitEvent,
+} from "./eval/logistic-probe.js";
 export { balancedSubset, perClassCount, readSubset, writeSubset, type LabelSubset } from "./eval/subset.js";
 export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js";
 

@@ -69,7 +69,17 @@ export interface NativeAddon {
   cpuAllocatorStats(): CpuAllocatorStats | null;
   cudaDeviceCount(): number;
   version(): { torch: string; parallel: string; config: string; library: string | null; cudaAvailable: boolean };
-  distInit(options: { host: string; port: number; rank: number; size: number; timeoutMs: number; backend: string; isServer: boolean; device: string; prefix: string }): number;
+  distInit(options: {
+    host: string;
+    port: number;
+    rank: number;
+    size: number;
+    timeoutMs: number;
+    backend: string;
+    isServer: boolean;
+    device: string;
+    prefix: string;
+  }): number;
   distDestroy(group: number): void;
   distAllReduce(group: number, tensors: TensorId[], op?: string, async?: boolean): number | undefined;
   distWait(work: number): void;
@@ -77,7 +87,16 @@ export interface NativeAddon {
   distAllGather(group: number, tensor: TensorId): TensorId;
   distAllGatherGrad(group: number, tensor: TensorId): TensorId;
   distBarrier(group: number): void;
-  distSyncBatchNorm(group: number, x: TensorId, weight: TensorId | null, bias: TensorId | null, runningMean: TensorId | null, runningVar: TensorId | null, momentum: number, eps: number): TensorId;
+  distSyncBatchNorm(
+    group: number,
+    x: TensorId,
+    weight: TensorId | null,
+    bias: TensorId | null,
+    runningMean: TensorId | null,
+    runningVar: TensorId | null,
+    momentum: number,
+    eps: number,
+  ): TensorId;
   distHasNccl(): boolean;
   distHasGloo(): boolean;
   distBucketsInstall(group: number, buckets: TensorId[][]): number;

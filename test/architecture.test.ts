@@ -149,13 +149,16 @@ test("train/ reads no config key: the recipe turns the config into the options i
   const bad: string[] = [];
   for (const f of files.filter((f) => unit(f) === "train")) {
     const code = codeOf(f);
-    for (const m of code.matchAll(/\bconfig\.(train|loss|optim|model|head|augment|data|monitor|eval|dist|finetune|supervised)\b/g)) bad.push(`${relative(SRC, f)}: config.${m[1]}`);
+    for (const m of code.matchAll(/\bconfig\.(train|loss|optim|model|head|augment|data|monitor|eval|dist|finetune|supervised)\b/g))
+      bad.push(`${relative(SRC, f)}: config.${m[1]}`);
     if (/from "\.\.\/config\//.test(code)) bad.push(`${relative(SRC, f)} imports config/`);
   }
   assert.deepEqual(bad, []);
 });
 
 test("data/ does not stand on nn/ (atomic writes and locks are the io ground floor's)", () => {
-  const bad = [...graph].flatMap(([from, targets]) => (unit(from) === "data" ? targets.filter((t) => unit(t) === "nn").map((t) => `${relative(SRC, from)} -> ${relative(SRC, t)}`) : []));
+  const bad = [...graph].flatMap(([from, targets]) =>
+    unit(from) === "data" ? targets.filter((t) => unit(t) === "nn").map((t) => `${relative(SRC, from)} -> ${relative(SRC, t)}`) : [],
+  );
   assert.deepEqual(bad, []);
 });

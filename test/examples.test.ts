@@ -15,7 +15,8 @@ test("examples/custom-loop.ts trains a few steps: the loss starts near log(2B - 
   const pixels = new Uint8Array(16 * side * side);
   for (let i = 0; i < 16; i++) {
     const a = (i * Math.PI) / 16;
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) pixels[(i * side + y) * side + x] = Math.round(128 + 100 * Math.sin(1.2 * (x * Math.cos(a) + y * Math.sin(a))));
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) pixels[(i * side + y) * side + x] = Math.round(128 + 100 * Math.sin(1.2 * (x * Math.cos(a) + y * Math.sin(a))));
   }
   const images = tensor(pixels, { shape: [16, 1, side, side] });
   const losses: number[] = [];
@@ -32,5 +33,8 @@ test("examples/custom-loop.ts trains a few steps: the loss starts near log(2B - 
 test("the example imports the package root only (the public surface), no internals", () => {
   const source = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "custom-loop.ts"), "utf-8");
   const code = source.replace(/\/\*[\s\S]*?\*\//g, "");
-  assert.deepEqual([...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]).filter((s) => !s?.startsWith("node:")), ["../src/index.js"]);
+  assert.deepEqual(
+    [...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]).filter((s) => !s?.startsWith("node:")),
+    ["../src/index.js"],
+  );
 });

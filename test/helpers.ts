@@ -50,7 +50,11 @@ export function rng(seed: number): () => number {
  * The engine this clone's addon was built against, as scripts/install.mjs records it in
  * build/engine.json (kind: libtorch | venv | system | python; prefix: the libtorch folder).
  */
-export const BUILT_ENGINE = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build", "engine.json"), "utf-8")) as { kind: string; prefix: string; origin: string };
+export const BUILT_ENGINE = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build", "engine.json"), "utf-8")) as {
+  kind: string;
+  prefix: string;
+  origin: string;
+};
 
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 

@@ -4,7 +4,18 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { embed, evaluate, evaluationConfig, exportOnnx, exportSafetensors, finetune, liveTensorCount, loadConfig, pretrain, trainSupervised } from "../src/index.js";
+import {
+  embed,
+  evaluate,
+  evaluationConfig,
+  exportOnnx,
+  exportSafetensors,
+  finetune,
+  liveTensorCount,
+  loadConfig,
+  pretrain,
+  trainSupervised,
+} from "../src/index.js";
 import { SearchSession, indexImages } from "../src/entry/search.js";
 import { runReport } from "../src/entry/report.js";
 import { syntheticSet, writeSyntheticIdx } from "./synthetic.js";

@@ -25,14 +25,33 @@ export async function resolve(specifier, context, next) {
   return next(specifier, context);
 }`;
   const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-  execFileSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, "--input-type=module", "-e", `await import(${JSON.stringify(pathToFileURL(join(DIST_SRC, entry)).href)});`], { stdio: ["ignore", "ignore", "pipe"] });
-  return [...new Set(readFileSync(log, "utf-8").split("\n").filter((l) => l !== ""))];
+  execFileSync(
+    process.execPath,
+    [
+      "--import",
+      `data:text/javascript,${encodeURIComponent(register)}`,
+      "--input-type=module",
+      "-e",
+      `await import(${JSON.stringify(pathToFileURL(join(DIST_SRC, entry)).href)});`,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  return [
+    ...new Set(
+      readFileSync(log, "utf-8")
+        .split("\n")
+        .filter((l) => l !== ""),
+    ),
+  ];
 }
 
 test("importing the package root loads none of Fastify, vega, umap-js or hnswlib", () => {
   const loaded = packagesLoadedBy("index.js");
   assert.ok(loaded.includes("sharp") || loaded.includes("yaml"), `the hook sees the root's own dependencies: ${loaded.join(", ")}`);
-  assert.deepEqual(loaded.filter((p) => HEAVY.includes(p)), []);
+  assert.deepEqual(
+    loaded.filter((p) => HEAVY.includes(p)),
+    [],
+  );
 });
 
 test("the subpath exports load their own dependencies (the check above would see them)", () => {

@@ -41,7 +41,11 @@ test("npm pack -> npm install into a new project -> import and npx simclr work",
 
   const app = tmp("consumer");
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module", private: true }));
-  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packs, tarball)], app, { ...process.env, ...NODEDIR, ...ENGINE_ENV });
+  const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packs, tarball)], app, {
+    ...process.env,
+    ...NODEDIR,
+    ...ENGINE_ENV,
+  });
   assert.equal(installed.code, 0, installed.stderr);
   assert.ok(readdirSync(join(app, "node_modules", "simclr", "build", "Release")).includes("simclr_native.node"), "the install step did not build the addon");
 
@@ -74,7 +78,10 @@ test("npm install from a git URL: prepare compiles, install builds, nothing is f
   const { ONNXRUNTIME_NODE_INSTALL: _, ...env } = process.env;
   const installed = sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `git+file://${ROOT}`], app, { ...env, ...NODEDIR, ...ENGINE_ENV });
   assert.equal(installed.code, 0, installed.stderr);
-  writeFileSync(join(app, "main.js"), `import { resnet } from "simclr";\nconsole.log(resnet({ depth: 18, width: 2, cifarStem: true, inChannels: 3 }).featureDim);\n`);
+  writeFileSync(
+    join(app, "main.js"),
+    `import { resnet } from "simclr";\nconsole.log(resnet({ depth: 18, width: 2, cifarStem: true, inChannels: 3 }).featureDim);\n`,
+  );
   const run = sh("node", ["main.js"], app);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout.trim(), "16");
@@ -113,5 +120,8 @@ test("the install step picks one engine: LIBTORCH, then the project venv, then t
   // the system pin never takes the venv
   assert.notEqual(pick({ SIMCLR_ENGINE: "system" }).kind, "venv");
   // and the engine this clone was built against is what the install step picks with no pin
-  assert.equal(pick(ENGINE.kind === "system" ? { SIMCLR_ENGINE: "system" } : ENGINE.kind === "libtorch" ? { LIBTORCH: ENGINE.prefix } : {}).prefix, ENGINE.prefix);
+  assert.equal(
+    pick(ENGINE.kind === "system" ? { SIMCLR_ENGINE: "system" } : ENGINE.kind === "libtorch" ? { LIBTORCH: ENGINE.prefix } : {}).prefix,
+    ENGINE.prefix,
+  );
 });

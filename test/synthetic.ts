@@ -45,7 +45,10 @@ function split(n: number, seed: number): { images: Uint8Array; labels: Uint8Arra
 /** Writes train (n) and test (n / 4) splits into `dir` (created); returns `dir`. */
 export function writeSyntheticIdx(dir: string, n = 512, seed = 1): string {
   mkdirSync(dir, { recursive: true });
-  for (const [prefix, count, s] of [["train", n, seed], ["t10k", Math.max(SYNTHETIC_CLASSES, Math.floor(n / 4)), seed + 1]] as const) {
+  for (const [prefix, count, s] of [
+    ["train", n, seed],
+    ["t10k", Math.max(SYNTHETIC_CLASSES, Math.floor(n / 4)), seed + 1],
+  ] as const) {
     const { images, labels } = split(count, s);
     writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), idx([count, 28, 28], images));
     writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), idx([count], labels));
@@ -58,5 +61,15 @@ export function writeSyntheticIdx(dir: string, n = 512, seed = 1): string {
  * width 4, batch 64, 2 epochs, a metrics line every step.
  */
 export function syntheticSet(dataDir: string, extra: string[] = []): string[] {
-  return ["data.name=mnist", `data.path=${dataDir}`, "model.width=4", "train.batchSize=64", "train.epochs=2", "train.warmupEpochs=0.5", "train.logEvery=1", "monitor.knnSamples=400", ...extra];
+  return [
+    "data.name=mnist",
+    `data.path=${dataDir}`,
+    "model.width=4",
+    "train.batchSize=64",
+    "train.epochs=2",
+    "train.warmupEpochs=0.5",
+    "train.logEvery=1",
+    "monitor.knnSamples=400",
+    ...extra,
+  ];
 }

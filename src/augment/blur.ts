@@ -32,7 +32,10 @@ export function gaussianBlur(x: Tensor, sigma: Tensor, apply: Tensor, kernelSize
       zeros([1], { device: x.device }).add(1),
     );
     const kernel = where(apply.reshape([n, 1]), normalised, delta.reshape([1, taps])); // (N, taps)
-    const perChannel = kernel.reshape([n, 1, taps]).expand([n, c, taps]).reshape([n * c, 1, taps]); // (N*C, 1, taps)
+    const perChannel = kernel
+      .reshape([n, 1, taps])
+      .expand([n, c, taps])
+      .reshape([n * c, 1, taps]); // (N*C, 1, taps)
     // All views as channels of one image: (1, N*C, H, W), a depthwise conv per direction.
     const flat = reflectionPad2d(x.reshape([1, n * c, h, w]), [radius, radius, radius, radius]);
     const horizontal = conv2d(flat, perChannel.reshape([n * c, 1, 1, taps]), null, { groups: n * c });

@@ -37,7 +37,10 @@ export function adjustContrast(x: Tensor, factor: Tensor): Tensor {
     // mean of the grayscale image = the luma weights applied to the channel means
     const means = x.mean([2, 3], true); // (N, C, 1, 1)
     const mean = grayscale(means); // (N, 1, 1, 1)
-    return x.mul(f).add(mean.mul(f.neg().add(1))).clamp(0, 1);
+    return x
+      .mul(f)
+      .add(mean.mul(f.neg().add(1)))
+      .clamp(0, 1);
   });
 }
 
@@ -45,7 +48,10 @@ export function adjustContrast(x: Tensor, factor: Tensor): Tensor {
 export function adjustSaturation(x: Tensor, factor: Tensor): Tensor {
   return tidy(() => {
     const f = perView(factor);
-    return x.mul(f).add(grayscale(x).mul(f.neg().add(1))).clamp(0, 1);
+    return x
+      .mul(f)
+      .add(grayscale(x).mul(f.neg().add(1)))
+      .clamp(0, 1);
   });
 }
 
@@ -152,7 +158,10 @@ const OP_CODES: Record<JitterOp, number> = { brightness: 0, contrast: 1, saturat
 export function fusedColorDistortion_(x: Tensor, params: JitterParams, grayscale: Tensor | null): Tensor {
   tidy(() => {
     const n = x.size(0);
-    const codes = tensor(params.ops.map((op) => OP_CODES[op]), { dtype: "int64" }); // (K)
+    const codes = tensor(
+      params.ops.map((op) => OP_CODES[op]),
+      { dtype: "int64" },
+    ); // (K)
     const order = params.ops.length > 0 ? codes.index([params.order]) : params.order; // (N, K) op codes
     const f = params.factors;
     const factors = stack([f.brightness ?? ones([n]), f.contrast ?? ones([n]), f.saturation ?? ones([n]), f.hue ?? zeros([n])], 1); // (N, 4)

@@ -36,8 +36,12 @@ export function sampleCropBoxes(n: number, height: number, width: number, option
     const area = height * width;
     const [s0, s1] = options.scale;
     const [r0, r1] = options.ratio;
-    const targetArea = rand([n, ATTEMPTS], { device }).mul((s1 - s0) * area).add(s0 * area); // (N, 10)
-    const logRatio = rand([n, ATTEMPTS], { device }).mul(Math.log(r1) - Math.log(r0)).add(Math.log(r0));
+    const targetArea = rand([n, ATTEMPTS], { device })
+      .mul((s1 - s0) * area)
+      .add(s0 * area); // (N, 10)
+    const logRatio = rand([n, ATTEMPTS], { device })
+      .mul(Math.log(r1) - Math.log(r0))
+      .add(Math.log(r0));
     const aspect = logRatio.exp();
     const w = targetArea.mul(aspect).sqrt().round(); // (N, 10)
     const h = targetArea.div(aspect).sqrt().round();
@@ -52,8 +56,12 @@ export function sampleCropBoxes(n: number, height: number, width: number, option
     else if (inRatio > r1) fw = Math.round(fh * r1);
     const cw = where(anyFits, w.gather(1, first).squeeze(1), full([n], fw, { device }));
     const ch = where(anyFits, h.gather(1, first).squeeze(1), full([n], fh, { device }));
-    const randomTop = rand([n], { device }).mul(ch.neg().add(height + 1)).floor();
-    const randomLeft = rand([n], { device }).mul(cw.neg().add(width + 1)).floor();
+    const randomTop = rand([n], { device })
+      .mul(ch.neg().add(height + 1))
+      .floor();
+    const randomLeft = rand([n], { device })
+      .mul(cw.neg().add(width + 1))
+      .floor();
     const top = where(anyFits, randomTop, full([n], Math.floor((height - fh) / 2), { device }));
     const left = where(anyFits, randomLeft, full([n], Math.floor((width - fw) / 2), { device }));
     return { top, left, height: ch, width: cw };

@@ -121,7 +121,8 @@ export class SimCLRAugment {
     const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     this.options = { ...AUGMENT_PRESETS[preset], ...given };
     const o = this.options;
-    if (o.size !== null && !(Number.isInteger(o.size) && o.size > 0)) throw new ArgumentError(`augment: size must be a positive integer or null, got ${o.size}`);
+    if (o.size !== null && !(Number.isInteger(o.size) && o.size > 0))
+      throw new ArgumentError(`augment: size must be a positive integer or null, got ${o.size}`);
     checkRange("cropScale", o.cropScale, Number.MIN_VALUE, 1);
     checkRange("cropRatio", o.cropRatio, Number.MIN_VALUE, Infinity);
     checkRange("blurSigma", o.blurSigma, Number.MIN_VALUE, Infinity);
@@ -129,7 +130,8 @@ export class SimCLRAugment {
     for (const k of ["jitterStrength", "brightness", "contrast", "saturation", "blurKernelFraction"] as const) {
       if (!(o[k] >= 0)) throw new ArgumentError(`augment: ${k} must be >= 0, got ${o[k]}`);
     }
-    if (!(o.hue * o.jitterStrength >= 0 && o.hue * o.jitterStrength <= 0.5)) throw new ArgumentError(`augment: hue x jitterStrength must be in [0, 0.5], got ${o.hue * o.jitterStrength}`);
+    if (!(o.hue * o.jitterStrength >= 0 && o.hue * o.jitterStrength <= 0.5))
+      throw new ArgumentError(`augment: hue x jitterStrength must be in [0, 0.5], got ${o.hue * o.jitterStrength}`);
   }
 
   /** Jitter ops that change anything for `channels`-channel images. */
@@ -147,7 +149,10 @@ export class SimCLRAugment {
   sample(n: number, height: number, width: number, channels: number, device?: string): AugmentParams {
     const o = this.options;
     const s = o.jitterStrength;
-    const uniform = (lo: number, hi: number) => rand([n], { device }).mul(hi - lo).add(lo);
+    const uniform = (lo: number, hi: number) =>
+      rand([n], { device })
+        .mul(hi - lo)
+        .add(lo);
     const ops = this.jitterOps(channels);
     const factors: Record<JitterOp, Tensor | undefined> = { brightness: undefined, contrast: undefined, saturation: undefined, hue: undefined };
     for (const op of ops) {

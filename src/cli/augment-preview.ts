@@ -11,14 +11,26 @@ what the model sees with the configured augmentation.`;
 export async function augmentPreviewCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...CONFIG_OPTIONS, out: { type: "string" }, images: { type: "string" }, views: { type: "string" }, cell: { type: "string" }, help: { type: "boolean" } },
+    options: {
+      ...CONFIG_OPTIONS,
+      out: { type: "string" },
+      images: { type: "string" },
+      views: { type: "string" },
+      cell: { type: "string" },
+      help: { type: "boolean" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${PREVIEW_HELP}\n`);
     return 0;
   }
   if (!values.out) throw new UsageError("augment-preview needs --out FILE.png");
-  const options = { out: values.out, images: integerFlag("images", values.images, 8), views: integerFlag("views", values.views, 6), cell: integerFlag("cell", values.cell, 96) };
+  const options = {
+    out: values.out,
+    images: integerFlag("images", values.images, 8),
+    views: integerFlag("views", values.views, 6),
+    cell: integerFlag("cell", values.cell, 96),
+  };
   const config = resolveConfig(values);
   const { images } = await augmentPreview(config, options);
   process.stderr.write(`wrote ${options.out}: ${images} images x (original + ${options.views} views), preset ${config.augment.preset}\n`);

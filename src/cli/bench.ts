@@ -13,7 +13,10 @@ operators with the most self time per step, from libtorch's profiler.
 --set train.memoryFormat=channels_last times the NHWC layout.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...CONFIG_OPTIONS, steps: { type: "string" }, warmup: { type: "string" }, profile: { type: "boolean" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...CONFIG_OPTIONS, steps: { type: "string" }, warmup: { type: "string" }, profile: { type: "boolean" }, help: { type: "boolean" } },
+  });
   if (values.help) {
     process.stdout.write(`${BENCH_HELP}\n`);
     return 0;

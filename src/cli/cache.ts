@@ -21,7 +21,14 @@ function when(ms: number): string {
 
 function row(e: CacheEntryInfo): string {
   const what = e.building ? "(being built)" : !e.complete ? "(incomplete: leftovers of a build)" : (e.root ?? "(folder not recorded)");
-  return [when(e.lastUsedMs), formatBytes(e.bytes).padStart(10), String(e.images).padStart(8), String(e.size).padStart(4), String(e.channels).padStart(3), `  ${what}`].join("  ");
+  return [
+    when(e.lastUsedMs),
+    formatBytes(e.bytes).padStart(10),
+    String(e.images).padStart(8),
+    String(e.size).padStart(4),
+    String(e.channels).padStart(3),
+    `  ${what}`,
+  ].join("  ");
 }
 
 export async function cacheCommand(argv: string[]): Promise<number> {
@@ -35,7 +42,8 @@ export async function cacheCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const action = positionals[0] ?? "list";
-  if (positionals.length > 1 || (action !== "list" && action !== "clear")) throw new UsageError(`cache takes 'list' or 'clear', got '${positionals.join(" ")}'`);
+  if (positionals.length > 1 || (action !== "list" && action !== "clear"))
+    throw new UsageError(`cache takes 'list' or 'clear', got '${positionals.join(" ")}'`);
   if (action === "list") {
     if (values["older-than"] !== undefined || values.folder !== undefined) throw new UsageError("--older-than and --folder go with 'simclr cache clear'");
     const listing = cacheList(values.dir);
@@ -53,7 +61,8 @@ export async function cacheCommand(argv: string[]): Promise<number> {
   let olderThanDays: number | undefined;
   if (values["older-than"] !== undefined) {
     olderThanDays = Number(values["older-than"]);
-    if (values["older-than"].trim() === "" || !Number.isFinite(olderThanDays) || olderThanDays < 0) throw new UsageError(`--older-than must be a number of days >= 0, got '${values["older-than"]}'`);
+    if (values["older-than"].trim() === "" || !Number.isFinite(olderThanDays) || olderThanDays < 0)
+      throw new UsageError(`--older-than must be a number of days >= 0, got '${values["older-than"]}'`);
   }
   const result = cacheClear({
     ...(values.dir !== undefined ? { dir: values.dir } : {}),

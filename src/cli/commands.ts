@@ -37,4 +37,3 @@ export const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>
   config: { run: configCommand, help: CONFIG_HELP },
   doctor: { run: doctorCommand, help: DOCTOR_HELP },
 };
-

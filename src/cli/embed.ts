@@ -14,7 +14,17 @@ run was trained on; without it, the run's data set (or --set data.*), --split tr
 export async function embedCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { run: { type: "string" }, out: { type: "string" }, images: { type: "string" }, split: { type: "string" }, z: { type: "boolean" }, checkpoint: { type: "string" }, "allow-non-finite": { type: "boolean" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
+    options: {
+      run: { type: "string" },
+      out: { type: "string" },
+      images: { type: "string" },
+      split: { type: "string" },
+      z: { type: "boolean" },
+      checkpoint: { type: "string" },
+      "allow-non-finite": { type: "boolean" },
+      set: { type: "string", multiple: true },
+      help: { type: "boolean" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${EMBED_HELP}\n`);
@@ -25,7 +35,8 @@ export async function embedCommand(argv: string[]): Promise<number> {
   if (!values.out.endsWith(".npy")) throw new UsageError(`--out must end in .npy, got '${values.out}'`);
   const split = values.split ?? "train";
   if (split !== "train" && split !== "test") throw new UsageError(`--split must be train or test, got '${split}'`);
-  if (values.images !== undefined && values.set !== undefined) throw new UsageError("--images embeds a folder; --set data.* chooses a data set instead: give one of them");
+  if (values.images !== undefined && values.set !== undefined)
+    throw new UsageError("--images embeds a folder; --set data.* chooses a data set instead: give one of them");
   const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set" });
   const result = await embed(values.run, config, {
     out: values.out,

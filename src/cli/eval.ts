@@ -55,7 +55,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (config.eval.protocol === "paper" && protocol === "linear" && values["raw-pixels"]) {
     throw new UsageError("eval.protocol paper (--protocol paper) trains on the encoder's h; it does not apply to --raw-pixels");
   }
-  const result = await evaluate(values.run, config, { protocol: protocol, ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}), randomInit: values["random-init"] ?? false, rawPixels: values["raw-pixels"] ?? false, allowNonFinite: values["allow-non-finite"] ?? false });
+  const result = await evaluate(values.run, config, {
+    protocol: protocol,
+    ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    randomInit: values["random-init"] ?? false,
+    rawPixels: values["raw-pixels"] ?? false,
+    allowNonFinite: values["allow-non-finite"] ?? false,
+  });
   printResult(result);
   return 0;
 }

@@ -22,7 +22,19 @@ const FORMATS = ["safetensors", "onnx"];
 const PARTS = ["encoder", "encoder+head"] as const;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, format: { type: "string" }, part: { type: "string" }, "no-check": { type: "boolean" }, "allow-non-finite": { type: "boolean" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      run: { type: "string" },
+      out: { type: "string" },
+      checkpoint: { type: "string" },
+      format: { type: "string" },
+      part: { type: "string" },
+      "no-check": { type: "boolean" },
+      "allow-non-finite": { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${EXPORT_HELP}\n`);
     return 0;
@@ -33,12 +45,21 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
   const part = values.part ?? "encoder";
   if (!(PARTS as readonly string[]).includes(part)) throw new UsageError(`--part must be one of ${PARTS.join(", ")}, got '${part}'`);
-  const options = { out: values.out, part: part as (typeof PARTS)[number], ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}), allowNonFinite: values["allow-non-finite"] ?? false };
+  const options = {
+    out: values.out,
+    part: part as (typeof PARTS)[number],
+    ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    allowNonFinite: values["allow-non-finite"] ?? false,
+  };
   if (format === "onnx") {
     const result = await exportOnnx(values.run, evaluationConfig(values.run), { ...options, checkImages: values["no-check"] ? 0 : 8 });
-    const check = result.check === null
-      ? { check: values["no-check"] ? "skipped (--no-check)" : "not run: onnxruntime-node is not installed (npm install onnxruntime-node)" }
-      : { check: `onnxruntime-node vs libtorch on ${result.check.inputs}: max |diff| ${result.check.maxAbsDiff.toExponential(2)}`, ...Object.fromEntries(Object.entries(result.check.perOutput).map(([k, v]) => [`max_abs_diff_${k}`, v])) };
+    const check =
+      result.check === null
+        ? { check: values["no-check"] ? "skipped (--no-check)" : "not run: onnxruntime-node is not installed (npm install onnxruntime-node)" }
+        : {
+            check: `onnxruntime-node vs libtorch on ${result.check.inputs}: max |diff| ${result.check.maxAbsDiff.toExponential(2)}`,
+            ...Object.fromEntries(Object.entries(result.check.perOutput).map(([k, v]) => [`max_abs_diff_${k}`, v])),
+          };
     printResult({ out: result.out, bytes: result.bytes, nodes: result.nodes, initializers: result.initializers, ...check, ...result.metadata });
     return 0;
   }

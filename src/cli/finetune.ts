@@ -14,7 +14,14 @@ more by default. The flags set finetune.labels, .epochs, .lr (base, x B/256), .b
 indices go to DIR/subsets/; --subset FILE reuses a saved one. Prints test top-1/top-5 as one
 JSON line and appends it to DIR/results.jsonl.`;
 
-const FLAGS = { labels: "finetune.labels", epochs: "finetune.epochs", lr: "finetune.lr", batch: "finetune.batchSize", seed: "finetune.seed", "from-head": "finetune.fromHead" } as const;
+const FLAGS = {
+  labels: "finetune.labels",
+  epochs: "finetune.epochs",
+  lr: "finetune.lr",
+  batch: "finetune.batchSize",
+  seed: "finetune.seed",
+  "from-head": "finetune.fromHead",
+} as const;
 
 export async function finetuneCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -39,6 +46,11 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   }
   if (!values.run) throw new UsageError("finetune needs --run DIR (a pretraining run)");
   const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set", values: flagValues(values, FLAGS) });
-  printResult(await finetune(values.run, config, { ...(values.subset !== undefined ? { subsetFile: values.subset } : {}), allowNonFinite: values["allow-non-finite"] ?? false }));
+  printResult(
+    await finetune(values.run, config, {
+      ...(values.subset !== undefined ? { subsetFile: values.subset } : {}),
+      allowNonFinite: values["allow-non-finite"] ?? false,
+    }),
+  );
   return 0;
 }

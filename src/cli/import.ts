@@ -12,7 +12,17 @@ model.cifarStem=false for ImageNet-style weights, and data.* for the data to eva
 classifier's fc.* is left out; any other missing or unexpected key is an error naming it.`;
 
 export async function importCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...CONFIG_OPTIONS, weights: { type: "string" }, out: { type: "string" }, arch: { type: "string" }, width: { type: "string" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...CONFIG_OPTIONS,
+      weights: { type: "string" },
+      out: { type: "string" },
+      arch: { type: "string" },
+      width: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${IMPORT_HELP}\n`);
     return 0;

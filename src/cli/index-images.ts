@@ -14,7 +14,17 @@ folder, is refused. Unreadable files are skipped and reported. The index is writ
 atomically. Then: simclr search, simclr duplicates, simclr serve.`;
 
 export async function indexCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { run: { type: "string" }, images: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, batch: { type: "string" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      run: { type: "string" },
+      images: { type: "string" },
+      out: { type: "string" },
+      checkpoint: { type: "string" },
+      batch: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${INDEX_HELP}\n`);
     return 0;
@@ -30,6 +40,11 @@ export async function indexCommand(argv: string[]): Promise<number> {
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
     ...(batch !== undefined ? { batchSize: batch } : {}),
   });
-  printResult({ ...result, skipped: result.skipped.length, seconds: Number(result.seconds.toFixed(2)), imagesPerSecond: Number(result.imagesPerSecond.toFixed(1)) });
+  printResult({
+    ...result,
+    skipped: result.skipped.length,
+    seconds: Number(result.seconds.toFixed(2)),
+    imagesPerSecond: Number(result.imagesPerSecond.toFixed(1)),
+  });
   return 0;
 }

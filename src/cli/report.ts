@@ -23,7 +23,16 @@ function positive(flag: string, text: string | undefined): number | undefined {
 export async function reportCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { run: { type: "string" }, out: { type: "string" }, checkpoint: { type: "string" }, "allow-non-finite": { type: "boolean" }, bank: { type: "string" }, "map-points": { type: "string" }, set: { type: "string", multiple: true }, help: { type: "boolean" } },
+    options: {
+      run: { type: "string" },
+      out: { type: "string" },
+      checkpoint: { type: "string" },
+      "allow-non-finite": { type: "boolean" },
+      bank: { type: "string" },
+      "map-points": { type: "string" },
+      set: { type: "string", multiple: true },
+      help: { type: "boolean" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${REPORT_HELP}\n`);

@@ -23,7 +23,16 @@ function positiveInt(flag: string, text: string | undefined, fallback: number): 
 }
 
 export async function searchCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { index: { type: "string" }, query: { type: "string" }, k: { type: "string", short: "k" }, approximate: { type: "boolean" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      index: { type: "string" },
+      query: { type: "string" },
+      k: { type: "string", short: "k" },
+      approximate: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${SEARCH_HELP}\n`);
     return 0;
@@ -34,7 +43,12 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const session = SearchSession.open(values.index, values.approximate ? { approximateFrom: 1 } : { approximateFrom: Infinity });
   try {
     const results = await session.search(values.query, k);
-    printResult({ query: values.query, k, approximate: session.searcher.approximate, results: results.map((r, i) => ({ rank: i + 1, id: r.id, path: r.path, score: Number(r.score.toFixed(6)) })) });
+    printResult({
+      query: values.query,
+      k,
+      approximate: session.searcher.approximate,
+      results: results.map((r, i) => ({ rank: i + 1, id: r.id, path: r.path, score: Number(r.score.toFixed(6)) })),
+    });
   } finally {
     session.dispose();
   }
@@ -49,11 +63,17 @@ export async function duplicatesCommand(argv: string[]): Promise<number> {
   }
   if (!values.index) throw new UsageError("duplicates needs --index INDEX (made by simclr index)");
   const threshold = values.threshold === undefined ? 0.95 : Number(values.threshold);
-  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new UsageError(`--threshold must be a cosine between -1 and 1, got '${values.threshold}'`);
+  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1)
+    throw new UsageError(`--threshold must be a cosine between -1 and 1, got '${values.threshold}'`);
   const session = SearchSession.open(values.index);
   try {
     const groups = session.duplicates(threshold);
-    printResult({ threshold, groups: groups.length, images: groups.reduce((n, g) => n + g.images.length, 0), duplicates: groups.map((g) => ({ score: Number(g.score.toFixed(6)), images: g.images })) });
+    printResult({
+      threshold,
+      groups: groups.length,
+      images: groups.reduce((n, g) => n + g.images.length, 0),
+      duplicates: groups.map((g) => ({ score: Number(g.score.toFixed(6)), images: g.images })),
+    });
   } finally {
     session.dispose();
   }

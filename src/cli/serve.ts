@@ -11,7 +11,10 @@ default; open the printed URL. API: POST /api/search (multipart field 'image', ?
 GET /api/map, GET /api/image/ID, GET /api/health. Ctrl-C stops it.`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { index: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "max-upload-mb": { type: "string" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { index: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "max-upload-mb": { type: "string" }, help: { type: "boolean" } },
+  });
   if (values.help) {
     process.stdout.write(`${SERVE_HELP}\n`);
     return 0;
@@ -22,7 +25,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const mb = values["max-upload-mb"] === undefined ? 10 : Number(values["max-upload-mb"]);
   if (!(mb > 0 && mb <= 1024)) throw new UsageError(`--max-upload-mb must be in (0, 1024], got '${values["max-upload-mb"]}'`);
   const host = values.host ?? "127.0.0.1";
-  if (!["127.0.0.1", "localhost", "::1"].includes(host)) process.stderr.write(`simclr serve: listening on ${host}, not loopback: anyone who can reach it can search the collection and read its images\n`);
+  if (!["127.0.0.1", "localhost", "::1"].includes(host))
+    process.stderr.write(`simclr serve: listening on ${host}, not loopback: anyone who can reach it can search the collection and read its images\n`);
   const server = await serve(values.index, { host, port }, { maxUploadBytes: Math.round(mb * 2 ** 20) });
   process.stdout.write(`${JSON.stringify({ url: server.url, images: server.session.size, approximate: server.session.searcher.approximate })}\n`);
   process.stderr.write(`simclr serve: ${server.url} (Ctrl-C stops)\n`);

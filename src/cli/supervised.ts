@@ -14,7 +14,17 @@ top-1/top-5 and appends it to DIR/results.jsonl; the weights go to DIR/supervise
 const FLAGS = { epochs: "supervised.epochs", lr: "supervised.lr", batch: "supervised.batchSize" } as const;
 
 export async function supervisedCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...CONFIG_OPTIONS, out: { type: "string" }, epochs: { type: "string" }, lr: { type: "string" }, batch: { type: "string" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...CONFIG_OPTIONS,
+      out: { type: "string" },
+      epochs: { type: "string" },
+      lr: { type: "string" },
+      batch: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${SUPERVISED_HELP}\n`);
     return 0;

@@ -35,7 +35,8 @@ export function checkValue(key: ConfigKey, value: unknown, source: string): unkn
       return value;
     case "integer":
     case "number": {
-      if (typeof value !== "number" || !Number.isFinite(value)) return fail(`must be ${field.type === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(value)}`);
+      if (typeof value !== "number" || !Number.isFinite(value))
+        return fail(`must be ${field.type === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(value)}`);
       if (field.type === "integer" && !Number.isInteger(value)) fail(`must be an integer, got ${value}`);
       if (field.min !== undefined && value < field.min) fail(`must be >= ${field.min}, got ${value}`);
       if (field.max !== undefined && value > field.max) fail(`must be <= ${field.max}, got ${value}`);
@@ -52,7 +53,9 @@ function flatten(doc: unknown, source: string): Map<ConfigKey, unknown> {
   if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`${source}: the top level must be a mapping of sections (data, model, ...)`);
   for (const [section, body] of Object.entries(doc as Record<string, unknown>)) {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
-      throw new ConfigError(`${source}: '${section}' must be a mapping of settings${sections().includes(section) ? "" : ` (known sections: ${sections().join(", ")})`}`);
+      throw new ConfigError(
+        `${source}: '${section}' must be a mapping of settings${sections().includes(section) ? "" : ` (known sections: ${sections().join(", ")})`}`,
+      );
     }
     for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
       const key = `${section}.${name}`;
@@ -71,7 +74,9 @@ function sections(): readonly string[] {
 function suggest(key: string): string {
   const section = key.split(".")[0];
   const known = Object.keys(SCHEMA).filter((k) => k.startsWith(`${section}.`));
-  return known.length > 0 ? ` (known in ${section}: ${known.map((k) => k.slice(`${section}.`.length)).join(", ")})` : ` (known sections: ${sections().join(", ")})`;
+  return known.length > 0
+    ? ` (known in ${section}: ${known.map((k) => k.slice(`${section}.`.length)).join(", ")})`
+    : ` (known sections: ${sections().join(", ")})`;
 }
 
 /** Parses one `key=value` override; the value is read as a YAML scalar (0.5, true, null, text). */
@@ -131,9 +136,11 @@ export interface LoadConfigOptions {
 
 /** Defaults, then `base`, then the file, then `set`, then `values`; every value is checked. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  if (options === null || typeof options !== "object") throw new ConfigError(`loadConfig(options) must be an object, got ${options === null ? "null" : typeof options}`);
+  if (options === null || typeof options !== "object")
+    throw new ConfigError(`loadConfig(options) must be an object, got ${options === null ? "null" : typeof options}`);
   for (const list of ["set", "values", "sections"] as const) {
-    if (options[list] !== undefined && !Array.isArray(options[list])) throw new ConfigError(`loadConfig(options.${list}) must be an array, got ${typeof options[list]}`);
+    if (options[list] !== undefined && !Array.isArray(options[list]))
+      throw new ConfigError(`loadConfig(options.${list}) must be an array, got ${typeof options[list]}`);
   }
   if (options.set?.some((s) => typeof s !== "string")) throw new ConfigError("loadConfig(options.set) must hold key=value strings");
   const values = new Map<ConfigKey, unknown>();
@@ -193,7 +200,9 @@ export function configFromYaml(text: string, source: string): Config {
  */
 export function checkConfig(config: unknown, where: string): void {
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
-    throw new ConfigError(`${where} must be a config object (build one with loadConfig()), got ${config === null ? "null" : Array.isArray(config) ? "an array" : typeof config}`);
+    throw new ConfigError(
+      `${where} must be a config object (build one with loadConfig()), got ${config === null ? "null" : Array.isArray(config) ? "an array" : typeof config}`,
+    );
   }
   for (const key of Object.keys(SCHEMA) as ConfigKey[]) {
     const [section, name] = key.split(".") as [string, string];

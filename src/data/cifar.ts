@@ -19,23 +19,11 @@ import type { LabeledImages } from "./fashion-mnist.js";
 import { ArgumentError, DataError } from "../errors.js";
 
 /** CIFAR-10's classes in label order (the release's batches.meta.txt). */
-export const CIFAR10_CLASSES = [
-  "airplane",
-  "automobile",
-  "bird",
-  "cat",
-  "deer",
-  "dog",
-  "frog",
-  "horse",
-  "ship",
-  "truck",
-] as const;
+export const CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"] as const;
 
 const PIXEL_BYTES = 3 * 32 * 32;
 /** CIFAR-100's coarse labels (superclasses): checked so a wrong file is caught early. */
 const CIFAR100_COARSE_CLASSES = 20;
-
 
 export interface CifarOptions {
   /** The folder with the .bin files, or its parent holding cifar-10-batches-bin / cifar-100-binary. */

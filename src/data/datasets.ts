@@ -40,7 +40,11 @@ function requirePath(options: DatasetOptions): string {
 }
 
 /** Loads the train or test split of the configured data set. */
-export async function loadDataset(options: DatasetOptions, split: "train" | "test", onProgress?: (done: number, total: number) => void): Promise<LoadedDataset> {
+export async function loadDataset(
+  options: DatasetOptions,
+  split: "train" | "test",
+  onProgress?: (done: number, total: number) => void,
+): Promise<LoadedDataset> {
   const limit = options.limit ?? undefined;
   switch (options.name) {
     case "fashion-mnist":
@@ -57,8 +61,7 @@ export async function loadDataset(options: DatasetOptions, split: "train" | "tes
     }
     case "cifar10-jpg":
     case "image-folder": {
-      const root =
-        options.name === "cifar10-jpg" ? join(options.path ?? cifar10JpgRoot(), split) : requirePath(options);
+      const root = options.name === "cifar10-jpg" ? join(options.path ?? cifar10JpgRoot(), split) : requirePath(options);
       const channels = options.channels;
       if (channels !== 1 && channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${channels}`, "data.channels");
       const ds = await loadImageFolder({ path: root, size: options.size, channels, limit, skipBad: options.skipBad, onProgress });

@@ -13,18 +13,7 @@ import { DataError } from "../errors.js";
 
 export const FASHION_MNIST_DEFAULT_PATH = "/usr/share/datasets/fashion-mnist";
 
-export const FASHION_MNIST_CLASSES = [
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-] as const;
+export const FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"] as const;
 
 export interface LabeledImages {
   /** uint8 pixels, (N, C, H, W). */
@@ -47,10 +36,7 @@ function findFile(folder: string, base: string): string {
     const p = join(folder, name);
     if (existsSync(p)) return p;
   }
-  const hint =
-    folder === FASHION_MNIST_DEFAULT_PATH
-      ? " Install Debian's dataset-fashion-mnist package (scripts/setup.sh does) or set data.path."
-      : "";
+  const hint = folder === FASHION_MNIST_DEFAULT_PATH ? " Install Debian's dataset-fashion-mnist package (scripts/setup.sh does) or set data.path." : "";
   throw new DataError(join(folder, base), `not found (looked for ${base}.gz and ${base}).${hint}`);
 }
 
@@ -68,7 +54,8 @@ export function loadIdxDataset(options: IdxDatasetOptions = {}, classes: readonl
   if (h === 0 || w === 0) throw new DataError(imagesPath, `images of ${h}x${w} pixels (shape [${images.shape.join(", ")}]): an image needs at least one pixel`);
   if (labels.shape[0] !== n) throw new DataError(labelsPath, `${labels.shape[0]} labels for ${n} images in ${imagesPath}`);
   for (let i = 0; i < labels.data.length; i++) {
-    if ((labels.data[i] as number) >= classes.length) throw new DataError(labelsPath, `label ${labels.data[i]} at index ${i} is not a class (0..${classes.length - 1})`);
+    if ((labels.data[i] as number) >= classes.length)
+      throw new DataError(labelsPath, `label ${labels.data[i]} at index ${i} is not a class (0..${classes.length - 1})`);
   }
   const limit = options.limit === undefined ? n : Math.min(n, options.limit);
   return {

@@ -22,10 +22,12 @@ export function isGzip(bytes: Uint8Array): boolean {
  * fails the CRC check: memory never exceeds the bound.
  */
 export function gunzipBounded(bytes: Uint8Array, source: string, maxBytes: number): Uint8Array {
-  if (bytes.byteLength < 18) throw new DataError(source, `gzip data is corrupt or truncated (${bytes.byteLength} bytes is shorter than a gzip header and trailer)`);
+  if (bytes.byteLength < 18)
+    throw new DataError(source, `gzip data is corrupt or truncated (${bytes.byteLength} bytes is shorter than a gzip header and trailer)`);
   const trailer = new DataView(bytes.buffer, bytes.byteOffset + bytes.byteLength - 8, 8);
   const declared = trailer.getUint32(4, true);
-  if (declared > maxBytes) throw new DataError(source, `gzip data is corrupt or truncated, or a gzip bomb: its trailer declares ${declared} bytes, more than the ${maxBytes} allowed`);
+  if (declared > maxBytes)
+    throw new DataError(source, `gzip data is corrupt or truncated, or a gzip bomb: its trailer declares ${declared} bytes, more than the ${maxBytes} allowed`);
   let out: Uint8Array;
   try {
     out = gunzipSync(bytes, { out: new Uint8Array(declared) });

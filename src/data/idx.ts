@@ -13,7 +13,6 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
-
 /** The most bytes a gzip-compressed IDX file may expand to (a bound against gzip bombs; Fashion-MNIST's train images are 47 MB). */
 export const MAX_IDX_BYTES = 2 ** 31;
 
@@ -32,7 +31,8 @@ export function parseIdx(bytes: Uint8Array, source = "idx", maxBytes = MAX_IDX_B
   if (type !== 0x08) throw new DataError(source, `element type 0x${type.toString(16)} is not supported (only unsigned bytes, 0x08)`);
   if (ndims === 0) throw new DataError(source, "an IDX file needs at least one dimension");
   const headerBytes = 4 + 4 * ndims;
-  if (raw.byteLength < headerBytes) throw new DataError(source, `truncated header: ${ndims} dimensions need ${headerBytes} bytes, the file has ${raw.byteLength}`);
+  if (raw.byteLength < headerBytes)
+    throw new DataError(source, `truncated header: ${ndims} dimensions need ${headerBytes} bytes, the file has ${raw.byteLength}`);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const shape: number[] = [];
   for (let i = 0; i < ndims; i++) shape.push(view.getUint32(4 + 4 * i, false));

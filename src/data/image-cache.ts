@@ -170,7 +170,7 @@ export class CacheWriter {
     if (this.#failed !== null || this.#fd === null) return;
     try {
       const at = slot * this.#imageBytes;
-      for (let done = 0; done < chw.byteLength; ) done += writeSync(this.#fd, chw, done, chw.byteLength - done, at + done);
+      for (let done = 0; done < chw.byteLength;) done += writeSync(this.#fd, chw, done, chw.byteLength - done, at + done);
     } catch (e) {
       this.#failed = new FileWriteError(this.#tmp, e);
     }
@@ -188,8 +188,8 @@ export class CacheWriter {
       const buffer = Buffer.alloc(bytes);
       keptSlots.forEach((slot, j) => {
         if (slot === j) return;
-        for (let got = 0; got < bytes; ) got += readSync(fd, buffer, got, bytes - got, slot * bytes + got);
-        for (let put = 0; put < bytes; ) put += writeSync(fd, buffer, put, bytes - put, j * bytes + put);
+        for (let got = 0; got < bytes;) got += readSync(fd, buffer, got, bytes - got, slot * bytes + got);
+        for (let put = 0; put < bytes;) put += writeSync(fd, buffer, put, bytes - put, j * bytes + put);
       });
       ftruncateSync(fd, keptSlots.length * bytes);
       closeSync(fd);

@@ -24,7 +24,6 @@ const DECODE_CONCURRENCY = 32;
 /** Bad files listed in one error; the rest are counted. */
 const MAX_LISTED_ERRORS = 20;
 
-
 export interface ImageFolderOptions {
   /** The root folder: class sub-folders of images, or images directly (unlabeled). */
   path: string;
@@ -219,7 +218,9 @@ export async function decodeImage(file: string | Buffer, size: number, channels:
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace("srgb");
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   if (info.width !== size || info.height !== size || info.channels !== channels || data.byteLength !== size * size * channels) {
-    throw new Error(`decoded to ${info.width}x${info.height} with ${info.channels} channels (${data.byteLength} bytes), expected ${size}x${size} with ${channels}`);
+    throw new Error(
+      `decoded to ${info.width}x${info.height} with ${info.channels} channels (${data.byteLength} bytes), expected ${size}x${size} with ${channels}`,
+    );
   }
   return data;
 }
@@ -352,8 +353,20 @@ function fromEntry(root: string, { images, labels, index }: CacheEntry, fromCach
  * again into memory.
  */
 async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: null): Promise<ImageFolder>;
-async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: CacheWriter | null): Promise<ImageFolder | null>;
-async function decodeFolder(root: string, listing: Listing, options: ImageFolderOptions, channels: 1 | 3, writer: CacheWriter | null): Promise<ImageFolder | null> {
+async function decodeFolder(
+  root: string,
+  listing: Listing,
+  options: ImageFolderOptions,
+  channels: 1 | 3,
+  writer: CacheWriter | null,
+): Promise<ImageFolder | null>;
+async function decodeFolder(
+  root: string,
+  listing: Listing,
+  options: ImageFolderOptions,
+  channels: 1 | 3,
+  writer: CacheWriter | null,
+): Promise<ImageFolder | null> {
   const { size } = options;
   const total = listing.items.length;
   const imageBytes = channels * size * size;
@@ -380,10 +393,7 @@ async function decodeFolder(root: string, listing: Listing, options: ImageFolder
     writer?.abort();
     const lines = bad.slice(0, MAX_LISTED_ERRORS).map((b) => `  ${b.file}: ${b.reason}`);
     if (bad.length > MAX_LISTED_ERRORS) lines.push(`  and ${bad.length - MAX_LISTED_ERRORS} more`);
-    throw new DataError(
-      root,
-      `${bad.length} of ${total} images could not be decoded (set data.skipBad to skip them):\n${lines.join("\n")}`,
-    );
+    throw new DataError(root, `${bad.length} of ${total} images could not be decoded (set data.skipBad to skip them):\n${lines.join("\n")}`);
   }
   const kept = listing.items.flatMap((item, i) => (failures[i] === null ? [{ ...item, slot: i }] : []));
 

@@ -170,15 +170,19 @@ export class DataLoader {
   restore(cursor: LoaderCursor): void {
     // A finished epoch is saved as the next epoch's batch 0, so batch == batchesPerEpoch never occurs.
     if (!(Number.isInteger(cursor.batch) && cursor.batch >= 0 && cursor.batch < this.batchesPerEpoch)) {
-      throw new ArgumentError(`the saved cursor is at batch ${cursor.batch}, not within this loader's ${this.batchesPerEpoch} per epoch (a different batch size or data set?)`);
+      throw new ArgumentError(
+        `the saved cursor is at batch ${cursor.batch}, not within this loader's ${this.batchesPerEpoch} per epoch (a different batch size or data set?)`,
+      );
     }
     if (cursor.batch > 0 && this.shuffle && cursor.order === null) throw new ArgumentError("the saved cursor is inside an epoch but has no permutation");
-    if (cursor.order !== null && cursor.order.size(0) !== this.size) throw new ArgumentError(`the saved permutation has ${cursor.order.size(0)} entries, the data ${this.size} images`);
+    if (cursor.order !== null && cursor.order.size(0) !== this.size)
+      throw new ArgumentError(`the saved permutation has ${cursor.order.size(0)} entries, the data ${this.size} images`);
     if (cursor.order !== null && cursor.batch > 0) {
       // a permutation of 0..size-1: every index once (a corrupt file could hold anything)
       const seen = new Uint8Array(this.size);
       for (const v of cursor.order.dataAsNumbers()) {
-        if (!Number.isInteger(v) || v < 0 || v >= this.size || seen[v] === 1) throw new ArgumentError(`the saved permutation is not a permutation of the ${this.size} images (it holds ${v})`);
+        if (!Number.isInteger(v) || v < 0 || v >= this.size || seen[v] === 1)
+          throw new ArgumentError(`the saved permutation is not a permutation of the ${this.size} images (it holds ${v})`);
         seen[v] = 1;
       }
     }

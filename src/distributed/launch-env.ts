@@ -40,6 +40,7 @@ export function launchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | nul
   const masterPort = int("MASTER_PORT", 1);
   if (masterPort > 65535) throw new ConfigError(`environment: MASTER_PORT must be at most 65535, got ${masterPort}`);
   const masterAddr = env.MASTER_ADDR;
-  if (masterAddr === undefined || masterAddr === "") throw new ConfigError(`environment: MASTER_ADDR is not set, but WORLD_SIZE=${text} says this is one process of a distributed job`);
+  if (masterAddr === undefined || masterAddr === "")
+    throw new ConfigError(`environment: MASTER_ADDR is not set, but WORLD_SIZE=${text} says this is one process of a distributed job`);
   return { rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, agentStore: env.TORCHELASTIC_USE_AGENT_STORE === "True" };
 }

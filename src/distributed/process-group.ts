@@ -80,7 +80,9 @@ export class ProcessGroup {
         : /timed out|timeout|Connection refused|ECONNREFUSED/i.test(why)
           ? ` (is rank 0 running and ${full.host}:${full.port} reachable from this machine?)`
           : "";
-      throw new DistributedError(full.rank, `rank ${full.rank} of ${full.size} could not join the process group at ${full.host}:${full.port}${hint}: ${why}`, { cause: e });
+      throw new DistributedError(full.rank, `rank ${full.rank} of ${full.size} could not join the process group at ${full.host}:${full.port}${hint}: ${why}`, {
+        cause: e,
+      });
     }
   }
 
@@ -95,19 +97,39 @@ export class ProcessGroup {
 
   /** Sums (or max/min) `tensors` over ranks, in place. */
   allReduce(tensors: Tensor[], op: "sum" | "max" | "min" = "sum"): void {
-    this.#call("all-reduce", () => native.distAllReduce(this.#id, tensors.map((t) => t.id), op, false));
+    this.#call("all-reduce", () =>
+      native.distAllReduce(
+        this.#id,
+        tensors.map((t) => t.id),
+        op,
+        false,
+      ),
+    );
   }
 
   /** Starts an in-place sum over ranks; wait() before reading the tensors. */
   allReduceAsync(tensors: Tensor[]): PendingWork {
-    const work = this.#call("all-reduce", () => native.distAllReduce(this.#id, tensors.map((t) => t.id), "sum", true));
+    const work = this.#call("all-reduce", () =>
+      native.distAllReduce(
+        this.#id,
+        tensors.map((t) => t.id),
+        "sum",
+        true,
+      ),
+    );
     if (work === undefined) throw new DistributedError(this.rank, "all-reduce: the addon returned no work handle");
     return { wait: () => this.#call("all-reduce", () => native.distWait(work)) };
   }
 
   /** Copies rank `root`'s tensors into everyone's, in place. */
   broadcast(tensors: Tensor[], root = 0): void {
-    this.#call("broadcast", () => native.distBroadcast(this.#id, tensors.map((t) => t.id), root));
+    this.#call("broadcast", () =>
+      native.distBroadcast(
+        this.#id,
+        tensors.map((t) => t.id),
+        root,
+      ),
+    );
   }
 
   /** Every rank's `x` concatenated along dim 0, (size * N, ...); no gradient. */
@@ -126,7 +148,11 @@ export class ProcessGroup {
 
   /** Batch norm in training mode over the batch of all ranks (forward and backward); updates the running statistics in place. */
   syncBatchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor, runningVar: Tensor, momentum: number, eps: number): Tensor {
-    return wrap(this.#call("sync batch norm", () => native.distSyncBatchNorm(this.#id, x.id, weight?.id ?? null, bias?.id ?? null, runningMean.id, runningVar.id, momentum, eps)));
+    return wrap(
+      this.#call("sync batch norm", () =>
+        native.distSyncBatchNorm(this.#id, x.id, weight?.id ?? null, bias?.id ?? null, runningMean.id, runningVar.id, momentum, eps),
+      ),
+    );
   }
 
   /**
@@ -134,7 +160,12 @@ export class ProcessGroup {
    * during backward, when its last gradient is ready; returns the bucket set's id.
    */
   installGradientBuckets(buckets: Tensor[][]): number {
-    return this.#call("installing gradient buckets", () => native.distBucketsInstall(this.#id, buckets.map((b) => b.map((t) => t.id))));
+    return this.#call("installing gradient buckets", () =>
+      native.distBucketsInstall(
+        this.#id,
+        buckets.map((b) => b.map((t) => t.id)),
+      ),
+    );
   }
 
   /**

@@ -66,7 +66,13 @@ export function comparisonRows(runDirs: string[]): ComparisonRows {
   }
   const found = new Set([...rows.values()].flatMap((m) => [...m.keys()]));
   // The paper's columns first, then any other protocol found (e.g. finetune-25-per-class).
-  const used = [...COLUMNS.filter(([p]) => found.has(p)), ...[...found].filter((p) => !COLUMNS.some(([q]) => q === p)).sort().map((p): [string, string] => [p, `${p} top-1`])];
+  const used = [
+    ...COLUMNS.filter(([p]) => found.has(p)),
+    ...[...found]
+      .filter((p) => !COLUMNS.some(([q]) => q === p))
+      .sort()
+      .map((p): [string, string] => [p, `${p} top-1`]),
+  ];
   return {
     columns: used.map(([, t]) => t),
     rows: [...rows].map(([name, m]) => ({ name, values: used.map(([p]) => m.get(p) ?? null) })),

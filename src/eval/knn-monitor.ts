@@ -37,7 +37,11 @@ export class KnnMonitor implements TrainCallback {
       const bank = extractFeatures(encoder, this.bank.images, { device: this.device }); // (Nb, D)
       failpoint("evaluation");
       const queries = extractFeatures(encoder, this.queries.images, { device: this.device }); // (Nq, D)
-      const { top1, top5 } = knnClassify(bank, this.bank.labels, queries, this.queries.labels, { numClasses: this.numClasses, k: this.vote.k, temperature: this.vote.temperature });
+      const { top1, top5 } = knnClassify(bank, this.bank.labels, queries, this.queries.labels, {
+        numClasses: this.numClasses,
+        k: this.vote.k,
+        temperature: this.vote.temperature,
+      });
       return { top1, top5 };
     });
   }

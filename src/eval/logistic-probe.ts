@@ -59,14 +59,23 @@ export function fitLogistic(z: Tensor, labels: Tensor, options: FitOptions): { w
       const loss = enableGrad(() => {
         const w = t.narrow(0, 0, d * c).reshape([d, c]);
         const b = t.narrow(0, d * c, c);
-        return crossEntropy(z.matmul(w).add(b), labels).add(w.square().sum().mul(options.l2 / 2));
+        return crossEntropy(z.matmul(w).add(b), labels).add(
+          w
+            .square()
+            .sum()
+            .mul(options.l2 / 2),
+        );
       });
       loss.backward();
       return { f: loss.item(), g: keep(t.grad as Tensor) };
     });
   return noGrad(() => {
     // theta = [W flattened row-major (D*C), b (C)]
-    let theta = keep(options.init ? tidy(() => cat([options.init!.weight.reshape([d * c]), options.init!.bias.reshape([c])]).to("float64")) : zeros([size], { dtype: "float64" }));
+    let theta = keep(
+      options.init
+        ? tidy(() => cat([options.init!.weight.reshape([d * c]), options.init!.bias.reshape([c])]).to("float64"))
+        : zeros([size], { dtype: "float64" }),
+    );
     let { f, g } = evaluate(theta);
     const history: { s: Tensor; y: Tensor; rho: number }[] = [];
     let iterations = 0;
@@ -136,7 +145,12 @@ export function fitLogistic(z: Tensor, labels: Tensor, options: FitOptions): { w
       h.y.dispose();
     }
     g.dispose();
-    const weight = keep(theta.narrow(0, 0, d * c).reshape([d, c]).clone());
+    const weight = keep(
+      theta
+        .narrow(0, 0, d * c)
+        .reshape([d, c])
+        .clone(),
+    );
     const bias = keep(theta.narrow(0, d * c, c).clone());
     theta.dispose();
     return { weight, bias, loss: f, iterations };

@@ -40,7 +40,11 @@ export function balancedSubset(labels: Tensor, classes: number, spec: string, se
   withSeed(seed, () => {
     for (let c = 0; c < classes; c++) {
       const members = values.flatMap((v, i) => (v === c ? [i] : []));
-      if (members.length < perClass) throw new ConfigError(`${key}: class ${c} has ${members.length} images, fewer than the ${perClass} per class that the label subset ${spec} asks for`, key);
+      if (members.length < perClass)
+        throw new ConfigError(
+          `${key}: class ${c} has ${members.length} images, fewer than the ${perClass} per class that the label subset ${spec} asks for`,
+          key,
+        );
       const order = tidy(() => Array.from(randperm(members.length).dataAsNumbers()));
       for (const k of order.slice(0, perClass)) {
         const index = members[k];
@@ -64,7 +68,8 @@ export function readSubset(path: string, trainSize: number): LabelSubset {
     throw new DataError(path, `cannot read the subset (${(e as Error).message})`);
   }
   if (subset === null || typeof subset !== "object") throw new DataError(path, "is not a subset: expected an object with spec, seed and indices");
-  if (typeof subset.spec !== "string" || !Number.isInteger(subset.seed)) throw new DataError(path, "is not a subset written by finetune: spec (a string) or seed (an integer) is missing");
+  if (typeof subset.spec !== "string" || !Number.isInteger(subset.seed))
+    throw new DataError(path, "is not a subset written by finetune: spec (a string) or seed (an integer) is missing");
   if (!Array.isArray(subset.indices) || !subset.indices.every((i) => Number.isInteger(i) && i >= 0 && i < trainSize)) {
     throw new DataError(path, `indices must be integers in [0, ${trainSize}) for this training split`);
   }

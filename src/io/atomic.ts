@@ -18,7 +18,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   }
   try {
     const data = typeof bytes === "string" ? Buffer.from(bytes, "utf-8") : bytes;
-    for (let written = 0; written < data.byteLength; ) written += writeSync(fd, data, written);
+    for (let written = 0; written < data.byteLength;) written += writeSync(fd, data, written);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, path);

@@ -149,10 +149,27 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
       step_ms: Number(stepMs.toFixed(1)),
       peak_rss_mib: peakRssMib,
       baseline_rss_mib: baselineRssMib,
-      cpu_allocator: alloc === null ? null : { peak_live_mib: mib(alloc.peakLiveBytes), peak_reserved_mib: mib(alloc.peakReservedBytes), segments_mapped_in_timed_steps: alloc.segmentsMapped - mappedBefore },
+      cpu_allocator:
+        alloc === null
+          ? null
+          : {
+              peak_live_mib: mib(alloc.peakLiveBytes),
+              peak_reserved_mib: mib(alloc.peakReservedBytes),
+              segments_mapped_in_timed_steps: alloc.segmentsMapped - mappedBefore,
+            },
       ...(parallel !== null ? { allreduce_ms: Number(median(allreduceTimes.slice(-options.steps)).toFixed(2)) } : {}),
       ...(profile !== undefined ? { profile } : {}),
-      config: { data: config.data.name, arch: config.model.arch, width: config.model.width, batch: b, processes: world, image: [channels, side, side], precision: config.train.precision, threads: getNumThreads(), device },
+      config: {
+        data: config.data.name,
+        arch: config.model.arch,
+        width: config.model.width,
+        batch: b,
+        processes: world,
+        image: [channels, side, side],
+        precision: config.train.precision,
+        threads: getNumThreads(),
+        device,
+      },
     };
   } finally {
     images.dispose();

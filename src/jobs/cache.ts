@@ -8,7 +8,6 @@ import { defaultCacheDir } from "../data/image-folder.js";
 
 export type { CacheEntryInfo };
 
-
 export interface CacheListing {
   dir: string;
   entries: CacheEntryInfo[];
@@ -23,7 +22,12 @@ export function cacheList(dir?: string): CacheListing {
 }
 
 /** Removes entries (all, those unused for `olderThanDays`, or those of one image folder); entries being built are kept. */
-export function cacheClear(options: { dir?: string; olderThanDays?: number; folder?: string }): { dir: string; removed: CacheEntryInfo[]; busy: CacheEntryInfo[]; bytes: number } {
+export function cacheClear(options: { dir?: string; olderThanDays?: number; folder?: string }): {
+  dir: string;
+  removed: CacheEntryInfo[];
+  busy: CacheEntryInfo[];
+  bytes: number;
+} {
   const dir = options.dir === undefined ? defaultCacheDir() : resolve(options.dir);
   const { removed, busy } = removeCacheEntries(dir, {
     ...(options.olderThanDays !== undefined ? { olderThanDays: options.olderThanDays } : {}),

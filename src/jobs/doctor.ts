@@ -41,7 +41,9 @@ export interface DoctorReport {
 
 function cpuFlags(): Set<string> {
   try {
-    const line = readFileSync("/proc/cpuinfo", "utf-8").split("\n").find((l) => l.startsWith("flags"));
+    const line = readFileSync("/proc/cpuinfo", "utf-8")
+      .split("\n")
+      .find((l) => l.startsWith("flags"));
     return new Set((line?.split(":")[1] ?? "").trim().split(/\s+/));
   } catch {
     return new Set();
@@ -86,7 +88,12 @@ export async function doctor(): Promise<DoctorReport> {
   const addonPath = process.env.SIMCLR_ADDON || join(PACKAGE_ROOT, "build", "Release", "simclr_native.node");
   const flags = cpuFlags();
   const report: DoctorReport = {
-    node: { version: process.versions.node, abi: process.versions.modules, napi: process.versions.napi ?? "?", platform: `${process.platform}-${process.arch}` },
+    node: {
+      version: process.versions.node,
+      abi: process.versions.modules,
+      napi: process.versions.napi ?? "?",
+      platform: `${process.platform}-${process.arch}`,
+    },
     addon: { path: addonPath, built: existsSync(addonPath), builtFor: readBuiltFor(), loadError: null },
     selected: null,
     libtorch: null,
@@ -106,8 +113,15 @@ export async function doctor(): Promise<DoctorReport> {
     report.selected = findEngine();
   }
   if (!report.addon.built) {
-    report.missing.push({ what: "the native addon is not built", fix: "bash scripts/setup.sh   (in a clone; in a project that depends on simclr: npm rebuild simclr)" });
-    if (report.selected?.kind === "none") report.missing.push({ what: `no libtorch (${report.selected.origin})`, fix: "sudo apt-get install --no-install-recommends libtorch-dev libgloo-dev libopenblas0-openmp   (or SIMCLR_ENGINE=pip bash scripts/setup.sh for pip's torch 2.13)" });
+    report.missing.push({
+      what: "the native addon is not built",
+      fix: "bash scripts/setup.sh   (in a clone; in a project that depends on simclr: npm rebuild simclr)",
+    });
+    if (report.selected?.kind === "none")
+      report.missing.push({
+        what: `no libtorch (${report.selected.origin})`,
+        fix: "sudo apt-get install --no-install-recommends libtorch-dev libgloo-dev libopenblas0-openmp   (or SIMCLR_ENGINE=pip bash scripts/setup.sh for pip's torch 2.13)",
+      });
     return report;
   }
   let native: typeof import("../native.js").native;
@@ -139,10 +153,16 @@ export async function doctor(): Promise<DoctorReport> {
     cpuCapability: configField(v.config, /CPU capability usage: (\S+)/),
   };
   if (!report.libtorch.gloo) {
-    report.missing.push({ what: "Gloo (multi-process training on the CPU): the addon was built without Gloo's headers", fix: "sudo apt-get install --no-install-recommends libgloo-dev && bash scripts/setup.sh" });
+    report.missing.push({
+      what: "Gloo (multi-process training on the CPU): the addon was built without Gloo's headers",
+      fix: "sudo apt-get install --no-install-recommends libgloo-dev && bash scripts/setup.sh",
+    });
   }
   if (report.libtorch.blas?.startsWith("generic") && !/openblas/i.test(report.libtorch.blas) && dpkgInstalled("libopenblas0-openmp") === false) {
-    report.missing.push({ what: "a fast BLAS (Debian's default libblas.so.3 is the reference one)", fix: "sudo apt-get install --no-install-recommends libopenblas0-openmp" });
+    report.missing.push({
+      what: "a fast BLAS (Debian's default libblas.so.3 is the reference one)",
+      fix: "sudo apt-get install --no-install-recommends libopenblas0-openmp",
+    });
   }
   if (!report.libtorch.cuda.build) {
     report.missing.push({
@@ -150,7 +170,10 @@ export async function doctor(): Promise<DoctorReport> {
       fix: "python3 -m venv .venv-cuda && .venv-cuda/bin/pip install torch==2.14.1 && LIBTORCH=$PWD/.venv-cuda/lib/python3.11/site-packages/torch bash scripts/setup.sh",
     });
   } else if (!report.libtorch.cuda.nccl) {
-    report.missing.push({ what: "NCCL (multi-GPU training): this CUDA build of the addon was made without ProcessGroupNCCL", fix: "bash scripts/setup.sh   (with nccl.h findable: pip's nvidia-nccl package ships it)" });
+    report.missing.push({
+      what: "NCCL (multi-GPU training): this CUDA build of the addon was made without ProcessGroupNCCL",
+      fix: "bash scripts/setup.sh   (with nccl.h findable: pip's nvidia-nccl package ships it)",
+    });
   }
   return report;
 }
@@ -163,12 +186,17 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`node            ${r.node.version} (${r.node.platform}, module ABI ${r.node.abi}, Node-API ${r.node.napi})`);
   lines.push(`addon           ${r.addon.built ? r.addon.path : "not built"}`);
   if (r.addon.builtFor) lines.push(`built against   ${r.addon.builtFor.origin} [${r.addon.builtFor.kind}]`);
-  if (r.selected) lines.push(`engine now      ${r.selected.origin} [${r.selected.kind}]${r.addon.builtFor && r.selected.prefix !== r.addon.builtFor.prefix ? "  (differs: setup rebuilds)" : ""}`);
+  if (r.selected)
+    lines.push(
+      `engine now      ${r.selected.origin} [${r.selected.kind}]${r.addon.builtFor && r.selected.prefix !== r.addon.builtFor.prefix ? "  (differs: setup rebuilds)" : ""}`,
+    );
   if (r.addon.loadError) lines.push(`load error      ${r.addon.loadError}`);
   const t = r.libtorch;
   if (t) {
     lines.push(`libtorch        ${t.version} at ${t.library ?? "?"}`);
-    lines.push(`cuda            ${t.cuda.build ? `CUDA ${t.cuda.version}, cuDNN ${t.cuda.cudnn ?? "?"}, NCCL ${yes(t.cuda.nccl)}, ${t.cuda.devices} GPU(s) visible` : "no (CPU build)"}`);
+    lines.push(
+      `cuda            ${t.cuda.build ? `CUDA ${t.cuda.version}, cuDNN ${t.cuda.cudnn ?? "?"}, NCCL ${yes(t.cuda.nccl)}, ${t.cuda.devices} GPU(s) visible` : "no (CPU build)"}`,
+    );
     lines.push(`gloo            ${yes(t.gloo)}`);
     lines.push(`threads         ${t.threads} intra-op (${t.openmp ?? "no OpenMP"})`);
     lines.push(`blas            ${t.blas ?? "?"}`);
@@ -176,7 +204,9 @@ export function formatDoctor(r: DoctorReport): string {
     lines.push(`cpu capability  ${t.cpuCapability ?? "?"} (libtorch's kernels)`);
   }
   const c = r.cpu;
-  lines.push(`cpu             ${c.model}, ${c.cores} cores: AVX2 ${yes(c.avx2)}, AVX-512 ${yes(c.avx512)}, avx512_bf16 ${yes(c.avx512_bf16)}, AMX ${yes(c.amx)}`);
+  lines.push(
+    `cpu             ${c.model}, ${c.cores} cores: AVX2 ${yes(c.avx2)}, AVX-512 ${yes(c.avx512)}, avx512_bf16 ${yes(c.avx512_bf16)}, AMX ${yes(c.amx)}`,
+  );
   if (r.missing.length === 0) lines.push("\nnothing missing");
   else {
     lines.push("\nmissing:");

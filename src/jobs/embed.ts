@@ -53,14 +53,27 @@ async function embedIn(owned: Owned[], runDir: string, config: Config, options: 
   const folder = options.images;
   // An image folder is resized to what the run's encoder was trained on.
   const [channels, side] = dataShape(config);
-  const data = folder !== undefined
-    ? await loadImageFolder({ path: folder, size: side, channels: channels === 1 ? 1 : 3, skipBad: true, onProgress: (done, total) => done % 500 === 0 && progress.message(`decoding images: ${done}/${total}`) })
-    : { ...(await loadDataset(config.data, options.split ?? "train")), files: [] as string[], skipped: [] as { file: string; reason: string }[] };
+  const data =
+    folder !== undefined
+      ? await loadImageFolder({
+          path: folder,
+          size: side,
+          channels: channels === 1 ? 1 : 3,
+          skipBad: true,
+          onProgress: (done, total) => done % 500 === 0 && progress.message(`decoding images: ${done}/${total}`),
+        })
+      : { ...(await loadDataset(config.data, options.split ?? "train")), files: [] as string[], skipped: [] as { file: string; reason: string }[] };
   owned.push(data.images, data.labels);
   const n = data.images.size(0);
   if (n === 0) throw new DataError(folder ?? config.data.name, `has no readable images${data.skipped.length > 0 ? ` (${data.skipped.length} skipped)` : ""}`);
   for (const s of data.skipped) progress.message(`skipped ${s.file}: ${s.reason}`);
-  const source = loadEncoder({ config, inChannels: data.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
+  const source = loadEncoder({
+    config,
+    inChannels: data.images.size(1),
+    runDir,
+    ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}),
+    allowNonFinite: options.allowNonFinite ?? false,
+  });
   owned.push(source.model);
   const device = config.train.device;
   source.model.to(device).eval();

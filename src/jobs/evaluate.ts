@@ -56,12 +56,16 @@ export async function evaluate(runDir: string, config: Config, options: Evaluate
 async function evaluateIn(owned: Owned[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions): Promise<EvaluationResult> {
   const progress = options.progress ?? new ProgressReporter();
   const paper = protocol === "linear" && config.eval.protocol === "paper";
-  if (paper && options.rawPixels) throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
+  if (paper && options.rawPixels)
+    throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
   manualSeed(config.train.seed);
   const { train: full, test, split } = await labelledSplits(config);
   owned.push(full.images, full.labels, test.images, test.labels);
   if (!full.labeled || !test.labeled) {
-    throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`);
+    throw new DataError(
+      config.data.path ?? config.data.name,
+      `${config.data.name} has no labels: evaluation needs labelled train and test splits (one sub-folder per class)`,
+    );
   }
   // The low-label view (the paper's Table 7 regime): a class-balanced, seeded subset of the labels.
   const spec = config.eval.labels;
@@ -78,7 +82,16 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
   const numClasses = train.classes.length;
   const device = config.train.device;
   const started = performance.now();
-  const source = options.rawPixels ? null : loadEncoder({ config, inChannels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), randomInit: options.randomInit ?? false, allowNonFinite: options.allowNonFinite ?? false });
+  const source = options.rawPixels
+    ? null
+    : loadEncoder({
+        config,
+        inChannels,
+        runDir,
+        ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}),
+        randomInit: options.randomInit ?? false,
+        allowNonFinite: options.allowNonFinite ?? false,
+      });
   source?.encoder.to(device);
   if (source !== null) owned.push(source.model);
   const sizes = { train_size: train.images.size(0), test_size: test.images.size(0), ...(spec === null ? {} : { labels: spec, label_seed: config.eval.seed }) };
@@ -113,9 +126,16 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
       const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
         progress.message(
           `linear probe [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
-            (heldOutTop1 === undefined ? `refit on the whole train split, ${iterations} iterations` : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
+            (heldOutTop1 === undefined
+              ? `refit on the whole train split, ${iterations} iterations`
+              : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
         );
-      const r = logisticProbe(trainFeatures, train.labels, testFeatures, test.labels, { numClasses, onFit, holdOut: config.eval.holdOut, maxIterations: config.eval.maxIterations });
+      const r = logisticProbe(trainFeatures, train.labels, testFeatures, test.labels, {
+        numClasses,
+        onFit,
+        holdOut: config.eval.holdOut,
+        maxIterations: config.eval.maxIterations,
+      });
       owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
       record = { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
     }

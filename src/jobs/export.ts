@@ -44,17 +44,17 @@ function packageVersion(): string {
 function metadataOf(config: Config, source: EncoderSource, part: ExportPart): Record<string, string> {
   const [channels, side] = dataShape(config);
   const metadata: Record<string, string> = {
-      format: "pt",
-      "simclr.version": packageVersion(),
-      "simclr.part": part,
-      "simclr.arch": config.model.arch,
-      "simclr.width": String(config.model.width),
-      "simclr.cifar_stem": String(config.model.cifarStem),
-      "simclr.in_channels": String(channels),
-      "simclr.input_size": String(config.augment.size ?? side),
-      "simclr.input": "float32 (N, C, H, W) in [0, 1] (pixels / 255), no mean/std normalisation",
-      "simclr.feature_dim": String(source.encoder.featureDim),
-      "simclr.checkpoint": source.origin,
+    format: "pt",
+    "simclr.version": packageVersion(),
+    "simclr.part": part,
+    "simclr.arch": config.model.arch,
+    "simclr.width": String(config.model.width),
+    "simclr.cifar_stem": String(config.model.cifarStem),
+    "simclr.in_channels": String(channels),
+    "simclr.input_size": String(config.augment.size ?? side),
+    "simclr.input": "float32 (N, C, H, W) in [0, 1] (pixels / 255), no mean/std normalisation",
+    "simclr.feature_dim": String(source.encoder.featureDim),
+    "simclr.checkpoint": source.origin,
   };
   if (part === "encoder+head") {
     metadata["simclr.head_layers"] = String(config.head.layers);
@@ -65,7 +65,13 @@ function metadataOf(config: Config, source: EncoderSource, part: ExportPart): Re
 
 function loadFor(runDir: string, config: Config, options: ExportOptions): EncoderSource {
   const [channels] = dataShape(config);
-  return loadEncoder({ config, inChannels: channels, runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
+  return loadEncoder({
+    config,
+    inChannels: channels,
+    runDir,
+    ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}),
+    allowNonFinite: options.allowNonFinite ?? false,
+  });
 }
 
 /** Writes the run's encoder (and head) to `options.out`; returns what was written. */
@@ -113,12 +119,21 @@ async function checkImages(owned: Owned[], config: Config, n: number): Promise<{
  * Writes the run's encoder (and head) as an ONNX model (opset 17, BN folded, dynamic batch),
  * then runs it in onnxruntime-node on test images against libtorch when that is installed.
  */
-export async function exportOnnx(runDir: string, config: Config, options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number }): Promise<OnnxExportResult> {
+export async function exportOnnx(
+  runDir: string,
+  config: Config,
+  options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number },
+): Promise<OnnxExportResult> {
   checkConfig(config, "exportOnnx(config)");
   return disposingAfter((owned) => exportOnnxIn(owned, runDir, config, options));
 }
 
-async function exportOnnxIn(owned: Owned[], runDir: string, config: Config, options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number }): Promise<OnnxExportResult> {
+async function exportOnnxIn(
+  owned: Owned[],
+  runDir: string,
+  config: Config,
+  options: ExportOptions & { foldBatchNorm?: boolean; checkImages?: number },
+): Promise<OnnxExportResult> {
   const part = options.part ?? "encoder";
   const source = loadFor(runDir, config, options);
   owned.push(source.model);
@@ -130,7 +145,11 @@ async function exportOnnxIn(owned: Owned[], runDir: string, config: Config, opti
     foldBatchNorm: options.foldBatchNorm ?? true,
     ...(part === "encoder+head" ? { head: source.model.head } : {}),
   });
-  const bytes = encodeOnnx(graph, { producerVersion: packageVersion(), metadata, docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}` });
+  const bytes = encodeOnnx(graph, {
+    producerVersion: packageVersion(),
+    metadata,
+    docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}`,
+  });
   writeFileAtomic(options.out, bytes);
   const n = options.checkImages ?? 8;
   let check: OnnxCheck | null = null;

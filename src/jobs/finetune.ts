@@ -44,7 +44,8 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   const f = config.finetune;
   const { train, test, split } = await labelledSplits(config);
   owned.push(train.images, train.labels, test.images, test.labels);
-  if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: fine-tuning needs labelled train and test splits`);
+  if (!train.labeled || !test.labeled)
+    throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: fine-tuning needs labelled train and test splits`);
   const classes = train.classes.length;
   const n = train.images.size(0);
   const subset = options.subsetFile !== undefined ? readSubset(options.subsetFile, n) : balancedSubset(train.labels, classes, f.labels, f.seed);
@@ -69,15 +70,19 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   const training = finetuneTraining(config, subset.indices.length, subset.indices.length / n);
   const tensorboard = new TensorBoardLogger(join(runFiles(runDir).tensorboard, `finetune-${subset.spec.replace("%", "pct")}-seed${subset.seed}`));
   const started = performance.now();
-  await trainClassifier(classifier, { images, labels }, {
-    ...training,
-    augment: cropFlipAugment(),
-    device,
-    onEpoch: (e, loss, stats) => {
-      progress.message(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
-      tensorboard.scalars(e + 1, { "finetune/loss": loss, "finetune/lr": stats.lr, "finetune/images_per_second": stats.imagesPerSecond });
+  await trainClassifier(
+    classifier,
+    { images, labels },
+    {
+      ...training,
+      augment: cropFlipAugment(),
+      device,
+      onEpoch: (e, loss, stats) => {
+        progress.message(`fine-tune epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`);
+        tensorboard.scalars(e + 1, { "finetune/loss": loss, "finetune/lr": stats.lr, "finetune/images_per_second": stats.imagesPerSecond });
+      },
     },
-  });
+  );
   const { top1, top5 } = evaluateClassifier(classifier, test, device);
   tensorboard.scalars(training.epochs, { "finetune/test_top1": top1, "finetune/test_top5": top5 });
   return recordResult(runDir, {

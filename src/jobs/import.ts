@@ -44,7 +44,11 @@ export function importWeights(outDir: string, config: Config, options: { file: s
       model.encoder.loadStateDict(encoderState);
     } catch (e) {
       if (e instanceof StateDictError) {
-        throw new CheckpointError(weightsFile, `${weightsFile} does not fit ${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${inChannels} input channel(s)): ${e.message}`, { cause: e });
+        throw new CheckpointError(
+          weightsFile,
+          `${weightsFile} does not fit ${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${inChannels} input channel(s)): ${e.message}`,
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -53,7 +57,15 @@ export function importWeights(outDir: string, config: Config, options: { file: s
     const groups = new Map<string, Map<string, Tensor>>([["model", model.stateDict()]]);
     const checkpoint = saveCheckpoint(
       outDir,
-      { epoch: config.train.epochs, stepInEpoch: 0, globalStep: 0, rngState: rngStateToBase64(), optimizer: { name: config.optim.name, steps: 0 }, config: Object.fromEntries(flattenConfig(config)), createdAt: new Date().toISOString() },
+      {
+        epoch: config.train.epochs,
+        stepInEpoch: 0,
+        globalStep: 0,
+        rngState: rngStateToBase64(),
+        optimizer: { name: config.optim.name, steps: 0 },
+        config: Object.fromEntries(flattenConfig(config)),
+        createdAt: new Date().toISOString(),
+      },
       groups,
     );
     return { runDir: outDir, checkpoint, dropped };

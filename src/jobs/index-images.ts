@@ -131,5 +131,14 @@ async function indexImagesIn(owned: Owned[], runDir: string, config: Config, opt
   writeIndex(options.out, { root, files: kept, embeddings, model: identity, updatedAt: new Date().toISOString() });
   const embedSeconds = (performance.now() - embedStart) / 1000;
   const embedded = todo.length - (skipped.length - outside.length);
-  return { out: options.out, files: kept.length, embedded, reused, removed, skipped, seconds: (performance.now() - started) / 1000, imagesPerSecond: embedded > 0 ? embedded / embedSeconds : 0 };
+  return {
+    out: options.out,
+    files: kept.length,
+    embedded,
+    reused,
+    removed,
+    skipped,
+    seconds: (performance.now() - started) / 1000,
+    imagesPerSecond: embedded > 0 ? embedded / embedSeconds : 0,
+  };
 }

@@ -60,5 +60,9 @@ async function heldOutIn(owned: Owned[], train: LoadedDataset, config: Config): 
     owned.push(t);
     return { ...train, images: train.images.indexSelect(0, t), labels: train.labels.indexSelect(0, t) };
   };
-  return { train: pick(trainIdx), test: pick(testIdx), split: `held out: ${testIdx.length} of ${labels.length} images (${HELD_OUT_FRACTION * 100}% per class, seed ${seed}) of ${train.description}, which has no test split` };
+  return {
+    train: pick(trainIdx),
+    test: pick(testIdx),
+    split: `held out: ${testIdx.length} of ${labels.length} images (${HELD_OUT_FRACTION * 100}% per class, seed ${seed}) of ${train.description}, which has no test split`,
+  };
 }

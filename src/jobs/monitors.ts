@@ -19,9 +19,17 @@ import type { ProgressReporter } from "../io/progress.js";
 import { TensorBoardLogger } from "../train/tensorboard.js";
 
 /** The monitors the config asks for, TensorBoard last; the caller disposes them. */
-export async function pretrainMonitors(config: Config, data: LoadedDataset, model: SimCLRModel, device: string, run: RunDir, progress: ProgressReporter): Promise<{ callbacks: TrainCallback[]; tensorboard: TensorBoardLogger }> {
+export async function pretrainMonitors(
+  config: Config,
+  data: LoadedDataset,
+  model: SimCLRModel,
+  device: string,
+  run: RunDir,
+  progress: ProgressReporter,
+): Promise<{ callbacks: TrainCallback[]; tensorboard: TensorBoardLogger }> {
   const callbacks: TrainCallback[] = [];
-  if (config.monitor.linearProbe && data.labeled) callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device, config.monitor.probeLr));
+  if (config.monitor.linearProbe && data.labeled)
+    callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device, config.monitor.probeLr));
   const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
   if (knn !== null) callbacks.push(knn);
   const tensorboard = new TensorBoardLogger(run.files.tensorboard);
@@ -80,5 +88,8 @@ async function knnMonitor(config: Config, data: LoadedDataset, progress: Progres
       return null;
     }
   }
-  return new KnnMonitor(bank, queries, data.classes.length, config.train.device, config.monitor.knnEvery, { k: config.monitor.knnK, temperature: config.monitor.knnTemperature });
+  return new KnnMonitor(bank, queries, data.classes.length, config.train.device, config.monitor.knnEvery, {
+    k: config.monitor.knnK,
+    temperature: config.monitor.knnTemperature,
+  });
 }

@@ -89,7 +89,10 @@ export async function resume(runDir: string, options: PretrainOptions = {}): Pro
       // A run that stopped (or was killed) before its first checkpoint: continuing it is
       // starting it again, with the config it was started with.
       if (!existsSync(run.files.config)) {
-        throw new CheckpointError(run.path, `${run.path} has no checkpoint to resume from (checkpoints/latest is missing) and no config.yaml to start it again with`);
+        throw new CheckpointError(
+          run.path,
+          `${run.path} has no checkpoint to resume from (checkpoints/latest is missing) and no config.yaml to start it again with`,
+        );
       }
       const config = run.readConfig();
       checkedThreads(config);
@@ -117,7 +120,10 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
   const launch = options.launch ?? null;
   const main = (launch?.rank ?? 0) === 0;
   if (launch !== null && config.train.batchSize % launch.worldSize !== 0) {
-    throw new ConfigError(`train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`, "train.batchSize");
+    throw new ConfigError(
+      `train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`,
+      "train.batchSize",
+    );
   }
   const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : ProgressReporter.silent());
   setWorkerThreads(config, launch);
@@ -126,7 +132,16 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
 
   const data = options.data ?? (await loadTrainingSet(config, progress));
   if (data.skipped > 0) progress.message(`skipped ${data.skipped} unreadable image(s) (data.skipBad)`);
-  const { model, optimizer, augment, loader, schedule, step, loop, dataParallel: dpSettings } = buildPretraining(config, {
+  const {
+    model,
+    optimizer,
+    augment,
+    loader,
+    schedule,
+    step,
+    loop,
+    dataParallel: dpSettings,
+  } = buildPretraining(config, {
     inChannels: data.images.size(1),
     device,
     data: { images: data.images, ...(data.labeled ? { labels: data.labels } : {}) },
@@ -162,7 +177,9 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
         disposeCheckpoint(checkpoint);
       }
       if (main) truncateJsonLines(run.files.metrics, state.globalStep);
-      progress.message(`resuming ${run.path} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${from})${launch === null ? "" : ` on ${launch.worldSize} processes`}`);
+      progress.message(
+        `resuming ${run.path} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${from})${launch === null ? "" : ` on ${launch.worldSize} processes`}`,
+      );
     }
     if (handleSignals) {
       process.on("SIGINT", handlers.SIGINT);
@@ -175,7 +192,10 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
       if (config.model.syncBN) syncBatchNorm(model, group);
       dataParallel = new DataParallel(model, group, dpSettings.bucketBytes, dpSettings.overlap);
       dataParallel.broadcastState();
-      if (main) progress.message(`data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`);
+      if (main)
+        progress.message(
+          `data parallel: ${group.size} processes (${group.backend}), ${loader.batchSize / group.size} images each per global batch of ${loader.batchSize}`,
+        );
     }
     return await runPretrainLoop(state, {
       runDir: run.path,

@@ -73,9 +73,24 @@ async function curveCharts(metrics: Metric[]): Promise<string[]> {
     if (p.length > 0) charts.push(chartFigure(await renderSvg(lineChart({ title, xTitle, yTitle, points: p })), name));
   };
   await add("loss", "NT-Xent loss", "step", "loss", [...points(steps, "step", [["loss", "step"]]), ...points(epochs, "step", [["epoch_loss", "epoch mean"]])]);
-  await add("contrastive-accuracy", "Contrastive accuracy (positive ranked first)", "step", "accuracy", points(steps, "step", [["contrastive_acc", "accuracy"]]));
+  await add(
+    "contrastive-accuracy",
+    "Contrastive accuracy (positive ranked first)",
+    "step",
+    "accuracy",
+    points(steps, "step", [["contrastive_acc", "accuracy"]]),
+  );
   await add("lr", "Learning rate", "step", "lr", points(steps, "step", [["lr", "lr"]]));
-  await add("monitors", "Monitors at each epoch", "epoch", "top-1", points(epochs, "epoch", [["knn_top1", "kNN top-1"], ["probe_acc", "online linear probe"]]));
+  await add(
+    "monitors",
+    "Monitors at each epoch",
+    "epoch",
+    "top-1",
+    points(epochs, "epoch", [
+      ["knn_top1", "kNN top-1"],
+      ["probe_acc", "online linear probe"],
+    ]),
+  );
   await add("throughput", "Throughput", "step", "views / s", points(steps, "step", [["views_per_s", "views/s"]]));
   return charts;
 }
@@ -83,7 +98,15 @@ async function curveCharts(metrics: Metric[]): Promise<string[]> {
 function resultsTable(results: ResultLine[]): string {
   if (results.length === 0) return `<p class="note">No evaluations yet: <code>simclr eval</code> and <code>simclr finetune</code> of this run add them.</p>`;
   const extra = (r: ResultLine, key: string) => (r[key] === undefined ? "" : String(r[key]));
-  const rows = results.map((r) => [r.protocol, percent(r.top1), typeof r.top5 === "number" ? percent(r.top5) : "", extra(r, "train_size"), extra(r, "test_size"), String(r.encoder ?? ""), extra(r, "time")]);
+  const rows = results.map((r) => [
+    r.protocol,
+    percent(r.top1),
+    typeof r.top5 === "number" ? percent(r.top5) : "",
+    extra(r, "train_size"),
+    extra(r, "test_size"),
+    String(r.encoder ?? ""),
+    extra(r, "time"),
+  ]);
   return htmlTable(["protocol", "top-1", "top-5", "train images", "test images", "encoder", "time"], rows, 1);
 }
 
@@ -98,7 +121,10 @@ function nearest(queries: Tensor, bank: Tensor, k: number): { index: number[]; c
       return [values.dataAsNumbers(), indices.dataAsNumbers()];
     }),
   );
-  return Array.from({ length: queries.size(0) }, (_, r) => ({ index: Array.from(i.subarray(r * kk, (r + 1) * kk)), cosine: Array.from(v.subarray(r * kk, (r + 1) * kk)) }));
+  return Array.from({ length: queries.size(0) }, (_, r) => ({
+    index: Array.from(i.subarray(r * kk, (r + 1) * kk)),
+    cosine: Array.from(v.subarray(r * kk, (r + 1) * kk)),
+  }));
 }
 
 async function gallery(test: LoadedDataset, train: LoadedDataset, queryIdx: number[], found: { index: number[]; cosine: number[] }[]): Promise<string> {
@@ -109,12 +135,16 @@ async function gallery(test: LoadedDataset, train: LoadedDataset, queryIdx: numb
   const rows: string[] = [];
   for (let r = 0; r < queryIdx.length; r++) {
     const q = queryIdx[r] as number;
-    const cells = [`<td><img class="query" width="${side}" height="${side}" alt="query ${q}" src="${await thumbnail(test.images, q, side)}">${escapeHtml(className(test, testLabels, q))}</td>`];
+    const cells = [
+      `<td><img class="query" width="${side}" height="${side}" alt="query ${q}" src="${await thumbnail(test.images, q, side)}">${escapeHtml(className(test, testLabels, q))}</td>`,
+    ];
     const f = found[r]!;
     for (let j = 0; j < f.index.length; j++) {
       const n = f.index[j] as number;
       const same = testLabels !== null && trainLabels !== null ? (testLabels[q] === trainLabels[n] ? "same" : "other") : "";
-      cells.push(`<td><img class="${same}" width="${side}" height="${side}" alt="neighbour ${n}" src="${await thumbnail(train.images, n, side)}">${escapeHtml(className(train, trainLabels, n))}<br>${(f.cosine[j] as number).toFixed(2)}</td>`);
+      cells.push(
+        `<td><img class="${same}" width="${side}" height="${side}" alt="neighbour ${n}" src="${await thumbnail(train.images, n, side)}">${escapeHtml(className(train, trainLabels, n))}<br>${(f.cosine[j] as number).toFixed(2)}</td>`,
+      );
     }
     rows.push(`<tr>${cells.join("")}</tr>`);
   }
@@ -137,14 +167,27 @@ async function runReportIn(owned: Owned[], runDir: string, config: Config, optio
   const metrics = readJsonLines(files.metrics);
   const curves = await curveCharts(metrics);
   charts += curves.length;
-  sections.push({ id: "training", title: "Training", html: curves.length > 0 ? `<div class="charts">${curves.join("")}</div>` : `<p class="note">No training metrics in this run (imported weights, or not trained yet).</p>` });
+  sections.push({
+    id: "training",
+    title: "Training",
+    html:
+      curves.length > 0
+        ? `<div class="charts">${curves.join("")}</div>`
+        : `<p class="note">No training metrics in this run (imported weights, or not trained yet).</p>`,
+  });
 
   const results = existsSync(files.results) ? readResults(runDir) : [];
   const comparison = results.length > 0 ? comparisonRows([runDir]) : null;
   sections.push({
     id: "evaluation",
     title: "Evaluation",
-    html: (comparison === null ? "" : htmlTable(["encoder", ...comparison.columns], comparison.rows.map((r) => [r.name === runDir ? "this run" : r.name.replace(runDir, "this run"), ...r.values.map(percent)]))) + `<details><summary>every result line</summary>${resultsTable(results)}</details>`,
+    html:
+      (comparison === null
+        ? ""
+        : htmlTable(
+            ["encoder", ...comparison.columns],
+            comparison.rows.map((r) => [r.name === runDir ? "this run" : r.name.replace(runDir, "this run"), ...r.values.map(percent)]),
+          )) + `<details><summary>every result line</summary>${resultsTable(results)}</details>`,
   });
 
   // The model, and the data for the views, the gallery and the map.
@@ -154,16 +197,28 @@ async function runReportIn(owned: Owned[], runDir: string, config: Config, optio
   owned.push(train.images, train.labels);
   const test = train.hasTestSplit ? await loadDataset({ ...config.data, limit: options.mapPoints ?? 1000 }, "test") : train;
   if (test !== train) owned.push(test.images, test.labels);
-  const source = loadEncoder({ config, inChannels: train.images.size(1), runDir, ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}), allowNonFinite: options.allowNonFinite ?? false });
+  const source = loadEncoder({
+    config,
+    inChannels: train.images.size(1),
+    runDir,
+    ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}),
+    allowNonFinite: options.allowNonFinite ?? false,
+  });
   owned.push(source.model);
   const viewsPng = existsSync(files.views)
     ? readFileSync(files.views)
-    : await gridPng(withSeed(config.train.seed, () => {
-        const rows = train.images.narrow(0, 0, Math.min(8, train.images.size(0))); // (8, C, H, W)
-        owned.push(rows);
-        return viewGrid(rows, buildAugment(config), 4, Math.max(48, side));
-      }));
-  sections.push({ id: "views", title: "Augmented views", html: `<p class="note">Each row: a training image, then four views drawn with the run's augmentation (what the encoder learns to match).</p><img class="grid" alt="augmented views" src="${pngDataUri(viewsPng)}">` });
+    : await gridPng(
+        withSeed(config.train.seed, () => {
+          const rows = train.images.narrow(0, 0, Math.min(8, train.images.size(0))); // (8, C, H, W)
+          owned.push(rows);
+          return viewGrid(rows, buildAugment(config), 4, Math.max(48, side));
+        }),
+      );
+  sections.push({
+    id: "views",
+    title: "Augmented views",
+    html: `<p class="note">Each row: a training image, then four views drawn with the run's augmentation (what the encoder learns to match).</p><img class="grid" alt="augmented views" src="${pngDataUri(viewsPng)}">`,
+  });
 
   progress.message(`report: embedding ${train.images.size(0)} training and ${test.images.size(0)} test images`);
   const device = config.train.device;
@@ -180,7 +235,10 @@ async function runReportIn(owned: Owned[], runDir: string, config: Config, optio
   // Without a test split the queries are training images: skip each one's own match.
   const found = nearest(queries, trainH, NEIGHBOURS + (test === train ? 1 : 0)).map((f, r) => {
     if (test !== train) return f;
-    const keep = f.index.map((n, j) => [n, j] as const).filter(([n]) => n !== queryIdx[r]).slice(0, NEIGHBOURS);
+    const keep = f.index
+      .map((n, j) => [n, j] as const)
+      .filter(([n]) => n !== queryIdx[r])
+      .slice(0, NEIGHBOURS);
     return { index: keep.map(([n]) => n), cosine: keep.map(([, j]) => f.cosine[j] as number) };
   });
   sections.push({ id: "neighbours", title: "Nearest neighbours", html: await gallery(test, train, queryIdx, found) });
@@ -192,9 +250,15 @@ async function runReportIn(owned: Owned[], runDir: string, config: Config, optio
   const xy = umap2d(rows, config.train.seed);
   const labels = test.labeled ? test.labels.dataAsNumbers() : null;
   const pts = xy.map(([x, y], i) => ({ x, y, label: labels === null ? "unlabelled" : (test.classes[labels[i] as number] ?? String(labels[i])) }));
-  const map = await renderSvg(scatterChart(`UMAP of ${nt} ${test === train ? "training" : "test"} embeddings (h, cosine)`, pts, labels === null ? "" : "class"));
+  const map = await renderSvg(
+    scatterChart(`UMAP of ${nt} ${test === train ? "training" : "test"} embeddings (h, cosine)`, pts, labels === null ? "" : "class"),
+  );
   charts += 1;
-  sections.push({ id: "map", title: "Embedding map", html: `<p class="note">Nearby points have similar representations; colours are the classes, which the encoder never saw.</p>${chartFigure(map, "umap")}` });
+  sections.push({
+    id: "map",
+    title: "Embedding map",
+    html: `<p class="note">Nearby points have similar representations; colours are the classes, which the encoder never saw.</p>${chartFigure(map, "umap")}`,
+  });
 
   const trainedAt = existsSync(files.metrics) ? new Date(statSync(files.metrics).mtimeMs).toISOString().slice(0, 16).replace("T", " ") : "";
   const subtitle = `${config.model.arch} width ${config.model.width} on ${config.data.name}, ${config.train.epochs} epochs at batch ${config.train.batchSize}, encoder ${source.origin}${trainedAt ? `, last written ${trainedAt} UTC` : ""}`;
@@ -209,7 +273,8 @@ export async function compareReport(runDirs: string[], out: string): Promise<Rep
   const metrics = runDirs.flatMap((dir) => readJsonLines(runFiles(dir).metrics).map((r) => ({ ...r, run: name(dir) })));
   const epochs = metrics.filter((r) => num(r, "epoch_loss") !== null);
   const steps = metrics.filter((r) => num(r, "loss") !== null);
-  const byRun = (records: Metric[], x: string, key: string): SeriesPoint[] => records.flatMap((r) => (num(r, x) === null || num(r, key) === null ? [] : [{ x: num(r, x)!, y: num(r, key)!, series: String(r.run) }]));
+  const byRun = (records: Metric[], x: string, key: string): SeriesPoint[] =>
+    records.flatMap((r) => (num(r, x) === null || num(r, key) === null ? [] : [{ x: num(r, x)!, y: num(r, key)!, series: String(r.run) }]));
   const figures: string[] = [];
   for (const [chart, title, records, x, key, yTitle] of [
     ["loss", "NT-Xent loss per step", steps, "step", "loss", "loss"],
@@ -223,8 +288,22 @@ export async function compareReport(runDirs: string[], out: string): Promise<Rep
   const withResults = runDirs.filter((d) => existsSync(runFiles(d).results));
   const comparison = withResults.length > 0 ? comparisonRows(withResults) : null;
   const sections: Section[] = [
-    { id: "training", title: "Training", html: figures.length > 0 ? `<div class="charts">${figures.join("")}</div>` : `<p class="note">None of these runs has training metrics.</p>` },
-    { id: "evaluation", title: "Evaluation", html: comparison === null ? `<p class="note">None of these runs has been evaluated.</p>` : htmlTable(["encoder", ...comparison.columns], comparison.rows.map((r) => [r.name, ...r.values.map(percent)])) },
+    {
+      id: "training",
+      title: "Training",
+      html: figures.length > 0 ? `<div class="charts">${figures.join("")}</div>` : `<p class="note">None of these runs has training metrics.</p>`,
+    },
+    {
+      id: "evaluation",
+      title: "Evaluation",
+      html:
+        comparison === null
+          ? `<p class="note">None of these runs has been evaluated.</p>`
+          : htmlTable(
+              ["encoder", ...comparison.columns],
+              comparison.rows.map((r) => [r.name, ...r.values.map(percent)]),
+            ),
+    },
   ];
   const html = reportPage(`SimCLR runs compared`, runDirs.join(", "), sections);
   writeFileAtomic(out, html);

@@ -33,7 +33,10 @@ export class SearchSession {
       const { embedder, identity, dispose } = openEmbedder(index.model.run, config, index.model.checkpoint);
       if (identity.hash !== index.model.hash) {
         dispose();
-        throw new DataError(file, `was made with weights ${index.model.hash.slice(0, 12)} from ${index.model.checkpoint}, which now holds ${identity.hash.slice(0, 12)}: re-index with simclr index`);
+        throw new DataError(
+          file,
+          `was made with weights ${index.model.hash.slice(0, 12)} from ${index.model.checkpoint}, which now holds ${identity.hash.slice(0, 12)}: re-index with simclr index`,
+        );
       }
       let rootReal: string;
       try {

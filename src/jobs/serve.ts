@@ -69,7 +69,9 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
     const message = status >= 500 && !(error instanceof SimclrError) ? `internal error: ${error.message}` : error.message;
     void reply.code(status).type("application/json").send({ error: message, status });
   });
-  app.setNotFoundHandler((request, reply) => void reply.code(404).send({ error: `no such route: ${request.method} ${request.url.split("?")[0]}`, status: 404 }));
+  app.setNotFoundHandler(
+    (request, reply) => void reply.code(404).send({ error: `no such route: ${request.method} ${request.url.split("?")[0]}`, status: 404 }),
+  );
 
   const results = (hits: { id: number; path: string; score: number }[]) => hits.map((h, i) => ({ rank: i + 1, id: h.id, path: h.path, score: h.score }));
 
@@ -81,7 +83,12 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
     images: session.size,
     approximate: session.searcher.approximate,
     root: session.index.root,
-    model: { arch: session.index.model.arch, width: session.index.model.width, checkpoint: session.index.model.checkpoint, hash: session.index.model.hash.slice(0, 12) },
+    model: {
+      arch: session.index.model.arch,
+      width: session.index.model.width,
+      checkpoint: session.index.model.checkpoint,
+      hash: session.index.model.hash.slice(0, 12),
+    },
     updatedAt: session.index.updatedAt,
   }));
 
@@ -97,7 +104,7 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
       return { k, results: results(await session.search(bytes, k)) };
     }
     const body = request.body as { id?: unknown; k?: unknown } | null;
-    if (body === null || typeof body !== "object") throw new HttpError(400, "send an image (multipart/form-data, field 'image') or JSON {\"id\": N, \"k\": K}");
+    if (body === null || typeof body !== "object") throw new HttpError(400, 'send an image (multipart/form-data, field \'image\') or JSON {"id": N, "k": K}');
     const id = intParam("id", body.id, null, 0, session.size - 1);
     const k = intParam("k", body.k ?? query.k, 12, 1, maxK);
     return { k, results: results(session.neighbors(id, k)) };
@@ -114,7 +121,8 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
   app.get("/api/duplicates", async (request) => {
     const text = (request.query as Record<string, unknown>).threshold;
     const threshold = text === undefined ? 0.95 : Number(text);
-    if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new HttpError(400, `threshold must be a cosine between -1 and 1, got '${String(text)}'`);
+    if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1)
+      throw new HttpError(400, `threshold must be a cosine between -1 and 1, got '${String(text)}'`);
     if (!duplicateCache.has(threshold)) duplicateCache.set(threshold, session.duplicates(threshold));
     const groups = duplicateCache.get(threshold)!;
     return { threshold, groups: groups.slice(0, 200), total: groups.length };
@@ -129,7 +137,10 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
       const ids = Array.from({ length: count }, (_, i) => Math.floor(i * step));
       const data = session.index.embeddings.data() as Float32Array;
       const d = session.index.embeddings.size(1);
-      const xy = umap2d(ids.map((id) => Array.from(data.subarray(id * d, (id + 1) * d))), 0);
+      const xy = umap2d(
+        ids.map((id) => Array.from(data.subarray(id * d, (id + 1) * d))),
+        0,
+      );
       map = ids.map((id, i) => {
         const path = session.index.files[id]?.path ?? "";
         return { id, x: xy[i]![0], y: xy[i]![1], label: path.includes("/") ? path.slice(0, path.indexOf("/")) : "" };
@@ -150,14 +161,21 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
       if (e instanceof DataError) throw new HttpError(403, `image ${id} resolves outside the indexed folder`);
       throw new HttpError(404, `image ${id} is no longer readable: ${(e as Error).message}`);
     }
-    return reply.type(MIME[extname(file).toLowerCase()] ?? "application/octet-stream").header("cache-control", "max-age=300").send(createReadStream(file));
+    return reply
+      .type(MIME[extname(file).toLowerCase()] ?? "application/octet-stream")
+      .header("cache-control", "max-age=300")
+      .send(createReadStream(file));
   });
 
   return app;
 }
 
 /** Opens the index and listens; resolves once listening, with the URL and a close(). */
-export async function serve(indexFile: string, listen: { host?: string; port?: number }, options: ServeOptions = {}): Promise<{ url: string; session: SearchSession; close(): Promise<void> }> {
+export async function serve(
+  indexFile: string,
+  listen: { host?: string; port?: number },
+  options: ServeOptions = {},
+): Promise<{ url: string; session: SearchSession; close(): Promise<void> }> {
   const session = SearchSession.open(indexFile);
   try {
     const app = await buildServer(session, options);

@@ -38,7 +38,11 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
   manualSeed(config.train.seed);
   const { train, test, split } = await labelledSplits(config, { testLimit: null });
   owned.push(train.images, train.labels, test.images, test.labels);
-  if (!train.labeled || !test.labeled) throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: the supervised baseline needs labelled train and test splits`);
+  if (!train.labeled || !test.labeled)
+    throw new DataError(
+      config.data.path ?? config.data.name,
+      `${config.data.name} has no labels: the supervised baseline needs labelled train and test splits`,
+    );
   const device = config.train.device;
   const built = buildModel(config, train.images.size(1)); // its head is not used
   const model = new Classifier(built.encoder, train.classes.length).to(device);

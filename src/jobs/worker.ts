@@ -23,7 +23,10 @@ export function checkedThreads(config: Config): number | null {
   const threads = config.train.threads;
   const cap = MAX_THREADS_PER_CORE * availableParallelism();
   if (threads !== null && threads > cap) {
-    throw new ConfigError(`train.threads is ${threads}, more than ${MAX_THREADS_PER_CORE} per core of this machine's ${availableParallelism()} (at most ${cap})`, "train.threads");
+    throw new ConfigError(
+      `train.threads is ${threads}, more than ${MAX_THREADS_PER_CORE} per core of this machine's ${availableParallelism()} (at most ${cap})`,
+      "train.threads",
+    );
   }
   return threads;
 }
@@ -62,7 +65,10 @@ export function joinGroup(config: Config, launch: LaunchEnv, device: string): Pr
     const all = tidy(() => Array.from(group.allGather(tensor([hash], { dtype: "float64", device: group.device })).dataAsNumbers()));
     const differing = all.flatMap((h, r) => (h !== all[0] ? [r] : []));
     if (differing.length > 0) {
-      throw new DistributedError(launch.rank, `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same config file and overrides`);
+      throw new DistributedError(
+        launch.rank,
+        `rank(s) ${differing.join(", ")} resolved a different config from rank 0's: start every rank with the same config file and overrides`,
+      );
     }
   } catch (e) {
     group.destroy();

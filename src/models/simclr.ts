@@ -28,7 +28,10 @@ export class SimCLRModel extends Module {
     super();
     const { depth, width, cifarStem, inChannels, zeroInitResidual } = options;
     this.encoder = this.registerModule("encoder", resnet({ depth, width, cifarStem, inChannels, zeroInitResidual }));
-    this.head = this.registerModule("head", new ProjectionHead({ inFeatures: this.encoder.featureDim, layers: options.headLayers, outFeatures: options.outDim }));
+    this.head = this.registerModule(
+      "head",
+      new ProjectionHead({ inFeatures: this.encoder.featureDim, layers: options.headLayers, outFeatures: options.outDim }),
+    );
   }
 
   /** x: (N, C, H, W) -> h (N, featureDim) and z (N, outDim). */

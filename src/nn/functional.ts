@@ -33,15 +33,7 @@ export function conv2d(
   options: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {},
 ): Tensor {
   return wrap(
-    ops.conv2d.call(
-      x.id,
-      weight.id,
-      bias?.id ?? null,
-      pair(options.stride ?? 1),
-      pair(options.padding ?? 0),
-      pair(options.dilation ?? 1),
-      options.groups ?? 1,
-    ),
+    ops.conv2d.call(x.id, weight.id, bias?.id ?? null, pair(options.stride ?? 1), pair(options.padding ?? 0), pair(options.dilation ?? 1), options.groups ?? 1),
   );
 }
 
@@ -59,19 +51,7 @@ export function batchNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
-  return wrap(
-    ops.batchNorm.call(
-      x.id,
-      weight?.id ?? null,
-      bias?.id ?? null,
-      runningMean?.id ?? null,
-      runningVar?.id ?? null,
-      training,
-      momentum,
-      eps,
-      true,
-    ),
-  );
+  return wrap(ops.batchNorm.call(x.id, weight?.id ?? null, bias?.id ?? null, runningMean?.id ?? null, runningVar?.id ?? null, training, momentum, eps, true));
 }
 
 /** x @ weight^T + bias. x: (..., in), weight: (out, in). */
@@ -134,7 +114,11 @@ export function affineGrid(theta: Tensor, size: readonly number[], alignCorners 
 }
 
 /** Samples x (N, C, H, W) at grid (N, Ho, Wo, 2) bilinearly, clamping at the border. */
-export function gridSample(x: Tensor, grid: Tensor, options: { mode?: "bilinear" | "nearest"; padding?: "zeros" | "border" | "reflection"; alignCorners?: boolean } = {}): Tensor {
+export function gridSample(
+  x: Tensor,
+  grid: Tensor,
+  options: { mode?: "bilinear" | "nearest"; padding?: "zeros" | "border" | "reflection"; alignCorners?: boolean } = {},
+): Tensor {
   const mode = { bilinear: 0, nearest: 1 }[options.mode ?? "bilinear"];
   const padding = { zeros: 0, border: 1, reflection: 2 }[options.padding ?? "border"];
   return wrap(ops.gridSampler.call(x.id, grid.id, mode, padding, options.alignCorners ?? false));

@@ -20,11 +20,14 @@ export class Linear extends Module {
   constructor(options: LinearOptions) {
     super();
     const { inFeatures, outFeatures } = options;
-    for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
+    for (const [name, v] of [
+      ["inFeatures", inFeatures],
+      ["outFeatures", outFeatures],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new ArgumentError(`Linear: ${name} must be a positive integer, got ${v}`);
     }
     this.weight = this.registerParameter("weight", empty([outFeatures, inFeatures]));
-    this.bias = options.bias ?? true ? this.registerParameter("bias", empty([outFeatures])) : null;
+    this.bias = (options.bias ?? true) ? this.registerParameter("bias", empty([outFeatures])) : null;
     defaultLayerInit_(this.weight, this.bias);
   }
 

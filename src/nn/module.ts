@@ -144,26 +144,42 @@ export abstract class Module {
       const source = given.get(key) as unknown;
       if (source === undefined) continue;
       if (!(source instanceof Tensor)) {
-        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' is ${source === null ? "null" : Array.isArray(source) ? "an array" : typeof source}, not a tensor`, key);
+        throw new StateDictError(
+          `loadStateDict(${this.constructor.name}): '${key}' is ${source === null ? "null" : Array.isArray(source) ? "an array" : typeof source}, not a tensor`,
+          key,
+        );
       }
       // Casting between float types is allowed (as PyTorch does); floats from integers or the reverse is a corrupt or foreign file.
       if (FLOATING.has(target.dtype) !== FLOATING.has(source.dtype)) {
-        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' is ${source.dtype} in the state dict, the module holds ${target.dtype}`, key);
+        throw new StateDictError(
+          `loadStateDict(${this.constructor.name}): '${key}' is ${source.dtype} in the state dict, the module holds ${target.dtype}`,
+          key,
+        );
       }
-      if (!options.allowNonFinite && FLOATING.has(source.dtype) && noGrad(() => {
-        const finite = source.isfinite();
-        const all = finite.all();
-        const ok = all.item() === 1;
-        finite.dispose();
-        all.dispose();
-        return !ok;
-      })) {
-        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' holds NaN or infinite values (loadStateDict(state, { allowNonFinite: true }) accepts them)`, key);
+      if (
+        !options.allowNonFinite &&
+        FLOATING.has(source.dtype) &&
+        noGrad(() => {
+          const finite = source.isfinite();
+          const all = finite.all();
+          const ok = all.item() === 1;
+          finite.dispose();
+          all.dispose();
+          return !ok;
+        })
+      ) {
+        throw new StateDictError(
+          `loadStateDict(${this.constructor.name}): '${key}' holds NaN or infinite values (loadStateDict(state, { allowNonFinite: true }) accepts them)`,
+          key,
+        );
       }
       const a = target.shape;
       const b = source.shape;
       if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
-        throw new StateDictError(`loadStateDict(${this.constructor.name}): '${key}' has shape [${b.join(", ")}] in the state dict, the module expects [${a.join(", ")}]`, key);
+        throw new StateDictError(
+          `loadStateDict(${this.constructor.name}): '${key}' has shape [${b.join(", ")}] in the state dict, the module expects [${a.join(", ")}]`,
+          key,
+        );
       }
     }
     noGrad(() => {

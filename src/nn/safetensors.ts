@@ -35,7 +35,6 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
-
 interface Entry {
   name: string;
   dtype: DType;
@@ -83,8 +82,10 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; met
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (info === null || typeof info !== "object") fail(`tensor '${name}': entry is not an object`);
     const dtype = typeof info.dtype === "string" ? FILE_DTYPES[info.dtype] : undefined;
-    if (dtype === undefined) fail(`tensor '${name}': unknown or unsupported dtype ${JSON.stringify(info.dtype)} (supported: ${Object.keys(FILE_DTYPES).join(", ")})`);
-    if (!Array.isArray(info.shape) || !info.shape.every(isNonNegativeInt)) fail(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(info.shape)}`);
+    if (dtype === undefined)
+      fail(`tensor '${name}': unknown or unsupported dtype ${JSON.stringify(info.dtype)} (supported: ${Object.keys(FILE_DTYPES).join(", ")})`);
+    if (!Array.isArray(info.shape) || !info.shape.every(isNonNegativeInt))
+      fail(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(info.shape)}`);
     const offsets = info.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
       fail(`tensor '${name}': data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
@@ -144,10 +145,7 @@ export function readSafetensors(path: string): SafetensorsContents {
 }
 
 /** Serialises tensors (sorted by name) and string metadata to safetensors bytes. */
-export function serializeSafetensors(
-  record: Record<string, Tensor> | Map<string, Tensor>,
-  metadata: Record<string, string> = {},
-): Buffer {
+export function serializeSafetensors(record: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
   const items = [...(record instanceof Map ? record.entries() : Object.entries(record))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -171,10 +169,6 @@ export function serializeSafetensors(
 }
 
 /** Writes tensors to a .safetensors file atomically (a reader never sees half a file). */
-export function writeSafetensors(
-  path: string,
-  record: Record<string, Tensor> | Map<string, Tensor>,
-  metadata: Record<string, string> = {},
-): void {
+export function writeSafetensors(path: string, record: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, serializeSafetensors(record, metadata));
 }

@@ -67,7 +67,8 @@ export function disposeBuffers(buffers: Map<string, Tensor>): void {
  * [name, tensor] pairs; `where` names the constructor ("SGD(params)") in errors.
  */
 export function namedParams(params: unknown, where: string, options: { options: unknown }): NamedParameter[] {
-  if (!Array.isArray(params)) throw new ArgumentError(`${where} must be an array of tensors or [name, tensor] pairs, got ${params === null ? "null" : typeof params}`);
+  if (!Array.isArray(params))
+    throw new ArgumentError(`${where} must be an array of tensors or [name, tensor] pairs, got ${params === null ? "null" : typeof params}`);
   checkOptions(options.options, where.replace("(params)", "(options)"));
   return params.map((p: unknown, i: number): NamedParameter => {
     const [name, t] = Array.isArray(p) ? (p as [unknown, unknown]) : [String(i), p];

@@ -33,7 +33,13 @@ const STAGES: Record<number, { blocks: number[]; bottleneck: boolean }> = {
 
 /** Images in the training set, without reading it: the release's size, or data.limit. Null when unknown (image folders). */
 function trainingImages(config: Pick<Config, "data">): number | null {
-  const fixed: Partial<Record<Config["data"]["name"], number>> = { "fashion-mnist": 60_000, mnist: 60_000, cifar10: 50_000, cifar100: 50_000, "cifar10-jpg": 50_000 };
+  const fixed: Partial<Record<Config["data"]["name"], number>> = {
+    "fashion-mnist": 60_000,
+    mnist: 60_000,
+    cifar10: 50_000,
+    cifar100: 50_000,
+    "cifar10-jpg": 50_000,
+  };
   const n = fixed[config.data.name] ?? null;
   const limit = config.data.limit;
   return limit === null ? n : n === null ? limit : Math.min(n, limit);
@@ -127,7 +133,8 @@ const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchS
  */
 export function checkPretrainMemory(config: Config, available = availableMemory()): MemoryEstimate {
   const estimate = estimatePretrainMemory(config);
-  const onHost = config.train.device === "cpu" ? estimate.total : estimate.parts.data + config.train.batchSize * dataShape(config)[0] * dataShape(config)[1] ** 2;
+  const onHost =
+    config.train.device === "cpu" ? estimate.total : estimate.parts.data + config.train.batchSize * dataShape(config)[0] * dataShape(config)[1] ** 2;
   if (onHost <= available) return estimate;
   let blame: { key: string; saves: number } = { key: "train.batchSize", saves: -1 };
   for (const key of KEYS_TO_BLAME) {

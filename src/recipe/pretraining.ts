@@ -41,11 +41,21 @@ export interface DataParallelSettings {
 }
 
 export function stepSettings(config: Pick<Config, "train" | "loss">): StepSettings {
-  return { temperature: config.loss.temperature, precision: config.train.precision, memoryFormat: config.train.memoryFormat, chunkSize: config.train.chunkSize };
+  return {
+    temperature: config.loss.temperature,
+    precision: config.train.precision,
+    memoryFormat: config.train.memoryFormat,
+    chunkSize: config.train.chunkSize,
+  };
 }
 
 export function loopSettings(config: Config): LoopSettings {
-  return { epochs: config.train.epochs, logEvery: config.train.logEvery, checkpointEvery: config.train.checkpointEvery, checkpointConfig: Object.fromEntries(flattenConfig(config)) };
+  return {
+    epochs: config.train.epochs,
+    logEvery: config.train.logEvery,
+    checkpointEvery: config.train.checkpointEvery,
+    checkpointConfig: Object.fromEntries(flattenConfig(config)),
+  };
 }
 
 export function dataParallelSettings(config: Pick<Config, "dist" | "train">): DataParallelSettings {
@@ -84,6 +94,11 @@ export function buildPretraining(config: Config, options: PretrainingOptions): P
   const augment = buildAugment(config);
   const parts = { model, optimizer, augment, step: stepSettings(config), loop: loopSettings(config), dataParallel: dataParallelSettings(config) };
   if (options.data === undefined) return parts;
-  const loader = new DataLoader(options.data, { batchSize: config.train.batchSize, device: options.device, rank: options.rank ?? 0, worldSize: options.worldSize ?? 1 });
+  const loader = new DataLoader(options.data, {
+    batchSize: config.train.batchSize,
+    device: options.device,
+    rank: options.rank ?? 0,
+    worldSize: options.worldSize ?? 1,
+  });
   return { ...parts, loader, schedule: pretrainSchedule(config, options.data.images.size(0)) };
 }

@@ -31,7 +31,11 @@ export interface ScatterPoint {
   label: string;
 }
 
-const FONT = { font: "DejaVu Sans, Helvetica, Arial, sans-serif", labelFont: "DejaVu Sans, Helvetica, Arial, sans-serif", titleFont: "DejaVu Sans, Helvetica, Arial, sans-serif" };
+const FONT = {
+  font: "DejaVu Sans, Helvetica, Arial, sans-serif",
+  labelFont: "DejaVu Sans, Helvetica, Arial, sans-serif",
+  titleFont: "DejaVu Sans, Helvetica, Arial, sans-serif",
+};
 
 /** Renders a Vega-Lite spec to a standalone SVG element. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {

@@ -62,5 +62,7 @@ export function viewGrid(images: Tensor, augment: SimCLRAugment, views: number, 
 
 /** The grid as PNG bytes. */
 export async function gridPng(grid: ViewGrid): Promise<Buffer> {
-  return sharp(grid.rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } }).png().toBuffer();
+  return sharp(grid.rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }

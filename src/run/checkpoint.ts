@@ -112,7 +112,10 @@ export function latestCheckpoint(runDir: string): string | null {
   if (!existsSync(pointer)) return null;
   const name = readFileSync(pointer, "utf-8").trim();
   if (!CHECKPOINT_NAME.test(name)) {
-    throw new CheckpointError(pointer, `${pointer} names '${name.slice(0, 200)}', which is not a checkpoint of this run (expected epoch-NNNN or step-NNNNNNN inside ${checkpointsDir(runDir)})`);
+    throw new CheckpointError(
+      pointer,
+      `${pointer} names '${name.slice(0, 200)}', which is not a checkpoint of this run (expected epoch-NNNN or step-NNNNNNN inside ${checkpointsDir(runDir)})`,
+    );
   }
   const dir = join(checkpointsDir(runDir), name);
   if (!existsSync(dir)) throw new CheckpointError(pointer, `${pointer} names ${name}, which does not exist`);
@@ -161,17 +164,27 @@ export function loadCheckpoint(dir: string): Checkpoint {
     throw new CheckpointError(statePath, `${statePath}: cannot read checkpoint state (${(e as Error).message})`);
   }
   for (const key of ["epoch", "stepInEpoch", "globalStep"] as const) {
-    if (!Number.isInteger(state[key]) || state[key] < 0) throw new CheckpointError(statePath, `${statePath}: ${key} must be a non-negative integer, got ${JSON.stringify(state[key])}`);
+    if (!Number.isInteger(state[key]) || state[key] < 0)
+      throw new CheckpointError(statePath, `${statePath}: ${key} must be a non-negative integer, got ${JSON.stringify(state[key])}`);
   }
   const rngBytes = typeof state.rngState === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(state.rngState) ? Buffer.from(state.rngState, "base64").length : -1;
   const expected = Buffer.from(rngStateToBase64(), "base64").length;
-  if (rngBytes !== expected) throw new CheckpointError(statePath, `${statePath}: rngState must be ${expected} bytes of base64 (libtorch's CPU generator), got ${rngBytes < 0 ? JSON.stringify(String(state.rngState).slice(0, 40)) : `${rngBytes} bytes`}`);
+  if (rngBytes !== expected)
+    throw new CheckpointError(
+      statePath,
+      `${statePath}: rngState must be ${expected} bytes of base64 (libtorch's CPU generator), got ${rngBytes < 0 ? JSON.stringify(String(state.rngState).slice(0, 40)) : `${rngBytes} bytes`}`,
+    );
   for (const key of ["epochLossSum", "epochSteps"] as const) {
     const v = state[key];
-    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0 && (key === "epochLossSum" || Number.isInteger(v)))) throw new CheckpointError(statePath, `${statePath}: ${key} must be a non-negative ${key === "epochSteps" ? "integer" : "number"}, got ${JSON.stringify(v)}`);
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0 && (key === "epochLossSum" || Number.isInteger(v))))
+      throw new CheckpointError(
+        statePath,
+        `${statePath}: ${key} must be a non-negative ${key === "epochSteps" ? "integer" : "number"}, got ${JSON.stringify(v)}`,
+      );
   }
   const format = state.format ?? 1;
-  if (format > CHECKPOINT_FORMAT) throw new CheckpointError(statePath, `${statePath}: checkpoint format ${format} is newer than this version reads (${CHECKPOINT_FORMAT})`);
+  if (format > CHECKPOINT_FORMAT)
+    throw new CheckpointError(statePath, `${statePath}: checkpoint format ${format} is newer than this version reads (${CHECKPOINT_FORMAT})`);
   const groups: TensorGroups = new Map();
   try {
     groups.set("model", readGroup(dir, "model"));

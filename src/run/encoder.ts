@@ -68,7 +68,9 @@ export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
     else model.encoder.loadStateDict(state, loadOptions);
   } catch (e) {
     const message = (e as Error).message;
-    const why = /NaN or infinite|in the state dict, the module holds|not a tensor/.test(message) ? "cannot be loaded" : `does not match the configured architecture (${config.model.arch}, width ${config.model.width}, ${inChannels} input channel(s))`;
+    const why = /NaN or infinite|in the state dict, the module holds|not a tensor/.test(message)
+      ? "cannot be loaded"
+      : `does not match the configured architecture (${config.model.arch}, width ${config.model.width}, ${inChannels} input channel(s))`;
     throw new CheckpointError(file, `${file} ${why}: ${message}`, { cause: e });
   } finally {
     for (const t of state.values()) t.dispose();

@@ -32,9 +32,14 @@ export function readNpy(path: string): { data: Float32Array; shape: number[] } {
   if (bytes.length < 10 || bytes[0] !== 0x93 || bytes.toString("latin1", 1, 6) !== "NUMPY") throw new DataError(path, "is not a .npy file");
   const headerLength = bytes.readUInt16LE(8);
   const header = bytes.toString("latin1", 10, 10 + headerLength);
-  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new DataError(path, `only little-endian float32 in C order is read, header ${header.trim()}`);
+  if (!header.includes("'<f4'") || header.includes("'fortran_order': True"))
+    throw new DataError(path, `only little-endian float32 in C order is read, header ${header.trim()}`);
   const shapeText = /'shape': \(([^)]*)\)/.exec(header)?.[1] ?? "";
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  const shape = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(Number);
   const start = 10 + headerLength;
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length));
   return { data, shape };

@@ -87,7 +87,13 @@ class GraphBuilder {
     const beta = bn.bias === null ? new Float64Array(n) : floats(bn.bias);
     return this.node(
       "BatchNormalization",
-      [x, this.param(`${name}.weight`, [n], gamma), this.param(`${name}.bias`, [n], beta), this.param(`${name}.running_mean`, [n], floats(bn.runningMean)), this.param(`${name}.running_var`, [n], floats(bn.runningVar))],
+      [
+        x,
+        this.param(`${name}.weight`, [n], gamma),
+        this.param(`${name}.bias`, [n], beta),
+        this.param(`${name}.running_mean`, [n], floats(bn.runningMean)),
+        this.param(`${name}.running_var`, [n], floats(bn.runningVar)),
+      ],
       name,
       { epsilon: { float: bn.eps } },
     );
@@ -97,11 +103,22 @@ class GraphBuilder {
   convBn(name: string, x: string, conv: Conv2d, bn: BatchNorm2d, bnName: string): string {
     const { stride, padding, dilation, groups } = conv.options;
     const [out, inPerGroup, kh, kw] = conv.weight.shape as [number, number, number, number];
-    const attributes = { kernel_shape: [kh, kw], strides: [stride, stride], pads: [padding, padding, padding, padding], dilations: [dilation, dilation], group: groups };
+    const attributes = {
+      kernel_shape: [kh, kw],
+      strides: [stride, stride],
+      pads: [padding, padding, padding, padding],
+      dilations: [dilation, dilation],
+      group: groups,
+    };
     const w = floats(conv.weight); // (out, in/groups, kh, kw)
     const b = conv.bias === null ? new Float64Array(out) : floats(conv.bias);
     if (!this.fold) {
-      const y = this.node("Conv", [x, this.param(`${name}.weight`, [out, inPerGroup, kh, kw], w), ...(conv.bias === null ? [] : [this.param(`${name}.bias`, [out], b)])], name, attributes);
+      const y = this.node(
+        "Conv",
+        [x, this.param(`${name}.weight`, [out, inPerGroup, kh, kw], w), ...(conv.bias === null ? [] : [this.param(`${name}.bias`, [out], b)])],
+        name,
+        attributes,
+      );
       return this.batchNormNode(bnName, y, bn);
     }
     const { wf, bf } = GraphBuilder.fold(w, b, bn);

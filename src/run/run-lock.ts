@@ -54,10 +54,18 @@ export function acquireRunLock(runDir: string, onStale?: (holder: Holder) => voi
     }
     const holder = readRunHolder(path);
     if (holder !== null && holder.host !== me.host) {
-      throw new RunLockedError(runDir, holder, `${runDir} is locked by pid ${holder.pid} on host ${holder.host} since ${holder.since} (${path}); if that process is gone, delete the lock`);
+      throw new RunLockedError(
+        runDir,
+        holder,
+        `${runDir} is locked by pid ${holder.pid} on host ${holder.host} since ${holder.since} (${path}); if that process is gone, delete the lock`,
+      );
     }
     if (holder !== null && processAlive(holder.pid) && holder.pid !== process.pid) {
-      throw new RunLockedError(runDir, holder, `${runDir} is in use by pid ${holder.pid} on this host since ${holder.since} (${path}): wait for it to finish, or stop it`);
+      throw new RunLockedError(
+        runDir,
+        holder,
+        `${runDir} is in use by pid ${holder.pid} on this host since ${holder.since} (${path}): wait for it to finish, or stop it`,
+      );
     }
     if (holder !== null && holder.pid === process.pid) {
       throw new RunLockedError(runDir, holder, `${runDir} is already in use by this process (${path})`);

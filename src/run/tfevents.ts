@@ -17,10 +17,24 @@ const root = protobuf.Root.fromJSON({
   nested: {
     tensorboard: {
       nested: {
-        Event: { fields: { wall_time: { type: "double", id: 1 }, step: { type: "int64", id: 2 }, file_version: { type: "string", id: 3 }, summary: { type: "Summary", id: 5 } } },
+        Event: {
+          fields: {
+            wall_time: { type: "double", id: 1 },
+            step: { type: "int64", id: 2 },
+            file_version: { type: "string", id: 3 },
+            summary: { type: "Summary", id: 5 },
+          },
+        },
         Summary: { fields: { value: { rule: "repeated", type: "Value", id: 1 } } },
         Value: { fields: { tag: { type: "string", id: 1 }, simple_value: { type: "float", id: 2 }, image: { type: "Image", id: 4 } } },
-        Image: { fields: { height: { type: "int32", id: 1 }, width: { type: "int32", id: 2 }, colorspace: { type: "int32", id: 3 }, encoded_image_string: { type: "bytes", id: 4 } } },
+        Image: {
+          fields: {
+            height: { type: "int32", id: 1 },
+            width: { type: "int32", id: 2 },
+            colorspace: { type: "int32", id: 3 },
+            encoded_image_string: { type: "bytes", id: 4 },
+          },
+        },
       },
     },
   },
@@ -84,7 +98,11 @@ export class TfEventsWriter {
 
   /** An image (PNG bytes) at `step`. */
   image(step: number, tag: string, png: Uint8Array, height: number, width: number, channels: number): void {
-    this.#write({ wall_time: Date.now() / 1000, step, summary: { value: [{ tag, image: { height, width, colorspace: channels, encoded_image_string: png } }] } });
+    this.#write({
+      wall_time: Date.now() / 1000,
+      step,
+      summary: { value: [{ tag, image: { height, width, colorspace: channels, encoded_image_string: png } }] },
+    });
   }
 }
 
@@ -106,7 +124,9 @@ export function readTfEvents(path: string): TfEvent[] {
       wall_time?: number;
       step?: number;
       file_version?: string;
-      summary?: { value?: { tag: string; simple_value?: number; image?: { height: number; width: number; colorspace: number; encoded_image_string: Uint8Array } }[] };
+      summary?: {
+        value?: { tag: string; simple_value?: number; image?: { height: number; width: number; colorspace: number; encoded_image_string: Uint8Array } }[];
+      };
     };
     events.push({
       wallTime: e.wall_time ?? 0,
@@ -115,7 +135,9 @@ export function readTfEvents(path: string): TfEvent[] {
       values: (e.summary?.value ?? []).map((v) => ({
         tag: v.tag,
         ...(v.simple_value !== undefined ? { simpleValue: v.simple_value } : {}),
-        ...(v.image !== undefined ? { image: { height: v.image.height, width: v.image.width, colorspace: v.image.colorspace, encoded: v.image.encoded_image_string } } : {}),
+        ...(v.image !== undefined
+          ? { image: { height: v.image.height, width: v.image.width, colorspace: v.image.colorspace, encoded: v.image.encoded_image_string } }
+          : {}),
       })),
     });
     at = start + length + 4;

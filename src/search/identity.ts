@@ -12,5 +12,14 @@ export function modelIdentity(encoder: ResNet, info: { run: string; checkpoint: 
     const data = t.data();
     hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
-  return { hash: hash.digest("hex"), run: info.run, checkpoint: info.checkpoint, arch: info.arch, width, inChannels, inputSize: info.inputSize, featureDim: encoder.featureDim };
+  return {
+    hash: hash.digest("hex"),
+    run: info.run,
+    checkpoint: info.checkpoint,
+    arch: info.arch,
+    width,
+    inChannels,
+    inputSize: info.inputSize,
+    featureDim: encoder.featureDim,
+  };
 }

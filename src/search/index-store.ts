@@ -68,7 +68,8 @@ export function readIndex(path: string): SearchIndex {
       fail(path, "its simclr.index record is not JSON");
     }
     if (record.format !== INDEX_FORMAT) fail(path, `format ${String(record.format)}, expected ${INDEX_FORMAT}`);
-    if (typeof record.root !== "string" || !Array.isArray(record.files) || typeof record.model?.hash !== "string") fail(path, "the record lacks root, files or model");
+    if (typeof record.root !== "string" || !Array.isArray(record.files) || typeof record.model?.hash !== "string")
+      fail(path, "the record lacks root, files or model");
     const files = record.files as IndexedFile[];
     const shape = embeddings.shape;
     if (embeddings.dtype !== "float32" || shape.length !== 2 || shape[0] !== files.length || shape[1] !== record.model.featureDim) {

@@ -17,7 +17,8 @@ function describe(value: unknown): string {
 export function checkTensor(value: unknown, where: string, options: { ndim?: number } = {}): asserts value is Tensor {
   if (!(value instanceof Tensor)) throw new ArgumentError(`${where} must be a Tensor, got ${describe(value)}`);
   if (value.isDisposed) throw new ArgumentError(`${where} is a tensor that was disposed`);
-  if (options.ndim !== undefined && value.ndim !== options.ndim) throw new ArgumentError(`${where} must have ${options.ndim} dimensions, got shape [${value.shape.join(", ")}]`);
+  if (options.ndim !== undefined && value.ndim !== options.ndim)
+    throw new ArgumentError(`${where} must have ${options.ndim} dimensions, got shape [${value.shape.join(", ")}]`);
 }
 
 /** `value` must be a plain object (an options bag). */

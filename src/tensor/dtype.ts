@@ -1,16 +1,6 @@
 /** Element types, named as in PyTorch, with libtorch's ScalarType codes. */
 import { ArgumentError } from "../errors.js";
-export type DType =
-  | "float32"
-  | "float64"
-  | "float16"
-  | "bfloat16"
-  | "int64"
-  | "int32"
-  | "int16"
-  | "int8"
-  | "uint8"
-  | "bool";
+export type DType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool";
 
 /** c10::ScalarType values; stable across libtorch 1.x and 2.x. */
 const CODES: Record<DType, number> = {
@@ -53,14 +43,7 @@ export function dtypeName(code: number): DType {
   return name;
 }
 
-export type AnyTypedArray =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /** The typed arrays a tensor can be made from (Uint8ClampedArray becomes uint8). */
 export type TypedArray = AnyTypedArray | Uint8ClampedArray;

@@ -64,7 +64,9 @@ function flattenNested(data: NestedArray, shape: number[], dim: number, out: num
   if (dim === shape.length) {
     if (Array.isArray(data)) throw new ArgumentError("tensor(): ragged nested array (too deep at some element)");
     if (typeof data !== "number" && typeof data !== "boolean") {
-      throw new ArgumentError(`tensor(data): data must be numbers or booleans (nested arrays) or a typed array, got ${typeof data === "bigint" ? "a bigint (use a BigInt64Array)" : data === null ? "null" : typeof data} at depth ${dim}`);
+      throw new ArgumentError(
+        `tensor(data): data must be numbers or booleans (nested arrays) or a typed array, got ${typeof data === "bigint" ? "a bigint (use a BigInt64Array)" : data === null ? "null" : typeof data} at depth ${dim}`,
+      );
     }
     out.push(typeof data === "boolean" ? Number(data) : data);
     return;
@@ -103,10 +105,7 @@ function typedArrayFor(values: ArrayLike<number>, dtype: DType): ArrayBufferView
  * A tensor holding a copy of `data`: a (nested) number array, a typed array, or a number.
  * A flat typed array takes its shape from `options.shape` (default: 1-d).
  */
-export function tensor(
-  data: NestedArray | TypedArray,
-  options: TensorOptions & { shape?: readonly number[] } = {},
-): Tensor {
+export function tensor(data: NestedArray | TypedArray, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
   let bytes: ArrayBufferView;
   let shape: number[];
   let dtype: DType;
@@ -223,12 +222,22 @@ export function linspace(start: number, end: number, steps: number, options: Ten
 
 /** Joins tensors along an existing dimension. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return wrap(ops.cat.call(tensors.map((t) => t.id), dim));
+  return wrap(
+    ops.cat.call(
+      tensors.map((t) => t.id),
+      dim,
+    ),
+  );
 }
 
 /** Joins tensors along a new dimension. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return wrap(ops.stack.call(tensors.map((t) => t.id), dim));
+  return wrap(
+    ops.stack.call(
+      tensors.map((t) => t.id),
+      dim,
+    ),
+  );
 }
 
 /** Elementwise `condition ? a : b`. */

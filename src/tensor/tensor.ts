@@ -713,7 +713,12 @@ export class Tensor implements Disposable {
   }
   /** Advanced indexing, like `x[i0, i1, ...]` with index tensors (null = whole dimension). */
   index(indices: ReadonlyArray<Tensor | null>): Tensor {
-    return wrap(ops.index.call(this.#id, indices.map((t) => (t === null ? null : idOf(t)))));
+    return wrap(
+      ops.index.call(
+        this.#id,
+        indices.map((t) => (t === null ? null : idOf(t))),
+      ),
+    );
   }
   /** Adds src's values into a copy of this tensor at `index` along `dim`. */
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {

@@ -56,7 +56,10 @@ export async function trainClassifier(model: Classifier, data: Required<LoaderDa
         step++;
         await nextTurn();
       }
-      options.onEpoch?.(loader.epoch, total / Math.max(1, loader.batchesPerEpoch), { lr: optimizer.lr, imagesPerSecond: images / ((performance.now() - started) / 1000) });
+      options.onEpoch?.(loader.epoch, total / Math.max(1, loader.batchesPerEpoch), {
+        lr: optimizer.lr,
+        imagesPerSecond: images / ((performance.now() - started) / 1000),
+      });
     }
   } finally {
     loader.dispose();

@@ -37,7 +37,10 @@ export class DataParallel {
      */
     overlap = false,
   ) {
-    const params = model.parameters().filter((p) => p.requiresGrad).reverse();
+    const params = model
+      .parameters()
+      .filter((p) => p.requiresGrad)
+      .reverse();
     this.buckets = [];
     let current: Tensor[] = [];
     let bytes = 0;

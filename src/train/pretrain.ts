@@ -133,9 +133,28 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     const viewsPerSecond = (2 * loader.batchSize) / ((performance.now() - t0) / 1000);
     const elapsed = (performance.now() - started) / 1000;
     const secondsPerStep = elapsed / (state.globalStep - stepsAtStart);
-    if (main) reportStep(progress, { epoch, epochs, step: stepInEpoch, stepsPerEpoch: loader.batchesPerEpoch, loss, accuracy, lr, viewsPerSecond, etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep) });
+    if (main)
+      reportStep(progress, {
+        epoch,
+        epochs,
+        step: stepInEpoch,
+        stepsPerEpoch: loader.batchesPerEpoch,
+        loss,
+        accuracy,
+        lr,
+        viewsPerSecond,
+        etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep),
+      });
     if (state.globalStep % loop.logEvery === 0 || loader.epochDone) {
-      appendMetrics({ step: state.globalStep, epoch: epoch + 1, loss, contrastive_acc: accuracy, lr, views_per_s: Number(viewsPerSecond.toFixed(1)), elapsed_s: Number(elapsed.toFixed(1)) });
+      appendMetrics({
+        step: state.globalStep,
+        epoch: epoch + 1,
+        loss,
+        contrastive_acc: accuracy,
+        lr,
+        views_per_s: Number(viewsPerSecond.toFixed(1)),
+        elapsed_s: Number(elapsed.toFixed(1)),
+      });
     }
 
     // 3) the end of an epoch: callbacks' metrics, the next epoch, maybe a checkpoint

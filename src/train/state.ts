@@ -59,7 +59,10 @@ export class TrainState {
   load(checkpoint: Checkpoint): void {
     const { state, groups } = checkpoint;
     if (state.optimizer.name !== this.optimizerName) {
-      throw new CheckpointError(checkpoint.dir, `${checkpoint.dir} was written with optimizer ${state.optimizer.name}, the config says ${this.optimizerName}: its state cannot continue`);
+      throw new CheckpointError(
+        checkpoint.dir,
+        `${checkpoint.dir} was written with optimizer ${state.optimizer.name}, the config says ${this.optimizerName}: its state cannot continue`,
+      );
     }
     const group = (name: string) => groups.get(name) ?? new Map<string, Tensor>();
     this.model.loadStateDict(group("model"));

@@ -8,8 +8,18 @@
 import { TfEventsWriter } from "../run/tfevents.js";
 import type { TrainCallback } from "../run/callbacks.js";
 
-const STEP_KEYS: Record<string, string> = { loss: "train/loss", contrastive_acc: "train/contrastive_accuracy", lr: "train/lr", views_per_s: "train/views_per_second" };
-const EPOCH_KEYS: Record<string, string> = { epoch_loss: "epoch/loss", probe_acc: "epoch/online_probe_accuracy", knn_top1: "epoch/knn_top1", knn_top5: "epoch/knn_top5" };
+const STEP_KEYS: Record<string, string> = {
+  loss: "train/loss",
+  contrastive_acc: "train/contrastive_accuracy",
+  lr: "train/lr",
+  views_per_s: "train/views_per_second",
+};
+const EPOCH_KEYS: Record<string, string> = {
+  epoch_loss: "epoch/loss",
+  probe_acc: "epoch/online_probe_accuracy",
+  knn_top1: "epoch/knn_top1",
+  knn_top5: "epoch/knn_top5",
+};
 
 export class TensorBoardLogger implements TrainCallback {
   readonly writer: TfEventsWriter;

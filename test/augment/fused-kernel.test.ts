@@ -3,7 +3,11 @@ import { describe, test } from "node:test";
 import { SimCLRAugment, fusedColorDistortion_, manualSeed, rand, randint, tidy, zeros, type AugmentPreset } from "../../src/index.js";
 
 describe("the fused CPU color kernel equals the composed tensor ops", () => {
-  for (const [preset, channels] of [["cifar", 3], ["imagenet", 3], ["grayscale", 1]] as [AugmentPreset, number][]) {
+  for (const [preset, channels] of [
+    ["cifar", 3],
+    ["imagenet", 3],
+    ["grayscale", 1],
+  ] as [AugmentPreset, number][]) {
     test(`${preset} preset, ${channels} channel(s), 512 views`, () => {
       tidy(() => {
         manualSeed(7);
@@ -15,7 +19,13 @@ describe("the fused CPU color kernel equals the composed tensor ops", () => {
         const b = composed.apply(x, params);
         assert.ok(a.sub(b).abs().max().item() < 2e-5);
         // and the jitter did something: not all views equal the plain crops
-        assert.ok(a.sub(composed.apply(x, { ...params, jitter: { ...params.jitter, apply: zeros([512], { dtype: "bool" }) } })).abs().max().item() > 0.05);
+        assert.ok(
+          a
+            .sub(composed.apply(x, { ...params, jitter: { ...params.jitter, apply: zeros([512], { dtype: "bool" }) } }))
+            .abs()
+            .max()
+            .item() > 0.05,
+        );
       });
     });
   }

@@ -35,7 +35,6 @@ import {
 } from "../../src/index.js";
 import { maxAbsDiff, rng } from "../helpers.js";
 
-
 function numbers(t: Tensor): number[] {
   return Array.from(t.dataAsNumbers());
 }
@@ -256,7 +255,12 @@ describe("per-view random draws", () => {
 
   test("custom probabilities are honoured", () => {
     manualSeed(3);
-    const p = new SimCLRAugment({ preset: "imagenet", flipProbability: 0.1, jitterProbability: 1, grayscaleProbability: 0.5, blurProbability: 0 }).sample(N, 32, 32, 3);
+    const p = new SimCLRAugment({ preset: "imagenet", flipProbability: 0.1, jitterProbability: 1, grayscaleProbability: 0.5, blurProbability: 0 }).sample(
+      N,
+      32,
+      32,
+      3,
+    );
     assertRate(bools(p.flip), 0.1, "flip");
     assertRate(bools(p.jitter.apply), 1, "jitter");
     assertRate(bools(p.grayscale), 0.5, "grayscale");
@@ -370,7 +374,10 @@ describe("SimCLRAugment.apply", () => {
           assert.deepEqual(y.shape, [8, channels, s, s]);
           assert.equal(y.dtype, "float32");
           const v = numbers(y);
-          assert.ok(v.every((a) => a >= 0 && a <= 1), `values in [0, 1]: ${min(v)}..${max(v)}`);
+          assert.ok(
+            v.every((a) => a >= 0 && a <= 1),
+            `values in [0, 1]: ${min(v)}..${max(v)}`,
+          );
           assert.ok(variance(v) > 1e-4, "not a constant image");
         });
       }
@@ -402,7 +409,13 @@ describe("SimCLRAugment.apply", () => {
       const raw = new Uint8Array(4 * 3 * 20 * 20).map(() => Math.floor(next() * 256));
       const x = tensor(raw, { shape: [4, 3, 20, 20] });
       const y = aug.apply(x, identityParams(aug, 4, 20, 20, 3));
-      assert.ok(maxAbsDiff(y.dataAsNumbers(), Array.from(raw, (v) => v / 255)) < 1e-5, preset);
+      assert.ok(
+        maxAbsDiff(
+          y.dataAsNumbers(),
+          Array.from(raw, (v) => v / 255),
+        ) < 1e-5,
+        preset,
+      );
     }
   });
 
@@ -443,7 +456,10 @@ describe("SimCLRAugment.apply", () => {
   });
 
   test("bad options throw precise errors", () => {
-    assert.throws(() => new SimCLRAugment({ preset: "mnist" as AugmentPreset }), /^ArgumentError: augment: unknown preset 'mnist' \(imagenet, cifar, grayscale\)$/);
+    assert.throws(
+      () => new SimCLRAugment({ preset: "mnist" as AugmentPreset }),
+      /^ArgumentError: augment: unknown preset 'mnist' \(imagenet, cifar, grayscale\)$/,
+    );
     assert.throws(() => new SimCLRAugment({ cropScale: [0.5, 1.5] }), /augment: cropScale must be \[lo, hi\] with .* <= lo <= hi <= 1, got \[0\.5, 1\.5\]/);
     assert.throws(() => new SimCLRAugment({ cropScale: [0, 1] }), /augment: cropScale must be \[lo, hi\] .*got \[0, 1\]/);
     assert.throws(() => new SimCLRAugment({ cropScale: [0.9, 0.5] }), /augment: cropScale must be \[lo, hi\] .*got \[0\.9, 0\.5\]/);
@@ -511,7 +527,9 @@ describe("resizedCrop", () => {
     ];
     const flips = [false, true, false, true, false, true];
     for (const S of [10, 16, 7]) {
-      const x = tensor(ramp, { shape: [1, 2, H, W] }).expand([list.length, 2, H, W]).contiguous();
+      const x = tensor(ramp, { shape: [1, 2, H, W] })
+        .expand([list.length, 2, H, W])
+        .contiguous();
       const y = numbers(resizedCrop(x, boxes(list), boolTensor(flips), S));
       const clamp = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
       list.forEach((box, n) => {
@@ -615,10 +633,18 @@ describe("color transforms against plain-JS formulas", () => {
     const gs = numbers(g);
     for (let v = 0; v < 3; v++)
       for (let i = 0; i < hw; i++) {
-        const expected = jsGray(xs[(v * 3) * hw + i]!, xs[(v * 3 + 1) * hw + i]!, xs[(v * 3 + 2) * hw + i]!);
+        const expected = jsGray(xs[v * 3 * hw + i]!, xs[(v * 3 + 1) * hw + i]!, xs[(v * 3 + 2) * hw + i]!);
         assert.ok(Math.abs(gs[v * hw + i]! - expected) < 1e-6);
       }
-    const pure = numbers(grayscale(tensor([[[[1]], [[0]], [[0]]], [[[0]], [[1]], [[0]]], [[[0]], [[0]], [[1]]]])));
+    const pure = numbers(
+      grayscale(
+        tensor([
+          [[[1]], [[0]], [[0]]],
+          [[[0]], [[1]], [[0]]],
+          [[[0]], [[0]], [[1]]],
+        ]),
+      ),
+    );
     assert.ok(maxAbsDiff(pure, [0.299, 0.587, 0.114]) < 1e-6, `${pure}`);
     const one = x.narrow(1, 0, 1);
     assert.deepEqual(numbers(grayscale(one)), numbers(one));
@@ -636,7 +662,7 @@ describe("color transforms against plain-JS formulas", () => {
     const y = numbers(adjustContrast(x, tensor(f)));
     const means = [0, 1, 2].map((v) => {
       let s = 0;
-      for (let i = 0; i < hw; i++) s += jsGray(xs[(v * 3) * hw + i]!, xs[(v * 3 + 1) * hw + i]!, xs[(v * 3 + 2) * hw + i]!);
+      for (let i = 0; i < hw; i++) s += jsGray(xs[v * 3 * hw + i]!, xs[(v * 3 + 1) * hw + i]!, xs[(v * 3 + 2) * hw + i]!);
       return s / hw;
     });
     const expected = xs.map((v, i) => {
@@ -687,7 +713,7 @@ describe("color transforms against plain-JS formulas", () => {
     const [hs, ss, vs] = [numbers(h), numbers(s), numbers(v)];
     for (let view = 0; view < 3; view++)
       for (let i = 0; i < hw; i++) {
-        const [eh, es, ev] = jsRgbToHsv(zs[(view * 3) * hw + i]!, zs[(view * 3 + 1) * hw + i]!, zs[(view * 3 + 2) * hw + i]!);
+        const [eh, es, ev] = jsRgbToHsv(zs[view * 3 * hw + i]!, zs[(view * 3 + 1) * hw + i]!, zs[(view * 3 + 2) * hw + i]!);
         const k = view * hw + i;
         assert.ok(hs[k]! >= 0 && hs[k]! < 1, `hue in [0, 1): ${hs[k]}`);
         const dh = Math.abs(hs[k]! - eh);
@@ -792,8 +818,10 @@ describe("gaussianBlur", () => {
       for (let ch = 0; ch < c; ch++) {
         const base = (v * c + ch) * h * w;
         const tmp = new Array<number>(h * w).fill(0);
-        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let j = 0; j < taps; j++) tmp[y * w + x]! += kn[j]! * xs[base + y * w + reflect(x + j - r, w)]!;
-        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let j = 0; j < taps; j++) out[base + y * w + x]! += kn[j]! * tmp[reflect(y + j - r, h) * w + x]!;
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) for (let j = 0; j < taps; j++) tmp[y * w + x]! += kn[j]! * xs[base + y * w + reflect(x + j - r, w)]!;
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) for (let j = 0; j < taps; j++) out[base + y * w + x]! += kn[j]! * tmp[reflect(y + j - r, h) * w + x]!;
       }
     }
     return out;

@@ -63,7 +63,10 @@ async function check(c: BadInput, dir: string, shared: SharedFixtures): Promise<
       assert.equal(error, null, `${c.id}: threw ${String(error)}`);
       assert.match(show(result), expect.message, `${c.id}: result`);
     } else {
-      assert.ok(error instanceof expect.errorClass, `${c.id}: expected ${expect.errorClass.name}, got ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`);
+      assert.ok(
+        error instanceof expect.errorClass,
+        `${c.id}: expected ${expect.errorClass.name}, got ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`,
+      );
       assert.match((error as Error).message, expect.message, `${c.id}: message`);
     }
   }
@@ -81,7 +84,11 @@ describe(`the bad-input corpus: ${CASES.length} cases`, { concurrency: 2 }, () =
   test("has at least 80 cases with distinct ids, in every group", () => {
     assert.ok(CASES.length >= 80, `${CASES.length} cases`);
     assert.equal(new Set(CASES.map((c) => c.id)).size, CASES.length);
-    for (const g of ["1 run directory", "2 resume", "3 wrong results", "4 interruptions", "5 sizes and arguments", "parse", "config"]) assert.ok(CASES.some((c) => c.group === g), g);
+    for (const g of ["1 run directory", "2 resume", "3 wrong results", "4 interruptions", "5 sizes and arguments", "parse", "config"])
+      assert.ok(
+        CASES.some((c) => c.group === g),
+        g,
+      );
   });
 
   for (const c of CASES) test(`${c.group}: ${c.id}: ${c.what}`, () => check(c, join(root, c.id), shared));

@@ -104,7 +104,12 @@ function pngClaiming(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 0; // grayscale
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", gzipSync(Buffer.alloc(64)).subarray(10)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", gzipSync(Buffer.alloc(64)).subarray(10)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 /** A safetensors file with a hand-written header (+ data bytes). */
@@ -143,7 +148,12 @@ function imageFolder(root: string, classes: Record<string, number>): string {
     const adler = Buffer.alloc(4);
     adler.writeUInt32BE(((b << 16) | a) >>> 0);
     const zlib = Buffer.concat([Buffer.from([0x78, 0x9c]), body, adler]);
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", zlib), chunk("IEND", Buffer.alloc(0))]);
+    return Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk("IHDR", ihdr),
+      chunk("IDAT", zlib),
+      chunk("IEND", Buffer.alloc(0)),
+    ]);
   };
   let v = 10;
   for (const [name, count] of Object.entries(classes)) {
@@ -185,7 +195,10 @@ export const CASES: BadInput[] = [
     id: "pretrain-over-run-with-garbage-latest",
     group: "1 run directory",
     what: "pretrain --out a run whose checkpoints/latest is garbage (the old data-loss case)",
-    setup: (c) => (writeFileSync(join(c.run(), "checkpoints", "latest"), "\u0000garbage"), cli("pretrain", "--out", join(c.dir, "run"), ...mnist(c.data, ...tiny))),
+    setup: (c) => (
+      writeFileSync(join(c.run(), "checkpoints", "latest"), "\u0000garbage"),
+      cli("pretrain", "--out", join(c.dir, "run"), ...mnist(c.data, ...tiny))
+    ),
     expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message: /run already holds a run/ },
     unchanged: ["run"],
   },
@@ -201,7 +214,10 @@ export const CASES: BadInput[] = [
     id: "resume-locked-run",
     group: "1 run directory",
     what: "pretrain --resume on a run another live process holds (its .lock names a live pid on this host)",
-    setup: (c) => (writeFileSync(join(c.stopped(), ".lock"), JSON.stringify({ pid: process.pid, host: hostname(), since: "2026-11-26T00:00:00.000Z" })), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
+    setup: (c) => (
+      writeFileSync(join(c.stopped(), ".lock"), JSON.stringify({ pid: process.pid, host: hostname(), since: "2026-11-26T00:00:00.000Z" })),
+      cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))
+    ),
     expect: { code: "ERR_SIMCLR_RUN_LOCKED", exit: 1, message: new RegExp(`stopped.* in use by pid ${process.pid} on this host`) },
     unchanged: ["stopped"],
   },
@@ -209,7 +225,10 @@ export const CASES: BadInput[] = [
     id: "resume-run-locked-on-other-host",
     group: "1 run directory",
     what: "pretrain --resume on a run locked by a process on another machine (shared disk)",
-    setup: (c) => (writeFileSync(join(c.stopped(), ".lock"), JSON.stringify({ pid: 1, host: "elsewhere.example", since: "2026-11-26T00:00:00.000Z" })), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
+    setup: (c) => (
+      writeFileSync(join(c.stopped(), ".lock"), JSON.stringify({ pid: 1, host: "elsewhere.example", since: "2026-11-26T00:00:00.000Z" })),
+      cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))
+    ),
     expect: { code: "ERR_SIMCLR_RUN_LOCKED", exit: 1, message: /elsewhere\.example/ },
     unchanged: ["stopped"],
   },
@@ -240,21 +259,23 @@ export const CASES: BadInput[] = [
   // group 2: resume trusts only verified state
   ...(
     [
-      ["latest-outside-run", "../../other/checkpoints/epoch-0001", /latest names '\.\.\/\.\.\/other\/checkpoints\/epoch-0001', which is not a checkpoint of this run/],
+      [
+        "latest-outside-run",
+        "../../other/checkpoints/epoch-0001",
+        /latest names '\.\.\/\.\.\/other\/checkpoints\/epoch-0001', which is not a checkpoint of this run/,
+      ],
       ["latest-absolute", "/etc", /latest names '\/etc', which is not a checkpoint of this run/],
       ["latest-missing-folder", "step-9999999", /latest names step-9999999, which does not exist/],
       ["latest-empty", "", /latest names '', which is not a checkpoint of this run/],
     ] as const
-  ).map(
-    ([id, content, message]): BadInput => ({
-      id: `resume-${id}`,
-      group: "2 resume",
-      what: `checkpoints/latest says '${content}'`,
-      setup: (c) => (writeFileSync(join(c.stopped(), "checkpoints", "latest"), `${content}\n`), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
-      expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message },
-      unchanged: ["stopped"],
-    }),
-  ),
+  ).map(([id, content, message]): BadInput => ({
+    id: `resume-${id}`,
+    group: "2 resume",
+    what: `checkpoints/latest says '${content}'`,
+    setup: (c) => (writeFileSync(join(c.stopped(), "checkpoints", "latest"), `${content}\n`), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
+    expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message },
+    unchanged: ["stopped"],
+  })),
   {
     id: "resume-latest-without-state",
     group: "2 resume",
@@ -270,23 +291,33 @@ export const CASES: BadInput[] = [
       ["state-rng-not-base64", (s: string) => editState(s, (j) => (j.rngState = "%%%")), /state\.json: rngState must be \d+ bytes of base64/],
       ["state-epoch-string", (s: string) => editState(s, (j) => (j.epoch = "x")), /state\.json: epoch must be a non-negative integer, got "x"/],
       ["state-global-step-negative", (s: string) => editState(s, (j) => (j.globalStep = -1)), /state\.json: globalStep must be a non-negative integer, got -1/],
-      ["state-epoch-steps-fraction", (s: string) => editState(s, (j) => (j.epochSteps = 1.5)), /state\.json: epochSteps must be a non-negative integer, got 1\.5/],
+      [
+        "state-epoch-steps-fraction",
+        (s: string) => editState(s, (j) => (j.epochSteps = 1.5)),
+        /state\.json: epochSteps must be a non-negative integer, got 1\.5/,
+      ],
       ["state-loss-sum-nan", (s: string) => editState(s, (j) => (j.epochLossSum = "NaN")), /state\.json: epochLossSum must be a non-negative number/],
       ["state-format-from-future", (s: string) => editState(s, (j) => (j.format = 99)), /state\.json: checkpoint format 99 is newer than this version reads/],
-      ["state-config-unknown-key", (s: string) => editState(s, (j) => ((j.config as Record<string, unknown>)["model.depth"] = 18)), /state\.json: unknown config key 'model\.depth'/],
-      ["state-config-bad-value", (s: string) => editState(s, (j) => ((j.config as Record<string, unknown>)["model.width"] = "wide")), /state\.json.*model\.width/],
+      [
+        "state-config-unknown-key",
+        (s: string) => editState(s, (j) => ((j.config as Record<string, unknown>)["model.depth"] = 18)),
+        /state\.json: unknown config key 'model\.depth'/,
+      ],
+      [
+        "state-config-bad-value",
+        (s: string) => editState(s, (j) => ((j.config as Record<string, unknown>)["model.width"] = "wide")),
+        /state\.json.*model\.width/,
+      ],
     ] as const
-  ).map(
-    ([id, damage, message]): BadInput => ({
-      id: `resume-${id}`,
-      group: "2 resume",
-      what: `the checkpoint's state.json: ${id.replace(/-/g, " ")}`,
-      setup: (c) => (damage(c.stopped()), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
-      // a bad value in the stored config is a config error (exit 2); the rest are checkpoint errors
-      expect: id.startsWith("state-config-") ? { code: "ERR_SIMCLR_CONFIG", exit: 2, message } : { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message },
-      unchanged: ["stopped"],
-    }),
-  ),
+  ).map(([id, damage, message]): BadInput => ({
+    id: `resume-${id}`,
+    group: "2 resume",
+    what: `the checkpoint's state.json: ${id.replace(/-/g, " ")}`,
+    setup: (c) => (damage(c.stopped()), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
+    // a bad value in the stored config is a config error (exit 2); the rest are checkpoint errors
+    expect: id.startsWith("state-config-") ? { code: "ERR_SIMCLR_CONFIG", exit: 2, message } : { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message },
+    unchanged: ["stopped"],
+  })),
   {
     id: "resume-order-not-permutation",
     group: "2 resume",
@@ -330,7 +361,10 @@ export const CASES: BadInput[] = [
     id: "resume-optimizer-file-garbage",
     group: "2 resume",
     what: "the checkpoint's optimizer.safetensors is random bytes",
-    setup: (c) => (writeFileSync(join(latestDir(c.stopped()), "optimizer.safetensors"), Buffer.from("this is not a safetensors file at all")), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
+    setup: (c) => (
+      writeFileSync(join(latestDir(c.stopped()), "optimizer.safetensors"), Buffer.from("this is not a safetensors file at all")),
+      cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))
+    ),
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /optimizer\.safetensors: header length \d+ (exceeds|runs past)/ },
     unchanged: ["stopped"],
   },
@@ -350,12 +384,20 @@ export const CASES: BadInput[] = [
     setup: (c) => {
       const file = join(latestDir(c.run()), "model.safetensors");
       const { tensors, metadata } = parseSafetensors(readFileSync(file));
-      for (const [k, t] of tensors) if (t.dtype === "float32") (tensors.set(k, t.mul(Number.NaN)), t.dispose());
+      for (const [k, t] of tensors) {
+        if (t.dtype !== "float32") continue;
+        tensors.set(k, t.mul(Number.NaN));
+        t.dispose();
+      }
       writeFileSync(file, serializeSafetensors(tensors, metadata));
       for (const t of tensors.values()) t.dispose();
       return cli("eval", "knn", "--run", join(c.dir, "run"));
     },
-    expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message: /model\.safetensors cannot be loaded: .* holds NaN or infinite values.*\n\(allowNonFinite is --allow-non-finite on the command line\)/ },
+    expect: {
+      code: "ERR_SIMCLR_CHECKPOINT",
+      exit: 1,
+      message: /model\.safetensors cannot be loaded: .* holds NaN or infinite values.*\n\(allowNonFinite is --allow-non-finite on the command line\)/,
+    },
     unchanged: ["run"],
   },
   {
@@ -366,7 +408,10 @@ export const CASES: BadInput[] = [
       const file = join(latestDir(c.run()), "model.safetensors");
       const bytes = readFileSync(file);
       const n = Number(bytes.readBigUInt64LE(0));
-      const header = bytes.subarray(8, 8 + n).toString("utf-8").replace(/"F32"/, '"I32"');
+      const header = bytes
+        .subarray(8, 8 + n)
+        .toString("utf-8")
+        .replace(/"F32"/, '"I32"');
       writeFileSync(file, Buffer.concat([bytes.subarray(0, 8), Buffer.from(header), bytes.subarray(8 + n)]));
       return cli("eval", "knn", "--run", join(c.dir, "run"));
     },
@@ -384,14 +429,25 @@ export const CASES: BadInput[] = [
     id: "load-state-dict-int-for-float",
     group: "3 wrong results",
     what: "Module.loadStateDict given an int64 tensor for a float parameter",
-    setup: () => call(() => resnet({ depth: 18, width: 2 }).loadStateDict(new Map([["conv1.weight", tensor(new BigInt64Array(2 * 3 * 9), { shape: [2, 3, 3, 3] })]]), { strict: false })),
+    setup: () =>
+      call(() =>
+        resnet({ depth: 18, width: 2 }).loadStateDict(new Map([["conv1.weight", tensor(new BigInt64Array(2 * 3 * 9), { shape: [2, 3, 3, 3] })]]), {
+          strict: false,
+        }),
+      ),
     expect: { errorClass: StateDictError, message: /'conv1\.weight' is int64 in the state dict, the module holds float32/ },
   },
   {
     id: "load-state-dict-infinite",
     group: "3 wrong results",
     what: "Module.loadStateDict given a weight holding +inf",
-    setup: () => call(() => resnet({ depth: 18, width: 2 }).loadStateDict(new Map([["conv1.weight", tensor(new Float32Array(2 * 3 * 9).fill(Number.POSITIVE_INFINITY), { shape: [2, 3, 3, 3] })]]), { strict: false })),
+    setup: () =>
+      call(() =>
+        resnet({ depth: 18, width: 2 }).loadStateDict(
+          new Map([["conv1.weight", tensor(new Float32Array(2 * 3 * 9).fill(Number.POSITIVE_INFINITY), { shape: [2, 3, 3, 3] })]]),
+          { strict: false },
+        ),
+      ),
     expect: { errorClass: StateDictError, message: /'conv1\.weight' holds NaN or infinite values/ },
   },
   {
@@ -408,7 +464,20 @@ export const CASES: BadInput[] = [
     setup: (c) => {
       imageFolder(join(c.dir, "images"), { a: 12, b: 12 });
       c.run();
-      return cli("eval", "knn", "--run", join(c.dir, "run"), "--set", "data.name=image-folder", "--set", `data.path=${join(c.dir, "images")}`, "--set", "data.channels=1", "--set", "data.size=8");
+      return cli(
+        "eval",
+        "knn",
+        "--run",
+        join(c.dir, "run"),
+        "--set",
+        "data.name=image-folder",
+        "--set",
+        `data.path=${join(c.dir, "images")}`,
+        "--set",
+        "data.channels=1",
+        "--set",
+        "data.size=8",
+      );
     },
     expect: { exit: 0, message: /"split":"[^"]*held out[^"]*"/ },
   },
@@ -440,7 +509,10 @@ export const CASES: BadInput[] = [
     id: "compare-corrupt-results",
     group: "3 wrong results",
     what: "compare on a run whose results.jsonl has a broken line in the middle",
-    setup: (c) => (writeFileSync(join(c.run(), "results.jsonl"), '{"protocol":"knn","top1":0.5}\n{broken\n{"protocol":"knn","top1":0.6}\n'), cli("compare", join(c.dir, "run"))),
+    setup: (c) => (
+      writeFileSync(join(c.run(), "results.jsonl"), '{"protocol":"knn","top1":0.5}\n{broken\n{"protocol":"knn","top1":0.6}\n'),
+      cli("compare", join(c.dir, "run"))
+    ),
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /results\.jsonl:2: is not JSON/ },
     unchanged: ["run"],
   },
@@ -450,7 +522,10 @@ export const CASES: BadInput[] = [
     id: "resume-with-torn-metrics-line",
     group: "4 interruptions",
     what: "a crash mid-append left half a metrics line: resume drops it and continues",
-    setup: (c) => (writeFileSync(join(c.stopped(), "metrics.jsonl"), '{"step":3,"epo', { flag: "a" }), cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))),
+    setup: (c) => (
+      writeFileSync(join(c.stopped(), "metrics.jsonl"), '{"step":3,"epo', { flag: "a" }),
+      cli("pretrain", "--resume", "--out", join(c.dir, "stopped"))
+    ),
     expect: { exit: 0, message: /resuming .*stopped at epoch 1, step 2/ },
   },
   {
@@ -487,7 +562,11 @@ export const CASES: BadInput[] = [
     id: "import-out-into-file",
     group: "4 interruptions",
     what: "embed --out into a folder that is a file",
-    setup: (c) => (writeFileSync(join(c.dir, "file"), "x"), c.run(), cli("embed", "--run", join(c.dir, "run"), "--out", join(c.dir, "file", "h.npy"), "--split", "test")),
+    setup: (c) => (
+      writeFileSync(join(c.dir, "file"), "x"),
+      c.run(),
+      cli("embed", "--run", join(c.dir, "run"), "--out", join(c.dir, "file", "h.npy"), "--split", "test")
+    ),
     expect: { code: "ERR_SIMCLR_WRITE", exit: 1, message: /cannot write .*file\/h\.npy/ },
     unchanged: ["run", "file"],
   },
@@ -501,16 +580,14 @@ export const CASES: BadInput[] = [
       ["folder-size-huge", ["data.name=image-folder", "data.path=/nonexistent", "data.size=100000"], "data.size", /most of it comes from data\.size=100000/],
       ["threads-huge", ["train.threads=100000"], "train.threads", /train\.threads is 100000, more than 4 per core/],
     ] as const
-  ).map(
-    ([id, set, key, message]): BadInput => ({
-      id: `pretrain-${id}`,
-      group: "5 sizes and arguments",
-      what: `pretrain with ${set.join(" ")}: refused before anything is loaded or written, naming ${key}`,
-      setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), ...set.flatMap((s) => ["--set", s])),
-      expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message },
-      unchanged: ["."],
-    }),
-  ),
+  ).map(([id, set, key, message]): BadInput => ({
+    id: `pretrain-${id}`,
+    group: "5 sizes and arguments",
+    what: `pretrain with ${set.join(" ")}: refused before anything is loaded or written, naming ${key}`,
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), ...set.flatMap((s) => ["--set", s])),
+    expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message },
+    unchanged: ["."],
+  })),
   {
     id: "idx-zero-size-images",
     group: "5 sizes and arguments",
@@ -556,32 +633,42 @@ export const CASES: BadInput[] = [
       ["add-a-string", () => rand([2]).add("x" as never), /aten::add\.Tensor: argument 'other' \(Tensor\) expects a Tensor, got a string/],
       ["matmul-null", () => rand([2, 2]).matmul(null as never), /aten::matmul: argument 'other' \(Tensor\) cannot be null/],
       ["reshape-strings", () => rand([2, 2]).reshape(["a"] as never), /aten::reshape: argument 'shape' \(int\[\]\) expects an integer, got a string/],
-      ["disposed-tensor", () => {
-        const t = rand([2]);
-        t.dispose();
-        return rand([2]).add(t);
-      }, /a tensor that was disposed/],
+      [
+        "disposed-tensor",
+        () => {
+          const t = rand([2]);
+          t.dispose();
+          return rand([2]).add(t);
+        },
+        /a tensor that was disposed/,
+      ],
       ["sgd-null-params", () => new SGD(null as never, { lr: 0.1 }), /SGD\(params\) must be an array of tensors or \[name, tensor\] pairs, got null/],
       ["sgd-no-options", () => new SGD([rand([2])], undefined as never), /SGD\(options\) must be an object of options, got undefined/],
       ["sgd-negative-lr", () => new SGD([rand([2])], { lr: -1 }), /SGD: lr must be >= 0, got -1/],
-      ["dataloader-array-images", () => new DataLoader({ images: [1, 2] as never }, { batchSize: 2 }), /DataLoader\(data\.images\) must be a Tensor, got an array/],
+      [
+        "dataloader-array-images",
+        () => new DataLoader({ images: [1, 2] as never }, { batchSize: 2 }),
+        /DataLoader\(data\.images\) must be a Tensor, got an array/,
+      ],
       ["dataloader-zero-batch", () => new DataLoader({ images: rand([4, 1, 2, 2]) }, { batchSize: 0 }), /batch size must be a positive integer, got 0/],
       ["knn-numbers", () => knnClassify(1 as never, 2 as never, 3 as never, 4 as never), /knnClassify\(trainFeatures\) must be a Tensor, got number 1/],
       ["resnet-depth-19", () => resnet({ depth: 19 as never }), /resnet: depth must be one of 18, 34, 50, 101, 152, got 19/],
-      ["resnet-wrong-channels", () => resnet({ depth: 18, width: 2, inChannels: 1 }).forward(rand([2, 3, 8, 8])), /ResNet expects input \(N, 1, H, W\), got \[2, 3, 8, 8\]/],
+      [
+        "resnet-wrong-channels",
+        () => resnet({ depth: 18, width: 2, inChannels: 1 }).forward(rand([2, 3, 8, 8])),
+        /ResNet expects input \(N, 1, H, W\), got \[2, 3, 8, 8\]/,
+      ],
       ["augment-size-string", () => new SimCLRAugment({ size: "32" as never }), /augment: size must be a positive integer or null, got 32/],
       ["safetensors-array-value", () => serializeSafetensors({ a: [1] as never }), /serializeSafetensors: 'a' must be a Tensor, got an array/],
       ["rand-negative-shape", () => rand([-1]), /rand\(\): shape \[-1\] must hold non-negative integers/],
     ] as const
-  ).map(
-    ([id, fn, message]): BadInput => ({
-      id: `api-${id}`,
-      group: "5 sizes and arguments",
-      what: `a library call with a bad argument: ${id.replace(/-/g, " ")}`,
-      setup: () => call(fn),
-      expect: { errorClass: ArgumentError, message },
-    }),
-  ),
+  ).map(([id, fn, message]): BadInput => ({
+    id: `api-${id}`,
+    group: "5 sizes and arguments",
+    what: `a library call with a bad argument: ${id.replace(/-/g, " ")}`,
+    setup: () => call(fn),
+    expect: { errorClass: ArgumentError, message },
+  })),
   {
     id: "api-pretrain-empty-config",
     group: "5 sizes and arguments",
@@ -608,20 +695,22 @@ export const CASES: BadInput[] = [
       ["idx-float-elements", idx([1], [0, 0, 0, 0], 0x0d), /element type 0xd is not supported/],
       ["idx-no-dimensions", idx([], []), /an IDX file needs at least one dimension/],
       ["idx-gzip-corrupt", Buffer.from(gzipSync(idx([2], [1, 2])).map((b, i) => (i === 12 ? b ^ 0xff : b))), /gzip data is corrupt or truncated/],
-      ["idx-gzip-bomb", gzipSync(Buffer.alloc(8 << 20)), /gzip data is corrupt or truncated, or a gzip bomb: its trailer declares 8388608 bytes, more than the 1048576 allowed/],
+      [
+        "idx-gzip-bomb",
+        gzipSync(Buffer.alloc(8 << 20)),
+        /gzip data is corrupt or truncated, or a gzip bomb: its trailer declares 8388608 bytes, more than the 1048576 allowed/,
+      ],
     ] as const
-  ).map(
-    ([id, bytes, message]): BadInput => ({
-      id,
-      group: "parse",
-      what: `an IDX file: ${id.slice(4).replace(/-/g, " ")}`,
-      setup: (c) => {
-        const file = write(join(c.dir, `${id}.idx`), bytes);
-        return call(() => parseIdx(readFileSync(file), file, 1 << 20));
-      },
-      expect: { errorClass: DataError, message: new RegExp(`${id}\\.idx: ${message.source}`) },
-    }),
-  ),
+  ).map(([id, bytes, message]): BadInput => ({
+    id,
+    group: "parse",
+    what: `an IDX file: ${id.slice(4).replace(/-/g, " ")}`,
+    setup: (c) => {
+      const file = write(join(c.dir, `${id}.idx`), bytes);
+      return call(() => parseIdx(readFileSync(file), file, 1 << 20));
+    },
+    expect: { errorClass: DataError, message: new RegExp(`${id}\\.idx: ${message.source}`) },
+  })),
   {
     id: "idx-labels-count-mismatch",
     group: "parse",
@@ -648,25 +737,24 @@ export const CASES: BadInput[] = [
       ["cifar100-coarse-label", Buffer.concat([Buffer.from([25, 3]), Buffer.alloc(3072)]), true, /coarse label 25 of record 0 is out of range \(0\.\.19\)/],
       ["cifar100-fine-label", Buffer.concat([Buffer.from([2, 150]), Buffer.alloc(3072)]), true, /label 150 of record 0 is out of range \(0\.\.99\)/],
     ] as const
-  ).map(
-    ([id, bytes, cifar100, message]): BadInput => ({
-      id,
-      group: "parse",
-      what: `a CIFAR binary batch: ${id.replace(/-/g, " ")}`,
-      setup: (c) => {
-        const file = write(join(c.dir, `${id}.bin`), bytes);
-        return call(() => parseCifarRecords(readFileSync(file), file, { variant: cifar100 ? "cifar100" : "cifar10" }));
-      },
-      expect: { errorClass: DataError, message: new RegExp(`${id}\\.bin: ${message.source}`) },
-    }),
-  ),
+  ).map(([id, bytes, cifar100, message]): BadInput => ({
+    id,
+    group: "parse",
+    what: `a CIFAR binary batch: ${id.replace(/-/g, " ")}`,
+    setup: (c) => {
+      const file = write(join(c.dir, `${id}.bin`), bytes);
+      return call(() => parseCifarRecords(readFileSync(file), file, { variant: cifar100 ? "cifar100" : "cifar10" }));
+    },
+    expect: { errorClass: DataError, message: new RegExp(`${id}\\.bin: ${message.source}`) },
+  })),
   {
     id: "cifar-missing-batch",
     group: "parse",
     what: "a CIFAR-10 folder missing data_batch_3.bin",
     setup: (c) => {
       const root = join(c.dir, "cifar-10-batches-bin");
-      for (const name of ["data_batch_1.bin", "data_batch_2.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"]) write(join(root, name), Buffer.alloc(3073));
+      for (const name of ["data_batch_1.bin", "data_batch_2.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"])
+        write(join(root, name), Buffer.alloc(3073));
       return cli("pretrain", "--out", join(c.dir, "run"), "--set", "data.name=cifar10", "--set", `data.path=${c.dir}`, ...tiny.flatMap((s) => ["--set", s]));
     },
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /data_batch_3\.bin: not found/ },
@@ -677,25 +765,43 @@ export const CASES: BadInput[] = [
       ["safetensors-header-huge", safetensorsWith({}, Buffer.alloc(0), 2n ** 40n), /header length 1099511627776 exceeds the \d+-byte limit/],
       ["safetensors-header-not-json", Buffer.concat([Buffer.from([4, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{{{{")]), /header is not valid UTF-8 JSON/],
       ["safetensors-header-array", safetensorsWith([1, 2]), /header is not a JSON object/],
-      ["safetensors-unknown-dtype", safetensorsWith({ w: { dtype: "F8", shape: [1], data_offsets: [0, 1] } }, Buffer.alloc(1)), /tensor 'w': unknown or unsupported dtype "F8"/],
-      ["safetensors-negative-shape", safetensorsWith({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, Buffer.alloc(4)), /tensor 'w': shape must be an array of non-negative integers/],
-      ["safetensors-size-mismatch", safetensorsWith({ w: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, Buffer.alloc(4)), /tensor 'w': shape \[2\] of F32 needs 8 bytes, data_offsets give 4/],
-      ["safetensors-overlap", safetensorsWith({ a: { dtype: "U8", shape: [4], data_offsets: [0, 4] }, b: { dtype: "U8", shape: [4], data_offsets: [2, 6] } }, Buffer.alloc(6)), /overlap tensor 'a'/],
-      ["safetensors-trailing", safetensorsWith({ a: { dtype: "U8", shape: [2], data_offsets: [0, 2] } }, Buffer.alloc(5)), /3 trailing bytes that belong to no tensor/],
+      [
+        "safetensors-unknown-dtype",
+        safetensorsWith({ w: { dtype: "F8", shape: [1], data_offsets: [0, 1] } }, Buffer.alloc(1)),
+        /tensor 'w': unknown or unsupported dtype "F8"/,
+      ],
+      [
+        "safetensors-negative-shape",
+        safetensorsWith({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, Buffer.alloc(4)),
+        /tensor 'w': shape must be an array of non-negative integers/,
+      ],
+      [
+        "safetensors-size-mismatch",
+        safetensorsWith({ w: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, Buffer.alloc(4)),
+        /tensor 'w': shape \[2\] of F32 needs 8 bytes, data_offsets give 4/,
+      ],
+      [
+        "safetensors-overlap",
+        safetensorsWith({ a: { dtype: "U8", shape: [4], data_offsets: [0, 4] }, b: { dtype: "U8", shape: [4], data_offsets: [2, 6] } }, Buffer.alloc(6)),
+        /overlap tensor 'a'/,
+      ],
+      [
+        "safetensors-trailing",
+        safetensorsWith({ a: { dtype: "U8", shape: [2], data_offsets: [0, 2] } }, Buffer.alloc(5)),
+        /3 trailing bytes that belong to no tensor/,
+      ],
       ["safetensors-metadata-number", safetensorsWith({ __metadata__: { epoch: 3 } }), /__metadata__\.epoch must be a string/],
     ] as const
-  ).map(
-    ([id, bytes, message]): BadInput => ({
-      id,
-      group: "parse",
-      what: `a safetensors file: ${id.slice(12).replace(/-/g, " ")}`,
-      setup: (c) => {
-        const file = write(join(c.dir, `${id}.safetensors`), bytes);
-        return call(() => parseSafetensors(readFileSync(file), file));
-      },
-      expect: { errorClass: DataError, message: new RegExp(`${id}\\.safetensors: .*${message.source}`) },
-    }),
-  ),
+  ).map(([id, bytes, message]): BadInput => ({
+    id,
+    group: "parse",
+    what: `a safetensors file: ${id.slice(12).replace(/-/g, " ")}`,
+    setup: (c) => {
+      const file = write(join(c.dir, `${id}.safetensors`), bytes);
+      return call(() => parseSafetensors(readFileSync(file), file));
+    },
+    expect: { errorClass: DataError, message: new RegExp(`${id}\\.safetensors: .*${message.source}`) },
+  })),
   {
     id: "import-wrong-keys",
     group: "parse",
@@ -715,7 +821,20 @@ export const CASES: BadInput[] = [
     setup: (c) => {
       imageFolder(join(c.dir, "images"), { a: 3, b: 3 });
       writeFileSync(join(c.dir, "images", "a", "broken.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 1, 2, 3]));
-      return cli("pretrain", "--out", join(c.dir, "run"), "--set", "data.name=image-folder", "--set", `data.path=${join(c.dir, "images")}`, "--set", "data.size=8", "--set", "train.batchSize=2", ...["model.width=2", "train.epochs=1", "monitor.knnEvery=0"].flatMap((s) => ["--set", s]));
+      return cli(
+        "pretrain",
+        "--out",
+        join(c.dir, "run"),
+        "--set",
+        "data.name=image-folder",
+        "--set",
+        `data.path=${join(c.dir, "images")}`,
+        "--set",
+        "data.size=8",
+        "--set",
+        "train.batchSize=2",
+        ...["model.width=2", "train.epochs=1", "monitor.knnEvery=0"].flatMap((s) => ["--set", s]),
+      );
     },
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /a\/broken\.jpg/ },
   },
@@ -726,7 +845,20 @@ export const CASES: BadInput[] = [
     setup: (c) => {
       imageFolder(join(c.dir, "images"), { a: 3, b: 3 });
       writeFileSync(join(c.dir, "images", "a", "bomb.png"), pngClaiming(60000, 60000));
-      return cli("pretrain", "--out", join(c.dir, "run"), "--set", "data.name=image-folder", "--set", `data.path=${join(c.dir, "images")}`, "--set", "data.size=8", "--set", "train.batchSize=2", ...["model.width=2", "train.epochs=1", "monitor.knnEvery=0"].flatMap((s) => ["--set", s]));
+      return cli(
+        "pretrain",
+        "--out",
+        join(c.dir, "run"),
+        "--set",
+        "data.name=image-folder",
+        "--set",
+        `data.path=${join(c.dir, "images")}`,
+        "--set",
+        "data.size=8",
+        "--set",
+        "train.batchSize=2",
+        ...["model.width=2", "train.epochs=1", "monitor.knnEvery=0"].flatMap((s) => ["--set", s]),
+      );
     },
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /a\/bomb\.png/ },
   },
@@ -734,7 +866,10 @@ export const CASES: BadInput[] = [
     id: "image-folder-empty",
     group: "parse",
     what: "an image folder with no images",
-    setup: (c) => (mkdirSync(join(c.dir, "images", "a"), { recursive: true }), cli("pretrain", "--out", join(c.dir, "run"), "--set", "data.name=image-folder", "--set", `data.path=${join(c.dir, "images")}`)),
+    setup: (c) => (
+      mkdirSync(join(c.dir, "images", "a"), { recursive: true }),
+      cli("pretrain", "--out", join(c.dir, "run"), "--set", "data.name=image-folder", "--set", `data.path=${join(c.dir, "images")}`)
+    ),
     expect: { code: "ERR_SIMCLR_DATA", exit: 1, message: /images/ },
   },
   {
@@ -767,23 +902,25 @@ export const CASES: BadInput[] = [
       ["config-yaml-syntax", "train:\n  epochs: [1, 2\n", /not valid YAML/],
       ["config-unknown-key", "train:\n  epocs: 3\n", /unknown key 'train\.epocs' \(known in train: epochs/],
       ["config-wrong-type", "train:\n  epochs: three\n", /train\.epochs/],
-      ["config-alias-bomb", `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`, /not valid YAML|alias/i],
+      [
+        "config-alias-bomb",
+        `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`,
+        /not valid YAML|alias/i,
+      ],
       ["config-top-level-list", "- train\n- model\n", /the top level must be a mapping of sections/],
       ["config-section-scalar", "train: 3\n", /'train' must be a mapping of settings/],
       ["config-negative-lr", "optim:\n  lr: -1\n", /optim\.lr.*must be >= 0, got -1/],
       ["config-batch-one", "train:\n  batchSize: 1\n", /train\.batchSize.*must be >= 2, got 1/],
       ["config-unknown-choice", "model:\n  arch: vgg16\n", /model\.arch.*vgg16/],
     ] as const
-  ).map(
-    ([id, yaml, message]): BadInput => ({
-      id,
-      group: "config",
-      what: `a config file: ${id.slice(7).replace(/-/g, " ")}`,
-      setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--config", write(join(c.dir, `${id}.yaml`), yaml)),
-      expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message: new RegExp(`${id}\\.yaml: .*${message.source}`, message.flags) },
-      unchanged: ["."],
-    }),
-  ),
+  ).map(([id, yaml, message]): BadInput => ({
+    id,
+    group: "config",
+    what: `a config file: ${id.slice(7).replace(/-/g, " ")}`,
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--config", write(join(c.dir, `${id}.yaml`), yaml)),
+    expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message: new RegExp(`${id}\\.yaml: .*${message.source}`, message.flags) },
+    unchanged: ["."],
+  })),
   {
     id: "config-file-missing",
     group: "config",

@@ -16,7 +16,6 @@ export interface SharedFixtures {
   stopped: string;
 }
 
-
 /** Writes the shared fixtures under `root`. */
 export async function makeFixtures(root: string): Promise<SharedFixtures> {
   const data = writeSyntheticIdx(join(root, "data"), 256);

@@ -18,7 +18,11 @@ describe("simclr command line", () => {
     const out = JSON.parse(lines[0]!) as Record<string, unknown>;
     for (const k of ["views_per_s", "augment_views_per_s", "step_ms"]) assert.equal(typeof out[k], "number", k);
     // the figures agree with each other and with the configured shape: 2 views of 16 images per step
-    const { views_per_s: rate, step_ms: ms, config } = out as { views_per_s: number; step_ms: number; config: { batch: number; image: number[]; width: number } };
+    const {
+      views_per_s: rate,
+      step_ms: ms,
+      config,
+    } = out as { views_per_s: number; step_ms: number; config: { batch: number; image: number[]; width: number } };
     assert.ok(ms > 0 && Math.abs(rate - (2 * 16) / (ms / 1000)) <= 0.01 * rate + 0.1, `${rate} views/s at ${ms} ms per step`);
     assert.deepEqual([config.batch, config.image, config.width], [16, [1, 28, 28], 4]);
   });
@@ -41,18 +45,52 @@ describe("simclr command line", () => {
     mkdirSync(join(root, "b"));
     for (let i = 0; i < 10; i++) {
       for (const c of ["a", "b"]) {
-        await sharp(Buffer.alloc(16 * 16 * 3, i * 20 + (c === "a" ? 0 : 7)), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(root, c, `${i}.png`));
+        await sharp(Buffer.alloc(16 * 16 * 3, i * 20 + (c === "a" ? 0 : 7)), { raw: { width: 16, height: 16, channels: 3 } })
+          .png()
+          .toFile(join(root, c, `${i}.png`));
       }
     }
     writeFileSync(join(root, "a", "broken.jpg"), "not a jpeg");
-    const common = ["--set", "data.name=image-folder", "--set", `data.path=${root}`, "--set", "data.size=16", "--set", "train.batchSize=4", "--steps", "1", "--warmup", "0", "--set", "model.width=4", "--set", "augment.preset=cifar"];
+    const common = [
+      "--set",
+      "data.name=image-folder",
+      "--set",
+      `data.path=${root}`,
+      "--set",
+      "data.size=16",
+      "--set",
+      "train.batchSize=4",
+      "--steps",
+      "1",
+      "--warmup",
+      "0",
+      "--set",
+      "model.width=4",
+      "--set",
+      "augment.preset=cifar",
+    ];
     const out = join(mkdtempSync(join(tmpdir(), "simclr-cli-run-")), "run");
-    const failed = await run(["pretrain", "--out", out, ...common.filter((a) => a !== "--steps" && a !== "1" && a !== "--warmup" && a !== "0"), "--set", "train.epochs=1"]);
+    const failed = await run([
+      "pretrain",
+      "--out",
+      out,
+      ...common.filter((a) => a !== "--steps" && a !== "1" && a !== "--warmup" && a !== "0"),
+      "--set",
+      "train.epochs=1",
+    ]);
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /1 of 21 images could not be decoded/);
     assert.match(failed.stderr, /broken\.jpg/);
     assert.match(failed.stderr, /data\.skipBad is --skip-bad on the command line/);
-    const skipped = await run(["pretrain", "--out", `${out}2`, "--skip-bad", ...common.filter((a) => a !== "--steps" && a !== "1" && a !== "--warmup" && a !== "0"), "--set", "train.epochs=1"]);
+    const skipped = await run([
+      "pretrain",
+      "--out",
+      `${out}2`,
+      "--skip-bad",
+      ...common.filter((a) => a !== "--steps" && a !== "1" && a !== "--warmup" && a !== "0"),
+      "--set",
+      "train.epochs=1",
+    ]);
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.match(skipped.stderr, /skipped 1 unreadable image/);
   });

@@ -30,7 +30,10 @@ test("doctor --json names the libtorch this process loads, its build, Gloo and t
   assert.equal(report.cpu.avx2, /\bavx2\b/.test(flags));
   // every missing piece comes with a line to run
   for (const m of report.missing) assert.ok(m.fix.length > 0, m.what);
-  assert.equal(report.missing.some((m) => m.what.startsWith("Gloo")), !native.distHasGloo());
+  assert.equal(
+    report.missing.some((m) => m.what.startsWith("Gloo")),
+    !native.distHasGloo(),
+  );
   const text = await runCli(["doctor"]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`libtorch +${v.torch.replaceAll(".", "\\.")} at `));

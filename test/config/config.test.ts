@@ -62,7 +62,23 @@ describe("loadConfig", () => {
   });
 
   test("a YAML file overrides only its values", () => {
-    const file = yamlFile(["model:", "  width: 32", "  cifarStem: false", "train:", "  batchSize: 128", "  warmupEpochs: 0.5", "optim:", "  name: adamw", "  lr: 1.0e-3", "data:", "  limit: 1000", "  path: /tmp/data", ""].join("\n"));
+    const file = yamlFile(
+      [
+        "model:",
+        "  width: 32",
+        "  cifarStem: false",
+        "train:",
+        "  batchSize: 128",
+        "  warmupEpochs: 0.5",
+        "optim:",
+        "  name: adamw",
+        "  lr: 1.0e-3",
+        "data:",
+        "  limit: 1000",
+        "  path: /tmp/data",
+        "",
+      ].join("\n"),
+    );
     const c = loadConfig({ file });
     assert.equal(c.model.width, 32);
     assert.equal(c.model.cifarStem, false);
@@ -85,7 +101,16 @@ describe("loadConfig", () => {
     const file = yamlFile("model:\n  width: 32\ndata:\n  limit: 500\noptim:\n  lr: 2\n");
     const c = loadConfig({
       file,
-      set: ["model.width=8", "model.cifarStem=false", "data.limit=null", "optim.lr=0.25", "optim.weightDecay=1e-4", "train.device=cuda:0", "loss.temperature=.1", "augment.size=40"],
+      set: [
+        "model.width=8",
+        "model.cifarStem=false",
+        "data.limit=null",
+        "optim.lr=0.25",
+        "optim.weightDecay=1e-4",
+        "train.device=cuda:0",
+        "loss.temperature=.1",
+        "augment.size=40",
+      ],
     });
     assert.equal(c.model.width, 8);
     assert.equal(c.model.cifarStem, false);
@@ -121,12 +146,24 @@ describe("loadConfig", () => {
 describe("config errors name the key and the source", () => {
   test("unknown keys: in YAML and in --set, with the section's known keys", () => {
     const file = yamlFile("model:\n  depth: 18\n");
-    throwsConfig(() => loadConfig({ file }), new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual, syncBN\\)$`));
-    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }), /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/);
+    throwsConfig(
+      () => loadConfig({ file }),
+      new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual, syncBN\\)$`),
+    );
+    throwsConfig(
+      () => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }),
+      /^--set: unknown key 'optim\.learningRate' \(known in optim: name, lr, lrScaling, weightDecay, momentum\)$/,
+    );
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["head.dim=64"] }), /^--set: unknown key 'head\.dim' \(known in head: layers, outDim\)$/);
     const section = yamlFile("optimizer:\n  lr: 1\n");
-    throwsConfig(() => loadConfig({ file: section }), /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/);
-    throwsConfig(() => loadConfig({ setSource: "--set", set: ["width=3"] }), /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/);
+    throwsConfig(
+      () => loadConfig({ file: section }),
+      /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/,
+    );
+    throwsConfig(
+      () => loadConfig({ setSource: "--set", set: ["width=3"] }),
+      /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/,
+    );
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.width"] }), /^--set 'model\.width': expected key=value, e\.g\. optim\.lr=0\.5$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["=3"] }), /^--set '=3': expected key=value/);
   });
@@ -148,11 +185,20 @@ describe("config errors name the key and the source", () => {
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.momentum=1"] }), /^--set: optim\.momentum must be <= 0\.999999, got 1$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["data.channels=4"] }), /^--set: data\.channels must be one of 1, 3, got 4$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["data.channels=2"] }), /^--set: data\.channels must be one of 1, 3, got 2$/);
-    throwsConfig(() => loadConfig({ setSource: "--set", set: ["loss.temperature=0"] }), /^--set: loss\.temperature must be >= 0\.000001, got 0$|^--set: loss\.temperature must be >= 1e-6, got 0$/);
+    throwsConfig(
+      () => loadConfig({ setSource: "--set", set: ["loss.temperature=0"] }),
+      /^--set: loss\.temperature must be >= 0\.000001, got 0$|^--set: loss\.temperature must be >= 1e-6, got 0$/,
+    );
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["augment.cropMinScale=1.5"] }), /^--set: augment\.cropMinScale must be <= 1, got 1\.5$/);
     throwsConfig(() => loadConfig({ file: yamlFile("optim:\n  lr: -1\n") }), /: optim\.lr must be >= 0, got -1$/);
-    throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.arch=resnet20"] }), /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, got 'resnet20'$/);
-    throwsConfig(() => loadConfig({ file: yamlFile("augment:\n  preset: mnist\n") }), /: augment\.preset must be one of imagenet, cifar, grayscale, got 'mnist'$/);
+    throwsConfig(
+      () => loadConfig({ setSource: "--set", set: ["model.arch=resnet20"] }),
+      /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, got 'resnet20'$/,
+    );
+    throwsConfig(
+      () => loadConfig({ file: yamlFile("augment:\n  preset: mnist\n") }),
+      /: augment\.preset must be one of imagenet, cifar, grayscale, got 'mnist'$/,
+    );
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["train.epochs=2.5"] }), /^--set: train\.epochs must be an integer, got 2\.5$/);
     throwsConfig(() => loadConfig({ file: yamlFile("data:\n  limit: 10.5\n") }), /: data\.limit must be an integer, got 10\.5$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.lr=.inf"] }), /^--set: optim\.lr must be a number/);
@@ -179,7 +225,20 @@ describe("configToYaml / configFromYaml", () => {
     const defaults = loadConfig();
     assert.deepEqual(configFromYaml(configToYaml(defaults), "saved.yaml"), defaults);
     const changed = loadConfig({
-      set: ["data.name=cifar10", "data.path=/data/cifar-10", "data.limit=1000", "model.arch=resnet50", "model.width=64", "optim.name=adamw", "optim.lr=3e-4", "optim.weightDecay=0.05", "train.device=0", "train.threads=2", "augment.jitterStrength=1", "train.precision=bf16"],
+      set: [
+        "data.name=cifar10",
+        "data.path=/data/cifar-10",
+        "data.limit=1000",
+        "model.arch=resnet50",
+        "model.width=64",
+        "optim.name=adamw",
+        "optim.lr=3e-4",
+        "optim.weightDecay=0.05",
+        "train.device=0",
+        "train.threads=2",
+        "augment.jitterStrength=1",
+        "train.precision=bf16",
+      ],
     });
     const text = configToYaml(changed);
     const back = configFromYaml(text, "saved.yaml");
@@ -208,13 +267,28 @@ test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run", 
 describe("evaluation, fine-tuning and the baseline have their sections", () => {
   test("the paper's Appendix B.5/B.6 defaults", () => {
     const c = loadConfig();
-    assert.deepEqual(c.eval, { protocol: "fast", labels: null, seed: 0, k: 200, temperature: 0.1, holdOut: 0.1, maxIterations: 200, epochs: 90, batchSize: 512, lr: 0.1, weightDecay: 0 });
+    assert.deepEqual(c.eval, {
+      protocol: "fast",
+      labels: null,
+      seed: 0,
+      k: 200,
+      temperature: 0.1,
+      holdOut: 0.1,
+      maxIterations: 200,
+      epochs: 90,
+      batchSize: 512,
+      lr: 0.1,
+      weightDecay: 0,
+    });
     assert.deepEqual(c.finetune, { labels: "10%", epochs: null, batchSize: 256, lr: 0.05, weightDecay: 0, fromHead: false, seed: 0 });
     assert.deepEqual(c.supervised, { epochs: 2, batchSize: 256, lr: 0.1, weightDecay: 5e-4 });
   });
 
   test("values named by their source (a flag) are checked like --set", () => {
-    throwsConfig(() => loadConfig({ values: [{ key: "supervised.epochs", text: "abc", source: "--epochs" }] }), /^--epochs: supervised\.epochs must be an integer, got "abc"$/);
+    throwsConfig(
+      () => loadConfig({ values: [{ key: "supervised.epochs", text: "abc", source: "--epochs" }] }),
+      /^--epochs: supervised\.epochs must be an integer, got "abc"$/,
+    );
     throwsConfig(() => loadConfig({ values: [{ key: "eval.k", text: "-3", source: "--k" }] }), /^--k: eval\.k must be >= 1, got -3$/);
     assert.equal(loadConfig({ values: [{ key: "finetune.fromHead", text: "true", source: "--from-head" }] }).finetune.fromHead, true);
     assert.equal(loadConfig({ values: [{ key: "finetune.labels", text: "1%", source: "--labels" }] }).finetune.labels, "1%");
@@ -224,7 +298,8 @@ describe("evaluation, fine-tuning and the baseline have their sections", () => {
     const base = loadConfig();
     assert.throws(
       () => loadConfig({ base, sections: ["data", "eval"], set: ["model.width=8"], setSource: "--set" }),
-      (e: unknown) => e instanceof ConfigError && e.key === "model.width" && /^--set: model\.width cannot be changed here \(only data\.\*, eval\.\*\)$/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError && e.key === "model.width" && /^--set: model\.width cannot be changed here \(only data\.\*, eval\.\*\)$/.test(e.message),
     );
     assert.equal(loadConfig({ base, sections: ["data", "eval"], set: ["eval.k=5"] }).eval.k, 5);
   });

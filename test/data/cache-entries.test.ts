@@ -12,7 +12,10 @@ import { runCli } from "../helpers.js";
 async function folder(name: string, n: number, value: number): Promise<string> {
   const root = join(mkdtempSync(join(tmpdir(), "simclr-cache-entries-")), name);
   mkdirSync(root);
-  for (let i = 0; i < n; i++) await sharp(Buffer.alloc(6 * 6 * 3, value + i), { raw: { width: 6, height: 6, channels: 3 } }).png().toFile(join(root, `${i}.png`));
+  for (let i = 0; i < n; i++)
+    await sharp(Buffer.alloc(6 * 6 * 3, value + i), { raw: { width: 6, height: 6, channels: 3 } })
+      .png()
+      .toFile(join(root, `${i}.png`));
   return root;
 }
 
@@ -27,7 +30,10 @@ describe("the image-folder cache entries (simclr cache)", () => {
     (await loadImageFolder({ path: b, size: 8, cacheDir })).images.dispose();
     // the leftover of a killed build (its process gone), and an entry a live process is building
     writeFileSync(join(cacheDir, `image-folder-${"1".repeat(64)}.u8.tmp-${deadPid()}-abc`), Buffer.alloc(1000));
-    writeFileSync(join(cacheDir, `image-folder-${"2".repeat(64)}.u8.lock`), JSON.stringify({ pid: process.pid, host: hostname(), since: "", done: 1, total: 9 }));
+    writeFileSync(
+      join(cacheDir, `image-folder-${"2".repeat(64)}.u8.lock`),
+      JSON.stringify({ pid: process.pid, host: hostname(), since: "", done: 1, total: 9 }),
+    );
     writeFileSync(join(cacheDir, "unrelated.txt"), "not an entry");
 
     const entries = listCacheEntries(cacheDir);
@@ -41,7 +47,10 @@ describe("the image-folder cache entries (simclr cache)", () => {
     assert.equal(entries.find((e) => e.key === "2".repeat(64))?.building, true);
 
     // by folder: only a's entry goes; a decodes again, b is still a hit
-    assert.deepEqual(removeCacheEntries(cacheDir, { root: a }).removed.map((e) => e.root), [a]);
+    assert.deepEqual(
+      removeCacheEntries(cacheDir, { root: a }).removed.map((e) => e.root),
+      [a],
+    );
     assert.equal((await loadImageFolder({ path: a, size: 4, cacheDir })).fromCache, false);
     assert.equal((await loadImageFolder({ path: b, size: 8, cacheDir })).fromCache, true);
 
@@ -49,10 +58,16 @@ describe("the image-folder cache entries (simclr cache)", () => {
     const old = new Date(Date.now() - 3 * 86_400_000);
     for (const f of readdirSync(cacheDir)) if (f.startsWith(`image-folder-${byRoot(b)?.key}`)) utimesSync(join(cacheDir, f), old, old);
     const aged = removeCacheEntries(cacheDir, { olderThanDays: 1 });
-    assert.deepEqual(aged.removed.map((e) => e.root), [b]);
+    assert.deepEqual(
+      aged.removed.map((e) => e.root),
+      [b],
+    );
 
     const all = removeCacheEntries(cacheDir);
-    assert.deepEqual(all.busy.map((e) => e.key), ["2".repeat(64)]);
+    assert.deepEqual(
+      all.busy.map((e) => e.key),
+      ["2".repeat(64)],
+    );
     assert.deepEqual(readdirSync(cacheDir).sort(), [`image-folder-${"2".repeat(64)}.u8.lock`, "unrelated.txt"]);
   });
 
@@ -80,7 +95,11 @@ describe("the image-folder cache entries (simclr cache)", () => {
     const json = await runCli(["cache", "list", "--json", "--dir", cacheDir]);
     assert.equal(JSON.parse(json.stdout.trim()).root, root);
 
-    for (const bad of [["cache", "frob"], ["cache", "clear", "--older-than", "soon"], ["cache", "list", "--folder", root]]) {
+    for (const bad of [
+      ["cache", "frob"],
+      ["cache", "clear", "--older-than", "soon"],
+      ["cache", "list", "--folder", root],
+    ]) {
       const r = await runCli([...bad, "--dir", cacheDir]);
       assert.equal(r.code, 2, `${bad.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /ERR_SIMCLR_USAGE/);

@@ -88,7 +88,14 @@ describe("CIFAR binary files", () => {
     const parent = tempDir();
     const dir = join(parent, "cifar-100-binary");
     mkdirSync(dir);
-    writeFileSync(join(dir, "train.bin"), cifar100([[3, 99], [19, 0], [0, 42]]));
+    writeFileSync(
+      join(dir, "train.bin"),
+      cifar100([
+        [3, 99],
+        [19, 0],
+        [0, 42],
+      ]),
+    );
     writeFileSync(join(dir, "test.bin"), cifar100([[1, 7]]));
     const train = loadCifarBinary({ path: parent, variant: "cifar100" });
     assert.deepEqual(train.images.shape, [3, 3, 32, 32]);
@@ -107,7 +114,9 @@ describe("CIFAR binary files", () => {
     const dir = tempDir();
     assert.throws(
       () => loadCifarBinary({ path: dir }),
-      cifarError(new RegExp(`data_batch_1.bin: not found \\(looked for data_batch_1.bin..data_batch_5.bin in ${dir} and ${join(dir, "cifar-10-batches-bin")}\\)`)),
+      cifarError(
+        new RegExp(`data_batch_1.bin: not found \\(looked for data_batch_1.bin..data_batch_5.bin in ${dir} and ${join(dir, "cifar-10-batches-bin")}\\)`),
+      ),
     );
     assert.throws(() => loadCifarBinary({ path: dir, variant: "cifar100", split: "test" }), cifarError(/test.bin: not found .*cifar-100-binary/));
     writeFileSync(join(dir, "data_batch_1.bin"), cifar10([1]));
@@ -126,7 +135,13 @@ describe("CIFAR binary files", () => {
 
     writeFileSync(join(dir, "train.bin"), cifar100([[0, 100]]));
     assert.throws(() => loadCifarBinary({ path: dir, variant: "cifar100" }), cifarError(/train.bin: label 100 of record 0 is out of range \(0..99\)/));
-    writeFileSync(join(dir, "train.bin"), cifar100([[0, 1], [20, 1]]));
+    writeFileSync(
+      join(dir, "train.bin"),
+      cifar100([
+        [0, 1],
+        [20, 1],
+      ]),
+    );
     assert.throws(() => loadCifarBinary({ path: dir, variant: "cifar100" }), cifarError(/train.bin: coarse label 20 of record 1 is out of range/));
     // A CIFAR-10 file read as CIFAR-100: the record sizes disagree.
     writeFileSync(join(dir, "train.bin"), cifar10([1, 2]));

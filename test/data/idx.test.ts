@@ -36,7 +36,11 @@ describe("IDX files", () => {
       [Buffer.from(gzipSync(idx([2], [1, 2])).map((b, i, a) => (i === a.length - 6 ? b ^ 1 : b))), /CRC-32 or length does not match/],
       [Buffer.from([0, 0]), /too short/],
     ];
-    for (const [bytes, pattern] of cases) assert.throws(() => parseIdx(bytes, "x.idx"), (e: Error) => e instanceof DataError && pattern.test(e.message));
+    for (const [bytes, pattern] of cases)
+      assert.throws(
+        () => parseIdx(bytes, "x.idx"),
+        (e: Error) => e instanceof DataError && pattern.test(e.message),
+      );
   });
 
   test("a data set folder: missing files and mismatched labels are named", () => {
@@ -54,11 +58,18 @@ describe("IDX files", () => {
     assert.deepEqual(ds.labels.toArray(), [1, 9]);
     // images of no pixels parse as IDX but are not images
     writeFileSync(join(dir, "train-images-idx3-ubyte"), idx([2, 0, 0], []));
-    assert.throws(() => loadIdxDataset({ path: dir }), (e: unknown) => e instanceof DataError && /train-images-idx3-ubyte: images of 0x0 pixels \(shape \[2, 0, 0\]\): an image needs at least one pixel/.test(e.message));
+    assert.throws(
+      () => loadIdxDataset({ path: dir }),
+      (e: unknown) =>
+        e instanceof DataError && /train-images-idx3-ubyte: images of 0x0 pixels \(shape \[2, 0, 0\]\): an image needs at least one pixel/.test(e.message),
+    );
   });
 });
 
 test("a gzip stream that expands past the bound is refused before it is inflated (gzip bomb)", () => {
   const bomb = gzipSync(Buffer.alloc(64 << 20)); // 64 MiB of zeros in ~65 KB
-  assert.throws(() => parseIdx(bomb, "bomb.gz", 1 << 20), (e: unknown) => e instanceof DataError && /bomb\.gz: .*gzip bomb: its trailer declares 67108864 bytes, more than the 1048576 allowed/.test(e.message));
+  assert.throws(
+    () => parseIdx(bomb, "bomb.gz", 1 << 20),
+    (e: unknown) => e instanceof DataError && /bomb\.gz: .*gzip bomb: its trailer declares 67108864 bytes, more than the 1048576 allowed/.test(e.message),
+  );
 });

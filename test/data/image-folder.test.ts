@@ -97,7 +97,10 @@ describe("image folders", () => {
     const ds = await loadImageFolder({ path: root, size: 4, limit: 4, cacheDir: null });
     assert.deepEqual(ds.labels.toArray(), [0, 1, 2, 1]);
     assert.deepEqual(ds.images.shape, [4, 3, 4, 4]);
-    assert.deepEqual(ds.files.map((f) => basename(f)), ["x.png", "B.JPG", "a.jpg", "a.png"]);
+    assert.deepEqual(
+      ds.files.map((f) => basename(f)),
+      ["x.png", "B.JPG", "a.jpg", "a.png"],
+    );
   });
 
   test("channels 1: grayscale by luminance", async () => {
@@ -120,7 +123,9 @@ describe("image folders", () => {
     const [w, h] = [60, 20];
     const raw = Buffer.alloc(w * h * 3);
     for (let y = 0; y < h; y++) for (let x = 10; x < 50; x++) raw.fill(255, (y * w + x) * 3, (y * w + x) * 3 + 3);
-    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(root, "stripes", "s.png"));
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(join(root, "stripes", "s.png"));
     const ds = await loadImageFolder({ path: root, size: 10, cacheDir: null });
     assert.ok(maxColourError(ds, 0, [255, 255, 255]) <= 2, `max error ${maxColourError(ds, 0, [255, 255, 255])}`);
   });
@@ -135,7 +140,10 @@ describe("image folders", () => {
     assert.equal(ds.labeled, false);
     assert.deepEqual(ds.classes, []);
     assert.deepEqual(ds.labels.toArray(), [-1, -1]);
-    assert.deepEqual(ds.files.map((f) => basename(f)), ["a.jpeg", "b.png"]);
+    assert.deepEqual(
+      ds.files.map((f) => basename(f)),
+      ["a.jpeg", "b.png"],
+    );
     assert.deepEqual(ds.images.shape, [2, 3, 6, 6]);
     assert.ok(maxColourError(ds, 0, GREEN) <= 12);
     assert.ok(maxColourError(ds, 1, RED) <= 2);
@@ -170,7 +178,9 @@ describe("image folders", () => {
     const bad = join(root, "red", "broken.png");
     writeFileSync(bad, "this is not a PNG");
     const truncated = join(root, "green", "truncated.jpg");
-    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#808080" } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#808080" } })
+      .jpeg()
+      .toBuffer();
     writeFileSync(truncated, jpeg.subarray(0, 100));
     await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
       assert.ok(e instanceof DataError);
@@ -195,7 +205,7 @@ describe("image folders", () => {
       assert.match(e.message, /25 of 25 images could not be decoded/);
       assert.match(e.message, /bad19.png/);
       assert.doesNotMatch(e.message, /bad20.png/);
-      assert.match(e.message, /\n  and 5 more$/);
+      assert.match(e.message, /\n {2}and 5 more$/);
       return true;
     });
   });
@@ -284,13 +294,20 @@ describe("image folders", () => {
     assert.deepEqual(cached.images.shape, [6, 3, 5, 5]);
     assert.deepEqual([...cached.images.data()], [...inMemory.images.data()]);
     assert.deepEqual(cached.files, inMemory.files);
-    assert.deepEqual(cached.skipped.map((s) => basename(s.file)), ["img1.png", "img4.png", "img7.png"]);
+    assert.deepEqual(
+      cached.skipped.map((s) => basename(s.file)),
+      ["img1.png", "img4.png", "img7.png"],
+    );
     const again = await loadImageFolder({ path: root, size: 5, skipBad: true, cacheDir });
     assert.equal(again.fromCache, true);
     assert.deepEqual([...again.images.data()], [...inMemory.images.data()]);
     const pixelFiles = readdirSync(cacheDir).filter((f) => f.endsWith(".u8"));
     assert.equal(statSync(join(cacheDir, pixelFiles[0] as string)).size, 6 * 3 * 5 * 5);
-    assert.deepEqual(readdirSync(cacheDir).filter((f) => f.includes(".tmp-")), [], "no temporary file left");
+    assert.deepEqual(
+      readdirSync(cacheDir).filter((f) => f.includes(".tmp-")),
+      [],
+      "no temporary file left",
+    );
   });
 
   test("bad images without skipBad leave no cache entry; an unwritable cache folder decodes into memory with a warning", async () => {
@@ -324,7 +341,10 @@ describe("image folders", () => {
     const [a, b] = await Promise.all([loadImageFolder({ path: root, size: 6, cacheDir }), loadImageFolder({ path: root, size: 6, cacheDir })]);
     assert.deepEqual([a.fromCache, b.fromCache], [false, true], "without the build lock both decode");
     assert.deepEqual(Array.from(b.images.dataAsNumbers()), Array.from(a.images.dataAsNumbers()));
-    assert.deepEqual(readdirSync(cacheDir).filter((f) => f.endsWith(".lock")), []);
+    assert.deepEqual(
+      readdirSync(cacheDir).filter((f) => f.endsWith(".lock")),
+      [],
+    );
   });
 
   test("the build lock: stale locks are taken over at once; a live holder is waited for, with its progress reported", { timeout: 60_000 }, async () => {
@@ -404,7 +424,9 @@ describe("image folders", () => {
     const cacheDir = tempDir("cache-mapped-dir");
     (await loadImageFolder({ path: root, size: 320, cacheDir })).images.dispose(); // build
     const rss = (field: "RssAnon" | "RssFile"): number => {
-      const line = readFileSync("/proc/self/status", "utf-8").split("\n").find((l) => l.startsWith(`${field}:`));
+      const line = readFileSync("/proc/self/status", "utf-8")
+        .split("\n")
+        .find((l) => l.startsWith(`${field}:`));
       return Number(/(\d+) kB/.exec(line ?? "")?.[1]) * 1024;
     };
     const bytes = 48 * 3 * 320 * 320; // 14.7 MB
@@ -432,7 +454,10 @@ describe("image folders", () => {
       delete process.env.XDG_CACHE_HOME;
       assert.match(defaultCacheDir(), /\/\.cache\/simclr$/);
     } finally {
-      for (const [key, value] of [["SIMCLR_CACHE_DIR", saved.own], ["XDG_CACHE_HOME", saved.xdg]] as const) {
+      for (const [key, value] of [
+        ["SIMCLR_CACHE_DIR", saved.own],
+        ["XDG_CACHE_HOME", saved.xdg],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }

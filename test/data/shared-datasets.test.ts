@@ -30,14 +30,18 @@ describe("shared data sets", () => {
     }
   });
 
-  test("a tarball without the expected folders is rejected and leaves no extraction behind", { skip: existsSync("/usr/bin/tar") || existsSync("/bin/tar") ? false : "no tar" }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "simclr-shared-"));
-    const { execFileSync } = await import("node:child_process");
-    mkdirSync(join(dir, "src", "other"), { recursive: true });
-    const tarball = join(dir, "wrong.tar.gz");
-    execFileSync("tar", ["czf", tarball, "-C", join(dir, "src"), "other"]);
-    const cacheDir = join(dir, "cache");
-    assert.throws(() => cifar10JpgRoot({ cacheDir, tarball }), /wrong.tar.gz: does not hold cifar10-jpg\/train and cifar10-jpg\/test/);
-    assert.deepEqual(readdirSync(cacheDir), []);
-  });
+  test(
+    "a tarball without the expected folders is rejected and leaves no extraction behind",
+    { skip: existsSync("/usr/bin/tar") || existsSync("/bin/tar") ? false : "no tar" },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "simclr-shared-"));
+      const { execFileSync } = await import("node:child_process");
+      mkdirSync(join(dir, "src", "other"), { recursive: true });
+      const tarball = join(dir, "wrong.tar.gz");
+      execFileSync("tar", ["czf", tarball, "-C", join(dir, "src"), "other"]);
+      const cacheDir = join(dir, "cache");
+      assert.throws(() => cifar10JpgRoot({ cacheDir, tarball }), /wrong.tar.gz: does not hold cifar10-jpg\/train and cifar10-jpg\/test/);
+      assert.deepEqual(readdirSync(cacheDir), []);
+    },
+  );
 });

@@ -45,7 +45,14 @@ async function onRanks<T>(world: number, scenario: string, args: string[] = []):
   const dir = tmp(scenario);
   const exits = await Promise.all(
     Array.from({ length: world }, (_, rank) =>
-      runProcess([WORKER, scenario, join(dir, `${rank}.json`), ...args], { RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) }),
+      runProcess([WORKER, scenario, join(dir, `${rank}.json`), ...args], {
+        RANK: String(rank),
+        WORLD_SIZE: String(world),
+        LOCAL_RANK: String(rank),
+        LOCAL_WORLD_SIZE: String(world),
+        MASTER_ADDR: "127.0.0.1",
+        MASTER_PORT: String(port),
+      }),
     ),
   );
   exits.forEach((e, rank) => assert.equal(e.code, 0, `rank ${rank}: ${e.stderr}`));
@@ -105,7 +112,9 @@ function losses(dir: string): Map<number, number> {
 
 /** Loss lines in metrics.jsonl: a resume must not leave duplicates behind. */
 function lossLines(dir: string): number {
-  return readFileSync(join(dir, "metrics.jsonl"), "utf-8").split("\n").filter((l) => l.includes('"loss"')).length;
+  return readFileSync(join(dir, "metrics.jsonl"), "utf-8")
+    .split("\n")
+    .filter((l) => l.includes('"loss"')).length;
 }
 
 function assertSameCurve(a: Map<number, number>, b: Map<number, number>, tolerance: number, what: string): void {
@@ -143,7 +152,14 @@ describe("data-parallel pretraining", () => {
 
   test("weights after 3 steps of plain SGD (gradient-scale sensitive) equal one process's (1e-5), with and without overlap", async () => {
     // NCHW, as for the curves above: channels-last reductions are ordered by batch size
-    const set = syntheticSet(data, ["optim.name=sgd", "optim.lr=0.05", "monitor.knnEvery=0", "monitor.linearProbe=false", "train.threads=1", "train.memoryFormat=contiguous"]);
+    const set = syntheticSet(data, [
+      "optim.name=sgd",
+      "optim.lr=0.05",
+      "monitor.knnEvery=0",
+      "monitor.linearProbe=false",
+      "train.threads=1",
+      "train.memoryFormat=contiguous",
+    ]);
     const single = await pretrain(tmp("sgd-one"), loadConfig({ set }), { progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
     const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
     // after backward in one bucket, and overlapped with backward in many small buckets
@@ -171,7 +187,13 @@ describe("data-parallel pretraining", () => {
     const b = new Map([...losses(two)].filter(([step]) => step <= 6));
     assert.equal(a.size, 6);
     assertSameCurve(a, b, 1e-4, "GradCache on 2 processes");
-    assert.ok(maxAbsDiff([...a.values()], [...losses(one)].filter(([s]) => s <= 6).map(([, v]) => v)) > 0, "chunked BN differs from whole-batch BN (the test is not vacuous)");
+    assert.ok(
+      maxAbsDiff(
+        [...a.values()],
+        [...losses(one)].filter(([s]) => s <= 6).map(([, v]) => v),
+      ) > 0,
+      "chunked BN differs from whole-batch BN (the test is not vacuous)",
+    );
   });
 
   test("a 2-process run resumes with 1 process, and a 1-process run with 2: the curve continues as uninterrupted", async () => {
@@ -215,7 +237,10 @@ describe("the launcher", () => {
     const second = await runProcess([CLI, "pretrain", "--out", out, "--resume", "--nproc", "2"], {});
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /resuming .* on 2 processes/);
-    assert.deepEqual([...losses(out).keys()], Array.from({ length: 24 }, (_, i) => i + 1));
+    assert.deepEqual(
+      [...losses(out).keys()],
+      Array.from({ length: 24 }, (_, i) => i + 1),
+    );
   });
 });
 
@@ -223,20 +248,47 @@ describe("the launcher", () => {
  * torchrun of the engine under test: the project venv's (pip torch 2.13) when the addon was built
  * against it, else Debian's python3-torch (1.13). Agent and workers then share one c10d version.
  */
-const torchrun = (BUILT_ENGINE.kind === "system" ? ["/usr/bin/torchrun", "/usr/local/bin/torchrun"] : [join(BUILT_ENGINE.prefix, "..", "..", "..", "..", "bin", "torchrun")]).find((p) => existsSync(p));
+const torchrun = (
+  BUILT_ENGINE.kind === "system" ? ["/usr/bin/torchrun", "/usr/local/bin/torchrun"] : [join(BUILT_ENGINE.prefix, "..", "..", "..", "..", "bin", "torchrun")]
+).find((p) => existsSync(p));
 
 describe("torchrun", () => {
-  test("workers started by torchrun join its agent's store and train the one-process curve", { skip: torchrun === undefined ? "torchrun is not installed beside this engine (Debian: python3-torch; pip: the venv's bin/torchrun)" : false }, async () => {
-    const data = writeSyntheticIdx(join(tmp("torchrun-data"), "synthetic"), 512);
-    const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1", "train.memoryFormat=contiguous"]); // NCHW: see the curves above
-    const one = tmp("torchrun-one");
-    await pretrain(one, loadConfig({ set }), { progress: quiet(), handleSignals: false });
-    const out = tmp("torchrun");
-    // --redirects/--tee 1: Debian's torchrun 1.13 under Python 3.11 cannot parse their default 0
-    const r = await runProcess(["--no_python", "--nproc_per_node", "2", "--master_port", String(await freePort()), "--redirects", "1", "--tee", "1", process.execPath, CLI, "pretrain", "--out", out, ...set.flatMap((x) => ["--set", x])], {}, undefined, torchrun);
-    assert.equal(r.code, 0, r.stderr);
-    assertSameCurve(losses(one), losses(out), 1e-4, "torchrun, 2 processes");
-  });
+  test(
+    "workers started by torchrun join its agent's store and train the one-process curve",
+    { skip: torchrun === undefined ? "torchrun is not installed beside this engine (Debian: python3-torch; pip: the venv's bin/torchrun)" : false },
+    async () => {
+      const data = writeSyntheticIdx(join(tmp("torchrun-data"), "synthetic"), 512);
+      const set = syntheticSet(data, ["train.epochs=1", "optim.lr=0.05", "monitor.knnEvery=0", "train.threads=1", "train.memoryFormat=contiguous"]); // NCHW: see the curves above
+      const one = tmp("torchrun-one");
+      await pretrain(one, loadConfig({ set }), { progress: quiet(), handleSignals: false });
+      const out = tmp("torchrun");
+      // --redirects/--tee 1: Debian's torchrun 1.13 under Python 3.11 cannot parse their default 0
+      const r = await runProcess(
+        [
+          "--no_python",
+          "--nproc_per_node",
+          "2",
+          "--master_port",
+          String(await freePort()),
+          "--redirects",
+          "1",
+          "--tee",
+          "1",
+          process.execPath,
+          CLI,
+          "pretrain",
+          "--out",
+          out,
+          ...set.flatMap((x) => ["--set", x]),
+        ],
+        {},
+        undefined,
+        torchrun,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assertSameCurve(losses(one), losses(out), 1e-4, "torchrun, 2 processes");
+    },
+  );
 });
 
 describe("faults", () => {
@@ -268,7 +320,14 @@ describe("faults", () => {
     const data = writeSyntheticIdx(join(tmp("peer-data"), "synthetic"), 512);
     const out = tmp("peer");
     const set = syntheticSet(data, ["train.epochs=50", "monitor.knnEvery=0", "dist.timeout=3"]).flatMap((s) => ["--set", s]);
-    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: "2", LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+    const env = (rank: number) => ({
+      RANK: String(rank),
+      WORLD_SIZE: "2",
+      LOCAL_RANK: String(rank),
+      LOCAL_WORLD_SIZE: "2",
+      MASTER_ADDR: "127.0.0.1",
+      MASTER_PORT: String(port),
+    });
     let victim = 0;
     const survivor = runProcess([CLI, "pretrain", "--out", out, ...set], env(0));
     const doomed = runProcess([CLI, "pretrain", "--out", out, ...set], env(1), (pid) => (victim = pid));
@@ -289,9 +348,19 @@ describe("faults", () => {
     const port = await freePort();
     const data = writeSyntheticIdx(join(tmp("cfg-data"), "synthetic"), 512);
     const out = tmp("cfg");
-    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: "2", LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+    const env = (rank: number) => ({
+      RANK: String(rank),
+      WORLD_SIZE: "2",
+      LOCAL_RANK: String(rank),
+      LOCAL_WORLD_SIZE: "2",
+      MASTER_ADDR: "127.0.0.1",
+      MASTER_PORT: String(port),
+    });
     const set = (width: number) => syntheticSet(data, [`model.width=${width}`, "dist.timeout=10"]).flatMap((s) => ["--set", s]);
-    const [r0, r1] = await Promise.all([runProcess([CLI, "pretrain", "--out", out, ...set(4)], env(0)), runProcess([CLI, "pretrain", "--out", out, ...set(8)], env(1))]);
+    const [r0, r1] = await Promise.all([
+      runProcess([CLI, "pretrain", "--out", out, ...set(4)], env(0)),
+      runProcess([CLI, "pretrain", "--out", out, ...set(8)], env(1)),
+    ]);
     assert.equal(r0.code, 1);
     assert.match(r0.stderr, /rank\(s\) 1 resolved a different config from rank 0's/);
     assert.notEqual(r1.code, 0);
@@ -306,7 +375,10 @@ describe("faults", () => {
     } finally {
       server.close();
     }
-    const odd = await runProcess([CLI, "pretrain", "--out", tmp("odd"), "--nproc", "2", ...syntheticSet(data, ["train.batchSize=63"]).flatMap((s) => ["--set", s])], {});
+    const odd = await runProcess(
+      [CLI, "pretrain", "--out", tmp("odd"), "--nproc", "2", ...syntheticSet(data, ["train.batchSize=63"]).flatMap((s) => ["--set", s])],
+      {},
+    );
     assert.notEqual(odd.code, 0);
     assert.match(odd.stderr, /train.batchSize 63 \(the global batch\) does not divide among 2 processes/);
   });

@@ -88,7 +88,9 @@ export interface SyncBnResult {
 
 function bnInput(rank: number): Tensor {
   manualSeed(200 + rank);
-  return randn([3, 4, 5, 5]).mul(2 + rank).add(rank); // ranks differ in scale and shift
+  return randn([3, 4, 5, 5])
+    .mul(2 + rank)
+    .add(rank); // ranks differ in scale and shift
 }
 
 function bnCoefficients(rank: number): Tensor {

@@ -29,7 +29,13 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   const weights = Array.from(model.encoder.conv1.weight.dataAsNumbers());
   const late: number[] = [];
   for (let i = 0; i < 2; i++) {
-    tidy(() => model.forward(randn([8, 1, 16, 16])).z.pow(2).mean().backward());
+    tidy(() =>
+      model
+        .forward(randn([8, 1, 16, 16]))
+        .z.pow(2)
+        .mean()
+        .backward(),
+    );
     dp.averageGradients();
     late.push(dp.lateBuckets);
     model.zeroGrad();
@@ -43,7 +49,10 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   if (runDir === undefined || stop === undefined) throw new Error("pretrain needs RUN_DIR STOP_AFTER");
   const options = { outDir: runDir, launch, progress: silent, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
   const result = scenario === "pretrain" ? await pretrain(runDir, loadConfig({ set }), options) : await resume(runDir, options);
-  writeFileSync(out, JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.conv1.weight.dataAsNumbers()) }));
+  writeFileSync(
+    out,
+    JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.conv1.weight.dataAsNumbers()) }),
+  );
 } else {
   throw new Error(`unknown scenario ${scenario}`);
 }

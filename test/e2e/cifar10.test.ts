@@ -9,13 +9,25 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CIFAR10_CLASSES, cifar10JpgRoot, evaluate, evaluationConfig, loadConfig, loadImageFolder, pretrain, sharedCifar10JpgAvailable } from "../../src/index.js";
+import {
+  CIFAR10_CLASSES,
+  cifar10JpgRoot,
+  evaluate,
+  evaluationConfig,
+  loadConfig,
+  loadImageFolder,
+  pretrain,
+  sharedCifar10JpgAvailable,
+} from "../../src/index.js";
 import { quiet } from "../helpers.js";
 
 const CHANCE = 0.1;
 
 before(() => {
-  assert.ok(sharedCifar10JpgAvailable(), "the CIFAR-10 JPEG tarball is missing: put shared/datasets/cifar10-jpg.tar.gz beside the repository or set SIMCLR_CIFAR10_JPG");
+  assert.ok(
+    sharedCifar10JpgAvailable(),
+    "the CIFAR-10 JPEG tarball is missing: put shared/datasets/cifar10-jpg.tar.gz beside the repository or set SIMCLR_CIFAR10_JPG",
+  );
 });
 
 describe("CIFAR-10 (JPEG folder)", () => {
@@ -34,7 +46,9 @@ describe("CIFAR-10 (JPEG folder)", () => {
 
   test("three epochs of pretraining on 4,096 images: kNN beats chance by 15 points", async () => {
     const dir = mkdtempSync(join(tmpdir(), "simclr-e2e-cifar-"));
-    const config = loadConfig({ set: ["data.name=cifar10-jpg", "data.limit=4096", "model.width=8", "augment.preset=cifar", "train.batchSize=256", "train.epochs=3", "monitor.knnEvery=0"] });
+    const config = loadConfig({
+      set: ["data.name=cifar10-jpg", "data.limit=4096", "model.width=8", "augment.preset=cifar", "train.batchSize=256", "train.epochs=3", "monitor.knnEvery=0"],
+    });
     await pretrain(dir, config, { progress: quiet(), handleSignals: false });
     const knn = await evaluate(dir, evaluationConfig(dir, { set: ["data.limit=2000"] }), { protocol: "knn", progress: quiet() });
     assert.ok(knn.top1 > CHANCE + 0.15, `kNN top-1 ${knn.top1}`);

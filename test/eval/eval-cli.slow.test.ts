@@ -12,8 +12,15 @@ const run = runCli;
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 512);
 const CHANCE = 0.1; // 10 balanced classes
-const small = (width: number, extra: string[] = []) => loadConfig({ set: syntheticSet(data, [`model.width=${width}`, "train.epochs=1", "monitor.knnEvery=0", ...extra]) });
-const results = (dir: string) => (existsSync(join(dir, "results.jsonl")) ? readFileSync(join(dir, "results.jsonl"), "utf-8").trim().split("\n").filter((l) => l !== "") : []);
+const small = (width: number, extra: string[] = []) =>
+  loadConfig({ set: syntheticSet(data, [`model.width=${width}`, "train.epochs=1", "monitor.knnEvery=0", ...extra]) });
+const results = (dir: string) =>
+  existsSync(join(dir, "results.jsonl"))
+    ? readFileSync(join(dir, "results.jsonl"), "utf-8")
+        .trim()
+        .split("\n")
+        .filter((l) => l !== "")
+    : [];
 
 /** A new pretraining run (1 epoch at width 4 on the synthetic data): every test makes its own. */
 async function freshRun(name: string, width = 4): Promise<string> {
@@ -88,7 +95,10 @@ describe("simclr eval", () => {
     const flat = mkdtempSync(join(tmpdir(), "simclr-eval-flat-"));
     for (const split of ["train", "test"]) {
       mkdirSync(join(flat, split));
-      for (let i = 0; i < 3; i++) await sharp(Buffer.alloc(8 * 8 * 3, i * 50), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(join(flat, split, `${i}.png`));
+      for (let i = 0; i < 3; i++)
+        await sharp(Buffer.alloc(8 * 8 * 3, i * 50), { raw: { width: 8, height: 8, channels: 3 } })
+          .png()
+          .toFile(join(flat, split, `${i}.png`));
     }
     const unlabeled = await run(["eval", "knn", "--run", runDir, "--set", "data.name=cifar10-jpg", "--set", `data.path=${flat}`]);
     assert.equal(unlabeled.code, 1);

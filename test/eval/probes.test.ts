@@ -30,7 +30,10 @@ describe("linear probe (logistic regression, L-BFGS)", () => {
       const w = randn([10, 3]);
       const make = (n: number) => {
         const x = randn([n, 10]);
-        const y = x.matmul(w).add(randn([n, 3]).mul(1.5)).argmax(1);
+        const y = x
+          .matmul(w)
+          .add(randn([n, 3]).mul(1.5))
+          .argmax(1);
         return { x, y };
       };
       const train = make(2000);
@@ -47,7 +50,10 @@ describe("L2 path: warm starts and progress", () => {
       manualSeed(2);
       const w = randn([20, 5]);
       const x = randn([1500, 20]).to("float64");
-      const y = x.matmul(w.to("float64")).add(randn([1500, 5]).to("float64").mul(2)).argmax(1);
+      const y = x
+        .matmul(w.to("float64"))
+        .add(randn([1500, 5]).to("float64").mul(2))
+        .argmax(1);
       const near = fitLogistic(x, y, { l2: 1e-2, numClasses: 5 });
       const cold = fitLogistic(x, y, { l2: 1e-3, numClasses: 5 });
       const warm = fitLogistic(x, y, { l2: 1e-3, numClasses: 5, init: near });
@@ -65,8 +71,19 @@ describe("L2 path: warm starts and progress", () => {
       const y = x.narrow(1, 0, 2).argmax(1);
       const events: ProbeFitEvent[] = [];
       const r = logisticProbe(x, y, x, y, { numClasses: 2, l2Grid: [1e-4, 1e-1, 1e-2], onFit: (e) => events.push(e) });
-      assert.deepEqual(events.map((e) => [e.l2, e.done, e.total]), [[1e-1, 1, 4], [1e-2, 2, 4], [1e-4, 3, 4], [r.l2, 4, 4]]);
-      assert.deepEqual(r.validation.map((v) => v.l2), [1e-1, 1e-2, 1e-4]);
+      assert.deepEqual(
+        events.map((e) => [e.l2, e.done, e.total]),
+        [
+          [1e-1, 1, 4],
+          [1e-2, 2, 4],
+          [1e-4, 3, 4],
+          [r.l2, 4, 4],
+        ],
+      );
+      assert.deepEqual(
+        r.validation.map((v) => v.l2),
+        [1e-1, 1e-2, 1e-4],
+      );
       assert.ok(events.slice(0, 3).every((e) => e.heldOutTop1 !== undefined) && events[3]!.heldOutTop1 === undefined);
       assert.throws(() => logisticProbe(x, y, x, y, { numClasses: 2, l2Grid: [] }), /l2Grid is empty/);
     });
@@ -128,7 +145,10 @@ describe("kNN classifier", () => {
   });
 
   test("bad input", () => {
-    assert.throws(() => knnClassify(randn([3, 2]), tensor([0, 1], { dtype: "int64" }), randn([1, 2]), tensor([0], { dtype: "int64" })), /2 labels for 3 training features/);
+    assert.throws(
+      () => knnClassify(randn([3, 2]), tensor([0, 1], { dtype: "int64" }), randn([1, 2]), tensor([0], { dtype: "int64" })),
+      /2 labels for 3 training features/,
+    );
     assert.throws(() => knnClassify(randn([2, 2]), tensor([0, -1], { dtype: "int64" }), randn([1, 2]), tensor([0], { dtype: "int64" })), /unlabeled/);
   });
 });

@@ -7,7 +7,10 @@ import { getRngState, tensor } from "../../src/index.js";
 import { balancedSubset, perClassCount, readSubset } from "../../src/eval/subset.js";
 
 describe("labelled subsets", () => {
-  const labels = tensor(Array.from({ length: 1000 }, (_, i) => (i * 7) % 10), { dtype: "int64" });
+  const labels = tensor(
+    Array.from({ length: 1000 }, (_, i) => (i * 7) % 10),
+    { dtype: "int64" },
+  );
 
   test("exactly class-balanced, the same for the same seed, different for another", () => {
     const a = balancedSubset(labels, 10, "5%", 0);
@@ -41,7 +44,15 @@ describe("labelled subsets", () => {
 
 test("drawing a subset leaves the caller's RNG as it was", () => {
   const before = getRngState();
-  balancedSubset(tensor(Array.from({ length: 100 }, (_, i) => i % 10), { dtype: "int64" }), 10, "10%", 7);
+  balancedSubset(
+    tensor(
+      Array.from({ length: 100 }, (_, i) => i % 10),
+      { dtype: "int64" },
+    ),
+    10,
+    "10%",
+    7,
+  );
   const after = getRngState();
   assert.ok(after.eq(before).all().item() === 1);
 });

@@ -37,7 +37,13 @@ for (const target of TARGETS.filter((t) => only === undefined || t.name === only
     runs: details.numRuns,
     seed,
     failed: details.failed,
-    counterexample: details.failed ? String(details.counterexample?.[0] instanceof Uint8Array ? Buffer.from(details.counterexample[0]).toString("base64") : JSON.stringify(details.counterexample)) : null,
+    counterexample: details.failed
+      ? String(
+          details.counterexample?.[0] instanceof Uint8Array
+            ? Buffer.from(details.counterexample[0]).toString("base64")
+            : JSON.stringify(details.counterexample),
+        )
+      : null,
     error: details.failed ? String(details.errorInstance) : null,
     seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
     rssBeforeMiB: Math.round(rssBefore / 2 ** 20),

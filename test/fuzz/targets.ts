@@ -12,7 +12,17 @@
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { stringify } from "yaml";
-import { ConfigError, DataError, loadConfig, parseCifarRecords, parseIdx, parseSafetensors, serializeSafetensors, tensor, type Tensor } from "../../src/index.js";
+import {
+  ConfigError,
+  DataError,
+  loadConfig,
+  parseCifarRecords,
+  parseIdx,
+  parseSafetensors,
+  serializeSafetensors,
+  tensor,
+  type Tensor,
+} from "../../src/index.js";
 import { configFromYaml } from "../../src/config/load.js";
 import { SCHEMA } from "../../src/config/schema.js";
 
@@ -129,17 +139,15 @@ export const safetensorsTarget: FuzzTarget = {
 
 // ---- IDX ----
 
-const validIdx = fc
-  .tuple(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.boolean())
-  .map(([shape, gzip]) => {
-    const count = shape.reduce((a, b) => a * b, 1);
-    const header = Buffer.alloc(4 + 4 * shape.length);
-    header[2] = 0x08;
-    header[3] = shape.length;
-    shape.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-    const raw = Buffer.concat([header, Buffer.alloc(count, 7)]);
-    return Uint8Array.from(gzip ? gzipSync(raw) : raw);
-  });
+const validIdx = fc.tuple(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.boolean()).map(([shape, gzip]) => {
+  const count = shape.reduce((a, b) => a * b, 1);
+  const header = Buffer.alloc(4 + 4 * shape.length);
+  header[2] = 0x08;
+  header[3] = shape.length;
+  shape.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  const raw = Buffer.concat([header, Buffer.alloc(count, 7)]);
+  return Uint8Array.from(gzip ? gzipSync(raw) : raw);
+});
 
 export const idxTarget: FuzzTarget = {
   name: "idx",
@@ -197,27 +205,41 @@ const configValue = fc.oneof(
 const configDoc = fc.oneof(
   {
     weight: 4,
-    arbitrary: fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), configValue), { maxLength: 6 })
-      .map((entries) => {
-        // null-prototype objects: a drawn key like "__proto__" must be data, not pollute Object.prototype
-        const doc: Record<string, Record<string, unknown>> = Object.create(null) as Record<string, Record<string, unknown>>;
-        for (const [key, value] of entries) {
-          const [section, name] = key.includes(".") ? (key.split(".", 2) as [string, string]) : [key, "x"];
-          (doc[section] ??= Object.create(null) as Record<string, unknown>)[name] = value;
-        }
-        return stringify(doc);
-      }),
+    arbitrary: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), configValue), { maxLength: 6 }).map((entries) => {
+      // null-prototype objects: a drawn key like "__proto__" must be data, not pollute Object.prototype
+      const doc: Record<string, Record<string, unknown>> = Object.create(null) as Record<string, Record<string, unknown>>;
+      for (const [key, value] of entries) {
+        const [section, name] = key.includes(".") ? (key.split(".", 2) as [string, string]) : [key, "x"];
+        (doc[section] ??= Object.create(null) as Record<string, unknown>)[name] = value;
+      }
+      return stringify(doc);
+    }),
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom("a: &a [*a]", "data: [1, 2]", "- 1\n- 2", "train: {epochs: 1e400}", "x: !!binary AAAA", "{", "train:\n  epochs: !!js/function 'x'") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "a: &a [*a]",
+      "data: [1, 2]",
+      "- 1\n- 2",
+      "train: {epochs: 1e400}",
+      "x: !!binary AAAA",
+      "{",
+      "train:\n  epochs: !!js/function 'x'",
+    ),
+  },
 );
 
 export const configTarget: FuzzTarget = {
   name: "config",
   input: fc.oneof(
     configDoc.map((text) => ({ yaml: text })),
-    fc.array(fc.tuple(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), fc.string({ maxLength: 12 })).map(([k, v]) => `${k}=${v}`), { minLength: 1, maxLength: 3 }).map((set) => ({ set })),
+    fc
+      .array(
+        fc.tuple(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), fc.string({ maxLength: 12 })).map(([k, v]) => `${k}=${v}`),
+        { minLength: 1, maxLength: 3 },
+      )
+      .map((set) => ({ set })),
   ),
   expected: ConfigError,
   names: "fuzz",

@@ -36,7 +36,10 @@ describe("export and embed", () => {
     fresh.loadStateDict(tensors);
     const config = evaluationConfig(run);
     const { encoder } = loadEncoder({ config, inChannels: 1, runDir: run });
-    const images = tensor(new Uint8Array(5 * 28 * 28).map((_, i) => (i * 37) % 256), { shape: [5, 1, 28, 28] });
+    const images = tensor(
+      new Uint8Array(5 * 28 * 28).map((_, i) => (i * 37) % 256),
+      { shape: [5, 1, 28, 28] },
+    );
     const a = noGrad(() => extractFeatures(fresh, images));
     const b = noGrad(() => extractFeatures(encoder, images));
     assert.ok(maxAbsDiff(a.dataAsNumbers(), b.dataAsNumbers()) < 1e-6);
@@ -58,10 +61,24 @@ describe("export and embed", () => {
     const withFc = join(dir, "classifier.safetensors");
     writeSafetensors(withFc, tensors);
     const imported = join(dir, "run");
-    const r = await runCli(["import", "--weights", withFc, "--out", imported, "--width", "4", ...syntheticSet(data).filter((x) => x.startsWith("data.")).flatMap((x) => ["--set", x])]);
+    const r = await runCli([
+      "import",
+      "--weights",
+      withFc,
+      "--out",
+      imported,
+      "--width",
+      "4",
+      ...syntheticSet(data)
+        .filter((x) => x.startsWith("data."))
+        .flatMap((x) => ["--set", x]),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as { dropped: string[] }).dropped.sort(), ["fc.bias", "fc.weight"]);
-    const images = tensor(new Uint8Array(4 * 28 * 28).map((_, i) => (i * 11) % 256), { shape: [4, 1, 28, 28] });
+    const images = tensor(
+      new Uint8Array(4 * 28 * 28).map((_, i) => (i * 11) % 256),
+      { shape: [4, 1, 28, 28] },
+    );
     const a = loadEncoder({ config: evaluationConfig(run), inChannels: 1, runDir: run }).encoder;
     const b = loadEncoder({ config: evaluationConfig(imported), inChannels: 1, runDir: imported }).encoder;
     assert.ok(maxAbsDiff(noGrad(() => extractFeatures(a, images)).dataAsNumbers(), noGrad(() => extractFeatures(b, images)).dataAsNumbers()) < 1e-6);
@@ -87,7 +104,10 @@ describe("export and embed", () => {
     const folder = tmp("photos");
     for (const c of ["a", "b"]) {
       mkdirSync(join(folder, c));
-      for (let i = 0; i < 3; i++) await sharp(Buffer.alloc(20 * 20 * 3, 40 * i + (c === "a" ? 0 : 100)), { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(join(folder, c, `${i}.png`));
+      for (let i = 0; i < 3; i++)
+        await sharp(Buffer.alloc(20 * 20 * 3, 40 * i + (c === "a" ? 0 : 100)), { raw: { width: 20, height: 20, channels: 3 } })
+          .png()
+          .toFile(join(folder, c, `${i}.png`));
     }
     writeFileSync(join(folder, "a", "broken.jpg"), "not a jpeg");
     const out = join(tmp("embed"), "h.npy");
@@ -96,14 +116,22 @@ describe("export and embed", () => {
     assert.match(r.stderr, /skipped .*broken\.jpg/);
     const { data: h, shape } = readNpy(out);
     assert.deepEqual(shape, [6, 32]); // ResNet-18 width 4: 8 x 4 features
-    const side = JSON.parse(readFileSync(out.replace(/\.npy$/, ".json"), "utf-8")) as { files: string[]; labels: number[]; classes: string[]; skipped: { file: string }[]; output: string };
+    const side = JSON.parse(readFileSync(out.replace(/\.npy$/, ".json"), "utf-8")) as {
+      files: string[];
+      labels: number[];
+      classes: string[];
+      skipped: { file: string }[];
+      output: string;
+    };
     assert.equal(side.files.length, 6);
     assert.deepEqual(side.classes, ["a", "b"]);
     assert.deepEqual([...side.labels].sort(), [0, 0, 0, 1, 1, 1]);
     assert.equal(side.skipped.length, 1);
     assert.equal(side.output, "h");
     // the same numbers as the library's feature extraction on the same images
-    const { images } = await import("../../src/index.js").then((m) => m.loadImageFolder({ path: folder, size: 28, channels: 1, skipBad: true, cacheDir: null }));
+    const { images } = await import("../../src/index.js").then((m) =>
+      m.loadImageFolder({ path: folder, size: 28, channels: 1, skipBad: true, cacheDir: null }),
+    );
     const { encoder } = loadEncoder({ config: evaluationConfig(run), inChannels: 1, runDir: run });
     const expected = noGrad(() => extractFeatures(encoder, images));
     assert.ok(maxAbsDiff(h, expected.dataAsNumbers()) < 1e-5);

@@ -49,7 +49,10 @@ function scrambledModel(depth: 18 | 50, cifarStem: boolean, inChannels: number, 
 }
 
 describe("ONNX export", () => {
-  for (const [depth, cifarStem, channels, side] of [[18, true, 1, 28], [50, false, 3, 40]] as const) {
+  for (const [depth, cifarStem, channels, side] of [
+    [18, true, 1, 28],
+    [50, false, 3, 40],
+  ] as const) {
     for (const fold of [true, false]) {
       test(`resnet${depth} (${cifarStem ? "CIFAR" : "ImageNet"} stem, ${channels} channel(s)) + 3-layer head, BN ${fold ? "folded" : "as nodes"}: onnxruntime equals libtorch at batch 1 and 7`, async () => {
         const model = scrambledModel(depth, cifarStem, channels, side);
@@ -69,10 +72,19 @@ describe("ONNX export", () => {
         assert.equal(decoded.opset, 17);
         assert.equal(decoded.irVersion, 8);
         assert.deepEqual(decoded.inputs, [{ name: "input", shape: ["batch", channels, side, side] }]);
-        assert.deepEqual(decoded.outputs.map((o) => o.name), ["h", "z"]);
+        assert.deepEqual(
+          decoded.outputs.map((o) => o.name),
+          ["h", "z"],
+        );
         assert.equal(decoded.outputs[0]?.shape[0], "batch");
-        assert.equal(decoded.nodes.some((n) => n.op === "BatchNormalization"), !fold);
-        assert.equal(decoded.nodes.some((n) => n.op === "MaxPool"), !cifarStem);
+        assert.equal(
+          decoded.nodes.some((n) => n.op === "BatchNormalization"),
+          !fold,
+        );
+        assert.equal(
+          decoded.nodes.some((n) => n.op === "MaxPool"),
+          !cifarStem,
+        );
         model.dispose();
       });
     }
@@ -97,7 +109,10 @@ describe("ONNX export", () => {
       assert.equal(decoded.metadata["simclr.arch"], "resnet18");
       assert.equal(decoded.metadata["simclr.batch_norm"], "folded");
       assert.equal(decoded.metadata.format, undefined);
-      assert.deepEqual(decoded.outputs.map((o) => o.name), ["h"]);
+      assert.deepEqual(
+        decoded.outputs.map((o) => o.name),
+        ["h"],
+      );
 
       // the same file on real images, outside the exporter: equal to the run's encoder
       const config = evaluationConfig(run);

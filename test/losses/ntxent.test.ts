@@ -45,11 +45,14 @@ describe("NT-Xent against the paper's Algorithm 1 (fixtures)", () => {
 describe("NT-Xent properties", () => {
   test("identical views of orthogonal images: accuracy 1 and the analytic loss", () => {
     // z = [e0, e1, e2; e0, e1, e2]: positive similarity 1, negatives 0.
-    const e = tensor([
-      [1, 0, 0],
-      [0, 1, 0],
-      [0, 0, 1],
-    ], { dtype: "float64" });
+    const e = tensor(
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+      { dtype: "float64" },
+    );
     const t = 0.5;
     const { loss, accuracy } = ntXentLoss(cat([e, e]), { temperature: t });
     // -log(e^{1/t} / (e^{1/t} + 4 e^0))

@@ -78,9 +78,18 @@ describe("ProjectionHead", () => {
       assert.equal(z.dtype, "float32");
       // BN in training mode with gamma 1 and no beta: every column has mean 0 and variance ~1
       const { means, vars } = columnStats(z);
-      assert.ok(means.every((m) => Math.abs(m) < 1e-4), "column means 0");
-      assert.ok(vars.every((v) => Math.abs(v - 1) < 1e-3), "column variances 1");
-      assert.ok(z.dataAsNumbers().some((v) => v < -0.5), "no ReLU after the last layer");
+      assert.ok(
+        means.every((m) => Math.abs(m) < 1e-4),
+        "column means 0",
+      );
+      assert.ok(
+        vars.every((v) => Math.abs(v - 1) < 1e-3),
+        "column variances 1",
+      );
+      assert.ok(
+        z.dataAsNumbers().some((v) => v < -0.5),
+        "no ReLU after the last layer",
+      );
       // running statistics were updated once per BN
       for (let i = 0; i < layers; i++) assert.equal(head.stateDict().get(`${i}.bn.num_batches_tracked`)!.item(), 1);
     });
@@ -93,7 +102,10 @@ describe("ProjectionHead", () => {
     const first = head.forwardLayers(h, 1);
     assert.deepEqual(first.shape, [32, 40]);
     const values = Array.from(first.dataAsNumbers());
-    assert.ok(values.every((v) => v >= 0), "after ReLU");
+    assert.ok(
+      values.every((v) => v >= 0),
+      "after ReLU",
+    );
     const zeros = values.filter((v) => v === 0).length / values.length;
     assert.ok(zeros > 0.3 && zeros < 0.7, `about half the BN outputs are clipped: ${zeros}`);
     // the positive part equals BN(linear(h)) computed by hand, with batch statistics
@@ -126,12 +138,17 @@ describe("ProjectionHead", () => {
       const h = randn([16, 10]).requiresGrad_();
       const z = head.forward(h);
       // a random weighting: sum(z) alone has zero gradient through a BN
-      z.mul(randn([16, 6])).sum().backward();
+      z.mul(randn([16, 6]))
+        .sum()
+        .backward();
       for (const [name, p] of head.namedParameters()) {
         const g = p.grad;
         assert.ok(g, `${name} has a gradient`);
         assert.deepEqual(g.shape, p.shape);
-        assert.ok(Array.from(g.dataAsNumbers()).some((v) => Math.abs(v) > 1e-8), `${name} gradient is not zero`);
+        assert.ok(
+          Array.from(g.dataAsNumbers()).some((v) => Math.abs(v) > 1e-8),
+          `${name} gradient is not zero`,
+        );
       }
       assert.ok(h.grad && Array.from(h.grad.dataAsNumbers()).some((v) => v !== 0), "input gradient");
     });

@@ -71,7 +71,10 @@ describe("Module", () => {
     const before = [...(b.body.layers[0] as Linear).weight.data()];
     const notTensor = new Map<string, unknown>(a.stateDict());
     notTensor.set("body.0.weight", [[1, 2, 3]]);
-    assert.throws(() => b.loadStateDict(notTensor as Map<string, Tensor>), (e: unknown) => e instanceof StateDictError && e.key === "body.0.weight" && /'body.0.weight' is an array, not a tensor/.test(e.message));
+    assert.throws(
+      () => b.loadStateDict(notTensor as Map<string, Tensor>),
+      (e: unknown) => e instanceof StateDictError && e.key === "body.0.weight" && /'body.0.weight' is an array, not a tensor/.test(e.message),
+    );
     const ints = new Map(a.stateDict());
     ints.set("body.0.weight", zeros([4, 3], { dtype: "int32" }));
     assert.throws(() => b.loadStateDict(ints), /'body.0.weight' is int32 in the state dict, the module holds float32/);
@@ -80,7 +83,13 @@ describe("Module", () => {
     b.loadStateDict(doubles); // float64 -> float32 is a cast, as in PyTorch
     const nan = new Map(a.stateDict());
     nan.set("bn.running_var", full([4], Number.NaN));
-    assert.throws(() => b.loadStateDict(nan), (e: unknown) => e instanceof StateDictError && e.key === "bn.running_var" && /holds NaN or infinite values \(loadStateDict\(state, \{ allowNonFinite: true \}\) accepts them\)/.test(e.message));
+    assert.throws(
+      () => b.loadStateDict(nan),
+      (e: unknown) =>
+        e instanceof StateDictError &&
+        e.key === "bn.running_var" &&
+        /holds NaN or infinite values \(loadStateDict\(state, \{ allowNonFinite: true \}\) accepts them\)/.test(e.message),
+    );
     const inf = new Map(a.stateDict());
     inf.set("body.0.bias", full([4], Number.POSITIVE_INFINITY));
     assert.throws(() => b.loadStateDict(inf), /'body.0.bias' holds NaN or infinite values/);
@@ -99,7 +108,9 @@ describe("Module", () => {
 
   test("zeroGrad clears gradients", () => {
     const m = new Tiny();
-    m.forward(randn([5, 3])).sum().backward();
+    m.forward(randn([5, 3]))
+      .sum()
+      .backward();
     assert.ok(m.parameters().some((p) => p.grad !== null));
     m.zeroGrad();
     assert.ok(m.parameters().every((p) => p.grad === null));
@@ -173,7 +184,12 @@ describe("layers against slow references", () => {
   test("Linear equals x W^T + b", () => {
     const lin = new Linear({ inFeatures: 2, outFeatures: 2 });
     noGrad(() => {
-      lin.weight.copy_(tensor([[1, 2], [3, 4]]));
+      lin.weight.copy_(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+      );
       lin.bias!.copy_(tensor([0.5, -1]));
     });
     assert.deepEqual(noGrad(() => lin.forward(tensor([[1, 1]]))).toArray(), [[3.5, 6]]);
@@ -181,8 +197,24 @@ describe("layers against slow references", () => {
   });
 
   test("pooling", () => {
-    const x = tensor([[[[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]]]]);
-    assert.deepEqual(new MaxPool2d({ kernelSize: 2 }).forward(x).toArray(), [[[[6, 8], [14, 16]]]]);
+    const x = tensor([
+      [
+        [
+          [1, 2, 3, 4],
+          [5, 6, 7, 8],
+          [9, 10, 11, 12],
+          [13, 14, 15, 16],
+        ],
+      ],
+    ]);
+    assert.deepEqual(new MaxPool2d({ kernelSize: 2 }).forward(x).toArray(), [
+      [
+        [
+          [6, 8],
+          [14, 16],
+        ],
+      ],
+    ]);
     assert.deepEqual(new AdaptiveAvgPool2d(1).forward(x).toArray(), [[[[8.5]]]]);
   });
 });

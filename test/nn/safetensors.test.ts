@@ -4,16 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DataError } from "../../src/errors.js";
-import {
-  noGrad,
-  parseSafetensors,
-  randn,
-  readSafetensors,
-  resnet,
-  serializeSafetensors,
-  tensor,
-  writeSafetensors,
-} from "../../src/index.js";
+import { noGrad, parseSafetensors, randn, readSafetensors, resnet, serializeSafetensors, tensor, writeSafetensors } from "../../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "simclr-safetensors-"));
 
@@ -42,7 +33,11 @@ describe("safetensors round trips", () => {
     const ha = noGrad(() => a.eval().forward(x));
     const hb = noGrad(() => b.eval().forward(x));
     assert.deepEqual([...ha.data()], [...hb.data()]);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes(".tmp-")), [], "no temporary file is left");
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes(".tmp-")),
+      [],
+      "no temporary file is left",
+    );
   });
 
   test("every dtype keeps its bytes; the data section is 8-byte aligned", () => {
@@ -78,17 +73,30 @@ describe("safetensors rejects bad files with clear errors", () => {
     ["header past the end (truncated)", build({}, new Uint8Array(0), 500n), /runs past the end of the file/],
     ["header not JSON", build("{not json"), /not valid UTF-8 JSON/],
     ["header not an object", build("[1,2]"), /not a JSON object/],
-    ["unknown dtype", build({ a: { dtype: "F8_E4M3", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), /tensor 'a': unknown or unsupported dtype "F8_E4M3"/],
-    ["negative shape", build({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, f32(1)), /tensor 'a': shape must be an array of non-negative integers/],
-    ["offsets outside the file", build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, f32(1)), /tensor 'a': data_offsets \[0, 8\] fall outside the 4-byte data section/],
+    [
+      "unknown dtype",
+      build({ a: { dtype: "F8_E4M3", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)),
+      /tensor 'a': unknown or unsupported dtype "F8_E4M3"/,
+    ],
+    [
+      "negative shape",
+      build({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, f32(1)),
+      /tensor 'a': shape must be an array of non-negative integers/,
+    ],
+    [
+      "offsets outside the file",
+      build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, f32(1)),
+      /tensor 'a': data_offsets \[0, 8\] fall outside the 4-byte data section/,
+    ],
     ["offsets reversed", build({ a: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, f32(1)), /end before they begin/],
-    ["shape/size mismatch", build({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, f32(2)), /tensor 'a': shape \[3\] of F32 needs 12 bytes, data_offsets give 8/],
+    [
+      "shape/size mismatch",
+      build({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, f32(2)),
+      /tensor 'a': shape \[3\] of F32 needs 12 bytes, data_offsets give 8/,
+    ],
     [
       "overlapping tensors",
-      build(
-        { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } },
-        f32(3),
-      ),
+      build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, f32(3)),
       /tensor 'b': data_offsets \[4, 12\] overlap tensor 'a'/,
     ],
     ["a hole in the data", build({ a: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, f32(2)), /bytes 0..4 of the data section belong to no tensor/],
@@ -97,14 +105,17 @@ describe("safetensors rejects bad files with clear errors", () => {
   ];
   for (const [name, bytes, pattern] of cases) {
     test(name, () => {
-      assert.throws(() => parseSafetensors(bytes, "bad.safetensors"), (e: Error) => {
-        assert.ok(e instanceof DataError);
-        assert.equal(e.code, "ERR_SIMCLR_DATA");
-        assert.equal(e.source, "bad.safetensors");
-        assert.match(e.message, /^bad.safetensors: /);
-        assert.match(e.message, pattern);
-        return true;
-      });
+      assert.throws(
+        () => parseSafetensors(bytes, "bad.safetensors"),
+        (e: Error) => {
+          assert.ok(e instanceof DataError);
+          assert.equal(e.code, "ERR_SIMCLR_DATA");
+          assert.equal(e.source, "bad.safetensors");
+          assert.match(e.message, /^bad.safetensors: /);
+          assert.match(e.message, pattern);
+          return true;
+        },
+      );
     });
   }
 

@@ -112,27 +112,23 @@ test("AdamW skips parameters without gradients and zeroGrad clears them", () => 
   assert.equal(b.grad, null);
 });
 
-test(
-  "AdamW counts steps per parameter like torch (a parameter first updated at step 2 gets step-1 bias correction)",
-
-  () => {
-    const [a, b] = makeParams();
-    const opt = new AdamW(
-      [
-        ["a", a],
-        ["b", b],
-      ],
-      { lr: 0.1 },
-    );
-    const hyper: Hyper = { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 };
-    a.grad = tensor(new Float64Array(GRADS.a[0]!));
-    opt.step(); // b has no gradient yet
-    a.grad = tensor(new Float64Array(GRADS.a[1]!));
-    b.grad = tensor(new Float64Array(GRADS.b[1]!), { shape: [2, 2] });
-    opt.step();
-    assertClose(b.data() as Float64Array, reference(W0.b, [null, GRADS.b[1]!], [0.1, 0.1], hyper), 1e-12, "b");
-  },
-);
+test("AdamW counts steps per parameter like torch (a parameter first updated at step 2 gets step-1 bias correction)", () => {
+  const [a, b] = makeParams();
+  const opt = new AdamW(
+    [
+      ["a", a],
+      ["b", b],
+    ],
+    { lr: 0.1 },
+  );
+  const hyper: Hyper = { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 };
+  a.grad = tensor(new Float64Array(GRADS.a[0]!));
+  opt.step(); // b has no gradient yet
+  a.grad = tensor(new Float64Array(GRADS.a[1]!));
+  b.grad = tensor(new Float64Array(GRADS.b[1]!), { shape: [2, 2] });
+  opt.step();
+  assertClose(b.data() as Float64Array, reference(W0.b, [null, GRADS.b[1]!], [0.1, 0.1], hyper), 1e-12, "b");
+});
 
 test("AdamW stateDict / loadStateDict round trip continues identically", () => {
   const hyper: Hyper = { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05 };
@@ -185,7 +181,10 @@ test("AdamW stateDict / loadStateDict round trip continues identically", () => {
 test("AdamW loadStateDict rejects a wrong shape, naming the key; validates its options", () => {
   const [a] = makeParams();
   const opt = new AdamW([["a", a]], { lr: 0.1 });
-  assert.throws(() => opt.loadStateDict(new Map([["exp_avg.a", tensor(new Float64Array(2))]])), /AdamW: saved state 'exp_avg\.a' has shape \[2\], the parameter \[3\]/);
+  assert.throws(
+    () => opt.loadStateDict(new Map([["exp_avg.a", tensor(new Float64Array(2))]])),
+    /AdamW: saved state 'exp_avg\.a' has shape \[2\], the parameter \[3\]/,
+  );
   assert.throws(() => new AdamW([], { lr: -1 }), /AdamW: lr must be >= 0, got -1/);
   assert.throws(() => new AdamW([], { lr: 0.1, betas: [1, 0.999] }), /AdamW: betas must be in \[0, 1\), got 1, 0\.999/);
   assert.throws(() => new AdamW([], { lr: 0.1, betas: [0.9, -0.1] }), /AdamW: betas must be in \[0, 1\)/);

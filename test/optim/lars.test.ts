@@ -37,17 +37,40 @@ describe("LARS with the official semantics (fixtures)", () => {
   test("a zero weight or zero gradient uses trust 1", () => {
     const w = zeros([2, 2], { dtype: "float64" }).requiresGrad_();
     const opt = new LARS([["w", w]], { lr: 0.1, momentum: 0, weightDecay: 0 });
-    w.grad = tensor([[1, 2], [3, 4]], { dtype: "float64" });
+    w.grad = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: "float64" },
+    );
     opt.step();
-    assert.deepEqual(w.toArray(), [[-0.1, -0.2], [-0.30000000000000004, -0.4]]);
+    assert.deepEqual(w.toArray(), [
+      [-0.1, -0.2],
+      [-0.30000000000000004, -0.4],
+    ]);
   });
 
   test("state round trip continues identically; bad options are refused", () => {
-    const make = () => tensor([[1, -2], [3, 0.5]], { dtype: "float64", requiresGrad: true });
+    const make = () =>
+      tensor(
+        [
+          [1, -2],
+          [3, 0.5],
+        ],
+        { dtype: "float64", requiresGrad: true },
+      );
     const a = make();
     const b = make();
     const optA = new LARS([["w", a]], { lr: 0.5, weightDecay: 1e-4 });
-    const grad = () => tensor([[0.1, 0.2], [-0.3, 0.4]], { dtype: "float64" });
+    const grad = () =>
+      tensor(
+        [
+          [0.1, 0.2],
+          [-0.3, 0.4],
+        ],
+        { dtype: "float64" },
+      );
     a.grad = grad();
     optA.step();
     b.grad = null;

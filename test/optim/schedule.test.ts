@@ -43,6 +43,9 @@ test("warmupCosine without warm-up starts at the peak", () => {
 
 test("warmupCosine with warm-up as long as the run ends at the peak", () => {
   const o = { peak: 1, totalSteps: 5, warmupSteps: 5 };
-  assert.deepEqual([0, 1, 2, 3, 4].map((s) => warmupCosine(s, o)), [0, 0.2, 0.4, 0.6, 0.8]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((s) => warmupCosine(s, o)),
+    [0, 0.2, 0.4, 0.6, 0.8],
+  );
   assert.equal(warmupCosine(5, o), 1);
 });

@@ -70,7 +70,13 @@ function setGrad(p: Tensor, values: number[]): void {
 }
 
 test("SGD keys its state by parameter name, like LARS and AdamW (unnamed tensors by index)", () => {
-  const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+  const w = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
   const b = tensor([1, 2], { requiresGrad: true });
   const named = new SGD(
     [
@@ -103,7 +109,10 @@ test("SGD loadStateDict copies, frees the buffers it replaces, and round-trips",
   const before = liveTensorCount();
   for (let i = 0; i < 10; i++) optB.loadStateDict(saved);
   assert.equal(liveTensorCount(), before + 1, "one buffer, however often it is loaded");
-  assert.ok([...saved.values()].every((t) => !t.isDisposed), "the given tensors stay the caller's");
+  assert.ok(
+    [...saved.values()].every((t) => !t.isDisposed),
+    "the given tensors stay the caller's",
+  );
   tidy(() => saved.get("momentum.p")!.fill_(123)); // a copy: changing the source changes nothing
   for (const [opt, p] of [
     [optA, a],

@@ -20,7 +20,12 @@ const GiB = 2 ** 30;
 
 describe("memory pre-flight", () => {
   test("the parameter count is the built model's, for basic and bottleneck blocks, both stems, 2- and 3-layer heads", () => {
-    for (const set of [[], ["model.arch=resnet50", "model.width=8", "model.cifarStem=false", "head.layers=3", "data.name=cifar10"], ["model.arch=resnet34", "model.width=5", "head.outDim=7"], ["model.arch=resnet101", "model.width=4", "model.cifarStem=false"]]) {
+    for (const set of [
+      [],
+      ["model.arch=resnet50", "model.width=8", "model.cifarStem=false", "head.layers=3", "data.name=cifar10"],
+      ["model.arch=resnet34", "model.width=5", "head.outDim=7"],
+      ["model.arch=resnet101", "model.width=4", "model.cifarStem=false"],
+    ]) {
       const config = loadConfig({ set });
       const model = buildModel(config, dataShape(config)[0]);
       const built = model.namedParameters().reduce((a, [, p]) => a + p.numel, 0);
@@ -48,7 +53,10 @@ describe("memory pre-flight", () => {
     ] as const) {
       assert.throws(
         () => checkPretrainMemory(loadConfig({ set: [...set] }), 8 * GiB),
-        (e: unknown) => e instanceof ConfigError && e.key === key && new RegExp(`more than the 8\\.0 GiB this machine has; most of it comes from ${key.replace(".", "\\.")}=`).test(e.message),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.key === key &&
+          new RegExp(`more than the 8\\.0 GiB this machine has; most of it comes from ${key.replace(".", "\\.")}=`).test(e.message),
         set.join(" "),
       );
     }
@@ -67,7 +75,10 @@ describe("memory pre-flight", () => {
     put("user.slice/session-3.scope/memory.max", "1073741824\n");
     const proc = join(root, "cgroup");
     writeFileSync(proc, "7:cpu,cpuacct:/jobs/run-1\n4:memory:/jobs/run-1\n0::/user.slice/session-3.scope\n");
-    assert.deepEqual(cgroupMemoryLimits(root, proc).sort((a, b) => a - b), [1073741824, 8589934592, 9223372036854771712]);
+    assert.deepEqual(
+      cgroupMemoryLimits(root, proc).sort((a, b) => a - b),
+      [1073741824, 8589934592, 9223372036854771712],
+    );
     writeFileSync(proc, "0::/\n");
     assert.deepEqual(cgroupMemoryLimits(root, proc), []);
     assert.deepEqual(cgroupMemoryLimits(root, join(root, "missing")), []);
@@ -93,7 +104,10 @@ describe("a full disk", () => {
     const file = join(mount, "weights.safetensors");
     writeFileSync(file, "previous");
     const big = rand([64, 1024]); // 256 KiB > the disk
-    assert.throws(() => writeSafetensors(file, { w: big }), (e: unknown) => e instanceof FileWriteError && e.path === file && /cannot write .*weights\.safetensors: the disk is full \(ENOSPC\)/.test(e.message));
+    assert.throws(
+      () => writeSafetensors(file, { w: big }),
+      (e: unknown) => e instanceof FileWriteError && e.path === file && /cannot write .*weights\.safetensors: the disk is full \(ENOSPC\)/.test(e.message),
+    );
     big.dispose();
     assert.equal(readFileSync(file, "utf-8"), "previous");
     assert.deepEqual(readdirSync(mount), ["weights.safetensors"]);
@@ -105,7 +119,10 @@ describe("a full disk", () => {
     const state = { epoch: 1, stepInEpoch: 0, globalStep: 4, rngState: "", optimizer: { name: "lars", steps: 4 }, config: {}, createdAt: "" };
     saveCheckpoint(run, state, new Map([["model", new Map([["w", small]])]]));
     const big = rand([64, 1024]);
-    assert.throws(() => saveCheckpoint(run, { ...state, epoch: 2, globalStep: 8 }, new Map([["model", new Map([["w", big]])]])), (e: unknown) => e instanceof FileWriteError && /ENOSPC/.test(e.message) && /epoch-0002/.test(e.message));
+    assert.throws(
+      () => saveCheckpoint(run, { ...state, epoch: 2, globalStep: 8 }, new Map([["model", new Map([["w", big]])]])),
+      (e: unknown) => e instanceof FileWriteError && /ENOSPC/.test(e.message) && /epoch-0002/.test(e.message),
+    );
     small.dispose();
     big.dispose();
     assert.equal(readFileSync(join(run, "checkpoints", "latest"), "utf-8").trim(), "epoch-0001");

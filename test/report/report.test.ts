@@ -50,7 +50,12 @@ async function openReport(browser: Browser, file: string, screenshot: string): P
     charts: [...document.querySelectorAll("figure.chart")].map((f) => {
       const svg = f.querySelector("svg");
       const box = svg?.getBoundingClientRect();
-      return { name: f.getAttribute("data-chart") ?? "", width: box?.width ?? 0, height: box?.height ?? 0, marks: svg?.querySelectorAll("path, circle, line").length ?? 0 };
+      return {
+        name: f.getAttribute("data-chart") ?? "",
+        width: box?.width ?? 0,
+        height: box?.height ?? 0,
+        marks: svg?.querySelectorAll("path, circle, line").length ?? 0,
+      };
     }),
     images: [...document.images].map((i) => ({ alt: i.alt, width: i.naturalWidth, complete: i.complete })),
     sections: [...document.querySelectorAll("section")].map((s) => s.id),
@@ -87,7 +92,10 @@ describe("the HTML report in headless Chromium", () => {
     assert.deepEqual(check.consoleErrors, []);
     assert.deepEqual(check.requests, []);
     assert.deepEqual(check.sections, ["training", "evaluation", "views", "neighbours", "map"]);
-    assert.deepEqual(check.charts.map((c) => c.name), ["loss", "contrastive-accuracy", "lr", "monitors", "throughput", "umap"]);
+    assert.deepEqual(
+      check.charts.map((c) => c.name),
+      ["loss", "contrastive-accuracy", "lr", "monitors", "throughput", "umap"],
+    );
     for (const c of check.charts) {
       assert.ok(c.width > 200 && c.height > 100, `${c.name} is ${c.width}x${c.height}`);
       assert.ok(c.marks > 5, `${c.name} has ${c.marks} marks`);
@@ -107,7 +115,10 @@ describe("the HTML report in headless Chromium", () => {
     const check = await openReport(browser, out, join(ARTIFACTS, "compare.png"));
     assert.deepEqual(check.consoleErrors, []);
     assert.deepEqual(check.requests, []);
-    assert.deepEqual(check.charts.map((c) => c.name), ["loss", "epoch-loss", "knn", "probe"]);
+    assert.deepEqual(
+      check.charts.map((c) => c.name),
+      ["loss", "epoch-loss", "knn", "probe"],
+    );
     for (const c of check.charts) assert.ok(c.marks > 2 && c.width > 200, c.name);
     assert.match(check.text, /kNN top-1/);
   });

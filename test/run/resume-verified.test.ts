@@ -52,13 +52,20 @@ describe("resume verifies what it reads", () => {
 
   test("config.yaml deleted, emptied or corrupted: the checkpoint's config is used and config.yaml rewritten from it", async () => {
     const original = readFileSync(join(stopped, "config.yaml"), "utf-8");
-    for (const damage of [(d: string) => rmSync(join(d, "config.yaml")), (d: string) => writeFileSync(join(d, "config.yaml"), ""), (d: string) => writeFileSync(join(d, "config.yaml"), "model:\n  width: 999\n")]) {
+    for (const damage of [
+      (d: string) => rmSync(join(d, "config.yaml")),
+      (d: string) => writeFileSync(join(d, "config.yaml"), ""),
+      (d: string) => writeFileSync(join(d, "config.yaml"), "model:\n  width: 999\n"),
+    ]) {
       const dir = copy();
       damage(dir);
       messages.length = 0;
       (await resume(dir, opts(dir))).model.dispose();
       assert.equal(readFileSync(join(dir, "config.yaml"), "utf-8"), original);
-      assert.ok(messages.some((m) => /config\.yaml (was missing|differed from the checkpoint's config): rewritten from .*state\.json/.test(m)), messages.join(""));
+      assert.ok(
+        messages.some((m) => /config\.yaml (was missing|differed from the checkpoint's config): rewritten from .*state\.json/.test(m)),
+        messages.join(""),
+      );
       assert.deepEqual(lossesOf(dir), lossesOf(full), "the resumed run follows the uninterrupted one");
       assert.deepEqual(epochLines(dir), epochLines(full), "the epoch summary averages all of the epoch's steps, before and after the interruption");
     }
@@ -72,7 +79,10 @@ describe("resume verifies what it reads", () => {
     ] as const) {
       const dir = copy();
       writeFileSync(join(dir, "checkpoints", "latest"), `${content}\n`);
-      await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && e.path === join(dir, "checkpoints", "latest") && pattern.test(e.message));
+      await assert.rejects(
+        resume(dir, opts(dir)),
+        (e: unknown) => e instanceof CheckpointError && e.path === join(dir, "checkpoints", "latest") && pattern.test(e.message),
+      );
     }
   });
 
@@ -106,7 +116,10 @@ describe("resume verifies what it reads", () => {
     const values = Array.from(order.dataAsNumbers());
     values[5] = 100000; // beyond the 256 images
     writeSafetensors(file, new Map([["order", tensor(values, { dtype: "int64" })]]));
-    await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation of the 256 images \(it holds 100000\)/.test(e.message));
+    await assert.rejects(
+      resume(dir, opts(dir)),
+      (e: unknown) => e instanceof CheckpointError && /not a permutation of the 256 images \(it holds 100000\)/.test(e.message),
+    );
     values[5] = values[6]!; // a repeat
     writeSafetensors(file, new Map([["order", tensor(values, { dtype: "int64" })]]));
     await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation/.test(e.message));

@@ -58,9 +58,16 @@ describe("the run directory is guarded", () => {
     assert.match(second.stderr, new RegExp(`is in use by pid ${first.pid} on this host since .*\\.lock\\): wait for it to finish`));
     assert.equal(await done, 0, firstErr);
     assert.ok(!existsSync(join(out, ".lock")), "the lock is released at the end");
-    const steps = readFileSync(join(out, "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as { step: number; epoch_loss?: number });
+    const steps = readFileSync(join(out, "metrics.jsonl"), "utf-8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { step: number; epoch_loss?: number });
     const stepLines = steps.filter((l) => l.epoch_loss === undefined).map((l) => l.step);
-    assert.deepEqual(stepLines, Array.from({ length: stepLines.length }, (_, i) => i + 1), "no interleaved or repeated steps");
+    assert.deepEqual(
+      stepLines,
+      Array.from({ length: stepLines.length }, (_, i) => i + 1),
+      "no interleaved or repeated steps",
+    );
     assert.equal(steps.filter((l) => l.epoch_loss !== undefined).length, 3);
   });
 
@@ -72,11 +79,17 @@ describe("the run directory is guarded", () => {
     messages.length = 0;
     const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
     model.dispose();
-    assert.ok(messages.some((m) => m.includes(`from pid ${pid}, which is gone`)), messages.join(""));
+    assert.ok(
+      messages.some((m) => m.includes(`from pid ${pid}, which is gone`)),
+      messages.join(""),
+    );
     assert.ok(!existsSync(join(out, ".lock")));
 
     writeFileSync(join(out, ".lock"), JSON.stringify({ pid: 1, host: "other-machine", since: "2026-01-01T00:00:00Z" }));
-    await assert.rejects(resume(out, { progress: quiet(), handleSignals: false }), (e: unknown) => e instanceof RunLockedError && /locked by pid 1 on host other-machine/.test(e.message));
+    await assert.rejects(
+      resume(out, { progress: quiet(), handleSignals: false }),
+      (e: unknown) => e instanceof RunLockedError && /locked by pid 1 on host other-machine/.test(e.message),
+    );
     assert.equal(JSON.parse(readFileSync(join(out, ".lock"), "utf-8")).host, "other-machine", "another's lock is left alone");
   });
 
@@ -87,7 +100,10 @@ describe("the run directory is guarded", () => {
     for (const breakIt of [() => writeFileSync(join(out, "checkpoints", "latest"), "garbage\n"), () => rmSync(join(out, "checkpoints", "latest"))]) {
       breakIt();
       const before = snapshot(out);
-      await assert.rejects(pretrain(out, config, { progress: quiet(), handleSignals: false }), (e: unknown) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message));
+      await assert.rejects(
+        pretrain(out, config, { progress: quiet(), handleSignals: false }),
+        (e: unknown) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message),
+      );
       const r = await runCli(["pretrain", "--out", out, ...syntheticSet(data, ["train.epochs=1"]).flatMap((s) => ["--set", s])]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /--force moves the old run aside/);

@@ -58,7 +58,8 @@ describe("simclr index", () => {
     assert.deepEqual([first.files, first.embedded, first.reused, first.removed], [30, 30, 0, 0]);
     const before = readIndex(out);
     const oldRows = before.embeddings.data() as Float32Array;
-    const rowOf = (path: string, files: { path: string }[], rows: Float32Array) => rows.subarray(files.findIndex((f) => f.path === path) * 32, (files.findIndex((f) => f.path === path) + 1) * 32);
+    const rowOf = (path: string, files: { path: string }[], rows: Float32Array) =>
+      rows.subarray(files.findIndex((f) => f.path === path) * 32, (files.findIndex((f) => f.path === path) + 1) * 32);
 
     const [a, b, c] = before.files.map((f) => f.path);
     copyFileSync(join(root, a!), join(root, "class-x-new.png")); // added
@@ -92,9 +93,15 @@ describe("simclr index", () => {
     assert.match(r.skipped[0]!.file, /broken\.png$/);
 
     const other = await searchRun(["train.seed=7"]); // another pretraining: other weights
-    await assert.rejects(indexImages(other.run, evaluationConfig(other.run), { images: root, out, progress: quiet() }), (e: unknown) => e instanceof DataError && /was made by another model/.test(e.message));
+    await assert.rejects(
+      indexImages(other.run, evaluationConfig(other.run), { images: root, out, progress: quiet() }),
+      (e: unknown) => e instanceof DataError && /was made by another model/.test(e.message),
+    );
     const elsewhere = await writePngFolder(data, 5);
-    await assert.rejects(indexImages(run, evaluationConfig(run), { images: elsewhere, out, progress: quiet() }), (e: unknown) => e instanceof DataError && new RegExp(`indexes ${root}, not ${elsewhere}`).test(e.message));
+    await assert.rejects(
+      indexImages(run, evaluationConfig(run), { images: elsewhere, out, progress: quiet() }),
+      (e: unknown) => e instanceof DataError && new RegExp(`indexes ${root}, not ${elsewhere}`).test(e.message),
+    );
     const empty = tmp("empty");
     const none = await runCli(["index", "--run", run, "--images", empty, "--out", join(empty, "x.index")]);
     assert.equal(none.code, 1);
@@ -125,7 +132,10 @@ describe("simclr index", () => {
     const d = 32;
     const vectors = withSeed(5, () => {
       const centres = rand([30, d]).sub(0.5); // (30, d)
-      const assign = tensor(Array.from({ length: n }, (_, i) => i % 30), { dtype: "int64" });
+      const assign = tensor(
+        Array.from({ length: n }, (_, i) => i % 30),
+        { dtype: "int64" },
+      );
       const x = centres.indexSelect(0, assign).add(rand([n, d]).sub(0.5).mul(0.3)); // (n, d)
       return x.div(x.norm(2, 1, true));
     });
@@ -156,7 +166,9 @@ describe("simclr index", () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /notes\.txt: cannot be read as an image/);
     const png = join(tmp("q"), "tiny.png");
-    await sharp({ create: { width: 5, height: 9, channels: 3, background: "#808080" } }).png().toFile(png);
+    await sharp({ create: { width: 5, height: 9, channels: 3, background: "#808080" } })
+      .png()
+      .toFile(png);
     assert.equal((await runCli(["search", "--index", out, "--query", png, "-k", "3"])).code, 0);
   });
 });

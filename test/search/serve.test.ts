@@ -57,11 +57,16 @@ describe("simclr serve", () => {
     root = await writePngFolder(data, 48);
     // a link to an image outside the folder is not indexed (reported as skipped)
     outside = join(tmp("outside"), "secret.png");
-    await sharp({ create: { width: 28, height: 28, channels: 3, background: "#ff0000" } }).png().toFile(outside);
+    await sharp({ create: { width: 28, height: 28, channels: 3, background: "#ff0000" } })
+      .png()
+      .toFile(outside);
     symlinkSync(outside, join(root, "class-0", "zz-link-out.png"));
     const out = join(tmp("index"), "photos.index");
     const indexed = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
-    assert.deepEqual(indexed.skipped.map((s) => s.reason), ["links outside the indexed folder"]);
+    assert.deepEqual(
+      indexed.skipped.map((s) => s.reason),
+      ["links outside the indexed folder"],
+    );
     server = await serve(out, { port: 0 }, { maxUploadBytes: 64 * 1024 });
     base = server.url;
     files = server.session.index.files.map((f) => f.path);
@@ -79,11 +84,16 @@ describe("simclr serve", () => {
     assert.equal(found.results.length, 4);
     assert.equal(found.results[0]!.id, id);
     assert.ok(found.results[0]!.score > 0.9999 && found.results[0]!.score <= 1);
-    const byId = (await (await fetch(`${base}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, k: 3 }) })).json()) as { results: { id: number }[] };
+    const byId = (await (
+      await fetch(`${base}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, k: 3 }) })
+    ).json()) as { results: { id: number }[] };
     assert.equal(byId.results.length, 3);
     assert.ok(byId.results.every((r) => r.id !== id));
     const nb = (await (await fetch(`${base}/api/neighbors?id=${id}&k=3`)).json()) as { results: { id: number }[] };
-    assert.deepEqual(nb.results.map((r) => r.id), byId.results.map((r) => r.id));
+    assert.deepEqual(
+      nb.results.map((r) => r.id),
+      byId.results.map((r) => r.id),
+    );
     const dups = (await (await fetch(`${base}/api/duplicates?threshold=0.99999`)).json()) as { total: number };
     assert.ok(dups.total >= 0);
     const map = (await (await fetch(`${base}/api/map`)).json()) as { points: { x: number; y: number; label: string }[] };
@@ -132,7 +142,10 @@ describe("simclr serve", () => {
     const text = await fetch(`${base}/api/search`, { method: "POST", body: upload(Buffer.from("#!/bin/sh\necho hi\n"), "x.png", "image/png") });
     assert.equal(text.status, 415);
     assert.match(((await text.json()) as { error: string }).error, /not a JPEG, PNG or WebP/);
-    const lying = await fetch(`${base}/api/search`, { method: "POST", body: upload(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]), "fake.png", "image/png") });
+    const lying = await fetch(`${base}/api/search`, {
+      method: "POST",
+      body: upload(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]), "fake.png", "image/png"),
+    });
     assert.equal(lying.status, 422); // PNG magic, undecodable body
     const noFile = await fetch(`${base}/api/search`, { method: "POST", body: new FormData() });
     assert.ok(noFile.status === 400 || noFile.status === 406, String(noFile.status));
@@ -175,7 +188,9 @@ describe("simclr serve", () => {
         );
         const seconds = (performance.now() - started) / 1000;
         latencies.sort((a, b) => a - b);
-        t.diagnostic(`${kind}, ${clients} client(s): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${(total / seconds).toFixed(0)} requests/s`);
+        t.diagnostic(
+          `${kind}, ${clients} client(s): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${(total / seconds).toFixed(0)} requests/s`,
+        );
         assert.equal(latencies.length, total);
       }
     }
@@ -201,7 +216,9 @@ describe("simclr serve", () => {
       await page.waitForFunction(() => document.querySelectorAll("#results .card").length === 12);
       const first = await page.$eval("#results .card .path", (e) => e.textContent);
       assert.equal(first, files[9]);
-      await page.waitForFunction(() => [...document.querySelectorAll("#results img")].every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll("#results img")].every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0),
+      );
       // click the second result: the grid now holds its neighbours
       const second = await page.$eval("#results .card:nth-child(2)", (e) => (e as HTMLElement).dataset.id);
       await page.click("#results .card:nth-child(2)");
@@ -216,7 +233,9 @@ describe("simclr serve", () => {
       await page.waitForFunction(() => document.querySelectorAll("#map-svg circle").length === 48);
       await page.screenshot({ path: join(ARTIFACTS, "search-map.png"), fullPage: true });
       await page.click("#map-svg circle");
-      await page.waitForFunction(() => !document.getElementById("search")!.classList.contains("hidden") && document.querySelectorAll("#results .card").length === 12);
+      await page.waitForFunction(
+        () => !document.getElementById("search")!.classList.contains("hidden") && document.querySelectorAll("#results .card").length === 12,
+      );
       assert.deepEqual(errors, [], errors.join("\n"));
       assert.deepEqual(foreign, []);
     } finally {

@@ -58,7 +58,11 @@ const FAILPOINTS: [name: string, maxN: number][] = [
   ["evaluation", 2],
 ];
 
-function runCli(args: string[], env: Record<string, string>, killAfter: { ms: number; signal: NodeJS.Signals } | null): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+  killAfter: { ms: number; signal: NodeJS.Signals } | null,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -134,7 +138,18 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   const ref = await runCli(["pretrain", "--config", config, "--out", reference], {}, null);
   if (ref.code !== 0) throw new Error(`the uninterrupted run failed (exit ${ref.code}):\n${ref.stderr}`);
 
-  const result: SoakResult = { kills: 0, killsByPoint: {}, gracefulStops: 0, finishedEarly: 0, processes: 0, rounds: 0, checkpointFiles: [], metricsLines: 0, differences: [], seconds: 0 };
+  const result: SoakResult = {
+    kills: 0,
+    killsByPoint: {},
+    gracefulStops: 0,
+    finishedEarly: 0,
+    processes: 0,
+    rounds: 0,
+    checkpointFiles: [],
+    metricsLines: 0,
+    differences: [],
+    seconds: 0,
+  };
   // Rounds of one run each, killed until it finishes; rounds go on until K kills are done.
   while (result.kills < options.kills) {
     const soaked = join(options.dir, `soaked-${++result.rounds}`);

@@ -11,7 +11,10 @@ function run(mode: string, body: string): unknown {
   const env: NodeJS.ProcessEnv = { ...process.env, SIMCLR_MALLOC: mode };
   delete env.MALLOC_MMAP_THRESHOLD_;
   delete env.MALLOC_TRIM_THRESHOLD_;
-  const out = execFileSync(process.execPath, ["--input-type=module", "-e", `const T = await import(${JSON.stringify(index)});\n${body}`], { env, encoding: "utf-8" });
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", `const T = await import(${JSON.stringify(index)});\n${body}`], {
+    env,
+    encoding: "utf-8",
+  });
   return JSON.parse(out.trim().split("\n").pop() as string);
 }
 

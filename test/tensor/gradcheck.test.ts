@@ -7,7 +7,6 @@ import { describe, test } from "node:test";
 import { F, cat, noGrad, stack, tensor, tidy, where, type Tensor } from "../../src/index.js";
 import { rng } from "../helpers.js";
 
-
 type Domain = "any" | "positive" | "awayFromZero";
 interface Input {
   shape: number[];
@@ -30,8 +29,7 @@ function sample(shape: number[], domain: Domain, next: () => number): Float64Arr
 function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Input[], seed = 1): void {
   const next = rng(seed);
   const data = inputs.map((inp) => sample(inp.shape, inp.domain ?? "any", next));
-  const make = (values: Float64Array, shape: number[], grad: boolean) =>
-    tensor(values, { shape, dtype: "float64", requiresGrad: grad });
+  const make = (values: Float64Array, shape: number[], grad: boolean) => tensor(values, { shape, dtype: "float64", requiresGrad: grad });
 
   tidy(() => {
     const xs = data.map((d, i) => make(d, inputs[i]!.shape, true));
@@ -40,7 +38,14 @@ function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Input[], seed = 1): v
     const w = tensor(wValues, { shape: y.shape, dtype: "float64" });
     y.mul(w).sum().backward();
     const objective = (values: Float64Array[]): number =>
-      tidy(() => noGrad(() => f(...values.map((v, i) => make(v, inputs[i]!.shape, false))).mul(w).sum().item()));
+      tidy(() =>
+        noGrad(() =>
+          f(...values.map((v, i) => make(v, inputs[i]!.shape, false)))
+            .mul(w)
+            .sum()
+            .item(),
+        ),
+      );
 
     const eps = 1e-6;
     xs.forEach((x, i) => {
@@ -121,7 +126,11 @@ const cases: [string, (...xs: Tensor[]) => Tensor, Input[]][] = [
   ["where", (a, b) => where(tensor([true, false, true, false]), a, b!), [{ shape: [4] }, { shape: [4] }]],
   ["cat", (a, b) => cat([a, b!], 1), [{ shape: [2, 1] }, { shape: [2, 3] }]],
   ["stack", (a, b) => stack([a, b!], 0), [{ shape: [3] }, { shape: [3] }]],
-  ["conv2d (stride, padding, bias)", (x, w, b) => F.conv2d(x, w!, b!, { stride: 2, padding: 1 }), [{ shape: [1, 2, 5, 5] }, { shape: [3, 2, 3, 3] }, { shape: [3] }]],
+  [
+    "conv2d (stride, padding, bias)",
+    (x, w, b) => F.conv2d(x, w!, b!, { stride: 2, padding: 1 }),
+    [{ shape: [1, 2, 5, 5] }, { shape: [3, 2, 3, 3] }, { shape: [3] }],
+  ],
   ["conv2d (groups, dilation)", (x, w) => F.conv2d(x, w!, null, { groups: 2, dilation: 2 }), [{ shape: [1, 4, 5, 5] }, { shape: [2, 2, 2, 2] }]],
   ["batchNorm (training)", (x, g, b) => F.batchNorm(x, null, null, g!, b!, true), [{ shape: [4, 3, 2, 2] }, { shape: [3] }, { shape: [3] }]],
   ["batchNorm1d (training, no affine)", (x) => F.batchNorm(x, null, null, null, null, true), [{ shape: [5, 3] }]],

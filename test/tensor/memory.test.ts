@@ -50,6 +50,9 @@ test("the grad getter's reference belongs to the enclosing tidy scope", () => {
   assert.equal(kept?.isDisposed, false, "returned from the scope: the caller's");
   kept?.dispose();
   assert.equal(liveTensorCount(), before);
-  assert.ok(tidy(() => p.grad !== null), "the gradient outlives its references");
+  assert.ok(
+    tidy(() => p.grad !== null),
+    "the gradient outlives its references",
+  );
   p.dispose();
 });

@@ -184,8 +184,18 @@ describe("errors are JS errors with libtorch's message", () => {
     assert.deepEqual(min.remainder(-1).toArray(), [0, 0, 0]);
     assert.deepEqual(min.remainder(1).toArray(), [0, 0, 0]);
     assert.equal(min.remainder(-1).dtype, "int64");
-    assert.deepEqual(tensor(new Int32Array([-(2 ** 31), 5])).remainder(-1).toArray(), [0, 0]);
-    assert.deepEqual(tensor(new BigInt64Array([7n, -7n])).remainder(3).toArray(), [1, 2]); // Python's sign convention
+    assert.deepEqual(
+      tensor(new Int32Array([-(2 ** 31), 5]))
+        .remainder(-1)
+        .toArray(),
+      [0, 0],
+    );
+    assert.deepEqual(
+      tensor(new BigInt64Array([7n, -7n]))
+        .remainder(3)
+        .toArray(),
+      [1, 2],
+    ); // Python's sign convention
     assert.deepEqual(tensor([5.5, -5.5]).remainder(-1).toArray(), [-0.5, -0.5]); // floats go to libtorch
     assert.throws(() => tensor(new BigInt64Array([7n])).remainder(0), /ZeroDivisionError/);
   });

@@ -69,7 +69,10 @@ describe("GradCache", () => {
     assert.ok(Math.abs(plain.loss - cached.loss) < 1e-5);
     const d = maxDiff(plain.grads, cached.grads);
     assert.ok(d < 1e-5, `gradients differ by ${d}`);
-    assert.ok([...plain.grads.values()].some((g) => g.some((v) => v !== 0)), "the gradients are not all zero");
+    assert.ok(
+      [...plain.grads.values()].some((g) => g.some((v) => v !== 0)),
+      "the gradients are not all zero",
+    );
   });
 
   test("chunks of 8 views in train mode: BN's running statistics move once per chunk, as 3 plain forwards over the chunks do", () => {
@@ -98,7 +101,11 @@ test("pretraining with train.chunkSize: 4 chunks of 32 views per step, finite lo
   const result = await pretrain(join(dir, "run"), config, { progress: silent, handleSignals: false });
   result.model.dispose();
   assert.equal(result.status, "finished");
-  const losses = readFileSync(join(dir, "run", "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as { loss?: number }).filter((l) => l.loss !== undefined);
+  const losses = readFileSync(join(dir, "run", "metrics.jsonl"), "utf-8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { loss?: number })
+    .filter((l) => l.loss !== undefined);
   assert.equal(losses.length, 4);
   assert.ok(losses.every((l) => Number.isFinite(l.loss)));
 });

@@ -4,7 +4,20 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CheckpointError, ConfigError, DataError, NonFiniteLossError, latestCheckpoint, loadCheckpoint, loadConfig, noGrad, pretrain, readSafetensors, resume, writeSafetensors } from "../../src/index.js";
+import {
+  CheckpointError,
+  ConfigError,
+  DataError,
+  NonFiniteLossError,
+  latestCheckpoint,
+  loadCheckpoint,
+  loadConfig,
+  noGrad,
+  pretrain,
+  readSafetensors,
+  resume,
+  writeSafetensors,
+} from "../../src/index.js";
 import { CLI, fixture, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
@@ -98,10 +111,29 @@ describe("pretraining", () => {
     cpSync(legacy, converted, { recursive: true });
     const ckpt = join(converted, "checkpoints", "step-0000005");
     const { tensors } = readSafetensors(join(ckpt, "optimizer.safetensors"));
-    const group = (keep: (k: string) => boolean, rename: (k: string) => string) => new Map([...tensors].filter(([k]) => keep(k)).map(([k, t]) => [rename(k), t]));
-    writeSafetensors(join(ckpt, "optimizer.safetensors"), group((k) => k !== "data.order" && !k.startsWith("probe."), (k) => k));
-    writeSafetensors(join(ckpt, "loader.safetensors"), group((k) => k === "data.order", () => "order"));
-    writeSafetensors(join(ckpt, "probe.safetensors"), group((k) => k.startsWith("probe."), (k) => k.slice("probe.".length)));
+    const group = (keep: (k: string) => boolean, rename: (k: string) => string) =>
+      new Map([...tensors].filter(([k]) => keep(k)).map(([k, t]) => [rename(k), t]));
+    writeSafetensors(
+      join(ckpt, "optimizer.safetensors"),
+      group(
+        (k) => k !== "data.order" && !k.startsWith("probe."),
+        (k) => k,
+      ),
+    );
+    writeSafetensors(
+      join(ckpt, "loader.safetensors"),
+      group(
+        (k) => k === "data.order",
+        () => "order",
+      ),
+    );
+    writeSafetensors(
+      join(ckpt, "probe.safetensors"),
+      group(
+        (k) => k.startsWith("probe."),
+        (k) => k.slice("probe.".length),
+      ),
+    );
     for (const t of tensors.values()) t.dispose();
     const state = JSON.parse(readFileSync(join(ckpt, "state.json"), "utf-8")) as Record<string, unknown>;
     writeFileSync(join(ckpt, "state.json"), JSON.stringify({ ...state, format: 2 }));
@@ -128,16 +160,24 @@ describe("pretraining", () => {
       assert.ok(s.probe_acc! > 0 && s.probe_acc! <= 1);
       assert.ok(s.knn_top1! > 0.3 && s.knn_top1! <= 1, `kNN top-1 ${s.knn_top1} is not well above chance (0.1)`);
     }
-    const quietSummaries = readFileSync(join(off, "metrics.jsonl"), "utf-8").split("\n").filter((l) => l.includes("epoch_loss"));
+    const quietSummaries = readFileSync(join(off, "metrics.jsonl"), "utf-8")
+      .split("\n")
+      .filter((l) => l.includes("epoch_loss"));
     assert.ok(quietSummaries.every((l) => !l.includes("probe_acc") && !l.includes("knn_top1")));
   });
 
   test("a non-finite loss stops the run and keeps the last good checkpoint", async () => {
     const dir = tmp("nan");
-    const poison = { onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { conv1: { weight: { fill_(v: number): unknown } } } } }) => {
-      if (globalStep === 10) noGrad(() => model.encoder.conv1.weight.fill_(Number.NaN));
-    } };
-    await assert.rejects(pretrain(dir, small(), { ...opts(dir), callbacks: [poison] }), (e: Error) => e instanceof NonFiniteLossError && e.step === 11 && /loss became NaN at step 11 \(epoch 2\).*last good checkpoint is .*epoch-0001/.test(e.message));
+    const poison = {
+      onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { conv1: { weight: { fill_(v: number): unknown } } } } }) => {
+        if (globalStep === 10) noGrad(() => model.encoder.conv1.weight.fill_(Number.NaN));
+      },
+    };
+    await assert.rejects(
+      pretrain(dir, small(), { ...opts(dir), callbacks: [poison] }),
+      (e: Error) =>
+        e instanceof NonFiniteLossError && e.step === 11 && /loss became NaN at step 11 \(epoch 2\).*last good checkpoint is .*epoch-0001/.test(e.message),
+    );
     const ckpt = loadCheckpoint(latestCheckpoint(dir)!);
     assert.equal(ckpt.state.globalStep, 8);
     assert.ok(Number.isFinite(ckpt.groups.get("model")!.get("encoder.conv1.weight")!.sum().item()));
@@ -152,23 +192,41 @@ describe("pretraining", () => {
     const state = JSON.parse(readFileSync(statePath, "utf-8")) as { config: Record<string, unknown> };
     state.config["optim.name"] = "sgd";
     writeFileSync(statePath, JSON.stringify(state));
-    await assert.rejects(resume(dir, opts(dir)), (e: Error) => e instanceof CheckpointError && /was written with optimizer lars, the config says sgd/.test(e.message));
+    await assert.rejects(
+      resume(dir, opts(dir)),
+      (e: Error) => e instanceof CheckpointError && /was written with optimizer lars, the config says sgd/.test(e.message),
+    );
   });
 
   test("bad input gives clear errors of the right class", async () => {
-    await assert.rejects(pretrain(tmp("big"), small(["train.batchSize=600"]), opts(tmp("big"))), (e: Error) => e instanceof ConfigError && /the training set has 512 images, fewer than train.batchSize 600/.test(e.message));
-    await assert.rejects(resume(tmp("noresume"), opts(tmp("noresume"))), (e: Error) => e instanceof CheckpointError && /has no checkpoint to resume from/.test(e.message));
+    await assert.rejects(
+      pretrain(tmp("big"), small(["train.batchSize=600"]), opts(tmp("big"))),
+      (e: Error) => e instanceof ConfigError && /the training set has 512 images, fewer than train.batchSize 600/.test(e.message),
+    );
+    await assert.rejects(
+      resume(tmp("noresume"), opts(tmp("noresume"))),
+      (e: Error) => e instanceof CheckpointError && /has no checkpoint to resume from/.test(e.message),
+    );
     const done = tmp("done");
     await pretrain(done, small(["train.epochs=1"]), opts(done));
-    await assert.rejects(pretrain(done, small(), opts(done)), (e: Error) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message));
+    await assert.rejects(
+      pretrain(done, small(), opts(done)),
+      (e: Error) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message),
+    );
     const missing = loadConfig({ set: ["data.name=image-folder", `data.path=${join(data, "nope")}`] });
     await assert.rejects(pretrain(tmp("missing"), missing, opts(tmp("missing"))), (e: Error) => e instanceof DataError && /nope/.test(e.message));
     const cifar = loadConfig({ set: ["data.name=cifar10"] });
-    await assert.rejects(pretrain(tmp("cifar"), cifar, opts(tmp("cifar"))), (e: Error) => e instanceof ConfigError && /data.path is required for data.name cifar10/.test(e.message));
+    await assert.rejects(
+      pretrain(tmp("cifar"), cifar, opts(tmp("cifar"))),
+      (e: Error) => e instanceof ConfigError && /data.path is required for data.name cifar10/.test(e.message),
+    );
   });
 });
 
-function run(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function run(
+  args: string[],
+  onStderr?: (text: string, child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
@@ -201,7 +259,10 @@ describe("simclr pretrain (command line)", () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /resuming/);
     assert.ok(latestCheckpoint(dir)?.endsWith("epoch-0003"));
-    assert.deepEqual([...losses(dir).keys()], Array.from({ length: 24 }, (_, i) => i + 1));
+    assert.deepEqual(
+      [...losses(dir).keys()],
+      Array.from({ length: 24 }, (_, i) => i + 1),
+    );
   });
 
   test("config errors exit 2 and name the key", async () => {

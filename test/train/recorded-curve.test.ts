@@ -23,14 +23,29 @@ test("same seed, same loss curve as recorded before the loop was split", async (
   const root = mkdtempSync(join(tmpdir(), "simclr-curve-"));
   const data = writeSyntheticIdx(join(root, "data"), 512);
   const config = loadConfig({
-    set: ["data.name=mnist", `data.path=${data}`, "model.width=4", "train.batchSize=64", "train.epochs=2", "train.warmupEpochs=0.5", "train.logEvery=1", "train.threads=1", "monitor.knnSamples=400"],
+    set: [
+      "data.name=mnist",
+      `data.path=${data}`,
+      "model.width=4",
+      "train.batchSize=64",
+      "train.epochs=2",
+      "train.warmupEpochs=0.5",
+      "train.logEvery=1",
+      "train.threads=1",
+      "monitor.knnSamples=400",
+    ],
   });
   const out = join(root, "run");
   await pretrain(out, config, { progress: quiet(), handleSignals: false });
   type Line = { step: number; loss?: number; contrastive_acc: number; lr: number; epoch_loss?: number; probe_acc: number; knn_top1: number };
-  const lines = readFileSync(join(out, "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as Line);
+  const lines = readFileSync(join(out, "metrics.jsonl"), "utf-8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Line);
   const curve = lines.flatMap((l) => (l.loss === undefined ? [] : [{ step: l.step, loss: l.loss, contrastive_acc: l.contrastive_acc, lr: l.lr }]));
-  const epochs = lines.flatMap((l) => (l.epoch_loss === undefined ? [] : [{ step: l.step, epoch_loss: l.epoch_loss, probe_acc: l.probe_acc, knn_top1: l.knn_top1 }]));
+  const epochs = lines.flatMap((l) =>
+    l.epoch_loss === undefined ? [] : [{ step: l.step, epoch_loss: l.epoch_loss, probe_acc: l.probe_acc, knn_top1: l.knn_top1 }],
+  );
   if (process.env.SIMCLR_ACCEPT === "1" || !existsSync(FILE)) {
     writeFileSync(FILE, `${JSON.stringify({ config: "see test/train/recorded-curve.test.ts", curve, epochs }, null, 1)}\n`);
     if (process.env.SIMCLR_ACCEPT !== "1") assert.fail(`${FILE} was missing and has been recorded; run again`);

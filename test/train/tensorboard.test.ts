@@ -9,7 +9,6 @@ import { DataError, evaluationConfig, finetune, loadConfig, maskedCrc32c, pretra
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { quiet } from "../helpers.js";
 
-
 test("masked CRC32C is TFRecord's: rotate right 15 and add 0xa282ead8", () => {
   // crc32c("123456789") = 0xe3069283 (the standard check value)
   const crc = 0xe3069283;
@@ -28,7 +27,10 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
   const events = readTfEvents(path);
   assert.equal(events[0]!.fileVersion, "brain.Event:2");
   const scalar = (tag: string) => new Map(events.flatMap((e) => e.values.filter((v) => v.tag === tag).map((v) => [e.step, v.simpleValue!] as const)));
-  const lines = readFileSync(join(run, "metrics.jsonl"), "utf-8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+  const lines = readFileSync(join(run, "metrics.jsonl"), "utf-8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, number>);
   const losses = lines.filter((l) => l.loss !== undefined);
   assert.equal(scalar("train/loss").size, losses.length);
   for (const l of losses) assert.equal(scalar("train/loss").get(l.step!), Math.fround(l.loss!));
@@ -61,7 +63,10 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
   assert.deepEqual(ftDir, ["finetune-10pct-seed0"]);
   const ftEvents = readTfEvents(join(run, "tensorboard", ftDir[0]!, readdirSync(join(run, "tensorboard", ftDir[0]!))[0]!));
   const ft = (tag: string) => ftEvents.flatMap((e) => e.values.filter((v) => v.tag === tag).map((v) => [e.step, v.simpleValue!]));
-  assert.deepEqual(ft("finetune/loss").map(([step]) => step), [1, 2]);
+  assert.deepEqual(
+    ft("finetune/loss").map(([step]) => step),
+    [1, 2],
+  );
   assert.equal(ft("finetune/lr").length, 2);
   assert.deepEqual(ft("finetune/test_top1"), [[2, Math.fround(tuned.top1)]]);
   const sup = join(root, "supervised");
@@ -77,5 +82,8 @@ test("pretraining writes TensorBoard scalars equal to metrics.jsonl; a corrupted
   bytes.writeUInt8((bytes.readUInt8(second + 14) ^ 0xff) & 0xff, second + 14);
   const broken = join(root, "broken.tfevents");
   writeFileSync(broken, bytes);
-  assert.throws(() => readTfEvents(broken), (e: unknown) => e instanceof DataError && new RegExp(`record at byte ${second}: the data's CRC does not match`).test(e.message));
+  assert.throws(
+    () => readTfEvents(broken),
+    (e: unknown) => e instanceof DataError && new RegExp(`record at byte ${second}: the data's CRC does not match`).test(e.message),
+  );
 });
