@@ -209,6 +209,10 @@ if a.lean:
     def update():
         sgd.step(); sgd.zero_grad(set_to_none=True)
 if a.compile:
+    if a.profile:
+        # each generated C++ kernel records itself (cpp_fused_<ops>_<n>): which fusions, and their time
+        import torch._inductor.config as inductor_config
+        inductor_config.cpp.enable_kernel_profile = True
     forward_loss = torch.compile(forward_loss)
     update = torch.compile(update)
 
@@ -251,13 +255,19 @@ def phased_step(laps):
 
 if a.profile:
     laps = {}
-    for _ in range(a.steps):
-        phased_step(laps)
     n = max(1, min(3, a.steps))
-    with torch.autograd.profiler.profile() as prof:
-        for _ in range(n):
-            phased_step({})
-    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:25]
+    if a.compile:
+        # the compiled step has no eager phases: profile whole steps, inductor's kernels by name
+        with torch.autograd.profiler.profile() as prof:
+            for _ in range(n):
+                step()
+    else:
+        for _ in range(a.steps):
+            phased_step(laps)
+        with torch.autograd.profiler.profile() as prof:
+            for _ in range(n):
+                phased_step({})
+    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:40]
     out["profile"] = {"phases_ms": {k: round(sorted(v)[len(v) // 2], 1) for k, v in laps.items()},
                       "top_ops": [{"name": e.key, "calls": e.count / n, "self_ms": round(e.self_cpu_time_total / 1000 / n, 2), "total_ms": round(e.cpu_time_total / 1000 / n, 2)} for e in rows]}
 print(json.dumps(out))
