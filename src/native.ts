@@ -4,8 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { addonPath as addonPathOf, PACKAGE_ROOT } from "./native/paths.js";
 
 /**
  * A tensor as JS holds it: a number naming a slot of the addon's tensor table and the slot's
@@ -104,9 +103,8 @@ export interface NativeAddon {
   distBucketsRelease(buckets: number): void;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** SIMCLR_ADDON names another build of the addon (scripts/no-gloo-check.sh loads one built without Gloo). */
-const addonPath = process.env.SIMCLR_ADDON || join(packageRoot, "build", "Release", "simclr_native.node");
+const packageRoot = PACKAGE_ROOT;
+const addonPath = addonPathOf();
 
 function load(): NativeAddon {
   if (!existsSync(addonPath)) {

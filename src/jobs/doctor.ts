@@ -7,10 +7,9 @@
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { cpus } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { addonPath as addonPathOf, ENGINE_RECORD, PACKAGE_ROOT } from "../native/paths.js";
 
 export interface EngineCandidate {
   kind: "libtorch" | "venv" | "system" | "python" | "none";
@@ -68,7 +67,7 @@ function systemBlas(blas: string | null): string | null {
 
 function readBuiltFor(): EngineCandidate | null {
   try {
-    return JSON.parse(readFileSync(join(PACKAGE_ROOT, "build", "engine.json"), "utf-8")) as EngineCandidate;
+    return JSON.parse(readFileSync(ENGINE_RECORD, "utf-8")) as EngineCandidate;
   } catch {
     return null;
   }
@@ -85,7 +84,7 @@ function dpkgInstalled(pkg: string): boolean | null {
 }
 
 export async function doctor(): Promise<DoctorReport> {
-  const addonPath = process.env.SIMCLR_ADDON || join(PACKAGE_ROOT, "build", "Release", "simclr_native.node");
+  const addonPath = addonPathOf();
   const flags = cpuFlags();
   const report: DoctorReport = {
     node: {
