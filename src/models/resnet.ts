@@ -75,8 +75,10 @@ export class BasicBlock extends Module {
 
   // Each intermediate is freed as soon as the next layer has consumed it, not at the end of the
   // block's scope: the scoped form (out = relu_(bn1.call(conv1.call(x))); ...) measured 7.4%
-  // slower per fmnist step on 2 cores (6 of 6 alternating pairs, BENCHMARKS.md), for a reason
-  // not found yet (live tensors and bytes are the same). Module.call still frees anything missed.
+  // slower per fmnist step on 2 cores (6 of 6 alternating pairs, BENCHMARKS.md). Not the
+  // tensors (the same live bytes) but V8: every live handle reports its bytes as external
+  // memory (native/tensor_table.cc), the longer-lived handles look like 3x the memory, and V8
+  // runs 24 mark-compact GCs in a bench run instead of 9. Module.call still frees anything missed.
   forward(x: Tensor): Tensor {
     const a = this.conv1.call(x); // (N, C, H/s, W/s)
     const b = relu_(this.bn1.call(a));
