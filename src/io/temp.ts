@@ -28,13 +28,11 @@ export function parseTempName(name: string): { pid: number; final: string } | nu
 }
 
 /**
- * Whether `name` is a temporary that no live writer on this host owns: its pid is gone, or
- * `lockHeld` says the caller holds the lock under which every writer of that folder writes
- * (then even a live pid's temporary is a leftover of an earlier process with that pid).
+ * Whether `name` is a temporary that no live writer on this host owns: its pid is gone. (Where
+ * every writer of a folder holds one lock, as a run directory's do, the lock's holder treats
+ * every temporary as abandoned: RunDir.removeStaleTemporaries.)
  */
-export function isAbandonedTemp(name: string, options: { lockHeld?: boolean } = {}): boolean {
+export function isAbandonedTemp(name: string): boolean {
   const t = parseTempName(name);
-  if (t === null) return false;
-  if (options.lockHeld) return true;
-  return t.pid !== process.pid && !processAlive(t.pid);
+  return t !== null && t.pid !== process.pid && !processAlive(t.pid);
 }

@@ -47,7 +47,7 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   // rest: runDir, stopAfterSteps (0: none), then config overrides
   const [runDir, stop, ...set] = rest;
   if (runDir === undefined || stop === undefined) throw new Error("pretrain needs RUN_DIR STOP_AFTER");
-  const options = { outDir: runDir, launch, progress: silent, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
+  const options = { launch, progress: silent, handleSignals: false, ...(Number(stop) > 0 ? { stopAfterSteps: Number(stop) } : {}) };
   const result = scenario === "pretrain" ? await pretrain(runDir, loadConfig({ set }), options) : await resume(runDir, options);
   writeFileSync(
     out,

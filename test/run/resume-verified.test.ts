@@ -15,7 +15,7 @@ import { collecting } from "../helpers.js";
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
 const messages: string[] = [];
 const quiet = () => collecting(messages);
-const opts = (outDir: string, extra: Record<string, unknown> = {}) => ({ outDir, progress: quiet(), handleSignals: false, ...extra });
+const opts = (extra: Record<string, unknown> = {}) => ({ progress: quiet(), handleSignals: false, ...extra });
 
 describe("resume verifies what it reads", () => {
   let stopped = ""; // a run stopped mid-epoch (step checkpoint with a permutation)
@@ -24,9 +24,9 @@ describe("resume verifies what it reads", () => {
     const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
     const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]) });
     stopped = join(tmp("stopped"), "run");
-    (await pretrain(stopped, config, opts(stopped, { stopAfterSteps: 2 }))).model.dispose();
+    (await pretrain(stopped, config, opts({ stopAfterSteps: 2 }))).model.dispose();
     full = join(tmp("full"), "run");
-    (await pretrain(full, config, opts(full))).model.dispose();
+    (await pretrain(full, config, opts())).model.dispose();
   });
 
   const copy = () => {
@@ -60,7 +60,7 @@ describe("resume verifies what it reads", () => {
       const dir = copy();
       damage(dir);
       messages.length = 0;
-      (await resume(dir, opts(dir))).model.dispose();
+      (await resume(dir, opts())).model.dispose();
       assert.equal(readFileSync(join(dir, "config.yaml"), "utf-8"), original);
       assert.ok(
         messages.some((m) => /config\.yaml (was missing|differed from the checkpoint's config): rewritten from .*state\.json/.test(m)),
@@ -80,7 +80,7 @@ describe("resume verifies what it reads", () => {
       const dir = copy();
       writeFileSync(join(dir, "checkpoints", "latest"), `${content}\n`);
       await assert.rejects(
-        resume(dir, opts(dir)),
+        resume(dir, opts()),
         (e: unknown) => e instanceof CheckpointError && e.path === join(dir, "checkpoints", "latest") && pattern.test(e.message),
       );
     }
@@ -103,7 +103,7 @@ describe("resume verifies what it reads", () => {
       const state = JSON.parse(readFileSync(path, "utf-8")) as Record<string, unknown>;
       damage(state);
       writeFileSync(path, JSON.stringify(state));
-      await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof Error && pattern.test(e.message), what);
+      await assert.rejects(resume(dir, opts()), (e: unknown) => e instanceof Error && pattern.test(e.message), what);
     }
   });
 
@@ -117,11 +117,11 @@ describe("resume verifies what it reads", () => {
     values[5] = 100000; // beyond the 256 images
     writeSafetensors(file, new Map([["order", tensor(values, { dtype: "int64" })]]));
     await assert.rejects(
-      resume(dir, opts(dir)),
+      resume(dir, opts()),
       (e: unknown) => e instanceof CheckpointError && /not a permutation of the 256 images \(it holds 100000\)/.test(e.message),
     );
     values[5] = values[6]!; // a repeat
     writeSafetensors(file, new Map([["order", tensor(values, { dtype: "int64" })]]));
-    await assert.rejects(resume(dir, opts(dir)), (e: unknown) => e instanceof CheckpointError && /not a permutation/.test(e.message));
+    await assert.rejects(resume(dir, opts()), (e: unknown) => e instanceof CheckpointError && /not a permutation/.test(e.message));
   });
 });

@@ -38,12 +38,12 @@ function losses(dir: string): Map<number, number> {
 }
 
 const small = (extra: string[] = []) => loadConfig({ set: syntheticSet(data, extra) });
-const opts = (outDir: string) => ({ outDir, progress: quiet(), handleSignals: false });
+const opts = () => ({ progress: quiet(), handleSignals: false });
 
 describe("pretraining", () => {
   test("writes config, metrics and checkpoints in named groups", async () => {
     const dir = tmp("run");
-    const result = await pretrain(dir, small(), opts(dir));
+    const result = await pretrain(dir, small(), opts());
     assert.equal(result.status, "finished");
     assert.equal(result.globalStep, 16);
     assert.ok(existsSync(join(dir, "config.yaml")));
@@ -62,17 +62,17 @@ describe("pretraining", () => {
 
   test("resume continues exactly: the loss curve equals an uninterrupted run's", async () => {
     const whole = tmp("whole");
-    await pretrain(whole, small(), opts(whole));
+    await pretrain(whole, small(), opts());
     const split = tmp("split");
     // stop mid-epoch (step 5 of 8), then at the epoch boundary (step 8), then finish
-    const first = await pretrain(split, small(), { ...opts(split), stopAfterSteps: 5 });
+    const first = await pretrain(split, small(), { ...opts(), stopAfterSteps: 5 });
     assert.equal(first.status, "stopped");
     assert.ok(first.checkpoint.endsWith("step-0000005"));
     assert.equal(loadCheckpoint(first.checkpoint).groups.get("loader")?.get("order")?.shape[0], 512);
-    const second = await resume(split, { ...opts(split), stopAfterSteps: 3 });
+    const second = await resume(split, { ...opts(), stopAfterSteps: 3 });
     assert.equal(second.globalStep, 8);
     assert.ok(second.checkpoint.endsWith("epoch-0001"), second.checkpoint);
-    const third = await resume(split, opts(split));
+    const third = await resume(split, opts());
     assert.equal(third.status, "finished");
     const a = losses(whole);
     const b = losses(split);
@@ -137,8 +137,8 @@ describe("pretraining", () => {
     for (const t of tensors.values()) t.dispose();
     const state = JSON.parse(readFileSync(join(ckpt, "state.json"), "utf-8")) as Record<string, unknown>;
     writeFileSync(join(ckpt, "state.json"), JSON.stringify({ ...state, format: 2 }));
-    assert.equal((await resume(legacy, opts(legacy))).globalStep, 16);
-    assert.equal((await resume(converted, opts(converted))).globalStep, 16);
+    assert.equal((await resume(legacy, opts())).globalStep, 16);
+    assert.equal((await resume(converted, opts())).globalStep, 16);
     assert.deepEqual([...losses(legacy)], [...losses(converted)]);
     assert.equal(losses(legacy).size, 16);
     // (Not compared with today's recorded curve: on this tiny net a 2e-7 difference at step 3
@@ -147,9 +147,9 @@ describe("pretraining", () => {
 
   test("monitoring (online probe, kNN) is logged and does not change the pretraining result", async () => {
     const on = tmp("monitor-on");
-    await pretrain(on, small(), opts(on));
+    await pretrain(on, small(), opts());
     const off = tmp("monitor-off");
-    await pretrain(off, small(["monitor.knnEvery=0", "monitor.linearProbe=false"]), opts(off));
+    await pretrain(off, small(["monitor.knnEvery=0", "monitor.linearProbe=false"]), opts());
     assert.deepEqual([...losses(on)], [...losses(off)]);
     const summaries = readFileSync(join(on, "metrics.jsonl"), "utf-8")
       .split("\n")
@@ -174,7 +174,7 @@ describe("pretraining", () => {
       },
     };
     await assert.rejects(
-      pretrain(dir, small(), { ...opts(dir), callbacks: [poison] }),
+      pretrain(dir, small(), { ...opts(), callbacks: [poison] }),
       (e: Error) =>
         e instanceof NonFiniteLossError && e.step === 11 && /loss became NaN at step 11 \(epoch 2\).*last good checkpoint is .*epoch-0001/.test(e.message),
     );
@@ -185,7 +185,7 @@ describe("pretraining", () => {
 
   test("a checkpoint written with another optimizer does not resume", async () => {
     const dir = tmp("optimizer");
-    await pretrain(dir, small(), { ...opts(dir), stopAfterSteps: 3 });
+    await pretrain(dir, small(), { ...opts(), stopAfterSteps: 3 });
     // the checkpoint's own config is the one resume uses: make it disagree with its optimizer state
     const latest = readFileSync(join(dir, "checkpoints", "latest"), "utf-8").trim();
     const statePath = join(dir, "checkpoints", latest, "state.json");
@@ -193,31 +193,28 @@ describe("pretraining", () => {
     state.config["optim.name"] = "sgd";
     writeFileSync(statePath, JSON.stringify(state));
     await assert.rejects(
-      resume(dir, opts(dir)),
+      resume(dir, opts()),
       (e: Error) => e instanceof CheckpointError && /was written with optimizer lars, the config says sgd/.test(e.message),
     );
   });
 
   test("bad input gives clear errors of the right class", async () => {
     await assert.rejects(
-      pretrain(tmp("big"), small(["train.batchSize=600"]), opts(tmp("big"))),
+      pretrain(tmp("big"), small(["train.batchSize=600"]), opts()),
       (e: Error) => e instanceof ConfigError && /the training set has 512 images, fewer than train.batchSize 600/.test(e.message),
     );
-    await assert.rejects(
-      resume(tmp("noresume"), opts(tmp("noresume"))),
-      (e: Error) => e instanceof CheckpointError && /has no checkpoint to resume from/.test(e.message),
-    );
+    await assert.rejects(resume(tmp("noresume"), opts()), (e: Error) => e instanceof CheckpointError && /has no checkpoint to resume from/.test(e.message));
     const done = tmp("done");
-    await pretrain(done, small(["train.epochs=1"]), opts(done));
+    await pretrain(done, small(["train.epochs=1"]), opts());
     await assert.rejects(
-      pretrain(done, small(), opts(done)),
+      pretrain(done, small(), opts()),
       (e: Error) => e instanceof CheckpointError && /already holds a run \(config\.yaml, metrics\.jsonl, checkpoints/.test(e.message),
     );
     const missing = loadConfig({ set: ["data.name=image-folder", `data.path=${join(data, "nope")}`] });
-    await assert.rejects(pretrain(tmp("missing"), missing, opts(tmp("missing"))), (e: Error) => e instanceof DataError && /nope/.test(e.message));
+    await assert.rejects(pretrain(tmp("missing"), missing, opts()), (e: Error) => e instanceof DataError && /nope/.test(e.message));
     const cifar = loadConfig({ set: ["data.name=cifar10"] });
     await assert.rejects(
-      pretrain(tmp("cifar"), cifar, opts(tmp("cifar"))),
+      pretrain(tmp("cifar"), cifar, opts()),
       (e: Error) => e instanceof ConfigError && /data.path is required for data.name cifar10/.test(e.message),
     );
   });
