@@ -44,6 +44,10 @@ const at::Tensor& Get(const Napi::Env& env, const Napi::Value& v, const char* wh
 void Free(const Napi::Env& env, const Napi::Value& v);
 
 int64_t LiveCount();
+// See scope_open in tensor_table.cc: whether new tensors' bytes are reported to V8.
+void SetScopeOpen(bool open);
+// Reports a tensor that left its scope (now the GC's to free) to V8, once.
+void ReportToGc(const Napi::Env& env, const Napi::Value& v);
 
 }  // namespace tensors
 

@@ -32,6 +32,12 @@ export interface CpuAllocatorStats {
 
 export interface NativeAddon {
   dispose(id: TensorId): void;
+  /** Whether a tidy() scope is open: tensors made inside one are not reported to V8. */
+  setScopeOpen(open: boolean): void;
+  /** Reports a tensor that left every scope to V8 as external memory (once). */
+  reportToGc(id: TensorId): void;
+  /** V8's total of external memory reported by addons (process.memoryUsage() does not show it). */
+  externalMemory(): number;
   isLive(id: TensorId): boolean;
   shape(id: TensorId): number[];
   strides(id: TensorId): number[];

@@ -73,20 +73,10 @@ export class BasicBlock extends Module {
     return this.bn2;
   }
 
-  // Each intermediate is freed as soon as the next layer has consumed it, not at the end of the
-  // block's scope: the scoped form (out = relu_(bn1.call(conv1.call(x))); ...) measured 7.4%
-  // slower per fmnist step on 2 cores (6 of 6 alternating pairs, BENCHMARKS.md). Not the
-  // tensors (the same live bytes) but V8: every live handle reports its bytes as external
-  // memory (native/tensor_table.cc), the longer-lived handles look like 3x the memory, and V8
-  // runs 24 mark-compact GCs in a bench run instead of 9. Module.call still frees anything missed.
+  // As torchvision's: Module.call frees the intermediates when the block returns.
   forward(x: Tensor): Tensor {
-    const a = this.conv1.call(x); // (N, C, H/s, W/s)
-    const b = relu_(this.bn1.call(a));
-    a.dispose();
-    const c = this.conv2.call(b);
-    b.dispose();
-    const out = this.bn2.call(c);
-    c.dispose();
+    let out = relu_(this.bn1.call(this.conv1.call(x))); // (N, C, H/s, W/s)
+    out = this.bn2.call(this.conv2.call(out));
     const identity = this.downsample === null ? x : this.downsample.call(x);
     return relu_(out.add_(identity));
   }
@@ -120,19 +110,10 @@ export class Bottleneck extends Module {
     return this.bn3;
   }
 
-  // Intermediates freed as soon as consumed, as in BasicBlock.forward.
   forward(x: Tensor): Tensor {
-    const a = this.conv1.call(x);
-    const b = relu_(this.bn1.call(a));
-    a.dispose();
-    const c = this.conv2.call(b);
-    b.dispose();
-    const d = relu_(this.bn2.call(c));
-    c.dispose();
-    const e = this.conv3.call(d);
-    d.dispose();
-    const out = this.bn3.call(e);
-    e.dispose();
+    let out = relu_(this.bn1.call(this.conv1.call(x)));
+    out = relu_(this.bn2.call(this.conv2.call(out))); // (N, C, H/s, W/s)
+    out = this.bn3.call(this.conv3.call(out));
     const identity = this.downsample === null ? x : this.downsample.call(x);
     return relu_(out.add_(identity));
   }

@@ -6,11 +6,14 @@
  * eventually; it is a safety net, not the plan. docs/api.md, "Ownership", has the rules.
  */
 import { ArgumentError } from "../errors.js";
+import { native } from "../native.js";
 
 /** Anything that can be freed; Tensor implements it. */
 export interface Trackable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when it leaves every scope, so that only the garbage collector will free it. */
+  leftScopes?(): void;
 }
 
 type Scope = Set<Trackable>;
@@ -18,7 +21,11 @@ type Scope = Set<Trackable>;
 const scopes: Scope[] = [];
 const scopeOf = new WeakMap<Trackable, Scope>();
 
-/** Called by every new tensor: it belongs to the innermost open scope, if any. */
+/**
+ * Called by every new tensor: it belongs to the innermost open scope, if any. (The addon
+ * knows whether one is open, and reports to V8 only the bytes of tensors made outside every
+ * scope: those are the garbage collector's to free. native/tensor_table.cc says why.)
+ */
 export function track(t: Trackable): void {
   const scope = scopes[scopes.length - 1];
   if (scope !== undefined) {
@@ -33,8 +40,19 @@ export function keep<T extends Trackable>(t: T): T {
   if (scope !== undefined) {
     scope.delete(t);
     scopeOf.delete(t);
+    t.leftScopes?.();
   }
   return t;
+}
+
+function openScope(scope: Scope): void {
+  if (scopes.length === 0) native.setScopeOpen(true);
+  scopes.push(scope);
+}
+
+function closeScope(): void {
+  scopes.pop();
+  if (scopes.length === 0) native.setScopeOpen(false);
 }
 
 /** Every Trackable reachable from `value` through arrays, Maps, Sets and plain objects. */
@@ -65,7 +83,7 @@ function isTrackable(value: object): value is Trackable {
  */
 export function tidy<T>(fn: () => T): T {
   const scope: Scope = new Set();
-  scopes.push(scope);
+  openScope(scope);
   let result: T | undefined;
   try {
     result = fn();
@@ -74,14 +92,18 @@ export function tidy<T>(fn: () => T): T {
     }
     return result;
   } finally {
-    scopes.pop();
+    closeScope();
     const kept = new Set<Trackable>();
     collect(result, kept, new Set());
     for (const t of scope) {
       scopeOf.delete(t);
       if (!kept.has(t)) t.dispose();
     }
-    for (const t of kept) if (scope.has(t)) track(t);
+    for (const t of kept) {
+      if (!scope.has(t)) continue;
+      if (scopes.length > 0) track(t);
+      else t.leftScopes?.();
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { liveTensorCount, ones, randn, tidy, type Tensor } from "../../src/index.js";
+import { native } from "../../src/native.js";
+import { keep, liveTensorCount, ones, randn, tidy, type Tensor } from "../../src/index.js";
 
 test("10,000 small ops inside tidy leave native handles and RSS flat", () => {
   const a = randn([64, 64]);
@@ -55,4 +56,33 @@ test("the grad getter's reference belongs to the enclosing tidy scope", () => {
     "the gradient outlives its references",
   );
   p.dispose();
+});
+
+test("V8 is told the bytes of tensors only the GC will free: made outside every scope, kept, or returned from the outermost one", () => {
+  const MiB = 1024 * 1024;
+  const external = () => native.externalMemory();
+  const size = [4 * MiB]; // 16 MiB of float32, far above any other external allocation here
+  const base = external();
+  const outside = ones(size);
+  assert.ok(external() - base >= 15 * MiB, "a tensor made outside every scope is reported");
+  outside.dispose();
+  assert.ok(external() - base < MiB, "and unreported when disposed");
+
+  tidy(() => {
+    ones(size);
+    assert.ok(external() - base < MiB, "a scope's intermediate is not reported: the scope frees it");
+    tidy(() => keep(ones(size)).dispose());
+  });
+  assert.ok(external() - base < MiB);
+
+  const returned = tidy(() => tidy(() => ones(size)));
+  assert.ok(external() - base >= 15 * MiB, "a tensor returned from the outermost scope is reported");
+  returned.dispose();
+  let kept: Tensor | undefined;
+  tidy(() => {
+    kept = keep(ones(size));
+    assert.ok(external() - base >= 15 * MiB, "a kept tensor is reported when it leaves the scope");
+  });
+  kept?.dispose();
+  assert.ok(external() - base < MiB, "nothing left reported");
 });
