@@ -11,6 +11,11 @@
 #include <torch/csrc/api/include/torch/cuda.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#ifdef SIMCLR_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #ifdef __GLIBC__
@@ -115,6 +120,66 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
 }
 
+// cudaMemoryStats(device): the CUDA caching allocator's counters for one GPU (the AGGREGATE
+// rows of torch.cuda.memory_stats()); null in a build without CUDA.
+Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef SIMCLR_WITH_CUDA
+  const auto device = static_cast<c10::DeviceIndex>(info[0].As<Napi::Number>().Int32Value());
+  return Guard(env, "cudaMemoryStats", [&]() -> Napi::Value {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+    const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("allocatedBytes", static_cast<double>(stats.allocated_bytes[all].current));
+    o.Set("reservedBytes", static_cast<double>(stats.reserved_bytes[all].current));
+    o.Set("peakAllocatedBytes", static_cast<double>(stats.allocated_bytes[all].peak));
+    o.Set("peakReservedBytes", static_cast<double>(stats.reserved_bytes[all].peak));
+    o.Set("numAllocRetries", static_cast<double>(stats.num_alloc_retries));
+    return o;
+  });
+#else
+  return env.Null();
+#endif
+}
+
+// cudaResetPeakStats(device): torch.cuda.reset_peak_memory_stats. No-op without CUDA.
+Napi::Value CudaResetPeakStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef SIMCLR_WITH_CUDA
+  const auto device = static_cast<c10::DeviceIndex>(info[0].As<Napi::Number>().Int32Value());
+  Guard(env, "cudaResetPeakStats", [&] { c10::cuda::CUDACachingAllocator::resetPeakStats(device); });
+#endif
+  return env.Undefined();
+}
+
+// cudaSynchronize(): waits for every kernel queued on the current GPU (torch.cuda.synchronize),
+// so that a host clock times the GPU's work. No-op without CUDA.
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef SIMCLR_WITH_CUDA
+  Guard(env, "cudaSynchronize", [] { torch::cuda::synchronize(); });
+#endif
+  return env.Undefined();
+}
+
+// cudaSyncDebugMode(level: 0 off | 1 warn | 2 error): torch.cuda.set_sync_debug_mode. At 2 an
+// operation that makes the host wait for the GPU (item(), a device-to-host copy, nonzero...)
+// throws "called a synchronizing CUDA operation", which is how `simclr bench --sync-check`
+// finds whether a step synchronises. Returns the previous level; null without CUDA.
+Napi::Value CudaSyncDebugMode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef SIMCLR_WITH_CUDA
+  const int level = info[0].As<Napi::Number>().Int32Value();
+  if (level < 0 || level > 2) throw Napi::RangeError::New(env, "cudaSyncDebugMode: level must be 0 (off), 1 (warn) or 2 (error)");
+  auto& state = c10::cuda::warning_state();
+  const int previous = static_cast<int>(state.get_sync_debug_mode());
+  state.set_sync_debug_mode(static_cast<c10::cuda::SyncDebugMode>(level));
+  return Napi::Number::New(env, previous);
+#else
+  return env.Null();
+#endif
+}
+
 Napi::Value Version(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object v = Napi::Object::New(env);
@@ -163,6 +228,10 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("cpuAllocatorStats", Napi::Function::New(env, CpuAllocatorStatsValue, "cpuAllocatorStats"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("cudaMemoryStats", Napi::Function::New(env, CudaMemoryStats, "cudaMemoryStats"));
+  exports.Set("cudaResetPeakStats", Napi::Function::New(env, CudaResetPeakStats, "cudaResetPeakStats"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
+  exports.Set("cudaSyncDebugMode", Napi::Function::New(env, CudaSyncDebugMode, "cudaSyncDebugMode"));
   exports.Set("version", Napi::Function::New(env, Version, "version"));
 }
 

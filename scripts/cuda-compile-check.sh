@@ -5,7 +5,8 @@
 #   1. the venv: ${SIMCLR_CUDA_VENV:-.venv-cuda} (git-ignored), made with pip's torch==2.14.1 if
 #      missing (about 5.5 GB, from this machine's disk where pip is set up so);
 #   2. cmake-js into build-cuda/ (build/, the addon the tests load, is left alone);
-#   3. checks that the result needs libtorch_cuda and holds ProcessGroupNCCL.
+#   3. checks that the result needs libtorch_cuda, holds ProcessGroupNCCL and the CUDA-only
+#      runtime functions (GPU memory counters, sync debug mode).
 # Prints one JSON line; exits non-zero if a step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,7 @@ needed=$(readelf -d "$addon" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr
 case " $needed " in *" libtorch_cuda.so "*) ;; *) say "the addon does not link libtorch_cuda (needs: $needed)"; exit 1 ;; esac
 nccl_symbols=$(nm -C "$addon" | grep -c "ProcessGroupNCCL" || true)
 [ "$nccl_symbols" -gt 0 ] || { say "the addon holds no ProcessGroupNCCL reference"; exit 1; }
+# the CUDA-only runtime (native/runtime.cc under SIMCLR_WITH_CUDA: allocator counters, sync debug mode)
+strings "$addon" | grep -q "cudaSyncDebugMode: level must" || { say "the addon was built without its CUDA runtime functions (SIMCLR_WITH_CUDA unset?)"; exit 1; }
 printf '{"cuda_compile":"ok","torch":"%s","torch_cuda":"%s","nvcc":"%s","links":"%s","process_group_nccl_refs":%d,"compile_s":%d,"total_s":%d}\n' \
   "$torch_version" "$torch_cuda" "$nvcc_version" "${needed% }" "$nccl_symbols" "$compile_s" "$(( $(date +%s) - start ))"

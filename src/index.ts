@@ -39,9 +39,15 @@ export {
   cpuAllocatorStats,
   cudaAvailable,
   cudaDeviceCount,
+  cudaMemoryStats,
+  resetCudaPeakMemory,
+  cudaSynchronize,
+  setCudaSyncDebugMode,
+  type CudaSyncDebugMode,
   liveTensorCount,
   libtorchInfo,
 } from "./tensor/runtime.js";
+export type { CudaMemoryStats } from "./native.js";
 export { Op, op } from "./tensor/op.js";
 
 export * as F from "./nn/functional.js";

@@ -30,6 +30,16 @@ export interface CpuAllocatorStats {
   segmentsUnmapped: number;
 }
 
+/** The CUDA caching allocator's counters for one GPU (torch.cuda.memory_stats()'s aggregate rows). */
+export interface CudaMemoryStats {
+  allocatedBytes: number;
+  reservedBytes: number;
+  peakAllocatedBytes: number;
+  peakReservedBytes: number;
+  /** cudaMalloc failures that freed the cache and retried (a sign of memory pressure). */
+  numAllocRetries: number;
+}
+
 export interface NativeAddon {
   dispose(id: TensorId): void;
   /** Whether a tidy() scope is open: tensors made inside one are not reported to V8. */
@@ -73,6 +83,13 @@ export interface NativeAddon {
   profilerStop(): { name: string; calls: number; totalUs: number; selfUs: number }[];
   cpuAllocatorStats(): CpuAllocatorStats | null;
   cudaDeviceCount(): number;
+  /** The CUDA caching allocator's counters for one GPU; null in a build without CUDA. */
+  cudaMemoryStats(device: number): CudaMemoryStats | null;
+  cudaResetPeakStats(device: number): void;
+  /** Waits for the current GPU's queued work; no-op without CUDA. */
+  cudaSynchronize(): void;
+  /** torch.cuda.set_sync_debug_mode: 0 off, 1 warn, 2 error. Returns the previous level; null without CUDA. */
+  cudaSyncDebugMode(level: 0 | 1 | 2): number | null;
   version(): { torch: string; parallel: string; config: string; library: string | null; cudaAvailable: boolean };
   distInit(options: {
     host: string;

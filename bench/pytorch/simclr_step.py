@@ -24,6 +24,7 @@ p.add_argument("--memory-format", choices=["contiguous", "channels_last"], defau
 p.add_argument("--lean", action="store_true", help="the step as a PyTorch user would write it, not op for op as ours: jitter is brightness and contrast on every view at once (where p 0.8), no per-view random order; torch.optim.SGD (momentum 0.9, foreach) instead of LARS. Compare with simclr bench --set optim.name=sgd")
 p.add_argument("--compile", action="store_true", help="torch.compile (inductor) the model + loss (forward and backward) and the LARS update; the augmentation stays eager (torch >= 2.0)")
 p.add_argument("--profile", action="store_true", help="add the phases (ms) and torch.autograd.profiler's top operators per step")
+p.add_argument("--sync-check", action="store_true", help="on cuda: run a few steps (without the loss read) under torch.cuda.set_sync_debug_mode('error') and report whether one made the host wait, as simclr bench --sync-check does")
 p.add_argument("--device", default="cpu", help="cpu or cuda (cuda needs torch >= 2.0: the default device is set)")
 a = p.parse_args()
 if a.device != "cpu":
@@ -216,20 +217,44 @@ if a.compile:
     forward_loss = torch.compile(forward_loss)
     update = torch.compile(update)
 
-def step():
+def step(read_loss=True):
     x = views()
     loss = forward_loss(x)
-    loss.item()
+    if read_loss:
+        loss.item()
     loss.backward()
     update()
 
 baseline_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # interpreter, libtorch, model and images: before any step
 for _ in range(a.warmup):
     step()
+on_gpu = a.device.startswith("cuda")
+if on_gpu:
+    torch.cuda.reset_peak_memory_stats()
 times = []
 for _ in range(a.steps):
     sync(); t0 = time.perf_counter(); step(); sync(); times.append(time.perf_counter() - t0)
 peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # after the steps, before the profiler
+cuda_memory = None
+if on_gpu:
+    stats = torch.cuda.memory_stats()
+    cuda_memory = {"peak_allocated_mib": round(torch.cuda.max_memory_allocated() / 2**20), "peak_reserved_mib": round(torch.cuda.max_memory_reserved() / 2**20), "alloc_retries": stats.get("num_alloc_retries", 0)}
+host_sync = None
+if a.sync_check:
+    if not on_gpu:
+        raise SystemExit("--sync-check is of a step on a GPU: add --device cuda")
+    n = max(2, min(5, a.steps))
+    sync(); torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(n):
+            step(read_loss=False)
+        host_sync = {"synchronises": False, "steps_checked": n}
+    except RuntimeError as e:
+        if "synchronizing CUDA operation" not in str(e):
+            raise
+        host_sync = {"synchronises": True, "steps_checked": n, "first": str(e).splitlines()[0]}
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
 aug_times = []
 for _ in range(20):
     t0 = time.perf_counter()
@@ -242,6 +267,10 @@ out = {"engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num
        "step_ms": [round(t * 1000, 1) for t in times],
        # the process's peak resident memory (interpreter, libtorch and the step), as simclr bench reports it
        "peak_rss_mib": peak_rss_mib, "baseline_rss_mib": baseline_rss_mib}
+if cuda_memory is not None:
+    out["cuda_memory"] = cuda_memory
+if host_sync is not None:
+    out["host_sync"] = host_sync
 
 def phased_step(laps):
     t = [time.perf_counter()]

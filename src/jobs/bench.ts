@@ -9,7 +9,16 @@ import { dataShape } from "../recipe/recipe.js";
 import { buildPretraining } from "../recipe/pretraining.js";
 import { joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 import { randint } from "../tensor/factory.js";
-import { cpuAllocatorStats, getNumThreads, manualSeed, profileOps } from "../tensor/runtime.js";
+import {
+  cpuAllocatorStats,
+  cudaMemoryStats,
+  cudaSynchronize,
+  getNumThreads,
+  manualSeed,
+  profileOps,
+  resetCudaPeakMemory,
+  setCudaSyncDebugMode,
+} from "../tensor/runtime.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { simclrForward, simclrViews } from "../train/simclr-step.js";
 import { contrastiveLoss, embed } from "../train/contrastive.js";
@@ -35,6 +44,10 @@ export interface BenchResult {
   baseline_rss_mib: number;
   /** The caching CPU allocator's peak bytes handed out and mapped, MiB, and segments mapped during the timed steps (0 in a steady state); null under SIMCLR_MALLOC=glibc|default. */
   cpu_allocator: { peak_live_mib: number; peak_reserved_mib: number; segments_mapped_in_timed_steps: number } | null;
+  /** On a GPU: the CUDA caching allocator's peaks during the timed steps, MiB, and its retries (cudaMalloc failed and the cache was freed). */
+  cuda_memory?: { peak_allocated_mib: number; peak_reserved_mib: number; alloc_retries: number };
+  /** With `syncCheck` on a GPU: whether a step made the host wait for the GPU, and the first operation that did. */
+  host_sync?: { synchronises: boolean; steps_checked: number; first?: string };
   /** With several processes: the median time of the gradient all-reduce within a step. */
   allreduce_ms?: number;
   /** With `profile`: the step's phases (median ms, no profiler running) and its top operators per step (libtorch's profiler). */
@@ -51,12 +64,17 @@ export interface StepProfile {
 }
 
 /** Times pretraining steps; with `launch`, as one rank of a data-parallel job (train.batchSize global). */
-export function benchSteps(config: Config, options: { steps: number; warmup: number; launch?: LaunchEnv | null; profile?: boolean }): BenchResult {
+export function benchSteps(
+  config: Config,
+  options: { steps: number; warmup: number; launch?: LaunchEnv | null; profile?: boolean; syncCheck?: boolean },
+): BenchResult {
   checkConfig(config, "benchSteps(config)");
   const launch = options.launch ?? null;
   setWorkerThreads(config, launch);
   manualSeed(config.train.seed);
   const device = workerDevice(config, launch);
+  const onGpu = device.startsWith("cuda");
+  if (options.syncCheck && !onGpu) throw new ConfigError("bench's sync check is of a step on a GPU: set train.device=cuda", "train.device");
   const b = config.train.batchSize;
   const world = launch?.worldSize ?? 1;
   const local = b / world;
@@ -83,14 +101,33 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     optimizer.step();
     optimizer.zeroGrad();
   };
+  // On a GPU the host only queues kernels: each timed call ends by waiting for them.
   const timeIt = (fn: () => void, n: number) => {
     const times: number[] = [];
+    if (onGpu) cudaSynchronize();
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       fn();
+      if (onGpu) cudaSynchronize();
       times.push(performance.now() - t0);
     }
     return times;
+  };
+  /** Runs steps with CUDA's sync debug mode at "error": the first host synchronisation throws. */
+  const checkSync = (n: number): NonNullable<BenchResult["host_sync"]> => {
+    cudaSynchronize();
+    const previous = setCudaSyncDebugMode("error");
+    try {
+      for (let i = 0; i < n; i++) step();
+      return { synchronises: false, steps_checked: n };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!message.includes("synchronizing CUDA operation")) throw e;
+      return { synchronises: true, steps_checked: n, first: message };
+    } finally {
+      setCudaSyncDebugMode(previous ?? "off");
+      optimizer.zeroGrad();
+    }
   };
   /** One step in its phases, each timed (CPU ops are synchronous: a phase's time is its own). */
   const phasedStep = (times: Record<keyof StepProfile["phases_ms"], number[]>) => {
@@ -118,9 +155,12 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
     const baselineRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
     timeIt(step, options.warmup);
     const mappedBefore = cpuAllocatorStats()?.segmentsMapped ?? 0;
+    if (onGpu) resetCudaPeakMemory(device);
     const stepTimes = timeIt(step, options.steps);
     const alloc = cpuAllocatorStats();
+    const gpuMemory = onGpu ? cudaMemoryStats(device) : null;
     const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+    const hostSync = options.syncCheck ? checkSync(Math.max(2, Math.min(5, options.steps))) : undefined;
     const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024); // after the steps, before the profiler's own memory
     let profile: StepProfile | undefined;
     if (options.profile) {
@@ -157,6 +197,16 @@ export function benchSteps(config: Config, options: { steps: number; warmup: num
               peak_reserved_mib: mib(alloc.peakReservedBytes),
               segments_mapped_in_timed_steps: alloc.segmentsMapped - mappedBefore,
             },
+      ...(gpuMemory !== null
+        ? {
+            cuda_memory: {
+              peak_allocated_mib: mib(gpuMemory.peakAllocatedBytes),
+              peak_reserved_mib: mib(gpuMemory.peakReservedBytes),
+              alloc_retries: gpuMemory.numAllocRetries,
+            },
+          }
+        : {}),
+      ...(hostSync !== undefined ? { host_sync: hostSync } : {}),
       ...(parallel !== null ? { allreduce_ms: Number(median(allreduceTimes.slice(-options.steps)).toFixed(2)) } : {}),
       ...(profile !== undefined ? { profile } : {}),
       config: {

@@ -1,6 +1,6 @@
 /** Process-wide libtorch settings: threads, seeds, grad mode, autocast, devices. */
 import { availableParallelism } from "node:os";
-import { native, type CpuAllocatorStats } from "../native.js";
+import { native, type CpuAllocatorStats, type CudaMemoryStats } from "../native.js";
 import { dtypeCode, type DType } from "./dtype.js";
 import { Tensor } from "./tensor.js";
 import { ArgumentError } from "../errors.js";
@@ -138,4 +138,44 @@ export function profileOps<T>(fn: () => T, options: { withShapes?: boolean } = {
   } finally {
     if (!stopped) native.profilerStop(); // fn threw: the profiler is off again either way
   }
+}
+
+/** The GPU index of a device string: "cuda" is the current one (0), "cuda:1" is 1. */
+function cudaIndex(device: string): number {
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (m === null) throw new ArgumentError(`expected a CUDA device ("cuda" or "cuda:N"), got ${JSON.stringify(device)}`);
+  return Number(m[1] ?? 0);
+}
+
+/**
+ * The CUDA caching allocator's counters for `device` (torch.cuda.memory_stats()'s aggregate
+ * rows), or null in a build of the addon without CUDA.
+ */
+export function cudaMemoryStats(device = "cuda"): CudaMemoryStats | null {
+  return native.cudaMemoryStats(cudaIndex(device));
+}
+
+/** Restarts the peaks of cudaMemoryStats (torch.cuda.reset_peak_memory_stats). */
+export function resetCudaPeakMemory(device = "cuda"): void {
+  native.cudaResetPeakStats(cudaIndex(device));
+}
+
+/** Waits for the GPU's queued work (torch.cuda.synchronize); a no-op in a build without CUDA. */
+export function cudaSynchronize(): void {
+  native.cudaSynchronize();
+}
+
+const SYNC_MODES = ["off", "warn", "error"] as const;
+export type CudaSyncDebugMode = (typeof SYNC_MODES)[number];
+
+/**
+ * torch.cuda.set_sync_debug_mode: with "error", an operation that makes the host wait for the
+ * GPU (item(), a copy to the CPU, nonzero, ...) throws "called a synchronizing CUDA operation".
+ * Returns the previous mode, or null in a build without CUDA (where nothing is set).
+ */
+export function setCudaSyncDebugMode(mode: CudaSyncDebugMode): CudaSyncDebugMode | null {
+  const level = SYNC_MODES.indexOf(mode);
+  if (level < 0) throw new ArgumentError(`setCudaSyncDebugMode: expected one of ${SYNC_MODES.join(", ")}, got ${JSON.stringify(mode)}`);
+  const previous = native.cudaSyncDebugMode(level as 0 | 1 | 2);
+  return previous === null ? null : (SYNC_MODES[previous] ?? null);
 }
