@@ -20,6 +20,11 @@ import { checkOptions, checkTensor } from "../tensor/check.js";
 export interface NtXentOptions {
   /** tau: 0.1 with LARS on ImageNet, 0.5 on CIFAR (paper Table 5, Appendix B.9). */
   temperature: number;
+  /**
+   * l2-normalise z first, so similarity is cosine (default true). False is Table 5's ablation:
+   * the raw dot product, which the paper pairs with a large temperature (10).
+   */
+  normalize?: boolean;
   /** Pairs this process anchors: [start, start + count) of the M pairs (default: all). */
   local?: { start: number; count: number };
 }
@@ -47,7 +52,7 @@ export function ntXentLoss(z: Tensor, options: NtXentOptions): NtXentResult {
   }
   return tidy(() => {
     const device = z.device;
-    const zn = normalize(z, 1); // (2M, D), unit rows
+    const zn = options.normalize === false ? z : normalize(z, 1); // (2M, D), unit rows (or z itself)
     const first = arange(start, start + count, 1, { device }); // (n)
     const anchors = cat([first, first.add(m)]); // (2n): rows of z this process anchors
     const positives = cat([first.add(m), first]); // (2n): their positives

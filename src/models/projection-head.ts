@@ -15,7 +15,7 @@ import { ArgumentError } from "../errors.js";
 export interface ProjectionHeadOptions {
   /** Size of h (the encoder's featureDim). */
   inFeatures: number;
-  /** Linear layers: 2 in SimCLR v1, 3 in v2. */
+  /** Linear layers: 2 in SimCLR v1, 3 in v2; 1 is a linear head and 0 none (z = h), section 4.2. */
   layers?: number;
   /** Hidden width; defaults to inFeatures. */
   hiddenFeatures?: number;
@@ -52,8 +52,8 @@ export class ProjectionHead extends Module {
     super();
     const { inFeatures, layers = 2, outFeatures = 128 } = options;
     const hidden = options.hiddenFeatures ?? inFeatures;
-    if (!Number.isInteger(layers) || layers < 1) throw new ArgumentError(`ProjectionHead: layers must be a positive integer, got ${layers}`);
-    this.outFeatures = outFeatures;
+    if (!Number.isInteger(layers) || layers < 0) throw new ArgumentError(`ProjectionHead: layers must be an integer >= 0, got ${layers}`);
+    this.outFeatures = layers === 0 ? inFeatures : outFeatures;
     this.layers = [];
     for (let i = 0; i < layers; i++) {
       const last = i === layers - 1;
@@ -62,7 +62,7 @@ export class ProjectionHead extends Module {
     }
   }
 
-  /** h: (N, inFeatures) -> z: (N, outFeatures). */
+  /** h: (N, inFeatures) -> z: (N, outFeatures); with no layers, a copy of h. */
   forward(h: Tensor): Tensor {
     return this.forwardLayers(h, this.layers.length);
   }

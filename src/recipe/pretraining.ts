@@ -17,6 +17,7 @@ import { buildAugment, buildModel, buildOptimizer, pretrainSchedule, type Schedu
 /** The training step's options (train/contrastive.ts's SimclrStepOptions, less the data-parallel shard). */
 export interface StepSettings {
   temperature: number;
+  normalize: boolean;
   precision: "fp32" | "bf16";
   memoryFormat: MemoryFormat;
   chunkSize: number | null;
@@ -24,7 +25,6 @@ export interface StepSettings {
 
 /** The loop's options besides the step's. */
 export interface LoopSettings {
-  epochs: number;
   /** Write a metrics line every this many steps (and at the end of each epoch). */
   logEvery: number;
   /** Save a checkpoint every this many epochs (and at the end). */
@@ -43,6 +43,7 @@ export interface DataParallelSettings {
 export function stepSettings(config: Pick<Config, "train" | "loss">): StepSettings {
   return {
     temperature: config.loss.temperature,
+    normalize: config.loss.normalize,
     precision: config.train.precision,
     memoryFormat: config.train.memoryFormat,
     chunkSize: config.train.chunkSize,
@@ -51,7 +52,6 @@ export function stepSettings(config: Pick<Config, "train" | "loss">): StepSettin
 
 export function loopSettings(config: Config): LoopSettings {
   return {
-    epochs: config.train.epochs,
     logEvery: config.train.logEvery,
     checkpointEvery: config.train.checkpointEvery,
     checkpointConfig: Object.fromEntries(flattenConfig(config)),

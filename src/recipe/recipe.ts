@@ -68,6 +68,13 @@ export function augmentOptions(config: Pick<Config, "augment">): Partial<Augment
     ...(a.jitterStrength !== null ? { jitterStrength: a.jitterStrength } : {}),
     ...(a.cropMinScale !== null ? { cropScale: [a.cropMinScale, 1] as [number, number] } : {}),
     ...(a.blurProbability !== null ? { blurProbability: a.blurProbability } : {}),
+    // The switches of Figure 5's ablation: each transformation off on its own. No crop is the
+    // whole image (area 1, aspect 1: the images are square), resized to the view's side.
+    ...(a.crop ? {} : { cropScale: [1, 1] as [number, number], cropRatio: [1, 1] as [number, number] }),
+    ...(a.flip ? {} : { flipProbability: 0 }),
+    ...(a.color ? {} : { jitterProbability: 0 }),
+    ...(a.grayscale ? {} : { grayscaleProbability: 0 }),
+    ...(a.blur ? {} : { blurProbability: 0 }),
   };
 }
 
@@ -104,20 +111,28 @@ export interface Schedule {
   peak: number;
 }
 
-/** Warm-up length: as configured, else the paper's 10 epochs capped at a tenth of the run. */
-export function warmupEpochs(config: Pick<Config, "train">): number {
-  return config.train.warmupEpochs ?? Math.min(10, config.train.epochs / 10);
-}
-
-/** The schedule of pretraining on `images` images. */
+/**
+ * The schedule of pretraining on `images` images. The run's length is train.epochs, or with
+ * train.budgetViews that many augmented views (2 per image per step), rounded to whole steps;
+ * a budget may end inside an epoch. Warm-up is train.warmupFraction of the steps, else
+ * train.warmupEpochs, else the paper's 10 epochs capped at a tenth of the run.
+ */
 export function pretrainSchedule(config: Pick<Config, "train" | "optim">, images: number): Schedule {
   const b = config.train.batchSize;
   const stepsPerEpoch = Math.floor(images / b);
   if (stepsPerEpoch === 0) throw new ConfigError(`the training set has ${images} images, fewer than train.batchSize ${b}`, "train.batchSize");
+  const { budgetViews, warmupFraction, warmupEpochs } = config.train;
+  const totalSteps = budgetViews === null ? stepsPerEpoch * config.train.epochs : Math.max(1, Math.round(budgetViews / (2 * b)));
+  const warmupSteps =
+    warmupFraction !== null
+      ? Math.round(warmupFraction * totalSteps)
+      : warmupEpochs !== null
+        ? Math.min(totalSteps, Math.round(warmupEpochs * stepsPerEpoch))
+        : Math.round(Math.min(10 * stepsPerEpoch, totalSteps / 10));
   return {
     stepsPerEpoch,
-    totalSteps: stepsPerEpoch * config.train.epochs,
-    warmupSteps: Math.round(warmupEpochs(config) * stepsPerEpoch),
+    totalSteps,
+    warmupSteps,
     peak: scaledLearningRate(config.optim.lr, b, config.optim.lrScaling),
   };
 }

@@ -13,6 +13,8 @@ import type { MemoryFormat, Tensor } from "../tensor/tensor.js";
 export interface SimclrStepOptions {
   /** NT-Xent temperature tau. */
   temperature: number;
+  /** l2-normalise z (cosine similarity); false: the raw dot product (Table 5). Default true. */
+  normalize?: boolean;
   /** bf16: the forward runs under autocast; the loss is computed in float32 either way. */
   precision: "fp32" | "bf16";
   /** Layout of the views (the model's weights should be in the same: Module.toMemoryFormat). */
@@ -48,12 +50,16 @@ export function embed(model: SimCLRModel, views: Tensor, options: Pick<SimclrSte
 }
 
 /** NT-Xent on z (2b, outDim) of this rank's `b` images (first views, then second). */
-export function contrastiveLoss(z: Tensor, b: number, options: Pick<SimclrStepOptions, "temperature" | "shard">): { loss: Tensor; accuracy: number } {
-  const { shard } = options;
-  if (shard === undefined) return ntXentLoss(z, { temperature: options.temperature });
+export function contrastiveLoss(
+  z: Tensor,
+  b: number,
+  options: Pick<SimclrStepOptions, "temperature" | "normalize" | "shard">,
+): { loss: Tensor; accuracy: number } {
+  const { shard, temperature, normalize = true } = options;
+  if (shard === undefined) return ntXentLoss(z, { temperature, normalize });
   const gathered = shard.group.allGatherWithGrad(z); // (W * 2b, outDim): [first views of rank 0, its second views, rank 1's, ...]
   const zGlobal = gathered.indexSelect(0, globalOrder(shard.group.size, b, z.device)); // (2B, outDim): first views of all, then second views
-  return ntXentLoss(zGlobal, { temperature: options.temperature, local: { start: shard.offset, count: b } });
+  return ntXentLoss(zGlobal, { temperature, normalize, local: { start: shard.offset, count: b } });
 }
 
 /** Row order that turns W ranks' [first views; second views] blocks into [all first views; all second views]. */

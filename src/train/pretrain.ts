@@ -58,7 +58,7 @@ export interface PretrainResult {
   model: SimCLRModel;
 }
 
-/** Runs pretraining from `state` to the end of train.epochs, or until asked to stop. */
+/** Runs pretraining from `state` to the schedule's last step, or until asked to stop. */
 export async function runPretrainLoop(state: TrainState, options: PretrainLoopOptions): Promise<PretrainResult> {
   const { loop, schedule, augment, progress } = options;
   const { model, optimizer, loader } = state;
@@ -71,7 +71,10 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     appendJsonLine(metricsPath, record);
     for (const c of callbacks) c.onMetrics?.(record);
   };
-  const epochs = loop.epochs;
+  // The run is schedule.totalSteps long: train.epochs whole epochs, or a budget of views that
+  // may end inside an epoch (its last epoch is then partial).
+  const epochs = Math.ceil(schedule.totalSteps / loader.batchesPerEpoch);
+  const finished = () => state.globalStep >= schedule.totalSteps;
   const local = loader.batchSize / loader.worldSize;
   const stepOptions = {
     ...options.step,
@@ -88,7 +91,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
 
   const started = performance.now();
   const stepsAtStart = state.globalStep;
-  while (loader.epoch < epochs) {
+  while (!finished()) {
     // 1) one step at the scheduled learning rate
     const lr = warmupCosine(state.globalStep, { peak: schedule.peak, totalSteps: schedule.totalSteps, warmupSteps: schedule.warmupSteps });
     optimizer.lr = lr;
@@ -159,17 +162,17 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
 
     // 3) the end of an epoch: callbacks' metrics, the next epoch, maybe a checkpoint
     let saved = false;
-    if (loader.epochDone) {
+    if (loader.epochDone || finished()) {
       const meanLoss = state.epochLossSum / Math.max(1, state.epochSteps);
       const summary: Record<string, unknown> = { step: state.globalStep, epoch: epoch + 1, epoch_loss: meanLoss };
       for (const c of callbacks) Object.assign(summary, c.onEpochEnd?.({ epoch, model }) ?? {});
       appendMetrics(summary);
-      loader.nextEpoch();
+      if (loader.epochDone) loader.nextEpoch();
       state.epochLossSum = 0;
       state.epochSteps = 0;
       const monitors = Object.entries(summary).filter(([k]) => !["step", "epoch", "epoch_loss"].includes(k));
       const extra = monitors.map(([k, v]) => `, ${k} ${typeof v === "number" ? v.toFixed(4) : String(v)}`).join("");
-      if (loader.epoch === epochs || loader.epoch % loop.checkpointEvery === 0) {
+      if (finished() || loader.epoch % loop.checkpointEvery === 0) {
         saved = true;
         const dir = checkpoint();
         if (main) progress.message(`epoch ${epoch + 1}/${epochs} done, mean loss ${meanLoss.toFixed(4)}${extra}; checkpoint ${dir}`);
@@ -188,7 +191,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       stop = flag.item() > 0;
       flag.dispose();
     }
-    if (stop && loader.epoch < epochs) {
+    if (stop && !finished()) {
       const dir = saved ? lastCheckpoint : checkpoint();
       group?.barrier(); // no rank leaves before rank 0 has written the checkpoint
       if (main) progress.message(`stopped at step ${state.globalStep}; checkpoint ${dir} (the run can be resumed from it)`);

@@ -255,13 +255,20 @@ describe("configToYaml / configFromYaml", () => {
   });
 });
 
-test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run", async () => {
-  const { warmupEpochs } = await import("../../src/recipe/recipe.js");
+test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run; or a fraction of the steps; a budget by views sets the length", async () => {
+  const { pretrainSchedule } = await import("../../src/recipe/recipe.js");
   const { loadConfig } = await import("../../src/index.js");
-  assert.equal(warmupEpochs(loadConfig()), 0.2);
-  assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=100"] })), 10);
-  assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=800"] })), 10);
-  assert.equal(warmupEpochs(loadConfig({ set: ["train.epochs=800", "train.warmupEpochs=3"] })), 3);
+  const at = (set: string[], images = 50_000) => pretrainSchedule(loadConfig({ set }), images); // 195 steps an epoch at batch 256
+  assert.deepEqual(at([]), { stepsPerEpoch: 195, totalSteps: 390, warmupSteps: 39, peak: 1 });
+  assert.equal(at(["train.epochs=100"]).warmupSteps, 1950);
+  assert.equal(at(["train.epochs=800"]).warmupSteps, 1950);
+  assert.equal(at(["train.epochs=800", "train.warmupEpochs=3"]).warmupSteps, 585);
+  // SCIENCE.md's unit: 600k views at batch 256 is round(600000 / 512) = 1172 steps, 5% warm-up
+  const u = at(["train.budgetViews=600000", "train.warmupFraction=0.05"]);
+  assert.deepEqual(u, { stepsPerEpoch: 195, totalSteps: 1172, warmupSteps: 59, peak: 1 });
+  assert.equal(at(["train.budgetViews=1200000", "train.warmupFraction=0.05"]).totalSteps, 2344, "2U is its own run with its own schedule");
+  assert.equal(at(["train.budgetViews=600000"]).warmupSteps, 117, "the default warm-up is a tenth of a budgeted run, not of train.epochs");
+  assert.equal(at(["train.budgetViews=600000", "optim.lrScaling=sqrt", "train.batchSize=512"]).peak, Math.sqrt(512));
 });
 
 describe("evaluation, fine-tuning and the baseline have their sections", () => {
