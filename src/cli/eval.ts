@@ -4,14 +4,17 @@ import { evaluate } from "../jobs/evaluate.js";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { UsageError, flagValues, printResult } from "./common.js";
 
-export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--allow-non-finite] [--protocol fast|paper] [--epochs N] [--k 200] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
+export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--allow-non-finite] [--protocol fast|paper] [--epochs N] [--k 200|10,200] [--features h|z] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
 
 Evaluates the representation h of a pretraining run's encoder (frozen, BN in inference mode).
   linear  multinomial logistic regression on standardised features, fit by L-BFGS, its L2
           strength chosen on a held-out 10% of the train split; --protocol paper instead
           trains a linear layer on the frozen encoder as Appendix B.6 does (Nesterov SGD,
           lr 0.1 x B/256, batch 512, crop + flip, --epochs 90)
-  knn     weighted kNN: cosine similarity, k nearest, votes exp(sim / T)
+  knn     weighted kNN: cosine similarity, k nearest, votes exp(sim / T); --k 10,200 scores
+          several k from one pass and records a result for each
+--features z evaluates z = g(h), the projection head's output, instead of h (section 4.2;
+the result's protocol is then linear-z or knn-z).
 --labels trains on a class-balanced subset of the train split's labels (seed eval.seed), the
 paper's low-label view; the result's protocol is then linear-1%, knn-10%, ...
 The flags set eval.protocol, eval.epochs, eval.k, eval.temperature and eval.labels.
@@ -41,6 +44,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       protocol: { type: "string" },
       epochs: { type: "string" },
       k: { type: "string" },
+      features: { type: "string" },
       temperature: { type: "string" },
       labels: { type: "string" },
       help: { type: "boolean" },
@@ -51,7 +55,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.run) throw new UsageError("eval needs --run DIR (a pretraining run)");
-  const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set", values: flagValues(values, FLAGS) });
+  const features = values.features ?? "h";
+  if (features !== "h" && features !== "z") throw new UsageError(`--features must be h or z, got '${features}'`);
+  // --k 10,200: several k in one pass (each checked as eval.k is); --k 200 sets eval.k
+  const ks = values.k?.includes(",") ? values.k.split(",").map((part) => kValue(part, values.k!)) : undefined;
+  const flags = ks === undefined ? values : { ...values, k: undefined };
+  const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set", values: flagValues(flags, FLAGS) });
   if (config.eval.protocol === "paper" && protocol === "linear" && values["raw-pixels"]) {
     throw new UsageError("eval.protocol paper (--protocol paper) trains on the encoder's h; it does not apply to --raw-pixels");
   }
@@ -61,7 +70,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
     randomInit: values["random-init"] ?? false,
     rawPixels: values["raw-pixels"] ?? false,
     allowNonFinite: values["allow-non-finite"] ?? false,
+    features,
+    ...(ks !== undefined ? { ks } : {}),
   });
   printResult(result);
   return 0;
+}
+
+function kValue(part: string, whole: string): number {
+  const k = Number(part.trim());
+  if (!/^\s*\d+\s*$/.test(part) || !Number.isSafeInteger(k) || k < 1) {
+    throw new UsageError(`--k must be a positive integer or a comma-separated list of them (10,200), got '${whole}'`);
+  }
+  return k;
 }

@@ -5,6 +5,7 @@
  */
 import { DataLoader, toUnitFloat } from "../data/loader.js";
 import type { ResNet } from "../models/resnet.js";
+import type { ProjectionHead } from "../models/projection-head.js";
 import { cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { tidy } from "../tensor/scope.js";
@@ -25,6 +26,27 @@ export function extractFeatures(encoder: ResNet, images: Tensor, options: { batc
     );
   } finally {
     encoder.train(wasTraining);
+  }
+}
+
+/** z = g(h) for features h (N, D) from extractFeatures: the head in inference mode, float32 (N, outDim) on the CPU. Restores the head's mode. */
+export function projectFeatures(head: ProjectionHead, h: Tensor, options: { batchSize?: number; device?: string } = {}): Tensor {
+  const wasTraining = head.training;
+  head.eval();
+  try {
+    return tidy(() =>
+      noGrad(() => {
+        const batchSize = options.batchSize ?? 4096;
+        const parts: Tensor[] = [];
+        for (let i = 0; i < h.size(0); i += batchSize) {
+          const rows = h.narrow(0, i, Math.min(batchSize, h.size(0) - i)).to(options.device ?? "cpu"); // (b, D)
+          parts.push(head.call(rows).to("cpu")); // (b, outDim)
+        }
+        return cat(parts);
+      }),
+    );
+  } finally {
+    head.train(wasTraining);
   }
 }
 

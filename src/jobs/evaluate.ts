@@ -5,10 +5,10 @@
  * and the raw pixels. Each result is appended to the run's results.jsonl.
  */
 import type { Config } from "../config/schema.js";
-import { ConfigError, DataError } from "../errors.js";
+import { ArgumentError, ConfigError, DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
-import { extractFeatures, pixelFeatures } from "../eval/features.js";
-import { knnClassify } from "../eval/knn.js";
+import { extractFeatures, pixelFeatures, projectFeatures } from "../eval/features.js";
+import { knnClassifyAt } from "../eval/knn.js";
 import { balancedSubset } from "../eval/subset.js";
 import { tensor } from "../tensor/factory.js";
 import { logisticProbe, type ProbeFitEvent } from "../eval/logistic-probe.js";
@@ -36,6 +36,13 @@ export interface EvaluateOptions {
   randomInit?: boolean;
   /** The flattened pixels in [0, 1] as the features (no encoder). */
   rawPixels?: boolean;
+  /**
+   * Which representation: h, the encoder's output (default, as the paper evaluates), or
+   * z = g(h), the projection head's (section 4.2, Figure 8). The result's protocol gets "-z".
+   */
+  features?: "h" | "z";
+  /** kNN at several k from one pass (default: [eval.k]); one result per k is recorded, the first returned with the rest in `byK`. */
+  ks?: readonly number[];
   /** Where progress and messages go (default: stderr). */
   progress?: ProgressReporter;
 }
@@ -45,6 +52,8 @@ export interface EvaluationResult extends Record<string, unknown> {
   top1: number;
   top5: number;
   encoder: string;
+  /** kNN with several k (options.ks): every k's result, the first being this one. */
+  byK?: { k: number; top1: number; top5: number }[];
 }
 
 /** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
@@ -58,6 +67,11 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
   const paper = protocol === "linear" && config.eval.protocol === "paper";
   if (paper && options.rawPixels)
     throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
+  const onZ = options.features === "z";
+  if (options.features !== undefined && options.features !== "h" && !onZ)
+    throw new ArgumentError(`evaluate(options.features) must be "h" or "z", got ${JSON.stringify(options.features)}`);
+  if (onZ && (paper || options.rawPixels))
+    throw new ConfigError(`features z (the projection head's output) applies to the fast linear probe and kNN of an encoder, not to ${paper ? "eval.protocol paper" : "raw pixels"}`, "eval.protocol");
   manualSeed(config.train.seed);
   const { train: full, test, split } = await labelledSplits(config);
   owned.push(full.images, full.labels, test.images, test.labels);
@@ -77,7 +91,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
     owned.push(idx, train.images, train.labels);
     progress.message(`labels: ${subset.indices.length} of ${full.images.size(0)} train images (${subset.perClass} per class, seed ${subset.seed})`);
   }
-  const suffix = spec === null ? "" : `-${spec}`;
+  const suffix = (onZ ? "-z" : "") + (spec === null ? "" : `-${spec}`);
   const inChannels = train.images.size(1);
   const numClasses = train.classes.length;
   const device = config.train.device;
@@ -111,17 +125,33 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
     record = { protocol: `linear-paper${suffix}`, top1, top5, ...sizes, epochs: training.epochs, lr: training.lr };
   } else {
     // Features once: h of the frozen encoder (N, D), or the flattened pixels (N, C*H*W).
-    const features = (images: typeof train.images) => (source === null ? pixelFeatures(images) : extractFeatures(source.encoder, images, { device }));
+    const features = (images: typeof train.images) => {
+      if (source === null) return pixelFeatures(images);
+      const h = extractFeatures(source.encoder, images, { device }); // (N, featureDim)
+      if (!onZ) return h;
+      const z = projectFeatures(source.model.head, h, { device }); // (N, outDim)
+      h.dispose();
+      return z;
+    };
     const trainFeatures = features(train.images);
     const testFeatures = features(test.images);
     owned.push(trainFeatures, testFeatures);
     if (protocol === "knn") {
       const { temperature } = config.eval;
-      const k = Math.min(config.eval.k, train.images.size(0));
-      if (k < config.eval.k) progress.message(`kNN: k = ${config.eval.k} is more than the ${k} train images; using k = ${k}`);
-      const r = knnClassify(trainFeatures, train.labels, testFeatures, test.labels, { k, temperature, numClasses });
-      owned.push(r.scores);
-      record = { protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k, temperature };
+      const asked = options.ks ?? [config.eval.k];
+      const ks = asked.map((k) => Math.min(k, train.images.size(0)));
+      ks.forEach((k, i) => {
+        if (k < asked[i]!) progress.message(`kNN: k = ${asked[i]} is more than the ${k} train images; using k = ${k}`);
+      });
+      const results = knnClassifyAt(trainFeatures, train.labels, testFeatures, test.labels, { ks, temperature, numClasses });
+      for (const r of results) owned.push(r.scores);
+      const encoder = source?.origin ?? "raw-pixels";
+      const seconds = secondsSince(started);
+      const records = results.map((r) => ({ protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k: r.k, temperature }));
+      // every k but the first is recorded here; the first below, as any other result
+      for (const r of records.slice(1)) recordResult(runDir, { ...r, encoder, data: config.data.name, split, seconds });
+      const first = records[0]!;
+      record = results.length > 1 ? { ...first, byK: results.map((r) => ({ k: r.k, top1: r.top1, top5: r.top5 })) } : first;
     } else {
       const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
         progress.message(

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { manualSeed, randint, randn, tensor, tidy, noGrad, resnet } from "../../src/index.js";
-import { extractFeatures } from "../../src/eval/features.js";
-import { knnClassify } from "../../src/eval/knn.js";
+import { extractFeatures, projectFeatures } from "../../src/eval/features.js";
+import { knnClassify, knnClassifyAt } from "../../src/eval/knn.js";
+import { ProjectionHead } from "../../src/models/projection-head.js";
+import { maxAbsDiff } from "../helpers.js";
 import { fitLogistic, logisticProbe, type ProbeFitEvent } from "../../src/eval/logistic-probe.js";
 
 describe("linear probe (logistic regression, L-BFGS)", () => {
@@ -162,5 +164,43 @@ test("feature extraction leaves the encoder's weights, BN statistics and mode un
   assert.equal(encoder.training, true);
   noGrad(() => {
     for (const [k, t] of encoder.stateDict()) assert.ok(t.eq(before.get(k)!).all().item() === 1, k);
+  });
+});
+
+describe("kNN at several k in one pass, and features z", () => {
+  test("knnClassifyAt equals knnClassify at each k, in the order asked", () => {
+    manualSeed(11);
+    const bank = randn([300, 8]);
+    const labels = randint(0, 5, [300], { dtype: "int64" });
+    const queries = randn([70, 8]);
+    const queryLabels = randint(0, 5, [70], { dtype: "int64" });
+    const many = knnClassifyAt(bank, labels, queries, queryLabels, { ks: [200, 10, 1], temperature: 0.1, numClasses: 5, batchSize: 32 });
+    assert.deepEqual(
+      many.map((r) => r.k),
+      [200, 10, 1],
+    );
+    for (const r of many) {
+      const one = knnClassify(bank, labels, queries, queryLabels, { k: r.k, temperature: 0.1, numClasses: 5 });
+      assert.equal(r.top1, one.top1, `k ${r.k}`);
+      assert.equal(r.top5, one.top5, `k ${r.k}`);
+      assert.ok(maxAbsDiff(Array.from(r.scores.dataAsNumbers()), Array.from(one.scores.dataAsNumbers())) < 1e-4, `k ${r.k} scores`);
+    }
+    assert.notEqual(many[0]!.top1, many[2]!.top1, "the ks give different answers on this data");
+    assert.throws(() => knnClassifyAt(bank, labels, queries, queryLabels, { ks: [] }), /at least one k/);
+    assert.throws(() => knnClassifyAt(bank, labels, queries, queryLabels, { ks: [10, 0] }), /k must be an integer >= 1, got 0/);
+  });
+
+  test("projectFeatures is the head in inference mode, batch by batch, and restores its mode", () => {
+    manualSeed(12);
+    const head = new ProjectionHead({ inFeatures: 16, layers: 2, outFeatures: 8 });
+    const h = randn([50, 16]);
+    head.train();
+    tidy(() => head.call(randn([64, 16]))); // moves the BN running statistics off their init
+    const z = projectFeatures(head, h, { batchSize: 7 });
+    assert.equal(head.training, true);
+    head.eval();
+    const expected = noGrad(() => head.call(h));
+    assert.deepEqual(z.shape, [50, 8]);
+    assert.ok(maxAbsDiff(Array.from(z.dataAsNumbers()), Array.from(expected.dataAsNumbers())) < 1e-5);
   });
 });
