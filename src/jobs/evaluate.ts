@@ -17,9 +17,10 @@ import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { manualSeed } from "../tensor/runtime.js";
 import { trainClassifier } from "../train/classifier.js";
-import { labelledSplits } from "./labelled-splits.js";
+import { labelledSplits, type LabelledSplits } from "./labelled-splits.js";
 import { recordResult, secondsSince } from "./results.js";
 import { disposingAfter, type Owned } from "../tensor/scope.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
@@ -59,22 +60,47 @@ export interface EvaluationResult extends Record<string, unknown> {
 /** Evaluates the run in `runDir` with `config` (see evaluationConfig); appends the result to its results.jsonl. */
 export async function evaluate(runDir: string, config: Config, options: EvaluateOptions): Promise<EvaluationResult> {
   checkConfig(config, "evaluate(config)");
-  return disposingAfter((owned) => evaluateIn(owned, runDir, config, options.protocol, options));
+  const { protocol, features = "h", ...rest } = options;
+  if (features !== "h" && features !== "z") throw new ArgumentError(`evaluate(options.features) must be "h" or "z", got ${JSON.stringify(features)}`);
+  const [result] = await evaluateMany(runDir, config, { ...rest, protocols: [protocol], features: [features] });
+  return result!;
 }
 
-async function evaluateIn(owned: Owned[], runDir: string, config: Config, protocol: Protocol, options: EvaluateOptions): Promise<EvaluationResult> {
+/** Options of evaluateMany: every protocol on every representation, from one feature extraction. */
+export interface EvaluateManyOptions extends Omit<EvaluateOptions, "protocol" | "features"> {
+  protocols: readonly Protocol[];
+  features: readonly ("h" | "z")[];
+  /** The labelled splits, already loaded (the caller keeps and frees them); default: loaded from config.data. */
+  splits?: LabelledSplits;
+}
+
+/**
+ * Every protocol of `protocols` on every representation of `features` (h, and z = g(h)), with
+ * the encoder run once over each split: the ablation study's evaluation of a run. Each result
+ * is appended to the run's results.jsonl; they are returned in the order protocol x feature.
+ */
+export async function evaluateMany(runDir: string, config: Config, options: EvaluateManyOptions): Promise<EvaluationResult[]> {
+  checkConfig(config, "evaluateMany(config)");
+  return disposingAfter((owned) => evaluateIn(owned, runDir, config, options));
+}
+
+async function evaluateIn(owned: Owned[], runDir: string, config: Config, options: EvaluateManyOptions): Promise<EvaluationResult[]> {
   const progress = options.progress ?? new ProgressReporter();
-  const paper = protocol === "linear" && config.eval.protocol === "paper";
+  const paper = options.protocols.includes("linear") && config.eval.protocol === "paper";
   if (paper && options.rawPixels)
     throw new ConfigError("eval.protocol paper trains a linear layer on the encoder's h; it does not apply to raw pixels", "eval.protocol");
-  const onZ = options.features === "z";
-  if (options.features !== undefined && options.features !== "h" && !onZ)
-    throw new ArgumentError(`evaluate(options.features) must be "h" or "z", got ${JSON.stringify(options.features)}`);
-  if (onZ && (paper || options.rawPixels))
-    throw new ConfigError(`features z (the projection head's output) applies to the fast linear probe and kNN of an encoder, not to ${paper ? "eval.protocol paper" : "raw pixels"}`, "eval.protocol");
+  for (const f of options.features) if (f !== "h" && f !== "z") throw new ArgumentError(`evaluate: features must be "h" or "z", got ${JSON.stringify(f)}`);
+  for (const p of options.protocols)
+    if (p !== "linear" && p !== "knn") throw new ArgumentError(`evaluate: protocol must be "linear" or "knn", got ${JSON.stringify(p)}`);
+  if (options.features.includes("z") && (paper || options.rawPixels))
+    throw new ConfigError(
+      `features z (the projection head's output) applies to the fast linear probe and kNN of an encoder, not to ${paper ? "eval.protocol paper" : "raw pixels"}`,
+      "eval.protocol",
+    );
   manualSeed(config.train.seed);
-  const { train: full, test, split } = await labelledSplits(config);
-  owned.push(full.images, full.labels, test.images, test.labels);
+  const splits = options.splits ?? (await labelledSplits(config));
+  const { train: full, test, split } = splits;
+  if (options.splits === undefined) owned.push(full.images, full.labels, test.images, test.labels);
   if (!full.labeled || !test.labeled) {
     throw new DataError(
       config.data.path ?? config.data.name,
@@ -91,11 +117,10 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
     owned.push(idx, train.images, train.labels);
     progress.message(`labels: ${subset.indices.length} of ${full.images.size(0)} train images (${subset.perClass} per class, seed ${subset.seed})`);
   }
-  const suffix = (onZ ? "-z" : "") + (spec === null ? "" : `-${spec}`);
+  const labelSuffix = spec === null ? "" : `-${spec}`;
   const inChannels = train.images.size(1);
   const numClasses = train.classes.length;
   const device = config.train.device;
-  const started = performance.now();
   const source = options.rawPixels
     ? null
     : loadEncoder({
@@ -108,9 +133,14 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
       });
   source?.encoder.to(device);
   if (source !== null) owned.push(source.model);
+  const encoder = source?.origin ?? "raw-pixels";
   const sizes = { train_size: train.images.size(0), test_size: test.images.size(0), ...(spec === null ? {} : { labels: spec, label_seed: config.eval.seed }) };
-  let record: { protocol: string; top1: number; top5: number; [key: string]: unknown };
+  const results: EvaluationResult[] = [];
+  const record = (started: number, r: { protocol: string; top1: number; top5: number; [key: string]: unknown }) =>
+    recordResult(runDir, { ...r, encoder, data: config.data.name, split, seconds: secondsSince(started) }) as EvaluationResult;
+
   if (paper && source !== null) {
+    const started = performance.now();
     const training = linearEvalTraining(config);
     const model = new Classifier(source.encoder, numClasses, null).to(device);
     owned.push(model);
@@ -122,53 +152,59 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, protoc
       onEpoch: (e, loss) => progress.message(`linear (paper) epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
     });
     const { top1, top5 } = evaluateClassifier(model, test, device);
-    record = { protocol: `linear-paper${suffix}`, top1, top5, ...sizes, epochs: training.epochs, lr: training.lr };
-  } else {
-    // Features once: h of the frozen encoder (N, D), or the flattened pixels (N, C*H*W).
-    const features = (images: typeof train.images) => {
-      if (source === null) return pixelFeatures(images);
-      const h = extractFeatures(source.encoder, images, { device }); // (N, featureDim)
-      if (!onZ) return h;
-      const z = projectFeatures(source.model.head, h, { device }); // (N, outDim)
-      h.dispose();
-      return z;
-    };
-    const trainFeatures = features(train.images);
-    const testFeatures = features(test.images);
-    owned.push(trainFeatures, testFeatures);
-    if (protocol === "knn") {
-      const { temperature } = config.eval;
-      const asked = options.ks ?? [config.eval.k];
-      const ks = asked.map((k) => Math.min(k, train.images.size(0)));
-      ks.forEach((k, i) => {
-        if (k < asked[i]!) progress.message(`kNN: k = ${asked[i]} is more than the ${k} train images; using k = ${k}`);
-      });
-      const results = knnClassifyAt(trainFeatures, train.labels, testFeatures, test.labels, { ks, temperature, numClasses });
-      for (const r of results) owned.push(r.scores);
-      const encoder = source?.origin ?? "raw-pixels";
-      const seconds = secondsSince(started);
-      const records = results.map((r) => ({ protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k: r.k, temperature }));
-      // every k but the first is recorded here; the first below, as any other result
-      for (const r of records.slice(1)) recordResult(runDir, { ...r, encoder, data: config.data.name, split, seconds });
-      const first = records[0]!;
-      record = results.length > 1 ? { ...first, byK: results.map((r) => ({ k: r.k, top1: r.top1, top5: r.top5 })) } : first;
-    } else {
-      const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
-        progress.message(
-          `linear probe [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
-            (heldOutTop1 === undefined
-              ? `refit on the whole train split, ${iterations} iterations`
-              : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
-        );
-      const r = logisticProbe(trainFeatures, train.labels, testFeatures, test.labels, {
-        numClasses,
-        onFit,
-        holdOut: config.eval.holdOut,
-        maxIterations: config.eval.maxIterations,
-      });
-      owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
-      record = { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 };
+    results.push(record(started, { protocol: `linear-paper${labelSuffix}`, top1, top5, ...sizes, epochs: training.epochs, lr: training.lr }));
+    if (options.protocols.length === 1) return results;
+  }
+  // Features once per split: h of the frozen encoder (N, D), or the flattened pixels (N, C*H*W); z from h.
+  const started = performance.now();
+  const hOf = (images: typeof train.images) => (source === null ? pixelFeatures(images) : extractFeatures(source.encoder, images, { device }));
+  const h = { train: hOf(train.images), test: hOf(test.images) };
+  owned.push(h.train, h.test);
+  let z: { train: Tensor; test: Tensor } | null = null;
+  if (options.features.includes("z") && source !== null) {
+    z = { train: projectFeatures(source.model.head, h.train, { device }), test: projectFeatures(source.model.head, h.test, { device }) };
+    owned.push(z.train, z.test);
+  }
+  const extractSeconds = secondsSince(started);
+  for (const protocol of options.protocols) {
+    if (protocol === "linear" && paper) continue;
+    for (const kind of options.features) {
+      const f = kind === "z" ? z! : h;
+      const suffix = (kind === "z" ? "-z" : "") + labelSuffix;
+      const t0 = performance.now() - extractSeconds * 1000; // a result's seconds include the features' extraction
+      if (protocol === "knn") {
+        const { temperature } = config.eval;
+        const asked = options.ks ?? [config.eval.k];
+        const ks = asked.map((k) => Math.min(k, train.images.size(0)));
+        ks.forEach((k, i) => {
+          if (k < asked[i]!) progress.message(`kNN: k = ${asked[i]} is more than the ${k} train images; using k = ${k}`);
+        });
+        const found = knnClassifyAt(f.train, train.labels, f.test, test.labels, { ks, temperature, numClasses });
+        for (const r of found) owned.push(r.scores);
+        const byK = found.map((r) => ({ k: r.k, top1: r.top1, top5: r.top5 }));
+        // one result per k; the first carries every k's (byK) when several were asked
+        found.forEach((r, i) => {
+          const line = record(t0, { protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k: r.k, temperature });
+          if (i === 0) results.push(found.length > 1 ? { ...line, byK } : line);
+        });
+      } else {
+        const onFit = ({ l2, iterations, heldOutTop1, done, total }: ProbeFitEvent) =>
+          progress.message(
+            `linear probe${kind === "z" ? " on z" : ""} [${done}/${total}] L2 ${l2.toExponential(0)}: ` +
+              (heldOutTop1 === undefined
+                ? `refit on the whole train split, ${iterations} iterations`
+                : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
+          );
+        const r = logisticProbe(f.train, train.labels, f.test, test.labels, {
+          numClasses,
+          onFit,
+          holdOut: config.eval.holdOut,
+          maxIterations: config.eval.maxIterations,
+        });
+        owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
+        results.push(record(t0, { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 }));
+      }
     }
   }
-  return recordResult(runDir, { ...record, encoder: source?.origin ?? "raw-pixels", data: config.data.name, split, seconds: secondsSince(started) });
+  return results;
 }

@@ -148,7 +148,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
         viewsPerSecond,
         etaSeconds: secondsPerStep * (schedule.totalSteps - state.globalStep),
       });
-    if (state.globalStep % loop.logEvery === 0 || loader.epochDone) {
+    if (state.globalStep % loop.logEvery === 0 || loader.epochDone || finished()) {
       appendMetrics({
         step: state.globalStep,
         epoch: epoch + 1,
