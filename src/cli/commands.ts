@@ -1,4 +1,5 @@
 /** The sub-commands of `simclr`, one per file in src/cli (but doctor: see main.ts). */
+import { ablateCommand, ABLATE_HELP } from "./ablate.js";
 import { augmentPreviewCommand, PREVIEW_HELP } from "./augment-preview.js";
 import { benchCommand, BENCH_HELP } from "./bench.js";
 import { cacheCommand, CACHE_HELP } from "./cache.js";
@@ -20,6 +21,7 @@ import { duplicatesCommand, DUPLICATES_HELP, searchCommand, SEARCH_HELP } from "
 export const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
+  ablate: { run: ablateCommand, help: ABLATE_HELP },
   "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },

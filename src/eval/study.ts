@@ -42,7 +42,7 @@ export interface GateSpec {
   pairs?: number;
   /** A soft gate is reported but does not decide the study. */
   soft?: boolean;
-  /** The metric that must agree in sign (default knn200_h when present; "none" to skip). */
+  /** The metric that must agree in sign (default knn200_h; plans default it to their largest k; "none" to skip). */
   agree?: string;
   /** Also required: arm `between` lies between a and b in mean (G4: the linear head). */
   between?: string;

@@ -34,6 +34,8 @@ export interface AblationPlan {
   /** The untrained network at these seeds, and the raw pixels once. */
   baselines: { randomInit: number[]; rawPixels: boolean };
   arms: ArmSpec[];
+  /** The default arm, shared by every block of the report (SCIENCE.md: A1); default the first arm. */
+  defaultArm: string;
   gates: GateSpec[];
 }
 
@@ -66,7 +68,7 @@ export function parsePlan(text: string, source: string): AblationPlan {
   };
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the plan", "must be a mapping (name, base, seeds, arms, gates, ...)");
   const d = doc as Record<string, unknown>;
-  const known = ["name", "description", "base", "seeds", "evaluation", "baselines", "arms", "gates"];
+  const known = ["name", "description", "base", "seeds", "evaluation", "baselines", "arms", "default", "gates"];
   for (const k of Object.keys(d)) if (!known.includes(k)) fail(`'${k}'`, `is not a plan field (${known.join(", ")})`);
   const str = (v: unknown, where: string, fallback?: string): string => {
     if (v === undefined && fallback !== undefined) return fallback;
@@ -141,8 +143,10 @@ export function parsePlan(text: string, source: string): AblationPlan {
     evaluation: { features: features as ("h" | "z")[], linear: linear as boolean, knn: knn as number[] },
     baselines: { randomInit, rawPixels: rawPixels as boolean },
     arms,
+    defaultArm: d.default === undefined ? arms[0]!.id : str(d.default, "default"),
     gates: [],
   };
+  if (!ids.includes(plan.defaultArm)) fail("default", `names no arm of this plan: '${plan.defaultArm}' (${ids.join(", ")})`);
   // every arm's config resolves (bad values fail here, naming the arm)
   for (const arm of arms) armConfig(plan, arm, arm.seeds[0]!, source);
 
@@ -169,6 +173,8 @@ export function parsePlan(text: string, source: string): AblationPlan {
       minMean: g.minMean as number,
     };
     for (const k of ["metric", "bMetric", "agree", "paper", "higherForB"] as const) if (g[k] !== undefined) spec[k] = str(g[k], `${where}.${k}`);
+    // kNN must agree in sign: at the largest k the plan evaluates, unless the gate says otherwise
+    if (spec.agree === undefined) spec.agree = plan.evaluation.knn.length > 0 ? `knn${Math.max(...plan.evaluation.knn)}_h` : "none";
     if (g.between !== undefined) spec.between = arm(g.between, "between");
     for (const k of ["minPositive", "pairs"] as const) {
       if (g[k] === undefined) continue;

@@ -16,6 +16,7 @@ import { Classifier } from "../models/classifier.js";
 import { cropFlipAugment, linearEvalTraining } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { manualSeed } from "../tensor/runtime.js";
+import { withSeed } from "../tensor/rng.js";
 import { trainClassifier } from "../train/classifier.js";
 import { labelledSplits, type LabelledSplits } from "./labelled-splits.js";
 import { recordResult, secondsSince } from "./results.js";
@@ -195,12 +196,15 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
                 ? `refit on the whole train split, ${iterations} iterations`
                 : `held-out top-1 ${(heldOutTop1 * 100).toFixed(1)}%, ${iterations} iterations`),
           );
-        const r = logisticProbe(f.train, train.labels, f.test, test.labels, {
-          numClasses,
-          onFit,
-          holdOut: config.eval.holdOut,
-          maxIterations: config.eval.maxIterations,
-        });
+        // the held-out split is drawn from eval.seed, so h and z (and every run of a study) choose L2 on the same images
+        const r = withSeed(config.eval.seed, () =>
+          logisticProbe(f.train, train.labels, f.test, test.labels, {
+            numClasses,
+            onFit,
+            holdOut: config.eval.holdOut,
+            maxIterations: config.eval.maxIterations,
+          }),
+        );
         owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
         results.push(record(t0, { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 }));
       }

@@ -83,3 +83,45 @@ export function scatterChart(title: string, points: ScatterPoint[], colourTitle:
     },
   } as TopLevelSpec;
 }
+
+export interface BarPoint {
+  /** The bar group along x (an arm). */
+  group: string;
+  /** The bar within its group (h or z). */
+  series: string;
+  y: number;
+  /** One standard deviation, drawn as an error bar when given. */
+  sd?: number | null;
+}
+
+/** Grouped bars (one group per x category, one bar per series), with +-1 SD error bars. */
+export function barChart(title: string, yTitle: string, points: BarPoint[], options: { width?: number; height?: number } = {}): TopLevelSpec {
+  const groups = [...new Set(points.map((p) => p.group))];
+  const series = [...new Set(points.map((p) => p.series))];
+  const values = points.map((p) => ({ ...p, lo: p.y - (p.sd ?? 0), hi: p.y + (p.sd ?? 0) }));
+  const x = { field: "group", type: "nominal", title: null, sort: groups, axis: { labelAngle: 0 } };
+  const offset = { field: "series", type: "nominal", sort: series };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    width: options.width ?? 360,
+    height: options.height ?? 220,
+    config: { ...FONT, view: { stroke: "#ddd" } },
+    data: { values },
+    layer: [
+      {
+        mark: { type: "bar" },
+        encoding: {
+          x,
+          xOffset: offset,
+          y: { field: "y", type: "quantitative", title: yTitle, scale: { zero: false } },
+          color: { field: "series", type: "nominal", title: null, scale: { domain: series }, legend: { orient: "bottom" } },
+        },
+      },
+      {
+        mark: { type: "rule", color: "#333" },
+        encoding: { x, xOffset: offset, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+      },
+    ],
+  } as TopLevelSpec;
+}

@@ -7,7 +7,7 @@
  * to artifacts/ for a person to look at.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -123,9 +123,56 @@ describe("the HTML report in headless Chromium", () => {
     assert.match(check.text, /kNN top-1/);
   });
 
+  test("simclr ablate report: gates, the augmentation table, head bars at h and z, the loss table, the length curve; offline", async () => {
+    const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 256);
+    const planFile = join(tmp("plan"), "plan.yaml");
+    writeFileSync(
+      planFile,
+      `name: page-check
+description: "every block of the page, one seed, synthetic data"
+base: { data.name: mnist, data.path: ${JSON.stringify(data)}, model.width: 4, train.batchSize: 64, train.budgetViews: 1024, monitor.knnEvery: 0, monitor.linearProbe: false, eval.maxIterations: 20 }
+seeds: [0]
+evaluation: { features: [h, z], linear: true, knn: [5, 50] }
+baselines: { randomInit: [0], rawPixels: true }
+default: A1
+arms:
+  - { id: A1, label: "crop + flip + jitter", block: augmentation }
+  - { id: A2, label: "no crop", block: augmentation, set: { augment.crop: false } }
+  - { id: C-none, label: "no head", block: head, set: { head.layers: 0 } }
+  - { id: C-linear, label: "linear head", block: head, set: { head.layers: 1 } }
+  - { id: D-nol2, label: "no l2, tau 10", block: loss, set: { loss.normalize: false, loss.temperature: 10 } }
+  - { id: E-2U, label: "2x the views", block: length, set: { train.budgetViews: 2048 } }
+gates:
+  - { id: G0, check: "A1 vs random init", a: A1, b: random-init, minMean: -100, paper: "not in the paper" }
+  - { id: G3, check: "h vs z", a: A1, b: A1, metric: linear_h, bMetric: linear_z, minMean: 1000, paper: "h beats z by more than 10" }
+`,
+    );
+    const study = tmp("study");
+    const r = await runCli(["ablate", "--plan", planFile, "--out", study]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = join(tmp("ablate-report"), "ablate.html");
+    const rep = await runCli(["ablate", "report", study, "--out", out]);
+    assert.equal(rep.code, 0, rep.stderr);
+    const html = readFileSync(out, "utf-8");
+    assert.doesNotMatch(html, /<script|<link|src="http|href="http/);
+    const check = await openReport(browser, out, join(ARTIFACTS, "ablate-report.png"));
+    assert.deepEqual(check.consoleErrors, []);
+    assert.deepEqual(check.requests, []);
+    assert.deepEqual(check.sections, ["gates", "augmentation", "head", "loss", "length", "other", "runs"]);
+    assert.deepEqual(
+      check.charts.map((c) => c.name),
+      ["heads", "length", "loss-curves"],
+    );
+    for (const c of check.charts) assert.ok(c.width > 200 && c.height > 100 && c.marks > 2, `${c.name}: ${JSON.stringify(c)}`);
+    assert.match(check.text, /G0\s+A1 vs random init\s+pass/);
+    assert.match(check.text, /G3\s+h vs z\s+fail/);
+    assert.match(check.text, /h beats z by more than 10/, "the paper's number beside ours");
+    assert.match(check.text, /no l2, tau 10|D-nol2\s+no\s+10/);
+    assert.match(check.text, /linear probe on z/);
+  });
+
   test("bad input: a run without a checkpoint, a missing run", async () => {
     const empty = tmp("empty");
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(join(empty, "config.yaml"), readFileSync(join(run, "config.yaml")));
     const none = await runCli(["report", "--run", empty, "--out", join(tmp("r"), "x.html")]);
     assert.equal(none.code, 1);

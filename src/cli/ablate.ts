@@ -1,0 +1,83 @@
+/** `simclr ablate --plan PLAN.yaml --out DIR [--dry-run]`, `simclr ablate --quick --out DIR`, `simclr ablate report DIR --out FILE.html` */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ablate, planRuns, studyFiles } from "../jobs/ablate.js";
+import { readPlan } from "../jobs/ablate-plan.js";
+import { ablationReport } from "../jobs/ablation-report.js";
+import { PACKAGE_ROOT } from "../native/paths.js";
+import { UsageError, printResult } from "./common.js";
+
+export const ABLATE_HELP = `simclr ablate --plan PLAN.yaml --out DIR [--dry-run]
+simclr ablate --quick --out DIR
+simclr ablate report DIR --out FILE.html
+
+Runs an ablation study (SCIENCE.md): the plan's arms (config overrides) x seeds, one at a
+time and interleaved across seeds, each pretrained in its own run directory under DIR/runs/
+and evaluated the same way (the linear probe and kNN on h and z). DIR/results.jsonl gets a
+line per finished run and DIR/summary.json the per-arm statistics and every gate's paired
+differences and verdict. Rerunning the same command continues: finished runs are skipped and
+the unfinished one resumes from its checkpoint (Ctrl-C checkpoints and stops). DIR is locked
+while a study runs in it. Progress shows the study's time left, from the measured throughput.
+  --plan FILE   the plan (examples/ablate-cifar10.yaml: SCIENCE.md's core blocks;
+                examples/ablate-cifar10-pilot.yaml: its pilot)
+  --quick       the Fashion-MNIST smoke plan (examples/ablate-fmnist-quick.yaml), no claims
+  --dry-run     lists the runs and their configs' differences without running anything
+report writes one offline HTML page of DIR's study: the augmentation table, the head bars at
+h and z, the loss table, the length curve and every gate beside the paper's numbers.`;
+
+export async function ablateCommand(argv: string[]): Promise<number> {
+  if (argv[0] === "report") return reportSubcommand(argv.slice(1));
+  const { values } = parseArgs({
+    args: argv,
+    options: { plan: { type: "string" }, out: { type: "string" }, quick: { type: "boolean" }, "dry-run": { type: "boolean" }, help: { type: "boolean" } },
+  });
+  if (values.help) {
+    process.stdout.write(`${ABLATE_HELP}\n`);
+    return 0;
+  }
+  if (values.quick && values.plan !== undefined) throw new UsageError("ablate takes --plan FILE or --quick, not both");
+  const planPath = values.quick ? join(PACKAGE_ROOT, "examples", "ablate-fmnist-quick.yaml") : values.plan;
+  if (planPath === undefined) throw new UsageError("ablate needs --plan PLAN.yaml (or --quick)");
+  const { plan, text } = readPlan(planPath);
+  if (values["dry-run"]) {
+    for (const [i, run] of planRuns(plan).entries()) {
+      const set =
+        run.spec === null
+          ? run.kind
+          : Object.entries(run.spec.set)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(" ") || "(base)";
+      process.stdout.write(`${String(i + 1).padStart(3)}  ${run.name.padEnd(20)} ${set}\n`);
+    }
+    return 0;
+  }
+  if (values.out === undefined) throw new UsageError("ablate needs --out DIR (where the study's runs, results.jsonl and summary.json go)");
+  const result = await ablate(values.out, plan, text);
+  const { summary } = result;
+  printResult({
+    status: result.status,
+    out: result.out,
+    runs: `${summary.done}/${summary.total}`,
+    gates: summary.gates.map((g) => `${g.id} ${g.verdict}${g.mean === null ? "" : ` (${g.mean.toFixed(2)})`}`).join(", "),
+    summary: studyFiles(values.out).summary,
+  });
+  if (result.status === "stopped") {
+    process.stderr.write(`continue with the same command: simclr ablate ${values.quick ? "--quick" : `--plan ${planPath}`} --out ${values.out}\n`);
+    return 130;
+  }
+  return 0;
+}
+
+async function reportSubcommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: "string" }, help: { type: "boolean" } } });
+  if (values.help) {
+    process.stdout.write(`${ABLATE_HELP}\n`);
+    return 0;
+  }
+  const dir = positionals[0];
+  if (dir === undefined || positionals.length > 1) throw new UsageError("ablate report takes one study folder: simclr ablate report DIR --out FILE.html");
+  if (values.out === undefined) throw new UsageError("ablate report needs --out FILE.html");
+  const result = await ablationReport(dir, { out: values.out });
+  printResult({ out: result.out, bytes: result.bytes, gates: result.gates, charts: result.charts });
+  return 0;
+}

@@ -1,0 +1,156 @@
+/**
+ * `simclr ablate` end to end on a reduced study (synthetic 28x28 data, 2 arms x 2 seeds, a
+ * tiny budget): no scientific claim, only the machinery. A study killed mid-run and resumed
+ * gives the results of one never interrupted; the gates are computed from those results; a
+ * second study in the same folder is refused while the first holds its lock; a rerun skips
+ * finished runs; a changed plan is refused.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ablate, readStudyRuns, studyFiles } from "../../src/jobs/ablate.js";
+import { parsePlan } from "../../src/jobs/ablate-plan.js";
+import { evaluateGate, type StudyRun } from "../../src/eval/study.js";
+import { CLI, quiet, runCli } from "../helpers.js";
+import { writeSyntheticIdx } from "../synthetic.js";
+
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
+
+function planText(data: string, extra = ""): string {
+  return `name: reduced
+description: "2 arms x 2 seeds on synthetic data: the machinery, no claim"
+base:
+  data.name: mnist
+  data.path: ${JSON.stringify(data)}
+  model.width: 4
+  train.batchSize: 64
+  train.budgetViews: 1280
+  train.warmupFraction: 0.1
+  train.logEvery: 1
+  monitor.knnEvery: 0
+  monitor.linearProbe: false
+  eval.maxIterations: 30
+seeds: [0, 1]
+evaluation: { features: [h, z], linear: true, knn: [5, 50] }
+baselines: { randomInit: [0, 1], rawPixels: true }
+default: full
+arms:
+  - { id: full, label: "the default", block: head }
+  - { id: nohead, label: "no head", block: head, set: { head.layers: 0 } }
+gates:
+  - { id: R0, check: "full vs random init", a: full, b: random-init, minMean: -100, agree: knn50_h }
+  - { id: R1, check: "h vs z", a: full, b: full, metric: linear_h, bMetric: linear_z, minMean: 1000, agree: none }
+${extra}`;
+}
+
+/** The results without their timings (wall seconds and throughput differ between runs). */
+const comparable = (runs: StudyRun[]) => runs.map(({ arm, seed, metrics, views }) => ({ arm, seed, metrics, views }));
+
+describe("simclr ablate: a reduced study end to end", () => {
+  const data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 320);
+
+  test("killed mid-run and rerun, it finishes with the results of an uninterrupted study; gates from the results", async () => {
+    const text = planText(data);
+    const plan = parsePlan(text, "plan.yaml");
+    const straight = tmp("straight");
+    const r = await ablate(straight, plan, text, { progress: quiet(), handleSignals: false });
+    assert.equal(r.status, "finished");
+    assert.equal(r.summary.done, 7, "2 random inits, raw pixels, 2 arms x 2 seeds");
+    const runs = readStudyRuns(straight);
+    assert.deepEqual(
+      runs.map((x) => `${x.arm}:${x.seed}`),
+      ["random-init:0", "random-init:1", "raw-pixels:null", "full:0", "nohead:0", "full:1", "nohead:1"],
+      "baselines first, then the arms interleaved across seeds",
+    );
+    for (const x of runs.filter((x) => x.views > 0)) {
+      assert.equal(x.views, 10 * 128, "1280 views at batch 64 is 10 steps");
+      for (const m of ["linear_h", "linear_z", "knn5_h", "knn50_h", "knn5_z", "knn50_z", "contrastive_acc", "loss"])
+        assert.equal(typeof x.metrics[m], "number", `${x.arm} ${m}`);
+    }
+    const nohead = runs.find((x) => x.arm === "nohead")!;
+    assert.equal(nohead.metrics.linear_h, nohead.metrics.linear_z, "no head: z is h");
+    // the summary's gates are the gate function applied to the results
+    const summary = JSON.parse(readFileSync(studyFiles(straight).summary, "utf-8"));
+    const seedsOf = (arm: string) => (arm === "raw-pixels" ? [null] : [0, 1]);
+    for (const g of plan.gates)
+      assert.deepEqual(
+        summary.gates.find((s: { id: string }) => s.id === g.id),
+        JSON.parse(JSON.stringify(evaluateGate(g, runs, seedsOf))),
+      );
+    const r0 = summary.gates[0];
+    assert.equal(r0.verdict, "pass");
+    const expected = [0, 1].map((s) => {
+      const a = runs.find((x) => x.arm === "full" && x.seed === s)!.metrics.linear_h! * 100;
+      const b = runs.find((x) => x.arm === "random-init" && x.seed === s)!.metrics.linear_h! * 100;
+      return a - b;
+    });
+    assert.ok(Math.abs(r0.mean - (expected[0]! + expected[1]!) / 2) < 1e-9);
+    assert.equal(summary.gates[1].verdict, "fail", "a threshold of 1000 points cannot pass");
+    assert.match(summary.gates[1].reason, /mean -?\d+\.\d\d < 1000/);
+
+    // the same study through the CLI, killed (SIGKILL) once the first arm has a checkpoint
+    const killed = tmp("killed");
+    const planFile = join(tmp("plan"), "plan.yaml");
+    writeFileSync(planFile, text);
+    const child = spawn(process.execPath, [CLI, "ablate", "--plan", planFile, "--out", killed], { stdio: "ignore" });
+    const firstArm = join(killed, "runs", "full-s0", "checkpoints");
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    while (!(existsSync(firstArm) && readdirSync(firstArm).some((f) => f.startsWith("epoch-")))) {
+      assert.equal(child.exitCode, null, "the study ended before it could be killed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const before = readStudyRuns(killed);
+    assert.ok(before.length < 7, `killed after ${before.length} runs`);
+    const rerun = await runCli(["ablate", "--plan", planFile, "--out", killed]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual(comparable(readStudyRuns(killed)), comparable(runs), "kill + rerun = the uninterrupted study");
+    assert.match(rerun.stdout, /"runs":"7\/7"/);
+
+    // a rerun of a finished study does nothing; another plan in the same folder is refused
+    const again = await runCli(["ablate", "--plan", planFile, "--out", killed]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /views;/, "no run started");
+    writeFileSync(planFile, planText(data).replace("minMean: 1000", "minMean: 999"));
+    const other = await runCli(["ablate", "--plan", planFile, "--out", killed]);
+    assert.equal(other.code, 2, "a config error is a usage error");
+    assert.match(other.stderr, /holds a study of another plan/);
+
+    // the report renders the study (the page itself is checked in test/report/report.test.ts)
+    const page = join(tmp("page"), "ablate.html");
+    const rep = await runCli(["ablate", "report", killed, "--out", page]);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.match(readFileSync(page, "utf-8"), /R0[\s\S]*pass/);
+  });
+
+  test("stopAfterSteps stops the study inside a run; the next call continues it", async () => {
+    const text = planText(data);
+    const plan = parsePlan(text, "plan.yaml");
+    const out = tmp("stopped");
+    const first = await ablate(out, plan, text, { progress: quiet(), handleSignals: false, stopAfterSteps: 4 });
+    assert.equal(first.status, "stopped");
+    assert.equal(first.summary.done, 3, "the baselines finished, the first arm stopped at step 4");
+    const second = await ablate(out, plan, text, { progress: quiet(), handleSignals: false });
+    assert.equal(second.status, "finished");
+    assert.equal(second.summary.done, 7);
+  });
+
+  test("bad plans are errors that name the file and the place", () => {
+    const bad: [string, RegExp][] = [
+      [planText(data).replace("head.layers: 0", "head.layer: 0"), /plan\.yaml: arms\[1\]\.set\.head\.layer is not a config key/],
+      [planText(data).replace("head.layers: 0", "head.layers: -1"), /arm nohead: head\.layers must be >= 0, got -1/],
+      [planText(data).replace("b: random-init", "b: A9"), /gates\[0\]\.b names no arm or baseline of this plan: 'A9'/],
+      [planText(data).replace("seeds: [0, 1]", "seeds: [0, 0]"), /seeds repeats a seed/],
+      [planText(data).replace("id: nohead", "id: full"), /arms repeat the id 'full'/],
+      [planText(data).replace("default: full", "default: nope"), /default names no arm of this plan: 'nope'/],
+      [planText(data).replace("minMean: -100", "minMean: lots"), /gates\[0\]\.minMean must be a number of points/],
+      ["name: x\narms: []\n", /arms must be a non-empty list/],
+      ["- just a list\n", /the plan must be a mapping/],
+    ];
+    for (const [text, pattern] of bad) assert.throws(() => parsePlan(text, "plan.yaml"), pattern);
+  });
+});
