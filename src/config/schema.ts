@@ -142,6 +142,11 @@ export const SCHEMA = {
     default: true,
     doc: "train an online linear classifier on detached h and log its accuracy per epoch (labelled data only)",
   },
+  "monitor.rankMe": {
+    type: "boolean",
+    default: true,
+    doc: "the collapse monitor: RankMe, the effective rank of h over the last 2048 training views of each epoch, in metrics.jsonl (rankme_h)",
+  },
   "monitor.probeLr": { type: "number", default: 0.1, min: 0, doc: "the online probe's learning rate (Nesterov SGD, momentum 0.9)" },
   "monitor.knnK": { type: "integer", default: 200, min: 1, doc: "kNN monitor: neighbours that vote" },
   "monitor.knnTemperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN monitor: votes are exp(cosine / T)" },

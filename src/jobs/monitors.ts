@@ -1,12 +1,14 @@
 /**
  * What watches a pretraining run on rank 0, as its config asks: the online linear probe, the
- * kNN monitor (with its bank and queries drawn from the data), TensorBoard, and the grid of
+ * kNN monitor (with its bank and queries drawn from the data), the collapse monitor (RankMe),
+ * TensorBoard, and the grid of
  * augmented views written before the first step.
  */
 import type { SimCLRAugment } from "../augment/simclr.js";
 import type { Config } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import { KnnMonitor } from "../eval/knn-monitor.js";
+import { RankMonitor } from "../eval/rank-monitor.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { gridPng, viewGrid } from "../report/view-grid.js";
@@ -32,6 +34,7 @@ export async function pretrainMonitors(
     callbacks.push(new OnlineLinearProbe(model.encoder.featureDim, data.classes.length, device, config.monitor.probeLr));
   const knn = config.monitor.knnEvery > 0 && data.labeled ? await knnMonitor(config, data, progress) : null;
   if (knn !== null) callbacks.push(knn);
+  if (config.monitor.rankMe) callbacks.push(new RankMonitor());
   const tensorboard = new TensorBoardLogger(run.files.tensorboard);
   callbacks.push(tensorboard);
   return { callbacks, tensorboard };

@@ -91,6 +91,7 @@ async function curveCharts(metrics: Metric[]): Promise<string[]> {
       ["probe_acc", "online linear probe"],
     ]),
   );
+  await add("collapse", "Collapse monitor: RankMe, the effective rank of h", "epoch", "effective rank", points(epochs, "epoch", [["rankme_h", "RankMe of h"]]));
   await add("throughput", "Throughput", "step", "views / s", points(steps, "step", [["views_per_s", "views/s"]]));
   return charts;
 }
@@ -281,6 +282,7 @@ export async function compareReport(runDirs: string[], out: string): Promise<Rep
     ["epoch-loss", "Epoch mean loss", epochs, "epoch", "epoch_loss", "loss"],
     ["knn", "kNN monitor top-1", epochs, "epoch", "knn_top1", "top-1"],
     ["probe", "Online linear probe", epochs, "epoch", "probe_acc", "accuracy"],
+    ["collapse", "RankMe of h (collapse monitor)", epochs, "epoch", "rankme_h", "effective rank"],
   ] as const) {
     const p = byRun(records, x, key);
     if (p.length > 0) figures.push(chartFigure(await renderSvg(lineChart({ title, xTitle: x, yTitle, points: p })), chart));

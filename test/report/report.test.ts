@@ -94,7 +94,7 @@ describe("the HTML report in headless Chromium", () => {
     assert.deepEqual(check.sections, ["training", "evaluation", "views", "neighbours", "map"]);
     assert.deepEqual(
       check.charts.map((c) => c.name),
-      ["loss", "contrastive-accuracy", "lr", "monitors", "throughput", "umap"],
+      ["loss", "contrastive-accuracy", "lr", "monitors", "collapse", "throughput", "umap"],
     );
     for (const c of check.charts) {
       assert.ok(c.width > 200 && c.height > 100, `${c.name} is ${c.width}x${c.height}`);
@@ -117,7 +117,7 @@ describe("the HTML report in headless Chromium", () => {
     assert.deepEqual(check.requests, []);
     assert.deepEqual(
       check.charts.map((c) => c.name),
-      ["loss", "epoch-loss", "knn", "probe"],
+      ["loss", "epoch-loss", "knn", "probe", "collapse"],
     );
     for (const c of check.charts) assert.ok(c.marks > 2 && c.width > 200, c.name);
     assert.match(check.text, /kNN top-1/);
