@@ -22,7 +22,7 @@ import { syntheticSet, writeSyntheticIdx } from "./synthetic.js";
 import { writePngFolder } from "./search/fixture.js";
 import { quiet } from "./helpers.js";
 
-test("pretrain, evaluate (also on a label subset), finetune, supervised, export, embed and report leave no tensors behind but the returned model", async () => {
+test("pretrain, evaluate (also on a label subset), finetune, supervised (also on its subset), export, embed and report leave no tensors behind but the returned model", async () => {
   const root = mkdtempSync(join(tmpdir(), "simclr-jobs-"));
   const data = writeSyntheticIdx(join(root, "data"), 256);
   const config = loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnSamples=100"]) });
@@ -40,8 +40,16 @@ test("pretrain, evaluate (also on a label subset), finetune, supervised, export,
   assert.equal(liveTensorCount(), before, "evaluate linear (paper)");
   await evaluate(join(root, "run"), { ...evalConfig, eval: { ...evalConfig.eval, labels: "10-per-class" } }, { protocol: "linear", progress: quiet() });
   assert.equal(liveTensorCount(), before, "evaluate linear on a label subset");
-  await finetune(join(root, "run"), evalConfig, { progress: quiet() });
+  const tuned = await finetune(join(root, "run"), evalConfig, { progress: quiet() });
   assert.equal(liveTensorCount(), before, "finetune");
+  // the supervised twin on exactly the fine-tuning's labels
+  const twin = await trainSupervised(join(root, "twin"), loadConfig({ set: syntheticSet(data, ["supervised.epochs=1"]) }), {
+    subsetFile: String(tuned.subset),
+    progress: quiet(),
+  });
+  assert.equal(twin.protocol, "supervised-5-per-class");
+  assert.equal(twin.train_size, tuned.train_size);
+  assert.equal(liveTensorCount(), before, "supervised on a subset");
   exportSafetensors(join(root, "run"), evalConfig, { out: join(root, "encoder.safetensors") });
   assert.equal(liveTensorCount(), before, "export safetensors");
   await exportOnnx(join(root, "run"), evalConfig, { out: join(root, "encoder.onnx"), part: "encoder+head" });

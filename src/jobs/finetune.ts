@@ -49,10 +49,12 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   const classes = train.classes.length;
   const n = train.images.size(0);
   const subset = options.subsetFile !== undefined ? readSubset(options.subsetFile, n) : balancedSubset(train.labels, classes, f.labels, f.seed);
-  if (options.subsetFile === undefined) {
+  let subsetFile = options.subsetFile;
+  if (subsetFile === undefined) {
     mkdirSync(join(runDir, "subsets"), { recursive: true });
     const file = join(runDir, "subsets", `labels-${subset.spec.replace("%", "pct")}-seed${subset.seed}.json`);
     writeSubset(file, subset);
+    subsetFile = file;
     progress.message(`subset: ${subset.indices.length} images (${subset.perClass} per class) -> ${file}`);
   }
   const idx = tensor(subset.indices, { dtype: "int64" });
@@ -94,6 +96,7 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
     epochs: training.epochs,
     lr: training.lr,
     from_head: f.fromHead,
+    subset: subsetFile,
     split,
     encoder: origin,
     seconds: secondsSince(started),
