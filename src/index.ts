@@ -141,10 +141,12 @@ export { ProgressReporter, type TextSink } from "./io/progress.js";
 export { Classifier } from "./models/classifier.js";
 
 // ---- evaluation (issue 4) ----
-export { extractFeatures, pixelFeatures } from "./eval/features.js";
+export { extractFeatures, pixelFeatures, projectFeatures } from "./eval/features.js";
 export { evaluateClassifier } from "./eval/accuracy.js";
 export { KnnMonitor } from "./eval/knn-monitor.js";
-export { knnClassify, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
+export { knnClassify, knnClassifyAt, topkAccuracy, type KnnOptions, type KnnResult } from "./eval/knn.js";
+export { effectiveRank, RankMonitor } from "./eval/rank-monitor.js";
+export { evaluateGate, armSummaries, meanSd, type GateSpec, type GateResult, type StudyRun, type Verdict } from "./eval/study.js";
 export {
   logisticProbe,
   fitLogistic,
@@ -160,10 +162,12 @@ export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js
 
 // ---- jobs: what the commands run, as functions ----
 export { pretrain, resume, type PretrainOptions } from "./jobs/pretrain.js";
-export { evaluate, type EvaluateOptions, type EvaluationResult, type Protocol } from "./jobs/evaluate.js";
+export { evaluate, evaluateMany, type EvaluateOptions, type EvaluateManyOptions, type EvaluationResult, type Protocol } from "./jobs/evaluate.js";
+export { ablate, planRuns, readStudyRuns, studyFiles, studySummary, type AblateOptions, type AblateResult, type StudySummary } from "./jobs/ablate.js";
+export { parsePlan, readPlan, armConfig, type AblationPlan, type ArmSpec } from "./jobs/ablate-plan.js";
 export { evaluationConfig, EVALUATION_SECTIONS } from "./jobs/evaluation-config.js";
 export { finetune, type FinetuneOptions } from "./jobs/finetune.js";
-export { trainSupervised } from "./jobs/supervised.js";
+export { trainSupervised, type SupervisedOptions } from "./jobs/supervised.js";
 export { benchSteps, type BenchResult } from "./jobs/bench.js";
 export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";
 export { launchWorkers, freePort, type LaunchOptions } from "./jobs/launch.js";
