@@ -9,7 +9,7 @@ import { UsageError, printResult } from "./common.js";
 
 export const ABLATE_HELP = `simclr ablate --plan PLAN.yaml --out DIR [--dry-run]
 simclr ablate --quick --out DIR
-simclr ablate report DIR --out FILE.html
+simclr ablate report DIR --out FILE.html [--markdown FILE.md]
 
 Runs an ablation study (SCIENCE.md): the plan's arms (config overrides) x seeds, one at a
 time and interleaved across seeds, each pretrained in its own run directory under DIR/runs/
@@ -23,7 +23,8 @@ while a study runs in it. Progress shows the study's time left, from the measure
   --quick       the Fashion-MNIST smoke plan (examples/ablate-fmnist-quick.yaml), no claims
   --dry-run     lists the runs and their configs' differences without running anything
 report writes one offline HTML page of DIR's study: the augmentation table, the head bars at
-h and z, the loss table, the length curve and every gate beside the paper's numbers.`;
+h and z, the loss table, the length curve and every gate beside the paper's numbers;
+--markdown FILE.md writes its tables as Markdown too.`;
 
 export async function ablateCommand(argv: string[]): Promise<number> {
   if (argv[0] === "report") return reportSubcommand(argv.slice(1));
@@ -69,7 +70,11 @@ export async function ablateCommand(argv: string[]): Promise<number> {
 }
 
 async function reportSubcommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: "string" }, help: { type: "boolean" } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { out: { type: "string" }, markdown: { type: "string" }, help: { type: "boolean" } },
+  });
   if (values.help) {
     process.stdout.write(`${ABLATE_HELP}\n`);
     return 0;
@@ -77,7 +82,7 @@ async function reportSubcommand(argv: string[]): Promise<number> {
   const dir = positionals[0];
   if (dir === undefined || positionals.length > 1) throw new UsageError("ablate report takes one study folder: simclr ablate report DIR --out FILE.html");
   if (values.out === undefined) throw new UsageError("ablate report needs --out FILE.html");
-  const result = await ablationReport(dir, { out: values.out });
+  const result = await ablationReport(dir, { out: values.out, ...(values.markdown !== undefined ? { markdown: values.markdown } : {}) });
   printResult({ out: result.out, bytes: result.bytes, gates: result.gates, charts: result.charts });
   return 0;
 }

@@ -27,7 +27,8 @@ function trainImages(config: ReturnType<typeof armConfig>): number {
   return Math.min(full, config.data.limit ?? full);
 }
 
-export async function ablationReport(dir: string, options: { out: string }): Promise<AblationReportResult> {
+/** Writes the page to `out`; with `markdown`, its tables as Markdown too (docs/science.md carries them). */
+export async function ablationReport(dir: string, options: { out: string; markdown?: string }): Promise<AblationReportResult> {
   const files = studyFiles(dir);
   if (!existsSync(files.plan)) throw new DataError(dir, `is not a study folder: it has no plan.yaml (simclr ablate --plan PLAN.yaml --out ${dir} makes one)`);
   const plan = parsePlan(readFileSync(files.plan, "utf-8"), files.plan);
@@ -65,7 +66,7 @@ export async function ablationReport(dir: string, options: { out: string }): Pro
       },
     ];
   });
-  const { html, charts } = await ablationPage({
+  const { html, charts, markdown } = await ablationPage({
     title: plan.name,
     description: plan.description,
     done: summary.done,
@@ -80,5 +81,9 @@ export async function ablationReport(dir: string, options: { out: string }): Pro
     updatedAt: summary.updatedAt,
   });
   writeFileAtomic(options.out, html);
+  if (options.markdown !== undefined) {
+    const head = `<!-- written by simclr ablate report ${dir} --markdown: ${summary.done} of ${summary.total} runs, ${summary.updatedAt} -->\n`;
+    writeFileAtomic(options.markdown, head + markdown);
+  }
   return { out: options.out, bytes: Buffer.byteLength(html), gates: summary.gates.map((g) => `${g.id} ${g.verdict}`).join(", "), charts };
 }

@@ -74,10 +74,24 @@ function gatesTable(gates: GateResult[]): string {
   return `<table><thead><tr>${header.map((h) => `<th>${h}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+/** A Markdown table under a level-4 heading; pipes in cells are escaped. */
+function markdownTable(title: string, header: string[], rows: string[][]): string {
+  const cell = (c: string) => c.replace(/\|/g, "\\|").replace(/\n/g, " ");
+  return [
+    `#### ${title}`,
+    "",
+    `| ${header.map(cell).join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`),
+    "",
+  ].join("\n");
+}
+
 function blockArms(data: AblationPageData, block: string): PageArm[] {
+  // the default arm joins every block that has an arm of its own
   const arms = data.arms.filter((a) => a.block === block);
   const def = data.arms.find((a) => a.id === data.defaultArm);
-  return def !== undefined && !arms.includes(def) ? [def, ...arms] : arms;
+  return arms.length > 0 && def !== undefined && !arms.includes(def) ? [def, ...arms] : arms;
 }
 
 function perSeed(data: AblationPageData, arm: string, metric: string): string {
@@ -88,8 +102,14 @@ function perSeed(data: AblationPageData, arm: string, metric: string): string {
 }
 
 /** Builds the page; the charts are rendered here (Vega, no script in the page). */
-export async function ablationPage(data: AblationPageData): Promise<{ html: string; charts: number }> {
+export async function ablationPage(data: AblationPageData): Promise<{ html: string; charts: number; markdown: string }> {
   const sections: Section[] = [];
+  // every table also goes to the Markdown version (docs/science.md carries it), under its section's title
+  const markdown: string[] = [];
+  const table = (title: string, header: string[], rows: string[][], numericFrom = 1) => {
+    markdown.push(markdownTable(title, header, rows));
+    return htmlTable(header, rows, numericFrom);
+  };
   const kBig = data.knn.length > 0 ? Math.max(...data.knn) : null;
   const kSmall = data.knn.length > 1 ? Math.min(...data.knn) : null;
   const knnCols = (f: "h" | "z", both = true) =>
@@ -109,6 +129,21 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
       `<p class="note">${escapeHtml(`${data.done} of ${data.total} runs finished; ${verdict}.`)} Every gate compares the linear probe on h ` +
       `(top-1, points) by paired seeds; kNN${kBig === null ? "" : ` (k ${kBig})`} must agree in sign. Soft gates are reported, not counted.</p>${gatesTable(data.gates)}`,
   });
+  markdown.push(
+    markdownTable(
+      "Gates",
+      ["gate", "check", "verdict", "mean diff (points)", "positive", "per seed", "the paper"],
+      data.gates.map((g) => [
+        g.id,
+        g.check,
+        `${g.verdict}${g.soft ? " (soft)" : ""}`,
+        g.mean === null ? "-" : `${g.mean >= 0 ? "+" : ""}${g.mean.toFixed(2)}${g.sd === null ? "" : ` ± ${g.sd.toFixed(2)}`}`,
+        `${g.positive}/${g.pairs.length}`,
+        g.pairs.map((p) => `${p.seed ?? "-"}: ${p.diff >= 0 ? "+" : ""}${p.diff.toFixed(1)}`).join(", ") || "-",
+        g.paper ?? "",
+      ]),
+    ),
+  );
 
   const augmentation = blockArms(data, "augmentation");
   if (augmentation.length > 0) {
@@ -117,7 +152,8 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
       title: "Augmentation arms (Figure 5)",
       html:
         `<p class="note">Both views of an image get the same family of transforms (a symmetric version of Figure 5's pairs). Linear probe and kNN top-1 on h, mean ± SD over seeds; the difference is from the default arm (${escapeHtml(data.defaultArm)}).</p>` +
-        htmlTable(
+        table(
+          "Augmentation arms (Figure 5)",
           ["arm", "transformations", "linear h", "vs default", ...knnCols("h").map((c) => c.name), "per seed (linear h)"],
           augmentation.map((a) => [
             a.id,
@@ -151,7 +187,8 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
       title: "Projection heads (Figure 8)",
       html:
         (svg !== "" ? `<div class="charts">${chartFigure(svg, "heads")}</div>` : "") +
-        htmlTable(
+        table(
+          "Projection heads (Figure 8)",
           ["arm", "head", "linear h", "linear z", "h - z", ...[...knnCols("h", false), ...knnCols("z", false)].map((c) => c.name)],
           heads.map((a) => [
             a.id,
@@ -173,7 +210,8 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
       title: "Normalisation and temperature (Table 5)",
       html:
         `<p class="note">The paper's Table 5 (ImageNet): with l2, tau 0.05 90.5 / 59.7, tau 0.1 87.8 / 64.4, tau 0.5 68.2 / 60.7, tau 1 59.1 / 58.0 (contrastive accuracy / top-1); without l2 at tau 10, 91.7 / 57.2.</p>` +
-        htmlTable(
+        table(
+          "Normalisation and temperature (Table 5)",
           ["arm", "l2", "tau", "contrastive acc", "linear h", ...knnCols("h", false).map((c) => c.name), "final loss"],
           losses.map((a) => [
             a.id,
@@ -232,7 +270,8 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
       html:
         `<p class="note">A longer arm is its own run with its own schedule (warm-up and cosine to its end), not a mid-run checkpoint. The paper (Table B.1, batch 256): 100 epochs 57.5, 800 epochs 66.6.</p>` +
         `<div class="charts">${figures.join("")}</div>` +
-        htmlTable(
+        table(
+          "Length and batch size (Figure 9)",
           ["arm", "views", "batch", "linear h", ...knnCols("h", false).map((c) => c.name), "contrastive acc"],
           lengthBatch.map((a) => [
             a.id,
@@ -253,7 +292,8 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
     sections.push({
       id: "other",
       title: "Baselines and other arms",
-      html: htmlTable(
+      html: table(
+        "Baselines and other arms",
         ["arm", "what", "linear h", "linear z", ...knnCols("h").map((c) => c.name), "per seed (linear h)"],
         others.map((a) => [a.id, a.label, pm(a, "linear_h"), pm(a, "linear_z"), ...knnCols("h").map((c) => pm(a, c.metric)), perSeed(data, a.id, "linear_h")]),
         2,
@@ -265,7 +305,8 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
   sections.push({
     id: "runs",
     title: "Every run",
-    html: htmlTable(
+    html: table(
+      "Every run",
       ["arm", "seed", ...metricNames, "views", "views/s", "pretrain s", "eval s"],
       data.runs.map((r) => [
         r.arm,
@@ -281,5 +322,5 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
   });
 
   const subtitle = `${data.description} · updated ${data.updatedAt}`;
-  return { html: reportPage(`Ablation study: ${data.title}`, subtitle, sections), charts };
+  return { html: reportPage(`Ablation study: ${data.title}`, subtitle, sections), charts, markdown: `${markdown.join("\n")}` };
 }
