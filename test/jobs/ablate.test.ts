@@ -122,9 +122,15 @@ describe("simclr ablate: a reduced study end to end", () => {
 
     // the report renders the study (the page itself is checked in test/report/report.test.ts)
     const page = join(tmp("page"), "ablate.html");
-    const rep = await runCli(["ablate", "report", killed, "--out", page]);
+    const md = join(tmp("page"), "ablate.md");
+    const rep = await runCli(["ablate", "report", killed, "--out", page, "--markdown", md]);
     assert.equal(rep.code, 0, rep.stderr);
     assert.match(readFileSync(page, "utf-8"), /R0[\s\S]*pass/);
+    const tables = readFileSync(md, "utf-8");
+    assert.match(tables, /#### Gates\n\n\| gate \| check \| verdict/);
+    assert.match(tables, /\| R0 \| full vs random init \| pass \|/);
+    assert.match(tables, /\| R1 \| h vs z \| fail \|/);
+    assert.match(tables, /#### Projection heads \(Figure 8\)/);
   });
 
   test("stopAfterSteps stops the study inside a run; the next call continues it", async () => {
