@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ablate, readStudyRuns, studyFiles } from "../../src/jobs/ablate.js";
+import { ablate, planRuns, readStudyRuns, studyFiles } from "../../src/jobs/ablate.js";
 import { parsePlan } from "../../src/jobs/ablate-plan.js";
 import { evaluateGate, type StudyRun } from "../../src/eval/study.js";
 import { CLI, quiet, runCli } from "../helpers.js";
@@ -158,5 +158,46 @@ describe("simclr ablate: a reduced study end to end", () => {
       ["- just a list\n", /the plan must be a mapping/],
     ];
     for (const [text, pattern] of bad) assert.throws(() => parsePlan(text, "plan.yaml"), pattern);
+  });
+});
+
+describe("the shipped plans", () => {
+  const examples = join(CLI, "..", "..", "..", "..", "examples");
+  const load = (name: string) => parsePlan(readFileSync(join(examples, name), "utf-8"), name);
+
+  test("ablate-cifar10.yaml is SCIENCE.md's core blocks: 22U of pretraining, gates G0-G7", () => {
+    const plan = load("ablate-cifar10.yaml");
+    const runs = planRuns(plan).filter((r) => r.kind === "pretrain");
+    const units = runs.reduce((s, r) => s + r.config.train.budgetViews! / 600_000, 0);
+    assert.equal(units, 22, "A 9U + C 5U + D 4U + E 4U");
+    assert.deepEqual(
+      plan.gates.map((g) => g.id),
+      ["G0", "G1", "G2", "G3", "G4", "G4b", "G5", "G6", "G7"],
+    );
+    assert.deepEqual(
+      plan.gates.filter((g) => g.soft).map((g) => g.id),
+      ["G4b", "G5", "G6"],
+    );
+    const a1 = runs.find((r) => r.arm === "A1")!.config;
+    assert.equal(a1.data.name, "cifar10-jpg");
+    assert.equal(a1.model.width, 16);
+    assert.equal(a1.loss.temperature, 0.5);
+    assert.equal(a1.train.warmupFraction, 0.05);
+    assert.equal(a1.augment.preset, "cifar");
+    assert.equal(runs.find((r) => r.arm === "A2")!.config.augment.color, false);
+    assert.equal(runs.find((r) => r.arm === "A3")!.config.augment.crop, false);
+    assert.equal(runs.find((r) => r.arm === "C-none")!.config.head.layers, 0);
+    assert.equal(runs.find((r) => r.arm === "D-nol2")!.config.loss.normalize, false);
+    // interleaved across seeds: every arm at seed 0 before any at seed 1
+    const order = runs.map((r) => r.seed!);
+    assert.deepEqual(order.slice(0, 8), [0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  test("the pilot and the quick plan parse and are small", () => {
+    const pilot = planRuns(load("ablate-cifar10-pilot.yaml"));
+    assert.equal(pilot.filter((r) => r.kind === "pretrain").length, 4);
+    const quick = load("ablate-fmnist-quick.yaml");
+    assert.equal(quick.base["data.name"], "fashion-mnist");
+    assert.equal(planRuns(quick).filter((r) => r.kind === "pretrain").length, 6, "3 arms x 2 seeds");
   });
 });
