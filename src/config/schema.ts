@@ -218,6 +218,13 @@ export const SCHEMA = {
   "finetune.seed": { type: "integer", default: 0, min: 0, doc: "seed for the subset and the classifier's initialisation" },
   // The supervised baseline: the same encoder trained from scratch with labels.
   "supervised.epochs": { type: "integer", default: 2, min: 1, doc: "epochs (the demo's budget: 2)" },
+  "supervised.budgetViews": {
+    type: "integer",
+    default: null,
+    nullable: true,
+    min: 1,
+    doc: "budget by augmented views (1 per image per step) instead of supervised.epochs: round(views / training images) epochs, at least 1",
+  },
   "supervised.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size" },
   "supervised.lr": { type: "number", default: 0.1, min: 0, doc: "base learning rate, x batchSize/256, Nesterov SGD, cosine decay" },
   "supervised.weightDecay": { type: "number", default: 5e-4, min: 0, doc: "weight decay" },

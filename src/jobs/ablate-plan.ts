@@ -21,6 +21,8 @@ export interface ArmSpec {
   /** Config keys this arm sets over the plan's base. */
   set: Record<string, unknown>;
   seeds: number[];
+  /** simclr (default): pretrain, then probe h and z; supervised: the same encoder trained with labels (simclr supervised), scored by its test top-1. */
+  kind: "simclr" | "supervised";
 }
 
 export interface AblationPlan {
@@ -117,7 +119,9 @@ export function parsePlan(text: string, source: string): AblationPlan {
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return fail(where, "must be a mapping (id, label, block, set, seeds)");
     const a = raw as Record<string, unknown>;
     for (const k of Object.keys(a))
-      if (!["id", "label", "block", "set", "seeds"].includes(k)) fail(`${where}.${k}`, "is not an arm field (id, label, block, set, seeds)");
+      if (!["id", "label", "block", "set", "seeds", "kind"].includes(k)) fail(`${where}.${k}`, "is not an arm field (id, label, block, set, seeds, kind)");
+    const kind = a.kind ?? "simclr";
+    if (kind !== "simclr" && kind !== "supervised") fail(`${where}.kind`, `must be simclr or supervised, got ${JSON.stringify(kind)}`);
     const id = str(a.id, `${where}.id`);
     if (!ID.test(id)) fail(`${where}.id`, `must be letters, digits, '.', '_' or '-' (a folder name), got '${id}'`);
     if (id === RANDOM_INIT || id === RAW_PIXELS) fail(`${where}.id`, `'${id}' names a baseline`);
@@ -129,6 +133,7 @@ export function parsePlan(text: string, source: string): AblationPlan {
       block: str(a.block, `${where}.block`, "arms"),
       set,
       seeds: a.seeds === undefined ? seeds : seedList(a.seeds, `${where}.seeds`),
+      kind: kind as ArmSpec["kind"],
     };
   });
   const ids = arms.map((a) => a.id);

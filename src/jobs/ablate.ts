@@ -28,13 +28,14 @@ import { acquireRunLock } from "../run/run-lock.js";
 import { evaluateMany, type EvaluationResult } from "./evaluate.js";
 import { labelledSplits, type LabelledSplits } from "./labelled-splits.js";
 import { pretrain, resume } from "./pretrain.js";
+import { trainSupervised } from "./supervised.js";
 import { armConfig, RANDOM_INIT, RAW_PIXELS, type AblationPlan, type ArmSpec } from "./ablate-plan.js";
 
 /** One run of the plan, in the order the study runs them. */
 export interface PlannedRun {
   arm: string;
   seed: number | null;
-  kind: "pretrain" | "random-init" | "raw-pixels";
+  kind: "pretrain" | "supervised" | "random-init" | "raw-pixels";
   /** Its folder under OUT/runs/. */
   name: string;
   config: Config;
@@ -55,7 +56,14 @@ export function planRuns(plan: AblationPlan): PlannedRun[] {
     for (const arm of plan.arms) {
       const seed = arm.seeds[i];
       if (seed === undefined) continue;
-      runs.push({ arm: arm.id, seed, kind: "pretrain", name: `${arm.id}-s${seed}`, config: armConfig(plan, arm, seed), spec: arm });
+      runs.push({
+        arm: arm.id,
+        seed,
+        kind: arm.kind === "supervised" ? "supervised" : "pretrain",
+        name: `${arm.id}-s${seed}`,
+        config: armConfig(plan, arm, seed),
+        spec: arm,
+      });
     }
   }
   return runs;
@@ -255,7 +263,8 @@ export async function ablate(out: string, plan: AblationPlan, planText: string, 
       let s = 0;
       for (const p of planned.slice(from)) {
         if (isDone(p)) continue;
-        s += evalSeconds() + (p.kind === "pretrain" ? (viewsOf.get(p.name) ?? 0) / (rate ?? 700) : 0);
+        if (p.kind === "supervised") s += (p.config.supervised.budgetViews ?? 0) / (rate ?? 700);
+        else s += evalSeconds() + (p.kind === "pretrain" ? (viewsOf.get(p.name) ?? 0) / (rate ?? 700) : 0);
       }
       return s;
     };
@@ -292,6 +301,24 @@ export async function ablate(out: string, plan: AblationPlan, planText: string, 
             progress.message(`${label}: stopped at step ${result.globalStep}; rerun the same command to continue the study`);
             return { status: "stopped", summary, out };
           }
+        } else if (p.kind === "supervised") {
+          // not resumable: an interrupted supervised arm is trained again (it is deterministic in its seed)
+          progress.message(`${label}: ${p.spec?.label ?? p.arm}, supervised with labels`);
+          const runStarted = performance.now();
+          const r = await trainSupervised(runDir, p.config, { progress: new ProgressReporter(prefixed(progress.sink, () => `${label} `)) });
+          const seconds = (performance.now() - runStarted) / 1000;
+          const images = Number(r.train_size);
+          runs.push({
+            arm: p.arm,
+            seed: p.seed,
+            metrics: { supervised_top1: r.top1 },
+            views: Number(r.epochs) * images,
+            seconds: { pretrain: Number(seconds.toFixed(1)), evaluate: 0 },
+            viewsPerSecond: Number(((Number(r.epochs) * images) / seconds).toFixed(1)),
+          });
+          summary = writeStudy(out, plan, runs);
+          progress.message(`${label}: supervised_top1 ${(r.top1 * 100).toFixed(1)} (${formatDuration(seconds)})`);
+          continue;
         } else {
           mkdirSync(runDir, { recursive: true });
           progress.message(`${label}: ${p.kind === "raw-pixels" ? "the raw pixels" : "the untrained encoder"}, evaluated`);

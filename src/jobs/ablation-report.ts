@@ -38,9 +38,11 @@ export async function ablationReport(dir: string, options: { out: string; markdo
     const spec = plan.arms.find((x) => x.id === a.id) ?? null;
     const config = armConfig(plan, spec, (spec?.seeds ?? plan.seeds)[0]!, files.plan);
     const baseline = a.id === RANDOM_INIT || a.id === RAW_PIXELS;
-    const views = baseline
-      ? 0
-      : (runs.find((r) => r.arm === a.id)?.views ?? pretrainSchedule(config, trainImages(config)).totalSteps * 2 * config.train.batchSize);
+    const planned =
+      spec?.kind === "supervised"
+        ? (config.supervised.budgetViews ?? config.supervised.epochs * trainImages(config))
+        : pretrainSchedule(config, trainImages(config)).totalSteps * 2 * config.train.batchSize;
+    const views = baseline ? 0 : (runs.find((r) => r.arm === a.id)?.views ?? planned);
     return {
       ...a,
       settings: {

@@ -67,7 +67,7 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
   const built = buildModel(config, train.images.size(1)); // its head is not used
   const model = new Classifier(built.encoder, train.classes.length).to(device);
   owned.push(built, model);
-  const training = supervisedTraining(config);
+  const training = supervisedTraining(config, train.images.size(0));
   const tensorboard = new TensorBoardLogger(runFiles(outDir).tensorboard);
   const started = performance.now();
   await trainClassifier(model, train, {

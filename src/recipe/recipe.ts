@@ -162,8 +162,13 @@ export function finetuneTraining(config: Pick<Config, "finetune">, subsetSize: n
   return { epochs: f.epochs ?? (labelFraction <= 0.01 ? 60 : 30), batchSize: batch, lr: scaledLearningRate(f.lr, batch, "linear"), weightDecay: f.weightDecay };
 }
 
-/** The supervised section: the baseline trained from scratch. */
-export function supervisedTraining(config: Pick<Config, "supervised">): ClassifierTraining {
+/**
+ * The supervised section: the baseline trained from scratch on `images` training images, for
+ * supervised.epochs or, with supervised.budgetViews, as many views as a SimCLR arm's budget
+ * (one view per image per step, whole epochs).
+ */
+export function supervisedTraining(config: Pick<Config, "supervised">, images: number): ClassifierTraining {
   const s = config.supervised;
-  return { epochs: s.epochs, batchSize: s.batchSize, lr: scaledLearningRate(s.lr, s.batchSize, "linear"), weightDecay: s.weightDecay };
+  const epochs = s.budgetViews === null ? s.epochs : Math.max(1, Math.round(s.budgetViews / Math.max(1, images)));
+  return { epochs, batchSize: s.batchSize, lr: scaledLearningRate(s.lr, s.batchSize, "linear"), weightDecay: s.weightDecay };
 }

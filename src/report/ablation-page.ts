@@ -286,7 +286,23 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
     });
   }
 
-  const shown = new Set(["augmentation", "head", "loss", "length", "batch"]);
+  const supervised = data.arms.filter((a) => a.block === "supervised");
+  if (supervised.length > 0) {
+    sections.push({
+      id: "supervised",
+      title: "Supervised baseline (claim 3)",
+      html:
+        `<p class="note">The same encoder trained with labels and cross-entropy (simclr supervised) at a budget of views; the paper (Table B.3): 90, 500, 1000 epochs give 76.5, 76.2, 75.8, so supervised learning gains little from length where SimCLR gains (Figure 9).</p>` +
+        table(
+          "Supervised baseline (claim 3)",
+          ["arm", "what", "views", "supervised top-1", "per seed"],
+          supervised.map((a) => [a.id, a.label, a.settings.views.toLocaleString("en-US"), pm(a, "supervised_top1"), perSeed(data, a.id, "supervised_top1")]),
+          2,
+        ),
+    });
+  }
+
+  const shown = new Set(["augmentation", "head", "loss", "length", "batch", "supervised"]);
   const others = data.arms.filter((a) => !shown.has(a.block) && a.id !== data.defaultArm);
   if (others.length > 0) {
     sections.push({

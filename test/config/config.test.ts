@@ -269,6 +269,9 @@ test("warm-up defaults to the paper's 10 epochs, capped at a tenth of the run; o
   assert.equal(at(["train.budgetViews=1200000", "train.warmupFraction=0.05"]).totalSteps, 2344, "2U is its own run with its own schedule");
   assert.equal(at(["train.budgetViews=600000"]).warmupSteps, 117, "the default warm-up is a tenth of a budgeted run, not of train.epochs");
   assert.equal(at(["train.budgetViews=600000", "optim.lrScaling=sqrt", "train.batchSize=512"]).peak, Math.sqrt(512));
+  const { supervisedTraining } = await import("../../src/recipe/recipe.js");
+  assert.equal(supervisedTraining(loadConfig({ set: ["supervised.budgetViews=600000"] }), 50_000).epochs, 12, "one view per image per step");
+  assert.equal(supervisedTraining(loadConfig({ set: ["supervised.epochs=3"] }), 50_000).epochs, 3);
 });
 
 describe("evaluation, fine-tuning and the baseline have their sections", () => {
@@ -288,7 +291,7 @@ describe("evaluation, fine-tuning and the baseline have their sections", () => {
       weightDecay: 0,
     });
     assert.deepEqual(c.finetune, { labels: "10%", epochs: null, batchSize: 256, lr: 0.05, weightDecay: 0, fromHead: false, seed: 0 });
-    assert.deepEqual(c.supervised, { epochs: 2, batchSize: 256, lr: 0.1, weightDecay: 5e-4 });
+    assert.deepEqual(c.supervised, { epochs: 2, budgetViews: null, batchSize: 256, lr: 0.1, weightDecay: 5e-4 });
   });
 
   test("values named by their source (a flag) are checked like --set", () => {

@@ -142,6 +142,7 @@ arms:
   - { id: C-linear, label: "linear head", block: head, set: { head.layers: 1 } }
   - { id: D-nol2, label: "no l2, tau 10", block: loss, set: { loss.normalize: false, loss.temperature: 10 } }
   - { id: E-2U, label: "2x the views", block: length, set: { train.budgetViews: 2048 } }
+  - { id: S-U, label: "supervised at 512 views", block: supervised, kind: supervised, set: { supervised.budgetViews: 512 } }
 gates:
   - { id: G0, check: "A1 vs random init", a: A1, b: random-init, minMean: -100, paper: "not in the paper" }
   - { id: G3, check: "h vs z", a: A1, b: A1, metric: linear_h, bMetric: linear_z, minMean: 1000, paper: "h beats z by more than 10" }
@@ -158,7 +159,8 @@ gates:
     const check = await openReport(browser, out, join(ARTIFACTS, "ablate-report.png"));
     assert.deepEqual(check.consoleErrors, []);
     assert.deepEqual(check.requests, []);
-    assert.deepEqual(check.sections, ["gates", "augmentation", "head", "loss", "length", "other", "runs"]);
+    assert.deepEqual(check.sections, ["gates", "augmentation", "head", "loss", "length", "supervised", "other", "runs"]);
+    assert.match(check.text, /S-U\s+supervised at 512 views\s+512\s+\d+\.\d/, "2 epochs of the 256 images: 512 views");
     assert.deepEqual(
       check.charts.map((c) => c.name),
       ["heads", "length", "loss-curves"],
