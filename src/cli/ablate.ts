@@ -41,6 +41,7 @@ export async function ablateCommand(argv: string[]): Promise<number> {
   if (planPath === undefined) throw new UsageError("ablate needs --plan PLAN.yaml (or --quick)");
   const { plan, text } = readPlan(planPath);
   if (values["dry-run"]) {
+    let views = 0;
     for (const [i, run] of planRuns(plan).entries()) {
       const set =
         run.spec === null
@@ -48,8 +49,14 @@ export async function ablateCommand(argv: string[]): Promise<number> {
           : Object.entries(run.spec.set)
               .map(([k, v]) => `${k}=${String(v)}`)
               .join(" ") || "(base)";
-      process.stdout.write(`${String(i + 1).padStart(3)}  ${run.name.padEnd(20)} ${set}\n`);
+      const budget = run.kind === "pretrain" ? run.config.train.budgetViews : run.kind === "supervised" ? run.config.supervised.budgetViews : null;
+      views += budget ?? 0;
+      process.stdout.write(`${String(i + 1).padStart(3)}  ${run.name.padEnd(20)} ${set}${budget ? `  (${budget.toLocaleString("en-US")} views)` : ""}\n`);
     }
+    if (views > 0)
+      process.stdout.write(
+        `${views.toLocaleString("en-US")} views of training in all: about ${(views / 760 / 3600).toFixed(1)} h at 760 views/s, plus the evaluations\n`,
+      );
     return 0;
   }
   if (values.out === undefined) throw new UsageError("ablate needs --out DIR (where the study's runs, results.jsonl and summary.json go)");
