@@ -193,11 +193,16 @@ describe("the shipped plans", () => {
     assert.deepEqual(order.slice(0, 8), [0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
-  test("the pilot and the quick plan parse and are small", () => {
+  test("the pilot, the extension and the quick plan parse", () => {
     const pilot = planRuns(load("ablate-cifar10-pilot.yaml"));
     assert.equal(pilot.filter((r) => r.kind === "pretrain").length, 4);
     const quick = load("ablate-fmnist-quick.yaml");
     assert.equal(quick.base["data.name"], "fashion-mnist");
     assert.equal(planRuns(quick).filter((r) => r.kind === "pretrain").length, 6, "3 arms x 2 seeds");
+    const extension = planRuns(load("ablate-cifar10-extension.yaml"));
+    assert.equal(extension.filter((r) => r.kind === "supervised").length, 4);
+    const b512 = extension.find((r) => r.arm === "B-512-U")!.config;
+    assert.equal(b512.optim.lrScaling, "sqrt");
+    assert.ok(Math.abs(0.075 * Math.sqrt(256) - 1.2) < 1e-12, "sqrt scaling at batch 256 is the core's lr");
   });
 });
