@@ -1,10 +1,8 @@
 /** `simclr ablate --plan PLAN.yaml --out DIR [--dry-run]`, `simclr ablate --quick --out DIR`, `simclr ablate report DIR --out FILE.html` */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ablate, planRuns, studyFiles } from "../jobs/ablate.js";
-import { readPlan } from "../jobs/ablate-plan.js";
+import { QUICK_PLAN, readPlan } from "../jobs/ablate-plan.js";
 import { ablationReport } from "../jobs/ablation-report.js";
-import { PACKAGE_ROOT } from "../native/paths.js";
 import { UsageError, printResult } from "./common.js";
 
 export const ABLATE_HELP = `simclr ablate --plan PLAN.yaml --out DIR [--dry-run]
@@ -37,7 +35,7 @@ export async function ablateCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.quick && values.plan !== undefined) throw new UsageError("ablate takes --plan FILE or --quick, not both");
-  const planPath = values.quick ? join(PACKAGE_ROOT, "examples", "ablate-fmnist-quick.yaml") : values.plan;
+  const planPath = values.quick ? QUICK_PLAN : values.plan;
   if (planPath === undefined) throw new UsageError("ablate needs --plan PLAN.yaml (or --quick)");
   const { plan, text } = readPlan(planPath);
   if (values["dry-run"]) {

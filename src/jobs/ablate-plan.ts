@@ -5,6 +5,8 @@
  * ConfigError naming the file and the place in it.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../native/paths.js";
 import { parse as parseYaml } from "yaml";
 import { loadConfig, isConfigKey, type ConfigValue } from "../config/load.js";
 import type { Config } from "../config/schema.js";
@@ -43,6 +45,8 @@ export interface AblationPlan {
 
 /** The baselines' arm ids in results and gates. */
 export const RANDOM_INIT = "random-init";
+/** The Fashion-MNIST smoke plan (no claims), shipped with the package. */
+export const QUICK_PLAN = join(PACKAGE_ROOT, "examples", "ablate-fmnist-quick.yaml");
 export const RAW_PIXELS = "raw-pixels";
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -86,7 +90,7 @@ export function parsePlan(text: string, source: string): AblationPlan {
   const mapping = (v: unknown, where: string): Record<string, unknown> => {
     if (v === undefined || v === null) return {};
     if (typeof v !== "object" || Array.isArray(v)) return fail(where, "must be a mapping of config keys (augment.color: false)");
-    for (const key of Object.keys(v)) if (!isConfigKey(key)) fail(`${where}.${key}`, "is not a config key (see simclr config --keys)");
+    for (const key of Object.keys(v)) if (!isConfigKey(key)) fail(`${where}.${key}`, "is not a config key (docs/config.md lists them)");
     return v as Record<string, unknown>;
   };
 

@@ -221,7 +221,7 @@ export async function ablate(out: string, plan: AblationPlan, planText: string, 
     if (existsSync(files.plan)) {
       if (readFileSync(files.plan, "utf-8") !== planText) {
         throw new ConfigError(
-          `${out} holds a study of another plan (${files.plan} differs from the plan given): continue it with that plan, or choose another --out`,
+          `${out} holds a study of another plan (${files.plan} differs from the plan given): continue it with that plan, or choose another folder`,
         );
       }
     } else {

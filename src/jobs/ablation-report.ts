@@ -30,7 +30,7 @@ function trainImages(config: ReturnType<typeof armConfig>): number {
 /** Writes the page to `out`; with `markdown`, its tables as Markdown too (docs/science.md carries them). */
 export async function ablationReport(dir: string, options: { out: string; markdown?: string }): Promise<AblationReportResult> {
   const files = studyFiles(dir);
-  if (!existsSync(files.plan)) throw new DataError(dir, `is not a study folder: it has no plan.yaml (simclr ablate --plan PLAN.yaml --out ${dir} makes one)`);
+  if (!existsSync(files.plan)) throw new DataError(dir, `is not a study folder: it has no plan.yaml (an ablation study run into it writes one)`);
   const plan = parsePlan(readFileSync(files.plan, "utf-8"), files.plan);
   const runs = readStudyRuns(dir);
   const summary = studySummary(plan, runs);
@@ -84,7 +84,7 @@ export async function ablationReport(dir: string, options: { out: string; markdo
   });
   writeFileAtomic(options.out, html);
   if (options.markdown !== undefined) {
-    const head = `<!-- written by simclr ablate report ${dir} --markdown: ${summary.done} of ${summary.total} runs, ${summary.updatedAt} -->\n`;
+    const head = `<!-- the tables of the ablation study in ${dir}: ${summary.done} of ${summary.total} runs, ${summary.updatedAt} -->\n`;
     writeFileAtomic(options.markdown, head + markdown);
   }
   return { out: options.out, bytes: Buffer.byteLength(html), gates: summary.gates.map((g) => `${g.id} ${g.verdict}`).join(", "), charts };

@@ -155,8 +155,11 @@ describe("ProjectionHead", () => {
   }
 
   test("bad layer counts are errors", () => {
-    assert.throws(() => new ProjectionHead({ inFeatures: 8, layers: 0 }), /ProjectionHead: layers must be a positive integer, got 0/);
-    assert.throws(() => new ProjectionHead({ inFeatures: 8, layers: 1.5 }), /ProjectionHead: layers must be a positive integer, got 1\.5/);
+    assert.throws(() => new ProjectionHead({ inFeatures: 8, layers: -1 }), /ProjectionHead: layers must be an integer >= 0, got -1/);
+    assert.throws(() => new ProjectionHead({ inFeatures: 8, layers: 1.5 }), /ProjectionHead: layers must be an integer >= 0, got 1\.5/);
+    const none = new ProjectionHead({ inFeatures: 8, layers: 0 });
+    assert.deepEqual([...none.stateDict().keys()], [], "no head has no parameters");
+    assert.equal(none.outFeatures, 8, "z = h");
     const one = new ProjectionHead({ inFeatures: 8, layers: 1 });
     assert.deepEqual([...one.stateDict().keys()], layerKeys(0, true));
     assert.deepEqual(one.forward(randn([4, 8])).shape, [4, 128]);
