@@ -102,6 +102,8 @@ describe("simclr ablate: a reduced study end to end", () => {
       assert.equal(child.exitCode, null, "the study ended before it could be killed");
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // while it runs, a second study in the same folder is refused: the folder is locked
+    await assert.rejects(ablate(killed, plan, text, { progress: quiet(), handleSignals: false }), /is locked by pid \d+/);
     child.kill("SIGKILL");
     await exited;
     const before = readStudyRuns(killed);
