@@ -20,6 +20,8 @@ export interface StudyRun {
   seconds: { pretrain: number; evaluate: number };
   /** Measured pretraining throughput (views/s), median of the run's logged steps; null for baselines. */
   viewsPerSecond: number | null;
+  /** Why the run has no metrics: it diverged (the loss became NaN or infinite). Gates that need it fail. */
+  failed?: string;
 }
 
 /** What a gate compares, and its pass rule (SCIENCE.md, "Gates"). */
@@ -103,6 +105,7 @@ export function evaluateGate(spec: GateSpec, runs: readonly StudyRun[], plannedS
   const seeds = plannedSeeds(spec.a).filter((s) => bSeeds.has(s) || bSeeds.has(null));
   const needed = spec.pairs ?? seeds.length;
   const pairs: GateResult["pairs"] = [];
+  const failed = runs.filter((r) => r.failed !== undefined && [spec.a, spec.b, spec.between].includes(r.arm) && seeds.includes(r.seed));
   for (const seed of seeds) {
     const a = valueOf(runs, spec.a, seed, metric);
     const b = valueOf(runs, spec.b, seed, bMetric);
@@ -123,6 +126,10 @@ export function evaluateGate(spec: GateSpec, runs: readonly StudyRun[], plannedS
     positive,
     ...(spec.paper ? { paper: spec.paper } : {}),
   };
+  if (failed.length > 0) {
+    const which = failed.map((r) => `${r.arm} seed ${r.seed}: ${r.failed}`).join("; ");
+    return { ...base, agreeMean: null, verdict: "fail", reason: `a run it needs failed (${which})` };
+  }
   if (pairs.length < needed || mean === null) {
     return { ...base, agreeMean: null, verdict: "pending", reason: `${pairs.length} of ${needed} paired runs finished` };
   }

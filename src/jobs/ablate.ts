@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { configToYaml } from "../config/load.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, NonFiniteLossError } from "../errors.js";
 import { armSummaries, evaluateGate, type GateResult, type StudyRun } from "../eval/study.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { formatDuration, ProgressReporter, type TextSink } from "../io/progress.js";
@@ -295,7 +295,25 @@ export async function ablate(out: string, plan: AblationPlan, planText: string, 
             handleSignals: options.handleSignals ?? true,
             ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
           };
-          const result = existsSync(runFiles(runDir).config) ? await resumeChecked(runDir, p, common) : await pretrain(runDir, p.config, common);
+          let result;
+          try {
+            result = existsSync(runFiles(runDir).config) ? await resumeChecked(runDir, p, common) : await pretrain(runDir, p.config, common);
+          } catch (e) {
+            if (!(e instanceof NonFiniteLossError)) throw e;
+            // a diverged arm is a result, not the end of the study: recorded, and every gate that needs it fails
+            runs.push({
+              arm: p.arm,
+              seed: p.seed,
+              metrics: {},
+              views,
+              seconds: { pretrain: 0, evaluate: 0 },
+              viewsPerSecond: null,
+              failed: `diverged at step ${e.step}`,
+            });
+            summary = writeStudy(out, plan, runs);
+            progress.message(`${label}: diverged (${e.message.split(".")[0]}); recorded as failed, the study goes on`);
+            continue;
+          }
           pretrainSeconds = (performance.now() - runStarted) / 1000;
           if (result.status === "stopped") {
             progress.message(`${label}: stopped at step ${result.globalStep}; rerun the same command to continue the study`);

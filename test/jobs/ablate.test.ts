@@ -147,6 +147,28 @@ describe("simclr ablate: a reduced study end to end", () => {
     assert.equal(second.summary.done, 7);
   });
 
+  test("a diverged arm is recorded as failed, the study goes on, and the gates that need it fail", async () => {
+    const text = planText(data, "").replace(
+      '  - { id: nohead, label: "no head", block: head, set: { head.layers: 0 } }',
+      '  - { id: nohead, label: "diverges", block: head, seeds: [0], set: { optim.name: sgd, optim.lr: 1.0e+30 } }',
+    );
+    const plan = parsePlan(text.replace("baselines: { randomInit: [0, 1], rawPixels: true }", "baselines: { randomInit: [0], rawPixels: false }"), "plan.yaml");
+    plan.gates.push({ id: "R2", check: "full vs the diverged arm", a: "full", b: "nohead", minMean: -100 });
+    const out = tmp("diverged");
+    const r = await ablate(out, plan, text, { progress: quiet(), handleSignals: false });
+    assert.equal(r.status, "finished");
+    const boom = readStudyRuns(out).find((x) => x.arm === "nohead")!;
+    assert.match(boom.failed ?? "", /^diverged at step \d+$/);
+    assert.deepEqual(boom.metrics, {});
+    const g = r.summary.gates.find((x) => x.id === "R2")!;
+    assert.equal(g.verdict, "fail");
+    assert.match(g.reason, /a run it needs failed \(nohead seed 0: diverged at step \d+\)/);
+    assert.ok(
+      readStudyRuns(out).some((x) => x.arm === "full" && x.seed === 1),
+      "the runs after it ran",
+    );
+  });
+
   test("bad plans are errors that name the file and the place", () => {
     const bad: [string, RegExp][] = [
       [planText(data).replace("head.layers: 0", "head.layer: 0"), /plan\.yaml: arms\[1\]\.set\.head\.layer is not a config key/],
@@ -205,6 +227,6 @@ describe("the shipped plans", () => {
     assert.equal(extension.filter((r) => r.kind === "supervised").length, 4);
     const b512 = extension.find((r) => r.arm === "B-512-U")!.config;
     assert.equal(b512.optim.lrScaling, "sqrt");
-    assert.ok(Math.abs(0.075 * Math.sqrt(256) - 1.2) < 1e-12, "sqrt scaling at batch 256 is the core's lr");
+    assert.equal(b512.optim.lr * Math.sqrt(256), load("ablate-cifar10.yaml").base["optim.lr"], "sqrt scaling at batch 256 is the core's lr");
   });
 });
