@@ -121,7 +121,13 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
     return a === undefined || d === undefined || arm.id === data.defaultArm ? "" : `${a >= d ? "+" : ""}${((a - d) * 100).toFixed(1)}`;
   };
 
-  const verdict = data.passed === null ? "gates pending" : data.passed ? "every hard gate passed" : "a hard gate failed";
+  const verdict = !data.gates.some((g) => !g.soft)
+    ? "this plan has only soft gates"
+    : data.passed === null
+      ? "hard gates pending"
+      : data.passed
+        ? "every hard gate passed"
+        : "a hard gate failed";
   sections.push({
     id: "gates",
     title: "Gates",
@@ -303,7 +309,7 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
   }
 
   const shown = new Set(["augmentation", "head", "loss", "length", "batch", "supervised"]);
-  const others = data.arms.filter((a) => !shown.has(a.block) && a.id !== data.defaultArm);
+  const others = data.arms.filter((a) => !shown.has(a.block));
   if (others.length > 0) {
     sections.push({
       id: "other",
