@@ -103,7 +103,10 @@ describe("simclr ablate: a reduced study end to end", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // while it runs, a second study in the same folder is refused: the folder is locked
-    await assert.rejects(ablate(killed, plan, text, { progress: quiet(), handleSignals: false }), /is locked by pid \d+/);
+    await assert.rejects(
+      ablate(killed, plan, text, { progress: quiet(), handleSignals: false }),
+      (e: Error & { code?: string }) => e.code === "ERR_SIMCLR_RUN_LOCKED" && /pid \d+/.test(e.message),
+    );
     child.kill("SIGKILL");
     await exited;
     const before = readStudyRuns(killed);
