@@ -106,9 +106,10 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
   const sections: Section[] = [];
   // every table also goes to the Markdown version (docs/science.md carries it), under its section's title
   const markdown: string[] = [];
-  const table = (title: string, header: string[], rows: string[][], numericFrom = 1) => {
+  /** One block of the page: a section (its intro, then its table) and the same table in Markdown. */
+  const addBlock = (id: string, title: string, intro: string, header: string[], rows: string[][], numericFrom: number) => {
     markdown.push(markdownTable(title, header, rows));
-    return htmlTable(header, rows, numericFrom);
+    sections.push({ id, title, html: intro + htmlTable(header, rows, numericFrom) });
   };
   const kBig = data.knn.length > 0 ? Math.max(...data.knn) : null;
   const kSmall = data.knn.length > 1 ? Math.min(...data.knn) : null;
@@ -153,25 +154,21 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
 
   const augmentation = blockArms(data, "augmentation");
   if (augmentation.length > 0) {
-    sections.push({
-      id: "augmentation",
-      title: "Augmentation arms (Figure 5)",
-      html:
-        `<p class="note">Both views of an image get the same family of transforms (a symmetric version of Figure 5's pairs). Linear probe and kNN top-1 on h, mean ± SD over seeds; the difference is from the default arm (${escapeHtml(data.defaultArm)}).</p>` +
-        table(
-          "Augmentation arms (Figure 5)",
-          ["arm", "transformations", "linear h", "vs default", ...knnCols("h").map((c) => c.name), "per seed (linear h)"],
-          augmentation.map((a) => [
-            a.id,
-            a.label,
-            pm(a, "linear_h"),
-            delta(a, "linear_h"),
-            ...knnCols("h").map((c) => pm(a, c.metric)),
-            perSeed(data, a.id, "linear_h"),
-          ]),
-          2,
-        ),
-    });
+    addBlock(
+      "augmentation",
+      "Augmentation arms (Figure 5)",
+      `<p class="note">Both views of an image get the same family of transforms (a symmetric version of Figure 5's pairs). Linear probe and kNN top-1 on h, mean ± SD over seeds; the difference is from the default arm (${escapeHtml(data.defaultArm)}).</p>`,
+      ["arm", "transformations", "linear h", "vs default", ...knnCols("h").map((c) => c.name), "per seed (linear h)"],
+      augmentation.map((a) => [
+        a.id,
+        a.label,
+        pm(a, "linear_h"),
+        delta(a, "linear_h"),
+        ...knnCols("h").map((c) => pm(a, c.metric)),
+        perSeed(data, a.id, "linear_h"),
+      ]),
+      2,
+    );
   }
 
   const heads = blockArms(data, "head").sort((a, b) => a.settings.headLayers - b.settings.headLayers);
@@ -188,49 +185,41 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
     );
     const svg = bars.length > 0 ? await renderSvg(barChart("Projection head: top-1 at h and z", "linear probe top-1 (%)", bars)) : "";
     if (svg !== "") charts++;
-    sections.push({
-      id: "head",
-      title: "Projection heads (Figure 8)",
-      html:
-        (svg !== "" ? `<div class="charts">${chartFigure(svg, "heads")}</div>` : "") +
-        table(
-          "Projection heads (Figure 8)",
-          ["arm", "head", "linear h", "linear z", "h - z", ...[...knnCols("h", false), ...knnCols("z", false)].map((c) => c.name)],
-          heads.map((a) => [
-            a.id,
-            headName(a.settings.headLayers),
-            pm(a, "linear_h"),
-            pm(a, "linear_z"),
-            a.mean.linear_h !== undefined && a.mean.linear_z !== undefined ? ((a.mean.linear_h - a.mean.linear_z) * 100).toFixed(1) : "-",
-            ...[...knnCols("h", false), ...knnCols("z", false)].map((c) => pm(a, c.metric)),
-          ]),
-          2,
-        ),
-    });
+    addBlock(
+      "head",
+      "Projection heads (Figure 8)",
+      svg !== "" ? `<div class="charts">${chartFigure(svg, "heads")}</div>` : "",
+      ["arm", "head", "linear h", "linear z", "h - z", ...[...knnCols("h", false), ...knnCols("z", false)].map((c) => c.name)],
+      heads.map((a) => [
+        a.id,
+        headName(a.settings.headLayers),
+        pm(a, "linear_h"),
+        pm(a, "linear_z"),
+        a.mean.linear_h !== undefined && a.mean.linear_z !== undefined ? ((a.mean.linear_h - a.mean.linear_z) * 100).toFixed(1) : "-",
+        ...[...knnCols("h", false), ...knnCols("z", false)].map((c) => pm(a, c.metric)),
+      ]),
+      2,
+    );
   }
 
   const losses = blockArms(data, "loss");
   if (losses.length > 0) {
-    sections.push({
-      id: "loss",
-      title: "Normalisation and temperature (Table 5)",
-      html:
-        `<p class="note">The paper's Table 5 (ImageNet): with l2, tau 0.05 90.5 / 59.7, tau 0.1 87.8 / 64.4, tau 0.5 68.2 / 60.7, tau 1 59.1 / 58.0 (contrastive accuracy / top-1); without l2 at tau 10, 91.7 / 57.2.</p>` +
-        table(
-          "Normalisation and temperature (Table 5)",
-          ["arm", "l2", "tau", "contrastive acc", "linear h", ...knnCols("h", false).map((c) => c.name), "final loss"],
-          losses.map((a) => [
-            a.id,
-            a.settings.normalize ? "yes" : "no",
-            String(a.settings.temperature),
-            pm(a, "contrastive_acc"),
-            pm(a, "linear_h"),
-            ...knnCols("h", false).map((c) => pm(a, c.metric)),
-            a.mean.loss === undefined ? "-" : a.mean.loss.toFixed(3),
-          ]),
-          1,
-        ),
-    });
+    addBlock(
+      "loss",
+      "Normalisation and temperature (Table 5)",
+      `<p class="note">The paper's Table 5 (ImageNet): with l2, tau 0.05 90.5 / 59.7, tau 0.1 87.8 / 64.4, tau 0.5 68.2 / 60.7, tau 1 59.1 / 58.0 (contrastive accuracy / top-1); without l2 at tau 10, 91.7 / 57.2.</p>`,
+      ["arm", "l2", "tau", "contrastive acc", "linear h", ...knnCols("h", false).map((c) => c.name), "final loss"],
+      losses.map((a) => [
+        a.id,
+        a.settings.normalize ? "yes" : "no",
+        String(a.settings.temperature),
+        pm(a, "contrastive_acc"),
+        pm(a, "linear_h"),
+        ...knnCols("h", false).map((c) => pm(a, c.metric)),
+        a.mean.loss === undefined ? "-" : a.mean.loss.toFixed(3),
+      ]),
+      1,
+    );
   }
 
   const lengthBatch = [...blockArms(data, "length"), ...data.arms.filter((a) => a.block === "batch")];
@@ -270,78 +259,66 @@ export async function ablationPage(data: AblationPageData): Promise<{ html: stri
       );
     }
     charts += figures.length;
-    sections.push({
-      id: "length",
-      title: "Length and batch size (Figure 9)",
-      html:
-        `<p class="note">A longer arm is its own run with its own schedule (warm-up and cosine to its end), not a mid-run checkpoint. The paper (Table B.1, batch 256): 100 epochs 57.5, 800 epochs 66.6.</p>` +
-        `<div class="charts">${figures.join("")}</div>` +
-        table(
-          "Length and batch size (Figure 9)",
-          ["arm", "views", "batch", "linear h", ...knnCols("h", false).map((c) => c.name), "contrastive acc"],
-          lengthBatch.map((a) => [
-            a.id,
-            a.settings.views.toLocaleString("en-US"),
-            String(a.settings.batch),
-            pm(a, "linear_h"),
-            ...knnCols("h", false).map((c) => pm(a, c.metric)),
-            pm(a, "contrastive_acc"),
-          ]),
-          1,
-        ),
-    });
+    addBlock(
+      "length",
+      "Length and batch size (Figure 9)",
+      `<p class="note">A longer arm is its own run with its own schedule (warm-up and cosine to its end), not a mid-run checkpoint. The paper (Table B.1, batch 256): 100 epochs 57.5, 800 epochs 66.6.</p>` +
+        `<div class="charts">${figures.join("")}</div>`,
+      ["arm", "views", "batch", "linear h", ...knnCols("h", false).map((c) => c.name), "contrastive acc"],
+      lengthBatch.map((a) => [
+        a.id,
+        a.settings.views.toLocaleString("en-US"),
+        String(a.settings.batch),
+        pm(a, "linear_h"),
+        ...knnCols("h", false).map((c) => pm(a, c.metric)),
+        pm(a, "contrastive_acc"),
+      ]),
+      1,
+    );
   }
 
   const supervised = data.arms.filter((a) => a.block === "supervised");
   if (supervised.length > 0) {
-    sections.push({
-      id: "supervised",
-      title: "Supervised baseline (claim 3)",
-      html:
-        `<p class="note">The same encoder trained with labels and cross-entropy (simclr supervised) at a budget of views; the paper (Table B.3): 90, 500, 1000 epochs give 76.5, 76.2, 75.8, so supervised learning gains little from length where SimCLR gains (Figure 9).</p>` +
-        table(
-          "Supervised baseline (claim 3)",
-          ["arm", "what", "views", "supervised top-1", "per seed"],
-          supervised.map((a) => [a.id, a.label, a.settings.views.toLocaleString("en-US"), pm(a, "supervised_top1"), perSeed(data, a.id, "supervised_top1")]),
-          2,
-        ),
-    });
+    addBlock(
+      "supervised",
+      "Supervised baseline (claim 3)",
+      `<p class="note">The same encoder trained with labels and cross-entropy (simclr supervised) at a budget of views; the paper (Table B.3): 90, 500, 1000 epochs give 76.5, 76.2, 75.8, so supervised learning gains little from length where SimCLR gains (Figure 9).</p>`,
+      ["arm", "what", "views", "supervised top-1", "per seed"],
+      supervised.map((a) => [a.id, a.label, a.settings.views.toLocaleString("en-US"), pm(a, "supervised_top1"), perSeed(data, a.id, "supervised_top1")]),
+      2,
+    );
   }
 
   const shown = new Set(["augmentation", "head", "loss", "length", "batch", "supervised"]);
   const others = data.arms.filter((a) => !shown.has(a.block));
   if (others.length > 0) {
-    sections.push({
-      id: "other",
-      title: "Baselines and other arms",
-      html: table(
-        "Baselines and other arms",
-        ["arm", "what", "linear h", "linear z", ...knnCols("h").map((c) => c.name), "per seed (linear h)"],
-        others.map((a) => [a.id, a.label, pm(a, "linear_h"), pm(a, "linear_z"), ...knnCols("h").map((c) => pm(a, c.metric)), perSeed(data, a.id, "linear_h")]),
-        2,
-      ),
-    });
+    addBlock(
+      "other",
+      "Baselines and other arms",
+      "",
+      ["arm", "what", "linear h", "linear z", ...knnCols("h").map((c) => c.name), "per seed (linear h)"],
+      others.map((a) => [a.id, a.label, pm(a, "linear_h"), pm(a, "linear_z"), ...knnCols("h").map((c) => pm(a, c.metric)), perSeed(data, a.id, "linear_h")]),
+      2,
+    );
   }
 
   const metricNames = [...new Set(data.runs.flatMap((r) => Object.keys(r.metrics)))];
-  sections.push({
-    id: "runs",
-    title: "Every run",
-    html: table(
-      "Every run",
-      ["arm", "seed", ...metricNames, "views", "views/s", "pretrain s", "eval s"],
-      data.runs.map((r) => [
-        r.arm,
-        r.seed === null ? "-" : String(r.seed),
-        ...metricNames.map((m) => (m === "loss" ? (r.metrics[m]?.toFixed(3) ?? "-") : pct(r.metrics[m]))),
-        r.views.toLocaleString("en-US"),
-        r.viewsPerSecond === null ? "-" : String(Math.round(r.viewsPerSecond)),
-        String(r.seconds.pretrain),
-        String(r.seconds.evaluate),
-      ]),
-      2,
-    ),
-  });
+  addBlock(
+    "runs",
+    "Every run",
+    "",
+    ["arm", "seed", ...metricNames, "views", "views/s", "pretrain s", "eval s"],
+    data.runs.map((r) => [
+      r.arm,
+      r.seed === null ? "-" : String(r.seed),
+      ...metricNames.map((m) => (m === "loss" ? (r.metrics[m]?.toFixed(3) ?? "-") : pct(r.metrics[m]))),
+      r.views.toLocaleString("en-US"),
+      r.viewsPerSecond === null ? "-" : String(Math.round(r.viewsPerSecond)),
+      String(r.seconds.pretrain),
+      String(r.seconds.evaluate),
+    ]),
+    2,
+  );
 
   const subtitle = `${data.description} · updated ${data.updatedAt}`;
   return { html: reportPage(`Ablation study: ${data.title}`, subtitle, sections), charts, markdown: `${markdown.join("\n")}` };
