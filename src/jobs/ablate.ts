@@ -156,18 +156,15 @@ function runViews(config: Config, images: number): number {
   return totalSteps * 2 * config.train.batchSize;
 }
 
-const metricName = (protocol: string, k?: number) => {
-  const z = protocol.includes("-z");
-  const base = protocol.replace("-z", "");
-  return base === "knn" ? `knn${k}_${z ? "z" : "h"}` : `linear_${z ? "z" : "h"}`;
-};
+/** A study's metric name for an evaluation: linear_h, linear_z, knn200_h, ... */
+const metricName = (r: EvaluationResult, k?: number) => (r.method === "knn" ? `knn${k}_${r.features}` : `linear_${r.features}`);
 
 /** The metrics of a run: its evaluations, and its last logged contrastive accuracy and loss. */
 function metricsOf(results: EvaluationResult[], runDir: string | null): Record<string, number> {
   const metrics: Record<string, number> = {};
   for (const r of results) {
-    if (r.byK !== undefined) for (const b of r.byK) metrics[metricName(r.protocol, b.k)] = b.top1;
-    else metrics[metricName(r.protocol, typeof r.k === "number" ? r.k : undefined)] = r.top1;
+    if (r.byK !== undefined) for (const b of r.byK) metrics[metricName(r, b.k)] = b.top1;
+    else metrics[metricName(r, typeof r.k === "number" ? r.k : undefined)] = r.top1;
   }
   if (runDir !== null) {
     const steps = readJsonLines(runFiles(runDir).metrics).filter((m) => typeof m.loss === "number");

@@ -50,7 +50,11 @@ export interface EvaluateOptions {
 }
 
 export interface EvaluationResult extends Record<string, unknown> {
+  /** The protocol as recorded: the method, "-z" for z, then the label subset ("knn-z-1pct"). */
   protocol: string;
+  /** The method and the representation it read (a classifier on h for finetune and supervised), as typed fields: protocol spells both. */
+  method: "linear" | "linear-paper" | "knn" | "finetune" | "supervised";
+  features: "h" | "z";
   top1: number;
   top5: number;
   encoder: string;
@@ -137,8 +141,12 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
   const encoder = source?.origin ?? "raw-pixels";
   const sizes = { train_size: train.images.size(0), test_size: test.images.size(0), ...(spec === null ? {} : { labels: spec, label_seed: config.eval.seed }) };
   const results: EvaluationResult[] = [];
-  const record = (started: number, r: { protocol: string; top1: number; top5: number; [key: string]: unknown }) =>
-    recordResult(runDir, { ...r, encoder, data: config.data.name, split, seconds: secondsSince(started) }) as EvaluationResult;
+  /** Records a result; `seconds` is its own work plus `shared` (the features' extraction, which every protocol uses). */
+  const record = (
+    started: number,
+    r: { protocol: string; method: EvaluationResult["method"]; features: "h" | "z"; top1: number; top5: number; [key: string]: unknown },
+    shared = 0,
+  ) => recordResult(runDir, { ...r, encoder, data: config.data.name, split, seconds: Number((secondsSince(started) + shared).toFixed(1)) }) as EvaluationResult;
 
   if (paper && source !== null) {
     const started = performance.now();
@@ -153,7 +161,18 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
       onEpoch: (e, loss) => progress.message(`linear (paper) epoch ${e + 1}/${training.epochs} loss ${loss.toFixed(4)}`),
     });
     const { top1, top5 } = evaluateClassifier(model, test, device);
-    results.push(record(started, { protocol: `linear-paper${labelSuffix}`, top1, top5, ...sizes, epochs: training.epochs, lr: training.lr }));
+    results.push(
+      record(started, {
+        protocol: `linear-paper${labelSuffix}`,
+        method: "linear-paper",
+        features: "h",
+        top1,
+        top5,
+        ...sizes,
+        epochs: training.epochs,
+        lr: training.lr,
+      }),
+    );
     if (options.protocols.length === 1) return results;
   }
   // Features once per split: h of the frozen encoder (N, D), or the flattened pixels (N, C*H*W); z from h.
@@ -172,7 +191,7 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
     for (const kind of options.features) {
       const f = kind === "z" ? z! : h;
       const suffix = (kind === "z" ? "-z" : "") + labelSuffix;
-      const t0 = performance.now() - extractSeconds * 1000; // a result's seconds include the features' extraction
+      const t0 = performance.now();
       if (protocol === "knn") {
         const { temperature } = config.eval;
         const asked = options.ks ?? [config.eval.k];
@@ -185,7 +204,11 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
         const byK = found.map((r) => ({ k: r.k, top1: r.top1, top5: r.top5 }));
         // one result per k; the first carries every k's (byK) when several were asked
         found.forEach((r, i) => {
-          const line = record(t0, { protocol: `knn${suffix}`, top1: r.top1, top5: r.top5, ...sizes, k: r.k, temperature });
+          const line = record(
+            t0,
+            { protocol: `knn${suffix}`, method: "knn", features: kind, top1: r.top1, top5: r.top5, ...sizes, k: r.k, temperature },
+            extractSeconds,
+          );
           if (i === 0) results.push(found.length > 1 ? { ...line, byK } : line);
         });
       } else {
@@ -206,7 +229,9 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
           }),
         );
         owned.push(r.model.weight, r.model.bias, r.model.mean, r.model.std);
-        results.push(record(t0, { protocol: `linear${suffix}`, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 }));
+        results.push(
+          record(t0, { protocol: `linear${suffix}`, method: "linear", features: kind, top1: r.top1, top5: r.top5, ...sizes, l2: r.l2 }, extractSeconds),
+        );
       }
     }
   }

@@ -89,6 +89,8 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   tensorboard.scalars(training.epochs, { "finetune/test_top1": top1, "finetune/test_top5": top5 });
   return recordResult(runDir, {
     protocol: `finetune-${subset.spec}`,
+    method: "finetune" as const,
+    features: "h" as const,
     top1,
     top5,
     train_size: subset.indices.length,

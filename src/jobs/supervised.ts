@@ -84,6 +84,8 @@ async function trainSupervisedIn(owned: Owned[], outDir: string, config: Config,
   writeSafetensors(join(outDir, "supervised.safetensors"), model.stateDict());
   return recordResult(outDir, {
     protocol: labels === null ? "supervised" : `supervised-${labels}`,
+    method: "supervised" as const,
+    features: "h" as const,
     top1,
     top5,
     train_size: train.images.size(0),
