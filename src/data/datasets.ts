@@ -32,6 +32,21 @@ export interface LoadedDataset extends LabeledImages {
   hasTestSplit: boolean;
 }
 
+/** Images in each release's training split, as published; image folders have no fixed size. */
+const RELEASE_TRAIN_IMAGES: Partial<Record<DatasetName, number>> = {
+  "fashion-mnist": 60_000,
+  mnist: 60_000,
+  cifar10: 50_000,
+  cifar100: 50_000,
+  "cifar10-jpg": 50_000,
+};
+
+/** Training images without reading the data: the release's size capped by data.limit; null when unknown (an image folder without a limit). */
+export function trainingImageCount(options: Pick<DatasetOptions, "name" | "limit">): number | null {
+  const n = RELEASE_TRAIN_IMAGES[options.name] ?? null;
+  return options.limit === null ? n : n === null ? options.limit : Math.min(n, options.limit);
+}
+
 const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 function requirePath(options: DatasetOptions): string {

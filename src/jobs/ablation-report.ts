@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { trainingImageCount } from "../data/datasets.js";
 import { DataError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { pretrainSchedule } from "../recipe/recipe.js";
@@ -21,12 +22,6 @@ export interface AblationReportResult {
   charts: number;
 }
 
-/** CIFAR-10 and Fashion-MNIST have this many training images; a data.limit caps it. */
-function trainImages(config: ReturnType<typeof armConfig>): number {
-  const full = config.data.name === "fashion-mnist" || config.data.name === "mnist" ? 60_000 : 50_000;
-  return Math.min(full, config.data.limit ?? full);
-}
-
 /** Writes the page to `out`; with `markdown`, its tables as Markdown too (docs/science.md carries them). */
 export async function ablationReport(dir: string, options: { out: string; markdown?: string }): Promise<AblationReportResult> {
   const files = studyFiles(dir);
@@ -38,11 +33,15 @@ export async function ablationReport(dir: string, options: { out: string; markdo
     const spec = plan.arms.find((x) => x.id === a.id) ?? null;
     const config = armConfig(plan, spec, (spec?.seeds ?? plan.seeds)[0]!, files.plan);
     const baseline = a.id === RANDOM_INIT || a.id === RAW_PIXELS;
+    // before an arm has run, its planned views (unknown for an image folder without data.limit)
+    const images = trainingImageCount(config.data);
     const planned =
       spec?.kind === "supervised"
-        ? (config.supervised.budgetViews ?? config.supervised.epochs * trainImages(config))
-        : pretrainSchedule(config, trainImages(config)).totalSteps * 2 * config.train.batchSize;
-    const views = baseline ? 0 : (runs.find((r) => r.arm === a.id)?.views ?? planned);
+        ? (config.supervised.budgetViews ?? (images === null ? null : config.supervised.epochs * images))
+        : images === null
+          ? null
+          : pretrainSchedule(config, images).totalSteps * 2 * config.train.batchSize;
+    const views = baseline ? 0 : (runs.find((r) => r.arm === a.id)?.views ?? planned ?? 0);
     return {
       ...a,
       settings: {

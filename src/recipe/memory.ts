@@ -19,6 +19,7 @@ import type { Config } from "../config/schema.js";
 import { SCHEMA } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { ARCH_DEPTH, dataShape } from "./recipe.js";
+import { trainingImageCount } from "../data/datasets.js";
 import { availableMemory } from "../io/host-memory.js";
 import { formatBytes } from "../io/format.js";
 
@@ -30,20 +31,6 @@ const STAGES: Record<number, { blocks: number[]; bottleneck: boolean }> = {
   101: { blocks: [3, 4, 23, 3], bottleneck: true },
   152: { blocks: [3, 8, 36, 3], bottleneck: true },
 };
-
-/** Images in the training set, without reading it: the release's size, or data.limit. Null when unknown (image folders). */
-function trainingImages(config: Pick<Config, "data">): number | null {
-  const fixed: Partial<Record<Config["data"]["name"], number>> = {
-    "fashion-mnist": 60_000,
-    mnist: 60_000,
-    cifar10: 50_000,
-    cifar100: 50_000,
-    "cifar10-jpg": 50_000,
-  };
-  const n = fixed[config.data.name] ?? null;
-  const limit = config.data.limit;
-  return limit === null ? n : n === null ? limit : Math.min(n, limit);
-}
 
 /** Data sets read through a memory-mapped cache (data/image-cache.ts) rather than held in memory. */
 const MAPPED_DATA: readonly Config["data"]["name"][] = ["image-folder", "cifar10-jpg"];
@@ -113,7 +100,7 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
   const graphViews = Math.min(views, config.train.chunkSize ?? views);
   const shape = modelShape(config, channels, view);
   const optimizerBuffers = config.optim.name === "adamw" ? 2 : 1;
-  const images = trainingImages(config) ?? 0;
+  const images = trainingImageCount(config.data) ?? 0;
   const parts = {
     model: 4 * shape.parameters * (2 + optimizerBuffers),
     activations: 4 * 3 * shape.activations * graphViews,
