@@ -7,15 +7,16 @@ import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { topkAccuracy } from "./knn.js";
 
-/** Top-1 and top-5 accuracy of `model` on labelled uint8 images. */
+/** Top-1 and top-5 accuracy of `model` on labelled uint8 images; the model's modes are restored after. */
 export function evaluateClassifier(model: Classifier, data: Required<LoaderData>, device: string, batchSize = 512): { top1: number; top5: number } {
-  model.eval();
-  return tidy(() =>
-    noGrad(() => {
-      const parts: Tensor[] = [];
-      const loader = new DataLoader({ images: data.images }, { batchSize, device, shuffle: false });
-      for (const batch of loader.batches()) parts.push(model.call(batch.images).to("cpu")); // (b, classes)
-      return topkAccuracy(cat(parts), data.labels);
-    }),
+  return model.inInferenceMode(() =>
+    tidy(() =>
+      noGrad(() => {
+        const parts: Tensor[] = [];
+        const loader = new DataLoader({ images: data.images }, { batchSize, device, shuffle: false });
+        for (const batch of loader.batches()) parts.push(model.call(batch.images).to("cpu")); // (b, classes)
+        return topkAccuracy(cat(parts), data.labels);
+      }),
+    ),
   );
 }

@@ -13,28 +13,22 @@ import type { Tensor } from "../tensor/tensor.js";
 
 /** images: uint8 (N, C, H, W) -> h: float32 (N, featureDim) on the CPU. Restores the encoder's mode. */
 export function extractFeatures(encoder: ResNet, images: Tensor, options: { batchSize?: number; device?: string } = {}): Tensor {
-  const wasTraining = encoder.training;
-  encoder.eval();
-  try {
-    return tidy(() =>
+  return encoder.inInferenceMode(() =>
+    tidy(() =>
       noGrad(() => {
         const loader = new DataLoader({ images }, { batchSize: options.batchSize ?? 512, device: options.device ?? "cpu", shuffle: false });
         const parts: Tensor[] = [];
         for (const batch of loader.batches()) parts.push(encoder.call(batch.images).to("cpu")); // (b, featureDim)
         return cat(parts);
       }),
-    );
-  } finally {
-    encoder.train(wasTraining);
-  }
+    ),
+  );
 }
 
 /** z = g(h) for features h (N, D) from extractFeatures: the head in inference mode, float32 (N, outDim) on the CPU. Restores the head's mode. */
 export function projectFeatures(head: ProjectionHead, h: Tensor, options: { batchSize?: number; device?: string } = {}): Tensor {
-  const wasTraining = head.training;
-  head.eval();
-  try {
-    return tidy(() =>
+  return head.inInferenceMode(() =>
+    tidy(() =>
       noGrad(() => {
         const batchSize = options.batchSize ?? 4096;
         const parts: Tensor[] = [];
@@ -44,10 +38,8 @@ export function projectFeatures(head: ProjectionHead, h: Tensor, options: { batc
         }
         return cat(parts);
       }),
-    );
-  } finally {
-    head.train(wasTraining);
-  }
+    ),
+  );
 }
 
 /** The raw-pixel baseline's features: uint8 (N, C, H, W) -> float32 (N, C*H*W) in [0, 1]. */

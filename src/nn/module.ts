@@ -202,6 +202,20 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Runs `fn` with this module and all below it in inference mode (BN on its running
+   * statistics), then gives each module its own mode back, also when `fn` throws.
+   */
+  inInferenceMode<T>(fn: () => T): T {
+    const modes = [...this.namedModules()].map(([, m]) => [m, m.training] as const);
+    this.eval();
+    try {
+      return fn();
+    } finally {
+      for (const [m, training] of modes) m.training = training;
+    }
+  }
+
   /** Clears every parameter's gradient. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;

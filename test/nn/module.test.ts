@@ -106,6 +106,20 @@ describe("Module", () => {
     assert.ok(m.namedModules().every(([, x]) => x.training));
   });
 
+  test("inInferenceMode runs in eval mode and gives each sub-module its own mode back, also on a throw", () => {
+    const m = new Tiny();
+    m.bn.eval(); // a frozen BN inside a training model: mixed modes must survive
+    const seen = m.inInferenceMode(() => [m.training, m.body.training, m.bn.training]);
+    assert.deepEqual(seen, [false, false, false]);
+    assert.deepEqual([m.training, m.body.training, m.bn.training], [true, true, false]);
+    assert.throws(() =>
+      m.inInferenceMode(() => {
+        throw new Error("boom");
+      }),
+    );
+    assert.deepEqual([m.training, m.body.training, m.bn.training], [true, true, false]);
+  });
+
   test("zeroGrad clears gradients", () => {
     const m = new Tiny();
     m.forward(randn([5, 3]))
