@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { cacheClear, cacheList, type CacheEntryInfo } from "../jobs/cache.js";
 import { formatBytes } from "../io/format.js";
-import { UsageError, printResult } from "./common.js";
+import { UsageError, numberFlag, printResult } from "./common.js";
 
 export const CACHE_HELP = `simclr cache [list | clear] [--dir DIR] [--older-than DAYS] [--folder PATH] [--json]
 
@@ -58,12 +58,8 @@ export async function cacheCommand(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  let olderThanDays: number | undefined;
-  if (values["older-than"] !== undefined) {
-    olderThanDays = Number(values["older-than"]);
-    if (values["older-than"].trim() === "" || !Number.isFinite(olderThanDays) || olderThanDays < 0)
-      throw new UsageError(`--older-than must be a number of days >= 0, got '${values["older-than"]}'`);
-  }
+  const olderThanDays =
+    values["older-than"] === undefined ? undefined : numberFlag("older-than", values["older-than"], 0, { min: 0, what: "a number of days >= 0" });
   const result = cacheClear({
     ...(values.dir !== undefined ? { dir: values.dir } : {}),
     ...(olderThanDays !== undefined ? { olderThanDays } : {}),

@@ -44,11 +44,29 @@ export function resolveConfig(values: { config?: string; set?: string[]; "skip-b
   });
 }
 
-/** A positive (or, with min 0, non-negative) integer flag that is not a hyper-parameter. */
-export function integerFlag(flag: string, text: string | undefined, fallback: number, min = 1): number {
+/**
+ * A number flag that is not a hyper-parameter, in [min, max]. An empty value (`--threshold=`, as
+ * an unset shell variable gives) is refused, never read as 0.
+ */
+export function numberFlag(flag: string, text: string | undefined, fallback: number, range: { min?: number; max?: number; what?: string } = {}): number {
+  if (text === undefined) return fallback;
+  const { min = -Infinity, max = Infinity } = range;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+    const bounds = max === Infinity ? `>= ${min}` : min === -Infinity ? `<= ${max}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${flag} must be ${range.what ?? `a number ${bounds}`}, got '${text}'`);
+  }
+  return value;
+}
+
+const integerRange = (min: number, max: number) => (max !== Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : `an integer >= ${min}`);
+
+/** A positive (or, with min 0, non-negative) integer flag that is not a hyper-parameter; `max` bounds it too. */
+export function integerFlag(flag: string, text: string | undefined, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got '${text}'`);
+  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`--${flag} must be ${integerRange(min, max)}, got '${text}'`);
   return value;
 }
 

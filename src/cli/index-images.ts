@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { indexImages } from "../jobs/index-images.js";
-import { UsageError, printResult } from "./common.js";
+import { UsageError, integerFlag, printResult } from "./common.js";
 
 export const INDEX_HELP = `simclr index --run DIR --images PATH --out INDEX [--checkpoint FILE] [--batch N]
 
@@ -32,8 +32,7 @@ export async function indexCommand(argv: string[]): Promise<number> {
   if (!values.run) throw new UsageError("index needs --run DIR (a pretraining run)");
   if (!values.images) throw new UsageError("index needs --images PATH (a folder of images)");
   if (!values.out) throw new UsageError("index needs --out INDEX (the index file)");
-  const batch = values.batch === undefined ? undefined : Number(values.batch);
-  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1)) throw new UsageError(`--batch must be a positive integer, got '${values.batch}'`);
+  const batch = values.batch === undefined ? undefined : integerFlag("batch", values.batch, 0);
   const result = await indexImages(values.run, evaluationConfig(values.run), {
     images: values.images,
     out: values.out,

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { runReport } from "../jobs/run-report.js";
-import { UsageError, printResult } from "./common.js";
+import { UsageError, integerFlag, printResult } from "./common.js";
 
 export const REPORT_HELP = `simclr report --run DIR --out FILE.html [--checkpoint FILE] [--bank N] [--map-points N] [--allow-non-finite] [--set data.*=...]
 
@@ -12,13 +12,6 @@ grid of augmented views, a nearest-neighbour gallery (8 test images and their 8 
 training images by cosine similarity of h, among the first --bank training images, 5000 by
 default) and a UMAP map of the first --map-points test embeddings (1000) coloured by class.
 For several runs side by side: simclr compare --html FILE DIR...`;
-
-function positive(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
-  return n;
-}
 
 export async function reportCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -40,8 +33,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   }
   if (!values.run) throw new UsageError("report needs --run DIR (a pretraining run)");
   if (!values.out) throw new UsageError("report needs --out FILE.html");
-  const bank = positive("--bank", values.bank);
-  const mapPoints = positive("--map-points", values["map-points"]);
+  const bank = values.bank === undefined ? undefined : integerFlag("bank", values.bank, 0);
+  const mapPoints = values["map-points"] === undefined ? undefined : integerFlag("map-points", values["map-points"], 0);
   const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set" });
   const result = await runReport(values.run, config, {
     out: values.out,

@@ -1,7 +1,7 @@
 /** `simclr search --index INDEX --query IMG [-k 10] [--exact]` and `simclr duplicates --index INDEX [--threshold 0.95]` */
 import { parseArgs } from "node:util";
 import { SearchSession } from "../jobs/search.js";
-import { UsageError, printResult } from "./common.js";
+import { UsageError, integerFlag, numberFlag, printResult } from "./common.js";
 
 export const SEARCH_HELP = `simclr search --index INDEX --query IMG [-k 10] [--approximate]
 
@@ -14,13 +14,6 @@ export const DUPLICATES_HELP = `simclr duplicates --index INDEX [--threshold 0.9
 
 Prints groups of near-duplicate images: images whose cosine similarity is at least the
 threshold, joined transitively, largest groups first, as JSON.`;
-
-function positiveInt(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
-  return n;
-}
 
 export async function searchCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -39,7 +32,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   }
   if (!values.index) throw new UsageError("search needs --index INDEX (made by simclr index)");
   if (!values.query) throw new UsageError("search needs --query IMG (an image file)");
-  const k = positiveInt("-k", values.k, 10);
+  const k = integerFlag("k", values.k, 10);
   const session = SearchSession.open(values.index, values.approximate ? { approximateFrom: 1 } : { approximateFrom: Infinity });
   try {
     const results = await session.search(values.query, k);
@@ -62,9 +55,7 @@ export async function duplicatesCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.index) throw new UsageError("duplicates needs --index INDEX (made by simclr index)");
-  const threshold = values.threshold === undefined ? 0.95 : Number(values.threshold);
-  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1)
-    throw new UsageError(`--threshold must be a cosine between -1 and 1, got '${values.threshold}'`);
+  const threshold = numberFlag("threshold", values.threshold, 0.95, { min: -1, max: 1, what: "a cosine between -1 and 1" });
   const session = SearchSession.open(values.index);
   try {
     const groups = session.duplicates(threshold);

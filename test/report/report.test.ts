@@ -184,6 +184,6 @@ gates:
     assert.match(missing.stderr, /is not a run directory/);
     const usage = await runCli(["report", "--run", run, "--out", join(tmp("r"), "x.html"), "--bank", "0"]);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /--bank must be a positive integer, got '0'/);
+    assert.match(usage.stderr, /--bank must be an integer >= 1, got '0'/);
   });
 });
