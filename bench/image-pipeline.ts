@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.js";
 import { DataLoader, toUnitFloat } from "../src/data/loader.js";
-import { decodeImage, forEachBounded, hwcToPlanes, listImages, loadImageFolder } from "../src/data/image-folder.js";
+import { decodeImages, hwcToPlanes, listImages, loadImageFolder } from "../src/data/image-folder.js";
 import { cifar10JpgRoot } from "../src/data/shared-datasets.js";
 import { buildPretraining } from "../src/recipe/pretraining.js";
 import { randint, tensor } from "../src/tensor/factory.js";
@@ -66,10 +66,9 @@ const files = listImages(root).map((f) => join(root, f));
 async function decodeBatch(paths: string[], size: number): Promise<Tensor> {
   const imageBytes = 3 * size * size;
   const pixels = new Uint8Array(paths.length * imageBytes);
-  await forEachBounded(paths.length, 32, async (i) => {
-    const hwc = await decodeImage(paths[i] as string, size, 3);
-    hwcToPlanes(hwc, pixels.subarray(i * imageBytes, (i + 1) * imageBytes), 3);
-  });
+  const failed = await decodeImages(paths, size, 3, (i, hwc) => hwcToPlanes(hwc, pixels.subarray(i * imageBytes, (i + 1) * imageBytes), 3));
+  const bad = failed.findIndex((reason) => reason !== null);
+  if (bad >= 0) throw new Error(`${paths[bad]}: ${failed[bad]}`);
   return tensor(pixels, { shape: [paths.length, 3, size, size] }); // (n, 3, size, size)
 }
 

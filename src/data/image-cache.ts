@@ -25,7 +25,7 @@ import { FileWriteError } from "../errors.js";
 import { availableMemory } from "../io/host-memory.js";
 
 /** Bumped whenever the cached contents change meaning, so old entries are never read. */
-export const CACHE_FORMAT = "simclr-image-folder/2";
+export const CACHE_FORMAT = "simclr-image-folder/3"; // 3: pixels EXIF-oriented
 
 /**
  * A cache file bigger than this fraction of the memory the process may use is advised as

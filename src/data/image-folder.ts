@@ -92,23 +92,58 @@ function kindOf(dir: string, entry: Dirent): "dir" | "file" | null {
   return null;
 }
 
-function readFolder(dir: string, source: string): Dirent[] {
+/** An entry skipped while listing, with its reason: a name that is not UTF-8. */
+export interface UnlistedEntry {
+  file: string;
+  reason: string;
+}
+
+/** A name's bytes with every non-ASCII byte as \xNN: how a name that is not UTF-8 is shown. */
+function escapeName(bytes: Buffer): string {
+  return [...bytes].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
+}
+
+/**
+ * A folder's entries. A name that is not valid UTF-8 (as old archives write Latin-1
+ * `caf\xe9.png`) cannot be named by a path string, so it is left out and, when it is an image
+ * or a folder, reported to `unlisted` with its bytes escaped.
+ */
+function readFolder(dir: string, source: string, unlisted?: UnlistedEntry[]): Dirent[] {
+  let entries: Dirent[];
   try {
-    return readdirSync(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true, encoding: "buffer" }) as unknown as Dirent[];
   } catch (e) {
     throw new DataError(source, `cannot read folder: ${(e as Error).message}`);
   }
+  const out: Dirent[] = [];
+  for (const entry of entries) {
+    const bytes = entry.name as unknown as Buffer;
+    const name = bytes.toString("utf-8");
+    if (Buffer.from(name, "utf-8").equals(bytes)) {
+      Object.defineProperty(entry, "name", { value: name });
+      out.push(entry);
+      continue;
+    }
+    const shown = escapeName(bytes);
+    if (!isHidden(shown) && (entry.isDirectory() || isImageName(shown))) {
+      unlisted?.push({
+        file: join(dir, shown),
+        reason: "its name is not valid UTF-8, so it cannot be read by name: rename it (convmv -f latin1 -t utf8 converts a folder)",
+      });
+    }
+  }
+  return out;
 }
 
 /** Images anywhere below a class folder (as torchvision walks it), relative to `root`, sorted. */
-function listClassImages(root: string, dir: string, seen: Set<string>, out: string[]): void {
+function listClassImages(root: string, dir: string, seen: Set<string>, out: string[], unlisted?: UnlistedEntry[]): void {
   const real = realpathSync(dir);
   if (seen.has(real)) return; // a link cycle
   seen.add(real);
-  for (const entry of readFolder(dir, dir)) {
+  for (const entry of readFolder(dir, dir, unlisted)) {
     if (isHidden(entry.name)) continue;
     const kind = kindOf(dir, entry);
-    if (kind === "dir") listClassImages(root, join(dir, entry.name), seen, out);
+    if (kind === "dir") listClassImages(root, join(dir, entry.name), seen, out, unlisted);
     else if (kind === "file" && isImageName(entry.name)) out.push(relative(root, join(dir, entry.name)));
   }
 }
@@ -117,7 +152,7 @@ function listClassImages(root: string, dir: string, seen: Set<string>, out: stri
  * Every image below `root` (JPEG, PNG, WebP; hidden names skipped; symbolic links followed,
  * link cycles cut), as paths relative to `root`, sorted by code point.
  */
-export function listImages(root: string): string[] {
+export function listImages(root: string, unlisted?: UnlistedEntry[]): string[] {
   let rootStat;
   try {
     rootStat = statSync(root);
@@ -126,7 +161,7 @@ export function listImages(root: string): string[] {
   }
   if (!rootStat.isDirectory()) throw new DataError(root, "is not a folder");
   const out: string[] = [];
-  listClassImages(root, root, new Set(), out);
+  listClassImages(root, root, new Set(), out, unlisted);
   return out.sort(byCodepoint);
 }
 
@@ -135,6 +170,8 @@ interface Listing {
   labeled: boolean;
   /** Relative paths and class indices (-1: unlabeled), in the interleaved order. */
   items: { file: string; label: number }[];
+  /** Images and folders left out for their names (readFolder): bad files, like undecodable ones. */
+  unlisted: UnlistedEntry[];
 }
 
 function listFolder(root: string): Listing {
@@ -145,7 +182,8 @@ function listFolder(root: string): Listing {
     throw new DataError(root, `cannot read: ${(e as Error).message}`);
   }
   if (!rootStat.isDirectory()) throw new DataError(root, "is not a folder (expected class sub-folders of images, or images)");
-  const entries = readFolder(root, root);
+  const unlisted: UnlistedEntry[] = [];
+  const entries = readFolder(root, root, unlisted);
   const flat = entries
     .filter((e) => kindOf(root, e) === "file" && isImageName(e.name))
     .map((e) => e.name)
@@ -156,7 +194,7 @@ function listFolder(root: string): Listing {
     .sort(byCodepoint);
   const perClass = folders.map((name) => {
     const files: string[] = [];
-    listClassImages(root, join(root, name), new Set(), files);
+    listClassImages(root, join(root, name), new Set(), files, unlisted);
     return files.sort(byCodepoint);
   });
   const withImages = folders.filter((_, c) => (perClass[c] as string[]).length > 0);
@@ -170,7 +208,7 @@ function listFolder(root: string): Listing {
   }
   if (flat.length > 0) {
     // Sub-folders without images (thumbnails, notes) do not make a flat folder labeled.
-    return { classes: [], labeled: false, items: flat.map((file) => ({ file, label: -1 })) };
+    return { classes: [], labeled: false, items: flat.map((file) => ({ file, label: -1 })), unlisted };
   }
   if (withImages.length === 0) {
     throw new DataError(root, `no images found (looked for ${extensions} files directly inside it and in class sub-folders)`);
@@ -190,7 +228,7 @@ function listFolder(root: string): Listing {
       if (k < files.length) items.push({ file: files[k] as string, label });
     });
   }
-  return { classes: folders, labeled: true, items };
+  return { classes: folders, labeled: true, items, unlisted };
 }
 
 /** The cache key: everything the decoded pixels depend on, files by size and mtime. */
@@ -212,9 +250,13 @@ function cacheKey(root: string, options: ImageFolderOptions, channels: number, l
   return createHash("sha256").update(JSON.stringify(key)).digest("hex");
 }
 
-/** Decodes one file (or encoded bytes) to `size` x `size` x `channels` bytes (HWC), as described on loadImageFolder. */
+/**
+ * Decodes one file (or encoded bytes) to `size` x `size` x `channels` bytes (HWC), as described
+ * on loadImageFolder. The EXIF orientation is applied first (sharp's autoOrient), as every
+ * browser does when it shows the file: a phone photo stored sideways is embedded upright.
+ */
 export async function decodeImage(file: string | Buffer, size: number, channels: 1 | 3): Promise<Buffer> {
-  let pipeline = sharp(file).resize(size, size, { fit: "cover" }).removeAlpha();
+  let pipeline = sharp(file).autoOrient().resize(size, size, { fit: "cover" }).removeAlpha();
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace("srgb");
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   if (info.width !== size || info.height !== size || info.channels !== channels || data.byteLength !== size * size * channels) {
@@ -239,8 +281,44 @@ export function hwcToPlanes(hwc: Uint8Array, chw: Uint8Array, channels: 1 | 3): 
   }
 }
 
+/**
+ * Decodes `inputs` (files or encoded bytes), `concurrency` at a time, handing each decoded
+ * image to `onDecoded(i, hwc)`; returns, per input, null where it decoded or the reason it
+ * did not. libvips keeps one error buffer for the whole process, so when decodes run at once
+ * a failure's message can be another file's ("VipsJpeg: premature end" for a PNG): each
+ * failure is decoded once more on its own, after the others, and that attempt's message is
+ * the one reported (or, if it now decodes, the image is kept).
+ */
+export async function decodeImages(
+  inputs: readonly (string | Buffer)[],
+  size: number,
+  channels: 1 | 3,
+  onDecoded: (i: number, hwc: Buffer) => void,
+  options: { concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<(string | null)[]> {
+  const reasons = new Array<string | null>(inputs.length).fill(null);
+  const failed: number[] = [];
+  let done = 0; // first attempts finished
+  await forEachBounded(inputs.length, options.concurrency ?? DECODE_CONCURRENCY, async (i) => {
+    try {
+      onDecoded(i, await decodeImage(inputs[i] as string | Buffer, size, channels));
+    } catch {
+      failed.push(i);
+    }
+    options.onProgress?.(++done, inputs.length);
+  });
+  for (const i of failed.sort((a, b) => a - b)) {
+    try {
+      onDecoded(i, await decodeImage(inputs[i] as string | Buffer, size, channels));
+    } catch (e) {
+      reasons[i] = (e as Error).message || String(e);
+    }
+  }
+  return reasons;
+}
+
 /** Runs `fn(0..count-1)` with at most `limit` calls in flight; `fn` must not reject. */
-export async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) await fn(next++);
@@ -371,29 +449,32 @@ async function decodeFolder(
   const total = listing.items.length;
   const imageBytes = channels * size * size;
   const pixels = writer === null ? new Uint8Array(total * imageBytes) : null;
-  const failures: (string | null)[] = new Array<string | null>(total).fill(null);
-  let done = 0;
-  await forEachBounded(total, DECODE_CONCURRENCY, async (i) => {
-    const file = join(root, (listing.items[i] as { file: string }).file);
-    try {
-      const hwc = await decodeImage(file, size, channels);
+  const files = listing.items.map((item) => join(root, item.file));
+  const failures = await decodeImages(
+    files,
+    size,
+    channels,
+    (i, hwc) => {
       const chw = pixels === null ? new Uint8Array(imageBytes) : pixels.subarray(i * imageBytes, (i + 1) * imageBytes);
       hwcToPlanes(hwc, chw, channels);
       writer?.write(i, chw);
-    } catch (e) {
-      failures[i] = (e as Error).message || String(e);
-    }
-    done++;
-    options.onProgress?.(done, total);
-  });
+    },
+    options.onProgress === undefined ? {} : { onProgress: options.onProgress },
+  );
 
   // bad files: one error listing them all, or leave them out
-  const bad = listing.items.flatMap((item, i) => (failures[i] === null ? [] : [{ file: join(root, item.file), reason: failures[i] as string }]));
+  const bad = [
+    ...listing.unlisted,
+    ...listing.items.flatMap((item, i) => (failures[i] === null ? [] : [{ file: join(root, item.file), reason: failures[i] as string }])),
+  ];
   if (bad.length > 0 && !options.skipBad) {
     writer?.abort();
     const lines = bad.slice(0, MAX_LISTED_ERRORS).map((b) => `  ${b.file}: ${b.reason}`);
     if (bad.length > MAX_LISTED_ERRORS) lines.push(`  and ${bad.length - MAX_LISTED_ERRORS} more`);
-    throw new DataError(root, `${bad.length} of ${total} images could not be decoded (set data.skipBad to skip them):\n${lines.join("\n")}`);
+    throw new DataError(
+      root,
+      `${bad.length} of ${total + listing.unlisted.length} images could not be decoded (set data.skipBad to skip them):\n${lines.join("\n")}`,
+    );
   }
   const kept = listing.items.flatMap((item, i) => (failures[i] === null ? [{ ...item, slot: i }] : []));
 

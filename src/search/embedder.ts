@@ -3,7 +3,7 @@
  * to the encoder's input side, as the image-folder loader does), pixels / 255, the frozen
  * encoder's h with BN in inference mode, L2-normalised. One batch is one synchronous forward.
  */
-import { decodeImage, forEachBounded, hwcToPlanes } from "../data/image-folder.js";
+import { decodeImages, hwcToPlanes } from "../data/image-folder.js";
 import type { ResNet } from "../models/resnet.js";
 import { tensor } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
@@ -32,12 +32,9 @@ export class ImageEmbedder {
   async decode(inputs: readonly (string | Buffer)[]): Promise<Decoded> {
     const bytes = this.channels * this.side * this.side;
     const hwcs: (Buffer | string)[] = new Array(inputs.length);
-    await forEachBounded(inputs.length, 32, async (i) => {
-      try {
-        hwcs[i] = await decodeImage(inputs[i] as string | Buffer, this.side, this.channels);
-      } catch (e) {
-        hwcs[i] = (e as Error).message || String(e);
-      }
+    const reasons = await decodeImages(inputs, this.side, this.channels, (i, hwc) => (hwcs[i] = hwc));
+    reasons.forEach((reason, i) => {
+      if (reason !== null) hwcs[i] = reason;
     });
     const count = hwcs.filter((h) => typeof h !== "string").length;
     const pixels = new Uint8Array(count * bytes);

@@ -197,6 +197,62 @@ describe("image folders", () => {
     assert.ok(!ds.files.includes(bad));
   });
 
+  test("skip reasons belong to their own file when many broken JPEGs, PNGs and WebPs decode at once", async () => {
+    // libvips has one error buffer per process: decoded together, a PNG used to get a JPEG's message
+    const root = tempDir("crossed");
+    const raw = Buffer.alloc(64 * 64 * 3, 0).map((_, i) => (i * 37) % 251);
+    const image = sharp(raw, { raw: { width: 64, height: 64, channels: 3 } });
+    const encoded = { jpg: await image.clone().jpeg().toBuffer(), png: await image.clone().png().toBuffer(), webp: await image.clone().webp().toBuffer() };
+    for (let i = 0; i < 30; i++) {
+      for (const [ext, bytes] of Object.entries(encoded))
+        writeFileSync(join(root, `${String(i).padStart(2, "0")}-broken.${ext}`), bytes.subarray(0, bytes.length / 2));
+    }
+    await solid(join(root, "good.png"), RED, 8, 8);
+    const ds = await loadImageFolder({ path: root, size: 8, skipBad: true, cacheDir: null });
+    assert.equal(ds.images.size(0), 1);
+    assert.equal(ds.skipped.length, 90);
+    const foreign: Record<string, RegExp> = { jpg: /png|webp/i, png: /jpe?g|webp/i, webp: /jpe?g|png/i };
+    const crossed = ds.skipped.filter((s) => foreign[s.file.split(".").pop()!]!.test(s.reason));
+    assert.deepEqual(crossed, [], "a reason names another format");
+  });
+
+  test("the EXIF orientation is applied: a photo stored sideways decodes upright, as a browser shows it", async () => {
+    const root = tempDir("exif");
+    // stored 40x20: left half red, right half blue; orientation 6 means "rotate 90 degrees clockwise to view",
+    // so upright it is 20x40 with red on top and blue below
+    const raw = Buffer.alloc(40 * 20 * 3);
+    for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) raw.set(x < 20 ? RED : BLUE, (y * 40 + x) * 3);
+    await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } })
+      .withMetadata({ orientation: 6 })
+      .jpeg({ quality: 100 })
+      .toFile(join(root, "sideways.jpg"));
+    const ds = await loadImageFolder({ path: root, size: 8, cacheDir: null });
+    const px = ds.images.data() as Uint8Array; // (1, 3, 8, 8)
+    const at = (c: number, y: number, x: number) => px[c * 64 + y * 8 + x]!;
+    assert.ok(at(0, 0, 7) > 200 && at(2, 0, 7) < 60, `top right is red (upright), got rgb ${at(0, 0, 7)},${at(1, 0, 7)},${at(2, 0, 7)}`);
+    assert.ok(at(2, 7, 0) > 200 && at(0, 7, 0) < 60, `bottom left is blue, got rgb ${at(0, 7, 0)},${at(1, 7, 0)},${at(2, 7, 0)}`);
+  });
+
+  test("an image whose name is not UTF-8 is a bad file: named with its bytes escaped, or skipped with skipBad", async () => {
+    const root = tempDir("latin1");
+    await solid(join(root, "a.png"), RED, 8, 8);
+    await solid(join(root, "b.png"), GREEN, 8, 8);
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9]), Buffer.from(".png")]), readFileSync(join(root, "a.png")));
+    const shown = join(root, "caf\\xe9.png");
+    await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir: null }), (e: unknown) => {
+      assert.ok(e instanceof DataError);
+      assert.match(e.message, /1 of 3 images could not be decoded/);
+      assert.ok(e.message.includes(`${shown}: its name is not valid UTF-8`), e.message);
+      return true;
+    });
+    const ds = await loadImageFolder({ path: root, size: 4, skipBad: true, cacheDir: null });
+    assert.equal(ds.images.size(0), 2);
+    assert.deepEqual(
+      ds.skipped.map((s) => s.file),
+      [shown],
+    );
+  });
+
   test("many bad files: the first 20 are listed, then a count", async () => {
     const root = tempDir("manybad");
     for (let i = 0; i < 25; i++) writeFileSync(join(root, `bad${String(i).padStart(2, "0")}.png`), "x");
