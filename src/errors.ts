@@ -10,6 +10,7 @@
  *   StateDictError      a state dict does not fit a module or optimizer (`key`)
  *   DistributedError    rendezvous or a collective failed, a rank died or disagrees (`rank`)
  *   NonFiniteLossError  training diverged (`step`)
+ *   LockedError         another live process writes it: an index (RunLockedError: a run directory)
  * Library code never names a command-line flag: the CLI translates keys into flags.
  */
 
@@ -105,16 +106,24 @@ export class FileWriteError extends SimclrError {
   }
 }
 
-/** Another live process holds the run directory (its lock file names it). */
-export class RunLockedError extends SimclrError {
+/** Another live process holds a lock: a search index's, or (RunLockedError) a run directory's. The lock file names it. */
+export class LockedError extends SimclrError {
   constructor(
-    /** The run directory. */
+    /** What is locked: the run directory, study folder or index file. */
     readonly path: string,
     /** The holder, as its lock file records it. */
     readonly holder: { pid: number; host: string; since: string },
     message: string,
+    code = "ERR_SIMCLR_LOCKED",
   ) {
-    super("ERR_SIMCLR_RUN_LOCKED", message);
+    super(code, message);
+  }
+}
+
+/** Another live process holds the run directory (or ablation study folder). */
+export class RunLockedError extends LockedError {
+  constructor(path: string, holder: { pid: number; host: string; since: string }, message: string) {
+    super(path, holder, message, "ERR_SIMCLR_RUN_LOCKED");
   }
 }
 

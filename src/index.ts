@@ -113,6 +113,7 @@ export {
   NonFiniteLossError,
   DistributedError,
   RunLockedError,
+  LockedError,
 } from "./errors.js";
 export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 

@@ -2,10 +2,11 @@
  * `simclr index`: a folder of images (recursive; JPEG, PNG, WebP) embedded by a run's encoder
  * into a search index (src/search/index-store.ts). Incremental: files whose size and mtime are
  * unchanged keep their rows, new and changed files are embedded, deleted ones dropped. An
- * index made by other weights, or of another folder, is refused. Written atomically.
+ * index made by other weights, or of another folder, is refused. Written atomically, by one
+ * writer at a time (INDEX.lock).
  */
-import { existsSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { existsSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.js";
 import { listImages } from "../data/image-folder.js";
 import { DataError } from "../errors.js";
@@ -17,6 +18,8 @@ import { readIndex, writeIndex, type IndexedFile, type ModelIdentity } from "../
 import { tensor } from "../tensor/factory.js";
 import { disposingAfter, type Owned } from "../tensor/scope.js";
 import { ProgressReporter } from "../io/progress.js";
+import { parseTempName } from "../io/temp.js";
+import { acquireWriterLock, type WriterLock } from "../io/writer-lock.js";
 import { checkConfig } from "../config/load.js";
 
 export interface IndexOptions {
@@ -57,19 +60,48 @@ export async function indexImages(runDir: string, config: Config, options: Index
   return disposingAfter((owned) => indexImagesIn(owned, runDir, config, options));
 }
 
+/**
+ * Takes the index's writer lock (`INDEX.lock`), so two runs into one index cannot both write
+ * it, and removes the temporaries an interrupted writer left beside it (the lock's holder is
+ * the only writer, so every one of them is abandoned).
+ */
+function lockIndex(out: string, progress: ProgressReporter): WriterLock {
+  const lock = acquireWriterLock(`${out}.lock`, out, {
+    onStale: (h) => progress.message(`index: taking over ${out}.lock from pid ${h.pid}, which is gone`),
+  });
+  const dir = dirname(resolve(out));
+  for (const name of readdirSync(dir)) {
+    if (parseTempName(name)?.final === basename(out)) {
+      rmSync(join(dir, name), { force: true, recursive: true });
+      progress.message(`index: removed ${join(dir, name)}, left by an interrupted write`);
+    }
+  }
+  return lock;
+}
+
 async function indexImagesIn(owned: Owned[], runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
   const progress = options.progress ?? new ProgressReporter();
+  const lock = lockIndex(options.out, progress);
+  try {
+    return await indexLocked(owned, runDir, config, options, progress);
+  } finally {
+    lock.release();
+  }
+}
+
+async function indexLocked(owned: Owned[], runDir: string, config: Config, options: IndexOptions, progress: ProgressReporter): Promise<IndexResult> {
   const started = performance.now();
   const root = resolve(options.images);
-  const paths = listImages(root);
+  const unlisted: { file: string; reason: string }[] = [];
+  const paths = listImages(root, unlisted);
   if (paths.length === 0) throw new DataError(root, "has no images (JPEG, PNG or WebP, searched recursively)");
   // Links that resolve outside the folder are left out: `serve` would refuse their images.
   const rootReal = realpathSync(root);
-  const outside: { file: string; reason: string }[] = [];
+  const leftOut: { file: string; reason: string }[] = [...unlisted]; // skipped before embedding
   const files: IndexedFile[] = paths.flatMap((p) => {
     const rel = relative(rootReal, realpathSync(join(root, p)));
     if (rel.startsWith("..") || isAbsolute(rel)) {
-      outside.push({ file: join(root, p), reason: "links outside the indexed folder" });
+      leftOut.push({ file: join(root, p), reason: "links outside the indexed folder" });
       return [];
     }
     const s = statSync(join(root, p));
@@ -105,7 +137,7 @@ async function indexImagesIn(owned: Owned[], runDir: string, config: Config, opt
   const removed = (previous?.files ?? []).filter((f) => !present.has(f.path)).length;
   progress.message(`index: ${files.length} images in ${root}: ${reused} unchanged, ${todo.length} to embed, ${removed} removed`);
 
-  const skipped: { file: string; reason: string }[] = [...outside];
+  const skipped: { file: string; reason: string }[] = [...leftOut];
   const batch = options.batchSize ?? 256;
   const embedStart = performance.now();
   for (let start = 0; start < todo.length; start += batch) {
@@ -130,7 +162,7 @@ async function indexImagesIn(owned: Owned[], runDir: string, config: Config, opt
   owned.push(embeddings);
   writeIndex(options.out, { root, files: kept, embeddings, model: identity, updatedAt: new Date().toISOString() });
   const embedSeconds = (performance.now() - embedStart) / 1000;
-  const embedded = todo.length - (skipped.length - outside.length);
+  const embedded = todo.length - (skipped.length - leftOut.length);
   return {
     out: options.out,
     files: kept.length,

@@ -1,10 +1,12 @@
 /** simclr index / search / duplicates: contents, incremental updates, refusals, exact against approximate. */
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import sharp from "sharp";
-import { DataError, evaluationConfig, rand, tensor, withSeed } from "../../src/index.js";
+import { DataError, LockedError, evaluationConfig, rand, tensor, withSeed } from "../../src/index.js";
 import { Searcher, indexImages, openEmbedder, readIndex } from "../../src/entry/search.js";
 import { runCli, quiet } from "../helpers.js";
 import { searchRun, tmp, writePngFolder } from "./fixture.js";
@@ -125,6 +127,52 @@ describe("simclr index", () => {
     index.embeddings.dispose();
     assert.ok(existsSync(out) && statSync(out).size === bytes.length);
     renameSync(`${out}.tmp-12345-abc`, join(tmp("trash"), "x"));
+  });
+
+  test("one writer per index: a second run into the same index at once is refused; a dead writer's lock and temporaries are cleaned", async () => {
+    const root = await writePngFolder(data, 8);
+    const other = await writePngFolder(data, 6);
+    const out = join(tmp("index"), "photos.index");
+    const first = indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
+    await assert.rejects(
+      indexImages(run, evaluationConfig(run), { images: other, out, progress: quiet() }),
+      (e: unknown) => e instanceof LockedError && e.code === "ERR_SIMCLR_LOCKED" && e.path === out,
+    );
+    assert.equal((await first).files, 8);
+    const index = readIndex(out);
+    assert.equal(index.root, root); // the first folder, not the second
+    index.embeddings.dispose();
+    assert.ok(!existsSync(`${out}.lock`), "the lock is released");
+
+    // another live process holds it: the command refuses, naming the holder
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+    try {
+      writeFileSync(`${out}.lock`, JSON.stringify({ pid: holder.pid, host: hostname(), since: "2026-01-01T00:00:00.000Z" }));
+      const refused = await runCli(["index", "--run", run, "--images", root, "--out", out]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, new RegExp(`${out} is in use by pid ${holder.pid} on this host`));
+    } finally {
+      holder.kill("SIGKILL");
+    }
+    // a writer that died: its lock and half-written temporary are cleaned by the next run
+    writeFileSync(`${out}.lock`, JSON.stringify({ pid: 999_999_999, host: hostname(), since: "2026-01-01T00:00:00.000Z" }));
+    writeFileSync(`${out}.tmp-999999999-abc`, "half an index");
+    const again = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
+    assert.equal(again.reused, 8);
+    assert.ok(!existsSync(`${out}.tmp-999999999-abc`) && !existsSync(`${out}.lock`));
+  });
+
+  test("a file name that is not UTF-8 is skipped and reported with its bytes escaped; the rest are indexed", async () => {
+    const root = await writePngFolder(data, 6);
+    const png = readFileSync(join(root, "class-0", readdirSync(join(root, "class-0"))[0]!));
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/class-0/caf`), Buffer.from([0xe9]), Buffer.from(".png")]), png);
+    const out = join(tmp("index"), "photos.index");
+    const r = await indexImages(run, evaluationConfig(run), { images: root, out, progress: quiet() });
+    assert.equal(r.files, 6);
+    assert.deepEqual(
+      r.skipped.map((s) => [s.file, /not valid UTF-8/.test(s.reason)]),
+      [[join(root, "class-0", "caf\\xe9.png"), true]],
+    );
   });
 
   test("HNSW against exact search: recall@10 on 3,000 clustered vectors", () => {
