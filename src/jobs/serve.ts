@@ -1,16 +1,26 @@
 /**
  * `simclr serve`: the search index over HTTP (Fastify), with the page of
- * src/report/search-page.ts. Loopback by default. Images are served by id only, from the
- * indexed folder only (links that resolve outside it are refused); uploads are limited in
- * size and must be JPEG, PNG or WebP by their first bytes; every error is a JSON 4xx/5xx.
+ * src/report/search-page.ts. Safe by default (the threat model is in RELIABILITY.md):
+ *   - loopback by default; a request whose Host is not one of the server's names (DNS
+ *     rebinding), or that a browser marks as cross-site, is refused with 403 (io/http-guard.ts);
+ *   - bound to any other address it needs an access token (generated when none is given), sent
+ *     as `Authorization: Bearer T`, `X-Simclr-Token` or the cookie that opening `/?token=T` sets;
+ *   - requests must arrive whole within a time limit (a stalled upload is cut off with 408);
+ *   - images are served by id only, from the indexed folder only (links that resolve outside
+ *     it are refused); uploads are limited in size (413) and must be JPEG, PNG or WebP by
+ *     their first bytes (415);
+ *   - every error is JSON with its status; error bodies never carry an absolute path or a
+ *     stack: the server's log (stderr) keeps the details.
  * A search embeds one image (one synchronous forward), so the event loop is never blocked
  * for more than one batch of one.
  */
 import { createReadStream } from "node:fs";
-import { extname } from "node:path";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { basename, extname } from "node:path";
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance } from "fastify";
-import { DataError, SimclrError } from "../errors.js";
+import { ArgumentError, DataError, SimclrError } from "../errors.js";
+import { allowedHostNames, isLoopbackHost, newToken, refusal, tokenMatches, tokenOf } from "../io/http-guard.js";
 import { umap2d } from "../report/embedding-map.js";
 import { searchPage } from "../report/search-page.js";
 import { SearchSession } from "./search.js";
@@ -22,12 +32,29 @@ export interface ServeOptions {
   maxK?: number;
   /** Points on the map (a seeded sample when the index is larger; default 2,000). */
   mapPoints?: number;
+  /**
+   * The access token every API request must carry. Default: none on a loopback address, a
+   * generated one on any other (returned by serve, and in its URL). An empty string on a
+   * non-loopback address is refused.
+   */
+  token?: string;
+  /** More names the Host header may carry (a DNS name, a reverse proxy's), beside the loopback names and the bound address. */
+  allowedHosts?: readonly string[];
+  /** A request must arrive whole (headers and body) within this many ms, else 408 (default 30,000). */
+  requestTimeoutMs?: number;
+  /** Where the server's log lines go (default: stderr): refusals and the details of errors. */
+  log?: (line: string) => void;
 }
+
+/** The shortest token accepted on a non-loopback address. */
+const MIN_TOKEN_LENGTH = 16;
 
 class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** For the server's log only (a path, an errno): never sent. */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -54,24 +81,100 @@ function intParam(name: string, text: unknown, fallback: number | null, min: num
   return n;
 }
 
-/** A Fastify app answering for `session` (not listening yet). */
-export async function buildServer(session: SearchSession, options: ServeOptions = {}): Promise<FastifyInstance> {
+/** A Fastify app answering for `session` (not listening yet); `bindHost` is the address it will listen on. */
+export async function buildServer(session: SearchSession, options: ServeOptions = {}, bindHost = "127.0.0.1"): Promise<FastifyInstance> {
   const maxUpload = options.maxUploadBytes ?? 10 * 2 ** 20;
   const maxK = options.maxK ?? 100;
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const log = options.log ?? ((line: string) => process.stderr.write(`simclr serve: ${line}\n`));
+  const token = options.token === undefined || options.token === "" ? null : options.token;
+  const allowed = allowedHostNames(bindHost, options.allowedHosts ?? []);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    // Node's own limits: the whole request (headers and body) within timeoutMs, checked often enough to matter
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+      createServer(
+        {
+          requestTimeout: timeoutMs,
+          headersTimeout: timeoutMs,
+          connectionsCheckingInterval: Math.max(50, Math.min(1000, timeoutMs / 4)),
+          keepAliveTimeout: 5000,
+        },
+        handler,
+      ),
+  });
   await app.register(multipart, { limits: { fileSize: maxUpload, files: 1, fields: 4, parts: 6 } });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-    let status = error instanceof HttpError ? error.statusCode : (error.statusCode ?? 500);
-    if (error instanceof RangeError) status = 404;
-    else if (error instanceof DataError) status = 422;
-    else if (error.code === "FST_REQ_FILE_TOO_LARGE") status = 413;
-    const message = status >= 500 && !(error instanceof SimclrError) ? `internal error: ${error.message}` : error.message;
+  // Error bodies name what was wrong, never where on disk: the indexed folder's path is cut out, stacks stay in the log.
+  const root = session.index.root;
+  const scrub = (message: string) => message.split(root).join(basename(root));
+  let errors = 0;
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status =
+      error instanceof HttpError
+        ? error.statusCode
+        : typeof error.statusCode === "number" && error.statusCode >= 400
+          ? error.statusCode
+          : error instanceof DataError
+            ? 422
+            : error instanceof RangeError
+              ? 404
+              : 500;
+    let message = scrub(error.message);
+    if (status >= 500) {
+      const ref = ++errors;
+      log(`error ${ref} on ${request.method} ${request.url.split("?")[0]}: ${error.stack ?? error.message}`);
+      message = error instanceof SimclrError ? message : `internal error (the server's log has the details, error ${ref})`;
+    } else if (error instanceof HttpError && error.detail !== undefined) {
+      log(`${status} on ${request.method} ${request.url.split("?")[0]}: ${error.detail}`);
+    }
     void reply.code(status).type("application/json").send({ error: message, status });
   });
   app.setNotFoundHandler(
     (request, reply) => void reply.code(404).send({ error: `no such route: ${request.method} ${request.url.split("?")[0]}`, status: 404 }),
   );
+
+  // Who may ask: the Host and cross-site checks first, then the token for everything but the page itself.
+  app.addHook("onRequest", async (request, reply) => {
+    const path = request.url.split("?")[0] ?? "/";
+    const header = (name: string) => {
+      const v = request.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const why = refusal(
+      {
+        method: request.method,
+        path,
+        host: header("host"),
+        origin: header("origin"),
+        secFetchSite: header("sec-fetch-site"),
+        secFetchMode: header("sec-fetch-mode"),
+      },
+      allowed,
+    );
+    if (why !== null) {
+      log(`403 ${request.method} ${path} from ${request.ip}: ${why}`);
+      return reply.code(403).type("application/json").send({ error: why, status: 403 });
+    }
+    if (token === null || path === "/favicon.ico") return;
+    // cookies are shared by every port of a host: the name carries the port, so two servers keep their own
+    const cookieName = `simclr-token-${request.raw.socket.localPort}`;
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    if (path === "/" && typeof query.token === "string") {
+      if (!tokenMatches(token, query.token))
+        return reply.code(401).type("application/json").send({ error: "that access token is not this server's", status: 401 });
+      // the token moves from the URL into a cookie only this origin sends, and the URL drops it
+      return reply.header("set-cookie", `${cookieName}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`).redirect("/", 302);
+    }
+    if (path === "/") return; // the page itself is static and holds no data; its API calls carry the cookie
+    if (!tokenMatches(token, tokenOf(request.headers, cookieName))) {
+      return reply.code(401).type("application/json").send({
+        error: "this server needs its access token: open the URL it printed (/?token=...), or send the header 'Authorization: Bearer TOKEN'",
+        status: 401,
+      });
+    }
+  });
 
   const results = (hits: { id: number; path: string; score: number }[]) => hits.map((h, i) => ({ rank: i + 1, id: h.id, path: h.path, score: h.score }));
 
@@ -82,7 +185,7 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
     status: "ok",
     images: session.size,
     approximate: session.searcher.approximate,
-    root: session.index.root,
+    folder: basename(session.index.root),
     model: {
       arch: session.index.model.arch,
       width: session.index.model.width,
@@ -159,7 +262,7 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
       file = session.imagePath(id);
     } catch (e) {
       if (e instanceof DataError) throw new HttpError(403, `image ${id} resolves outside the indexed folder`);
-      throw new HttpError(404, `image ${id} is no longer readable: ${(e as Error).message}`);
+      throw new HttpError(404, `image ${id} is no longer readable (moved or deleted since it was indexed)`, (e as Error).message);
     }
     return reply
       .type(MIME[extname(file).toLowerCase()] ?? "application/octet-stream")
@@ -170,18 +273,43 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
   return app;
 }
 
-/** Opens the index and listens; resolves once listening, with the URL and a close(). */
+/**
+ * Opens the index and listens; resolves once listening, with the URL (carrying the token, if
+ * one is needed), the token and a close(). A port in use, or an address not of this machine,
+ * is an ArgumentError naming it.
+ */
 export async function serve(
   indexFile: string,
   listen: { host?: string; port?: number },
   options: ServeOptions = {},
-): Promise<{ url: string; session: SearchSession; close(): Promise<void> }> {
+): Promise<{ url: string; token: string | null; session: SearchSession; close(): Promise<void> }> {
+  const host = listen.host ?? "127.0.0.1";
+  const port = listen.port ?? 8080;
+  let token = options.token ?? null;
+  if (!isLoopbackHost(host)) {
+    if (token === "") {
+      throw new ArgumentError(
+        `serve: listening on ${host}, not loopback, needs an access token: anyone who can reach the address could read every indexed image (give a token of ${MIN_TOKEN_LENGTH}+ characters, or none to have one generated)`,
+      );
+    }
+    token ??= newToken();
+    if (token.length < MIN_TOKEN_LENGTH)
+      throw new ArgumentError(`serve: an access token must have at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`);
+  }
+  if (token === "") token = null;
   const session = SearchSession.open(indexFile);
   try {
-    const app = await buildServer(session, options);
-    const address = await app.listen({ host: listen.host ?? "127.0.0.1", port: listen.port ?? 8080 });
+    const app = await buildServer(session, { ...options, ...(token === null ? {} : { token }) }, host);
+    let address: string;
+    try {
+      address = await app.listen({ host, port });
+    } catch (e) {
+      await app.close().catch(() => undefined);
+      throw listenError(e, host, port);
+    }
     return {
-      url: address,
+      url: token === null ? address : `${address}/?token=${token}`,
+      token,
       session,
       close: async () => {
         await app.close();
@@ -192,4 +320,14 @@ export async function serve(
     session.dispose();
     throw e;
   }
+}
+
+/** listen()'s system errors as errors that say what to change. */
+function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE")
+    return new ArgumentError(`serve: port ${port} on ${host} is in use (another simclr serve, or another program): choose another port, or 0 for any free one`);
+  if (code === "EACCES") return new ArgumentError(`serve: port ${port} on ${host} needs privileges this process lacks: choose a port above 1023`);
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") return new ArgumentError(`serve: ${host} is not an address of this machine`);
+  return e;
 }
