@@ -35,8 +35,10 @@ export function checkValue(key: ConfigKey, value: unknown, source: string): unkn
       return value;
     case "integer":
     case "number": {
-      if (typeof value !== "number" || !Number.isFinite(value))
-        return fail(`must be ${field.type === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(value)}`);
+      const kind = field.type === "integer" ? "an integer" : "a number";
+      if (typeof value !== "number") return fail(`must be ${kind}, got ${JSON.stringify(value)}`);
+      // String(), not JSON: JSON writes Infinity and NaN as null, which the user never wrote.
+      if (!Number.isFinite(value)) return fail(`must be ${kind} (finite), got ${String(value)}`);
       if (field.type === "integer" && !Number.isInteger(value)) fail(`must be an integer, got ${value}`);
       if (field.min !== undefined && value < field.min) fail(`must be >= ${field.min}, got ${value}`);
       if (field.max !== undefined && value > field.max) fail(`must be <= ${field.max}, got ${value}`);

@@ -76,16 +76,16 @@ export const SCHEMA = {
     default: true,
     doc: "Gaussian blur at augment.blurProbability or the preset's (the cifar and grayscale presets have none); false: never",
   },
-  "loss.temperature": { type: "number", default: 0.5, min: 1e-6, doc: "NT-Xent temperature tau" },
+  "loss.temperature": { type: "number", default: 0.5, min: 1e-6, max: 1e4, doc: "NT-Xent temperature tau" },
   "loss.normalize": {
     type: "boolean",
     default: true,
     doc: "l2-normalise z, so similarity is cosine (Table 5); false: the raw dot product of z (the paper pairs it with tau 10)",
   },
   "optim.name": { type: "string", default: "lars", choices: ["lars", "sgd", "adamw"], doc: "optimizer" },
-  "optim.lr": { type: "number", default: 1.0, min: 0, doc: "base learning rate, scaled by optim.lrScaling" },
+  "optim.lr": { type: "number", default: 1.0, min: 0, max: 1000, doc: "base learning rate, scaled by optim.lrScaling" },
   "optim.lrScaling": { type: "string", default: "linear", choices: ["linear", "sqrt"], doc: "linear: lr x B/256; sqrt: lr x sqrt(B)" },
-  "optim.weightDecay": { type: "number", default: 1e-6, min: 0, doc: "weight decay (LARS and SGD: L2; AdamW: decoupled)" },
+  "optim.weightDecay": { type: "number", default: 1e-6, min: 0, max: 1, doc: "weight decay (LARS and SGD: L2; AdamW: decoupled)" },
   "optim.momentum": { type: "number", default: 0.9, min: 0, max: 0.999999, doc: "momentum (LARS, SGD)" },
   "train.epochs": { type: "integer", default: 2, min: 1, doc: "passes over the training images (the demo: 2, about 10 minutes on 2 cores)" },
   "train.warmupEpochs": {
@@ -147,9 +147,9 @@ export const SCHEMA = {
     default: true,
     doc: "the collapse monitor: RankMe, the effective rank of h over the last 2048 training views of each epoch, in metrics.jsonl (rankme_h)",
   },
-  "monitor.probeLr": { type: "number", default: 0.1, min: 0, doc: "the online probe's learning rate (Nesterov SGD, momentum 0.9)" },
+  "monitor.probeLr": { type: "number", default: 0.1, min: 0, max: 1000, doc: "the online probe's learning rate (Nesterov SGD, momentum 0.9)" },
   "monitor.knnK": { type: "integer", default: 200, min: 1, doc: "kNN monitor: neighbours that vote" },
-  "monitor.knnTemperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN monitor: votes are exp(cosine / T)" },
+  "monitor.knnTemperature": { type: "number", default: 0.1, min: 1e-6, max: 1e4, doc: "kNN monitor: votes are exp(cosine / T)" },
   // Data-parallel training over processes and machines (docs/distributed.md).
   "dist.backend": {
     type: "string",
@@ -185,7 +185,7 @@ export const SCHEMA = {
   },
   "eval.seed": { type: "integer", default: 0, min: 0, doc: "seed for the eval.labels subset" },
   "eval.k": { type: "integer", default: 200, min: 1, doc: "kNN: neighbours that vote" },
-  "eval.temperature": { type: "number", default: 0.1, min: 1e-6, doc: "kNN: votes are exp(cosine / T)" },
+  "eval.temperature": { type: "number", default: 0.1, min: 1e-6, max: 1e4, doc: "kNN: votes are exp(cosine / T)" },
   "eval.holdOut": { type: "number", default: 0.1, min: 0.001, max: 0.9, doc: "linear (fast): fraction of the train split held out to choose the L2 strength" },
   "eval.maxIterations": { type: "integer", default: 200, min: 1, doc: "linear (fast): L-BFGS iterations per fit" },
   "eval.epochs": { type: "integer", default: 90, min: 1, doc: "linear (paper): epochs (Appendix B.6: 90)" },
@@ -194,9 +194,10 @@ export const SCHEMA = {
     type: "number",
     default: 0.1,
     min: 0,
+    max: 1000,
     doc: "linear (paper): base learning rate, x batchSize/256 (Appendix B.6: 0.1), Nesterov SGD, cosine decay",
   },
-  "eval.weightDecay": { type: "number", default: 0, min: 0, doc: "linear (paper): weight decay (Appendix B.6: none)" },
+  "eval.weightDecay": { type: "number", default: 0, min: 0, max: 1, doc: "linear (paper): weight decay (Appendix B.6: none)" },
   // Semi-supervised fine-tuning (Appendix B.5).
   "finetune.labels": {
     type: "string",
@@ -212,8 +213,14 @@ export const SCHEMA = {
     doc: "epochs; default: 60 for 1% of the labels or less, else 30 (Appendix B.5)",
   },
   "finetune.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size (the paper: 4096; CPU-sized here)" },
-  "finetune.lr": { type: "number", default: 0.05, min: 0, doc: "base learning rate, x batch/256 (Appendix B.5: 0.05), Nesterov SGD, cosine decay, no warm-up" },
-  "finetune.weightDecay": { type: "number", default: 0, min: 0, doc: "weight decay (Appendix B.5: none)" },
+  "finetune.lr": {
+    type: "number",
+    default: 0.05,
+    min: 0,
+    max: 1000,
+    doc: "base learning rate, x batch/256 (Appendix B.5: 0.05), Nesterov SGD, cosine decay, no warm-up",
+  },
+  "finetune.weightDecay": { type: "number", default: 0, min: 0, max: 1, doc: "weight decay (Appendix B.5: none)" },
   "finetune.fromHead": { type: "boolean", default: false, doc: "keep the projection head's first layer under the classifier (SimCLRv2)" },
   "finetune.seed": { type: "integer", default: 0, min: 0, doc: "seed for the subset and the classifier's initialisation" },
   // The supervised baseline: the same encoder trained from scratch with labels.
@@ -226,8 +233,8 @@ export const SCHEMA = {
     doc: "budget by augmented views (1 per image per step) instead of supervised.epochs: round(views / training images) epochs, at least 1",
   },
   "supervised.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size" },
-  "supervised.lr": { type: "number", default: 0.1, min: 0, doc: "base learning rate, x batchSize/256, Nesterov SGD, cosine decay" },
-  "supervised.weightDecay": { type: "number", default: 5e-4, min: 0, doc: "weight decay" },
+  "supervised.lr": { type: "number", default: 0.1, min: 0, max: 1000, doc: "base learning rate, x batchSize/256, Nesterov SGD, cosine decay" },
+  "supervised.weightDecay": { type: "number", default: 5e-4, min: 0, max: 1, doc: "weight decay" },
 } as const satisfies Record<string, Field>;
 
 export type ConfigKey = keyof typeof SCHEMA;

@@ -201,7 +201,14 @@ describe("config errors name the key and the source", () => {
     );
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["train.epochs=2.5"] }), /^--set: train\.epochs must be an integer, got 2\.5$/);
     throwsConfig(() => loadConfig({ file: yamlFile("data:\n  limit: 10.5\n") }), /: data\.limit must be an integer, got 10\.5$/);
-    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.lr=.inf"] }), /^--set: optim\.lr must be a number/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.lr=.inf"] }), /^--set: optim\.lr must be a number \(finite\), got Infinity$/);
+    // YAML's .inf was reported as "got null" (JSON has no Infinity).
+    throwsConfig(() => loadConfig({ file: yamlFile("loss:\n  temperature: .inf\n") }), /: loss\.temperature must be a number \(finite\), got Infinity$/);
+    throwsConfig(() => loadConfig({ file: yamlFile("loss:\n  temperature: .nan\n") }), /: loss\.temperature must be a number \(finite\), got NaN$/);
+    // Extreme hyper-parameters are refused by range, not left to overflow in aten::add_.
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.lr=1e300"] }), /^--set: optim\.lr must be <= 1000, got 1e\+300$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["optim.weightDecay=5"] }), /^--set: optim\.weightDecay must be <= 1, got 5$/);
+    throwsConfig(() => loadConfig({ setSource: "--set", set: ["loss.temperature=1e9"] }), /^--set: loss\.temperature must be <= 10000, got 1000000000$/);
   });
 
   test("a section that is not a mapping, a top level that is not a mapping", () => {
