@@ -137,6 +137,20 @@ export class NonFiniteLossError extends SimclrError {
   }
 }
 
+/**
+ * An encoder gave NaN or infinite features (h or z) for `rows` of its inputs: its weights are
+ * finite but so large that the forward overflows (a diverged run). Embeddings, indexes and
+ * exports refuse them; `allowNonFinite` opts out.
+ */
+export class NonFiniteFeaturesError extends SimclrError {
+  constructor(
+    readonly rows: number,
+    message: string,
+  ) {
+    super("ERR_SIMCLR_NON_FINITE_FEATURES", message);
+  }
+}
+
 /** A state dict does not fit a module or optimizer: missing, unexpected or misshapen keys (`key`: the first at fault). */
 export class StateDictError extends SimclrError {
   constructor(

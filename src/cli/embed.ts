@@ -9,7 +9,9 @@ export const EMBED_HELP = `simclr embed --run DIR --out FILE.npy [--images PATH]
 Writes h (or z with --z) of every image as a float32 .npy (N, D), and FILE.json beside it with
 the files (for --images), labels where known, and the images that could not be read (skipped
 and reported). --images embeds a folder (flat, or one sub-folder per class) resized to what the
-run was trained on; without it, the run's data set (or --set data.*), --split train by default.`;
+run was trained on; without it, the run's data set (or --set data.*), --split train by default.
+The two files are written together: neither is left without the other. Features that come out
+NaN or infinite (a run that diverged) are refused unless --allow-non-finite.`;
 
 export async function embedCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({

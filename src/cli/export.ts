@@ -16,7 +16,9 @@ Writes the run's encoder f (and with --part encoder+head the projection head g):
                         test images and compared with libtorch (--no-check skips that).
 
 Both record the architecture, width, stem, input channels and size, and the input scaling
-(float32 pixels / 255, no mean/std normalisation) in their metadata.`;
+(float32 pixels / 255, no mean/std normalisation) in their metadata. An encoder whose weights
+or features (on a probe batch) are NaN or infinite, as from a run that diverged, is refused
+unless --allow-non-finite.`;
 
 const FORMATS = ["safetensors", "onnx"];
 const PARTS = ["encoder", "encoder+head"] as const;

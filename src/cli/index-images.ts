@@ -1,17 +1,20 @@
-/** `simclr index --run DIR --images PATH --out INDEX [--checkpoint FILE] [--batch N]` */
+/** `simclr index --run DIR --images PATH --out INDEX [--checkpoint FILE] [--batch N] [--allow-non-finite]` */
 import { parseArgs } from "node:util";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { indexImages } from "../jobs/index-images.js";
 import { UsageError, integerFlag, printResult } from "./common.js";
 
-export const INDEX_HELP = `simclr index --run DIR --images PATH --out INDEX [--checkpoint FILE] [--batch N]
+export const INDEX_HELP = `simclr index --run DIR --images PATH --out INDEX [--checkpoint FILE] [--batch N] [--allow-non-finite]
 
 Embeds every image below PATH (JPEG, PNG, WebP; sub-folders too) with the run's encoder into a
 search index: one file holding h of each image (L2-normalised) and, per file, its path, size
 and mtime, and a hash of the weights. Run it again on the same folder and only new or changed
 files are embedded; deleted ones are dropped. An index made by another model, or of another
 folder, is refused. Unreadable files are skipped and reported. The index is written
-atomically. Then: simclr search, simclr duplicates, simclr serve.`;
+atomically, and one index has one writer at a time (INDEX.lock). Images are decoded upright
+(their EXIF orientation applied). An encoder whose features come out NaN or infinite (a run
+that diverged) is refused; --allow-non-finite indexes the other images and skips those.
+Then: simclr search, simclr duplicates, simclr serve.`;
 
 export async function indexCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -22,6 +25,7 @@ export async function indexCommand(argv: string[]): Promise<number> {
       out: { type: "string" },
       checkpoint: { type: "string" },
       batch: { type: "string" },
+      "allow-non-finite": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -38,6 +42,7 @@ export async function indexCommand(argv: string[]): Promise<number> {
     out: values.out,
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
     ...(batch !== undefined ? { batchSize: batch } : {}),
+    allowNonFinite: values["allow-non-finite"] ?? false,
   });
   printResult({
     ...result,

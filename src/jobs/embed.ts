@@ -8,10 +8,10 @@ import { loadDataset } from "../data/datasets.js";
 import { DataLoader } from "../data/loader.js";
 import { loadImageFolder } from "../data/image-folder.js";
 import { DataError } from "../errors.js";
-import { writeFileAtomic } from "../io/atomic.js";
+import { writeFilesAtomic } from "../io/atomic.js";
 import { dataShape } from "../recipe/recipe.js";
-import { loadEncoder } from "../run/encoder.js";
-import { writeNpy } from "../run/npy.js";
+import { checkFeaturesFinite, loadEncoder } from "../run/encoder.js";
+import { serializeNpy } from "../run/npy.js";
 import { cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
 import { disposingAfter, tidy, type Owned } from "../tensor/scope.js";
@@ -20,7 +20,7 @@ import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
 
 export interface EmbedOptions {
-  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  /** Load weights that hold NaN or infinite values, and write features that do (both refused by default: they give silently wrong results). */
   allowNonFinite?: boolean;
   /** An image folder (recursive: flat or one sub-folder per class); else the config's data set. */
   images?: string;
@@ -100,13 +100,25 @@ async function embedIn(owned: Owned[], runDir: string, config: Config, options: 
     return cat(parts); // (N, D)
   });
   owned.push(all);
+  checkFeaturesFinite(all, `embed ${folder ?? config.data.name}`, source.origin, options.allowNonFinite ?? false);
   const shape: [number, number] = [all.size(0), all.size(1)];
-  writeNpy(options.out, all.data() as Float32Array, shape);
   const sidecar = options.out.replace(/\.npy$/, "") + ".json";
   const labels = data.labeled ? Array.from(data.labels.dataAsNumbers()) : null;
-  writeFileAtomic(
-    sidecar,
-    `${JSON.stringify({ run: runDir, checkpoint: source.origin, output: options.z ? "z" : "h", shape, source: folder ?? `${config.data.name} ${options.split ?? "train"}`, files: folder !== undefined ? data.files : null, labels, classes: data.classes, skipped: data.skipped }, null, 1)}\n`,
-  );
+  const description = {
+    run: runDir,
+    checkpoint: source.origin,
+    output: options.z ? "z" : "h",
+    shape,
+    source: folder ?? `${config.data.name} ${options.split ?? "train"}`,
+    files: folder !== undefined ? data.files : null,
+    labels,
+    classes: data.classes,
+    skipped: data.skipped,
+  };
+  // The array and its sidecar are one result: neither is left without the other.
+  writeFilesAtomic([
+    { path: options.out, bytes: serializeNpy(all.data() as Float32Array, shape) },
+    { path: sidecar, bytes: `${JSON.stringify(description, null, 1)}\n` },
+  ]);
   return { out: options.out, sidecar, shape, skipped: data.skipped };
 }

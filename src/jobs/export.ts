@@ -12,7 +12,7 @@ import { loadDataset } from "../data/datasets.js";
 import { writeSafetensors } from "../nn/safetensors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { dataShape } from "../recipe/recipe.js";
-import { loadEncoder, type EncoderSource } from "../run/encoder.js";
+import { checkFeaturesFinite, loadEncoder, type EncoderSource } from "../run/encoder.js";
 import { encodeOnnx } from "../run/onnx.js";
 import { onnxGraph } from "../run/onnx-model.js";
 import { rand } from "../tensor/factory.js";
@@ -27,7 +27,7 @@ import { checkConfig } from "../config/load.js";
 export type ExportPart = "encoder" | "encoder+head";
 
 export interface ExportOptions {
-  /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
+  /** Load weights that hold NaN or infinite values, and export an encoder whose features are (both refused by default: they give silently wrong results). */
   allowNonFinite?: boolean;
   out: string;
   /** A checkpoint folder or model.safetensors (default: the run's latest). */
@@ -74,6 +74,29 @@ function loadFor(runDir: string, config: Config, options: ExportOptions): Encode
   });
 }
 
+/**
+ * Refuses an encoder whose forward pass overflows: finite weights (loadStateDict checks those)
+ * can still give NaN or infinite h or z when a run diverged, and an exported file would pass
+ * them on to every user. The probe is 8 seeded uniform-noise images, as the inputs are pixels
+ * in [0, 1], with BN in inference mode.
+ */
+function probeExport(source: EncoderSource, config: Config, options: ExportOptions): void {
+  const [channels, side] = dataShape(config);
+  const images = withSeed(config.train.seed, () => rand([8, channels, side, side])); // (8, C, S, S)
+  try {
+    const { h, z } = source.model.inInferenceMode(() => noGrad(() => source.model.call(images)));
+    try {
+      checkFeaturesFinite(h, `export ${options.out}: h`, source.origin, options.allowNonFinite ?? false);
+      if ((options.part ?? "encoder") === "encoder+head") checkFeaturesFinite(z, `export ${options.out}: z`, source.origin, options.allowNonFinite ?? false);
+    } finally {
+      h.dispose();
+      z.dispose();
+    }
+  } finally {
+    images.dispose();
+  }
+}
+
 /** Writes the run's encoder (and head) to `options.out`; returns what was written. */
 export function exportSafetensors(runDir: string, config: Config, options: ExportOptions): { out: string; tensors: number; metadata: Record<string, string> } {
   checkConfig(config, "exportSafetensors(config)");
@@ -81,6 +104,7 @@ export function exportSafetensors(runDir: string, config: Config, options: Expor
   return disposingAfter((owned) => {
     const source = loadFor(runDir, config, options);
     owned.push(source.model);
+    probeExport(source, config, options);
     const tensors = new Map<string, Tensor>(source.encoder.stateDict());
     if (part === "encoder+head") for (const [k, t] of source.model.head.stateDict()) tensors.set(`head.${k}`, t);
     const metadata = metadataOf(config, source, part);
@@ -137,6 +161,7 @@ async function exportOnnxIn(
   const part = options.part ?? "encoder";
   const source = loadFor(runDir, config, options);
   owned.push(source.model);
+  probeExport(source, config, options);
   source.model.eval();
   const { format: _pt, ...metadata } = metadataOf(config, source, part);
   metadata["simclr.batch_norm"] = options.foldBatchNorm === false ? "nodes" : "folded";

@@ -9,13 +9,14 @@ import { existsSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.js";
 import { listImages } from "../data/image-folder.js";
-import { DataError } from "../errors.js";
+import { DataError, NonFiniteFeaturesError } from "../errors.js";
 import { dataShape } from "../recipe/recipe.js";
 import { loadEncoder } from "../run/encoder.js";
 import { ImageEmbedder } from "../search/embedder.js";
 import { modelIdentity } from "../search/identity.js";
 import { readIndex, writeIndex, type IndexedFile, type ModelIdentity } from "../search/index-store.js";
 import { tensor } from "../tensor/factory.js";
+import { nonFiniteRowsOfArray } from "../tensor/finite.js";
 import { disposingAfter, type Owned } from "../tensor/scope.js";
 import { ProgressReporter } from "../io/progress.js";
 import { parseTempName } from "../io/temp.js";
@@ -29,6 +30,11 @@ export interface IndexOptions {
   out: string;
   checkpoint?: string;
   batchSize?: number;
+  /**
+   * Load weights that hold NaN or infinite values, and index past images whose features are
+   * NaN or infinite (they are skipped and reported); by default both are refused.
+   */
+  allowNonFinite?: boolean;
   /** Where progress and messages go (default: stderr). */
   progress?: ProgressReporter;
 }
@@ -46,13 +52,23 @@ export interface IndexResult {
 }
 
 /** The encoder of a run (or a checkpoint) ready to embed images, and its identity. */
-export function openEmbedder(runDir: string, config: Config, checkpoint?: string): { embedder: ImageEmbedder; identity: ModelIdentity; dispose(): void } {
+export function openEmbedder(
+  runDir: string,
+  config: Config,
+  checkpoint?: string,
+  allowNonFinite = false,
+): { embedder: ImageEmbedder; identity: ModelIdentity; origin: string; dispose(): void } {
   const [channels, side] = dataShape(config);
-  const source = loadEncoder({ config, inChannels: channels, runDir, ...(checkpoint !== undefined ? { checkpoint } : {}) });
+  const source = loadEncoder({ config, inChannels: channels, runDir, ...(checkpoint !== undefined ? { checkpoint } : {}), allowNonFinite });
   const device = config.train.device;
   source.model.to(device);
   const identity = modelIdentity(source.encoder, { run: resolve(runDir), checkpoint: resolve(source.origin), arch: config.model.arch, inputSize: side });
-  return { embedder: new ImageEmbedder(source.encoder, side, channels === 1 ? 1 : 3, device), identity, dispose: () => source.model.dispose() };
+  return {
+    embedder: new ImageEmbedder(source.encoder, side, channels === 1 ? 1 : 3, device),
+    identity,
+    origin: source.origin,
+    dispose: () => source.model.dispose(),
+  };
 }
 
 export async function indexImages(runDir: string, config: Config, options: IndexOptions): Promise<IndexResult> {
@@ -108,7 +124,8 @@ async function indexLocked(owned: Owned[], runDir: string, config: Config, optio
     return [{ path: p.split(sep).join("/"), size: s.size, mtimeMs: s.mtimeMs }];
   });
 
-  const opened = openEmbedder(runDir, config, options.checkpoint);
+  const allowNonFinite = options.allowNonFinite ?? false;
+  const opened = openEmbedder(runDir, config, options.checkpoint, allowNonFinite);
   owned.push(opened);
   const { embedder, identity } = opened;
   const previous = existsSync(options.out) ? readIndex(options.out) : null;
@@ -144,9 +161,19 @@ async function indexLocked(owned: Owned[], runDir: string, config: Config, optio
     const chunk = todo.slice(start, start + batch);
     const decoded = await embedder.decode(chunk.map((f) => join(root, f.path)));
     const h = embedder.embedPixels(decoded.pixels, decoded.count); // (count * D)
+    // Finite weights can still overflow (a diverged run): such rows would poison every search.
+    const nonFinite = new Set(nonFiniteRowsOfArray(h, dim));
+    if (nonFinite.size > 0 && !allowNonFinite) {
+      throw new NonFiniteFeaturesError(
+        nonFinite.size,
+        `index ${root}: images give NaN or infinite features with ${opened.origin} (${nonFinite.size} of a batch of ${decoded.count}): its weights diverged. ` +
+          "Use an earlier checkpoint, or allowNonFinite to index the others and skip these.",
+      );
+    }
     decoded.rows.forEach((r, j) => {
       const f = chunk[j] as IndexedFile;
       if ("error" in r) skipped.push({ file: join(root, f.path), reason: r.error });
+      else if (nonFinite.has(r.row)) skipped.push({ file: join(root, f.path), reason: "its features are NaN or infinite (the encoder diverged)" });
       else rows.set(f.path, h.subarray(r.row * dim, (r.row + 1) * dim));
     });
     const done = Math.min(start + batch, todo.length);

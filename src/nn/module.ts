@@ -3,6 +3,8 @@
  * state-dict naming (`layer1.0.conv1.weight`), so weights move between this package and
  * PyTorch through safetensors files.
  */
+import { isFloating } from "../tensor/dtype.js";
+import { isAllFinite } from "../tensor/finite.js";
 import { op } from "../tensor/op.js";
 import { keep, tidy } from "../tensor/scope.js";
 import { noGrad } from "../tensor/runtime.js";
@@ -20,8 +22,6 @@ export interface LoadStateDictOptions {
   /** Accept NaN and infinite values (default: refused, naming the key). */
   allowNonFinite?: boolean;
 }
-
-const FLOATING = new Set(["float32", "float64", "float16", "bfloat16"]);
 
 export interface LoadStateDictResult {
   missingKeys: string[];
@@ -150,24 +150,13 @@ export abstract class Module {
         );
       }
       // Casting between float types is allowed (as PyTorch does); floats from integers or the reverse is a corrupt or foreign file.
-      if (FLOATING.has(target.dtype) !== FLOATING.has(source.dtype)) {
+      if (isFloating(target.dtype) !== isFloating(source.dtype)) {
         throw new StateDictError(
           `loadStateDict(${this.constructor.name}): '${key}' is ${source.dtype} in the state dict, the module holds ${target.dtype}`,
           key,
         );
       }
-      if (
-        !options.allowNonFinite &&
-        FLOATING.has(source.dtype) &&
-        noGrad(() => {
-          const finite = source.isfinite();
-          const all = finite.all();
-          const ok = all.item() === 1;
-          finite.dispose();
-          all.dispose();
-          return !ok;
-        })
-      ) {
+      if (!options.allowNonFinite && !isAllFinite(source)) {
         throw new StateDictError(
           `loadStateDict(${this.constructor.name}): '${key}' holds NaN or infinite values (loadStateDict(state, { allowNonFinite: true }) accepts them)`,
           key,

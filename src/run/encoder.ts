@@ -6,12 +6,14 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { ArgumentError, CheckpointError } from "../errors.js";
+import { ArgumentError, CheckpointError, NonFiniteFeaturesError } from "../errors.js";
 import type { ResNet } from "../models/resnet.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { readSafetensors } from "../nn/safetensors.js";
 import { buildModel } from "../recipe/recipe.js";
+import { nonFiniteRows } from "../tensor/finite.js";
 import { withSeed } from "../tensor/rng.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { latestCheckpoint } from "./checkpoint.js";
 
 export interface EncoderSource {
@@ -76,4 +78,22 @@ export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
     for (const t of state.values()) t.dispose();
   }
   return { model, encoder: model.encoder, origin: checkpoint };
+}
+
+/**
+ * Refuses (N, D) features that hold NaN or infinite values unless `allowNonFinite`: finite
+ * weights can still overflow in the forward pass (a run that diverged), and such features
+ * would make every neighbour, accuracy and export silently wrong. Returns the bad rows (empty
+ * when all are finite; only reached with allowNonFinite otherwise).
+ */
+export function checkFeaturesFinite(features: Tensor, where: string, origin: string, allowNonFinite: boolean): number[] {
+  const bad = nonFiniteRows(features);
+  if (bad.length > 0 && !allowNonFinite) {
+    throw new NonFiniteFeaturesError(
+      bad.length,
+      `${where}: ${bad.length} of ${features.size(0)} inputs give NaN or infinite features with ${origin}: its weights diverged. ` +
+        "Use an earlier checkpoint, or allowNonFinite to accept them.",
+    );
+  }
+  return bad;
 }

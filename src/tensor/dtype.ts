@@ -16,6 +16,11 @@ const CODES: Record<DType, number> = {
   bfloat16: 15,
 };
 
+/** True for the floating-point dtypes (the ones that can hold NaN or infinity, and gradients). */
+export function isFloating(dtype: DType): boolean {
+  return dtype === "float32" || dtype === "float64" || dtype === "float16" || dtype === "bfloat16";
+}
+
 const NAMES = new Map<number, DType>(Object.entries(CODES).map(([name, code]) => [code, name as DType]));
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {

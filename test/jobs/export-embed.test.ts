@@ -1,11 +1,24 @@
 /** simclr export (safetensors with torchvision's names) and simclr embed (.npy + sidecar). */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import sharp from "sharp";
-import { evaluationConfig, extractFeatures, loadConfig, loadEncoder, noGrad, pretrain, readNpy, readSafetensors, resnet, tensor } from "../../src/index.js";
+import {
+  evaluationConfig,
+  extractFeatures,
+  latestCheckpoint,
+  loadConfig,
+  loadEncoder,
+  noGrad,
+  pretrain,
+  readNpy,
+  readSafetensors,
+  resnet,
+  tensor,
+  writeSafetensors,
+} from "../../src/index.js";
 import { maxAbsDiff, runCli, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
@@ -139,6 +152,61 @@ describe("export and embed", () => {
     const z = await runCli(["embed", "--run", run, "--split", "test", "--out", join(tmp("embed-z"), "z.npy"), "--z"]);
     assert.equal(z.code, 0, z.stderr);
     assert.match(z.stdout, /"shape":\[64,128\]/);
+  });
+
+  test("a diverged checkpoint (finite weights, infinite features) is refused by embed, index and export; --allow-non-finite opts out", async () => {
+    // As a run that diverged leaves it: every weight finite, but a BN running mean of -3e38
+    // makes the first block's output overflow to infinity in inference mode.
+    const diverged = tmp("diverged");
+    cpSync(run, diverged, { recursive: true });
+    const file = join(latestCheckpoint(diverged)!, "model.safetensors");
+    const { tensors, metadata } = readSafetensors(file);
+    const mean = tensors.get("encoder.bn1.running_mean")!;
+    tensors.set("encoder.bn1.running_mean", tensor(new Float32Array(mean.size(0)).fill(-3e38)));
+    writeSafetensors(file, tensors, metadata);
+    const folder = tmp("diverged-images");
+    for (let i = 0; i < 3; i++)
+      await sharp(Buffer.alloc(12 * 12 * 3, 60 * i), { raw: { width: 12, height: 12, channels: 3 } })
+        .png()
+        .toFile(join(folder, `${i}.png`));
+    const outDir = tmp("diverged-out");
+    const refusals: [string, string[]][] = [
+      ["embed", ["embed", "--run", diverged, "--images", folder, "--out", join(outDir, "h.npy")]],
+      ["index", ["index", "--run", diverged, "--images", folder, "--out", join(outDir, "photos.index")]],
+      ["export", ["export", "--run", diverged, "--out", join(outDir, "encoder.safetensors")]],
+      ["export", ["export", "--run", diverged, "--format", "onnx", "--out", join(outDir, "encoder.onnx")]],
+    ];
+    for (const [what, argv] of refusals) {
+      const r = await runCli(argv);
+      assert.equal(r.code, 1, `${argv.join(" ")}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `${what} .*: 3 of 3 inputs give NaN or infinite features|${what} .*: images give NaN or infinite features|${what} .*: h: 8 of 8 inputs give NaN or infinite features`,
+        ),
+      );
+      assert.match(r.stderr, /its weights diverged\. Use an earlier checkpoint, or allowNonFinite to accept them|allowNonFinite to index the others/);
+      assert.match(r.stderr, /allowNonFinite is --allow-non-finite on the command line/);
+      assert.doesNotMatch(r.stderr, /internal error/);
+    }
+    assert.deepEqual(readdirSync(outDir), [], "a refused command writes nothing");
+    const embedded = await runCli(["embed", "--run", diverged, "--images", folder, "--out", join(outDir, "h.npy"), "--allow-non-finite"]);
+    assert.equal(embedded.code, 0, embedded.stderr);
+    assert.ok(readNpy(join(outDir, "h.npy")).data.some((v) => !Number.isFinite(v)));
+    const indexed = await runCli(["index", "--run", diverged, "--images", folder, "--out", join(outDir, "photos.index"), "--allow-non-finite"]);
+    assert.notEqual(indexed.code, 0, "nothing finite to index is still an error");
+    assert.match(indexed.stderr, /its features are NaN or infinite/);
+    assert.ok(!existsSync(join(outDir, "photos.index")));
+  });
+
+  test("embed writes the array and its sidecar together: when the sidecar cannot be written, neither is left", async () => {
+    const dir = tmp("pair");
+    mkdirSync(join(dir, "pair.json")); // the sidecar's path is taken by a folder
+    const r = await runCli(["embed", "--run", run, "--split", "test", "--out", join(dir, "pair.npy")]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /pair\.json/);
+    assert.deepEqual(readdirSync(dir), ["pair.json"], "no pair.npy and no temporary left");
+    assert.doesNotMatch(r.stderr, /internal error/);
   });
 
   test("embed: a folder without images, and a bad --out, are clear errors", async () => {

@@ -183,6 +183,32 @@ describe("pretraining", () => {
     assert.ok(Number.isFinite(ckpt.groups.get("model")!.get("encoder.conv1.weight")!.sum().item()));
   });
 
+  test("a run whose weights stay finite but whose features overflow writes no checkpoint and names the last good one", async () => {
+    // The loss stays finite (training BN uses batch statistics), but a running mean of -3e38
+    // makes h infinite in inference mode: the epoch-2 checkpoint must not become "latest".
+    const dir = tmp("overflow");
+    const poison = {
+      onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { bn1: { runningMean: { fill_(v: number): unknown } } } } }) => {
+        if (globalStep === 12) noGrad(() => model.encoder.bn1.runningMean.fill_(-3e38));
+      },
+    };
+    await assert.rejects(
+      pretrain(dir, small(), { ...opts(), callbacks: [poison] }),
+      (e: Error) =>
+        e instanceof NonFiniteLossError &&
+        e.step === 16 &&
+        /the weights give NaN or infinite features on a probe batch \(BN in inference mode\) at step 16 \(epoch 2\): stopping without writing a checkpoint\. The last good checkpoint is .*epoch-0001/.test(
+          e.message,
+        ),
+    );
+    const ckpt = loadCheckpoint(latestCheckpoint(dir)!);
+    assert.equal(ckpt.state.globalStep, 8);
+    assert.deepEqual(
+      readdirSync(join(dir, "checkpoints")).filter((n) => n.startsWith("epoch-")),
+      ["epoch-0001"],
+    );
+  });
+
   test("a checkpoint written with another optimizer does not resume", async () => {
     const dir = tmp("optimizer");
     await pretrain(dir, small(), { ...opts(), stopAfterSteps: 3 });
