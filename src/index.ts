@@ -111,6 +111,7 @@ export {
   RunExistsError,
   StateDictError,
   NonFiniteLossError,
+  NonFiniteFeaturesError,
   DistributedError,
   RunLockedError,
   LockedError,
