@@ -99,8 +99,8 @@ export { loadImageFolder, defaultCacheDir, type ImageFolder } from "./data/image
 export { cifar10JpgRoot, sharedCifar10JpgAvailable } from "./data/shared-datasets.js";
 export { loadDataset, type DatasetName, type DatasetOptions, type LoadedDataset } from "./data/datasets.js";
 export { DataLoader, toUnitFloat, type Batch, type LoaderCursor, type LoaderData, type LoaderOptions } from "./data/loader.js";
-export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, type Config, type ConfigKey } from "./config/schema.js";
-export { loadConfig, parseOverride, configToYaml, configFromYaml, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
+export { SCHEMA as CONFIG_SCHEMA, SECTIONS as CONFIG_SECTIONS, LOCATION_KEYS, type Config, type ConfigKey } from "./config/schema.js";
+export { loadConfig, parseOverride, configToYaml, configFromYaml, configDifferences, type ConfigValue, type LoadConfigOptions } from "./config/load.js";
 export {
   SimclrError,
   ArgumentError,
@@ -163,7 +163,7 @@ export { balancedSubset, perClassCount, readSubset, writeSubset, type LabelSubse
 export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js";
 
 // ---- jobs: what the commands run, as functions ----
-export { pretrain, resume, type PretrainOptions } from "./jobs/pretrain.js";
+export { pretrain, pretrainOrResume, resume, type PretrainOptions, type ResumeOptions } from "./jobs/pretrain.js";
 export { evaluate, evaluateMany, type EvaluateOptions, type EvaluateManyOptions, type EvaluationResult, type Protocol } from "./jobs/evaluate.js";
 export { ablate, planRuns, readStudyRuns, studyFiles, studySummary, type AblateOptions, type AblateResult, type StudySummary } from "./jobs/ablate.js";
 export { parsePlan, readPlan, armConfig, type AblationPlan, type ArmSpec } from "./jobs/ablate-plan.js";

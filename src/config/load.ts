@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
 import { ConfigError } from "../errors.js";
-import { SCHEMA, SECTIONS, type Config, type ConfigKey, type Field } from "./schema.js";
+import { LOCATION_KEYS, SCHEMA, SECTIONS, type Config, type ConfigKey, type Field } from "./schema.js";
 
 export { ConfigError };
 
@@ -237,4 +237,42 @@ export function flattenConfig(config: Config): Map<ConfigKey, unknown> {
     out.set(key, (config[section] as Record<string, unknown>)[name]);
   }
   return out;
+}
+
+/** Keys whose values differ between two configs, in schema order, apart from `ignore`. */
+export function configDifferences(a: Config, b: Config, ignore: readonly ConfigKey[] = []): ConfigKey[] {
+  const fa = flattenConfig(a);
+  const fb = flattenConfig(b);
+  return [...fa.keys()].filter((k) => !ignore.includes(k) && JSON.stringify(fa.get(k)) !== JSON.stringify(fb.get(k)));
+}
+
+/**
+ * A saved run's config with location keys changed (`--set data.path=... ` on resume): every
+ * override is checked as usual, and one that would change the recipe is refused, naming the
+ * keys that may change.
+ */
+export function withLocationOverrides(saved: Config, set: readonly string[], setSource: string): Config {
+  checkLocationOverrides(set, setSource);
+  return loadConfig({ base: saved, set: [...set], setSource });
+}
+
+/** Every `key=value` of `set` is well-formed and sets a location key; else a ConfigError naming the keys that may change. */
+export function checkLocationOverrides(set: readonly string[], setSource: string): void {
+  const keys = set.map((text) => parseOverride(text, setSource)[0]);
+  const refused = keys.filter((k) => !LOCATION_KEYS.includes(k));
+  if (refused.length > 0) {
+    throw new ConfigError(
+      `${setSource}: ${refused.join(", ")} cannot change when a run resumes (the run's recipe stays as it started); ` +
+        `the keys that may: ${LOCATION_KEYS.join(", ")}`,
+      refused[0],
+    );
+  }
+}
+
+/** `saved` with the location keys of `from` (the given config of `--resume auto`). */
+export function withLocationsOf(saved: Config, from: Config): Config {
+  const flat = flattenConfig(saved);
+  const source = flattenConfig(from);
+  for (const k of LOCATION_KEYS) flat.set(k, source.get(k));
+  return configFromFlat(Object.fromEntries(flat), "the given config");
 }

@@ -239,6 +239,22 @@ export const SCHEMA = {
 
 export type ConfigKey = keyof typeof SCHEMA;
 
+/**
+ * The location keys: where and on what a run runs, not what it learns. A resumed run may change
+ * them (the data moved, another machine or device, more threads, another backend), and
+ * `--resume auto` ignores them when it compares the given config with the run's. Every other
+ * key is the run's recipe and stays as the run was started.
+ */
+export const LOCATION_KEYS: readonly ConfigKey[] = [
+  "data.path",
+  "train.device",
+  "train.threads",
+  "dist.backend",
+  "dist.timeout",
+  "dist.overlap",
+  "dist.bucketMiB",
+];
+
 type ValueOf<F> = F extends { type: "string"; choices: readonly (infer C)[] }
   ? F extends { nullable: true }
     ? C | null

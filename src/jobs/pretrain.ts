@@ -7,7 +7,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { checkConfig, configFromFlat } from "../config/load.js";
+import { checkConfig, configDifferences, configFromFlat, flattenConfig, withLocationOverrides, withLocationsOf } from "../config/load.js";
+import { LOCATION_KEYS } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
 import type { ProcessGroup } from "../distributed/process-group.js";
@@ -62,24 +63,92 @@ function lockRun(run: RunDir, options: PretrainOptions): RunLock | null {
 /**
  * Pretrains from scratch into the run directory `runDir` (config.yaml, metrics.jsonl,
  * checkpoints/, ...). A directory that already holds a run is refused unless `force`, which
- * moves the old run aside (RunDir.start).
+ * moves the old run aside (RunDir.start). A start that fails before training (a data folder
+ * that is not there, a batch that does not divide among the processes) leaves no run behind:
+ * what it wrote is removed, and the directory too when this call made it.
  */
 export async function pretrain(runDir: string, config: Config, options: PretrainOptions & { force?: boolean } = {}): Promise<PretrainResult> {
   checkConfig(config, "pretrain(config)");
   checkedThreads(config); // before anything is written
   checkPretrainMemory(config);
+  checkWorldSize(config, options.launch ?? null);
   const run = new RunDir(runDir);
+  const existed = existsSync(run.path);
   const lock = lockRun(run, options);
+  let started = false;
   try {
     if (lock !== null) run.start(config, { force: options.force ?? false, note: noteTo(options) });
+    started = lock !== null;
     return await train(config, run, options, null);
+  } catch (e) {
+    if (started && run.heldEntries().length === 0) run.abandonStart();
+    throw e;
   } finally {
     lock?.release();
+    if (started && !existed) run.removeIfEmpty();
   }
 }
 
-/** Continues the run in `runDir` from its latest checkpoint, with its saved config. */
-export async function resume(runDir: string, options: PretrainOptions = {}): Promise<PretrainResult> {
+/** Options of resume: PretrainOptions and location overrides. */
+export interface ResumeOptions extends PretrainOptions {
+  /**
+   * `key=value` overrides of location keys (LOCATION_KEYS: data.path, train.device,
+   * train.threads, dist.*), for a run whose data moved or that continues on another machine.
+   * Any other key is refused: the recipe stays as the run started.
+   */
+  set?: string[];
+  /** Where `set` came from, for errors (default "set"; the CLI says "--set"). */
+  setSource?: string;
+}
+
+/**
+ * Continues the run in `runDir` from its latest checkpoint, with the config it was started
+ * with, apart from the location keys `options.set` changes. A run that stopped before its
+ * first checkpoint starts again from step 0; a finished run returns at once.
+ */
+export async function resume(runDir: string, options: ResumeOptions = {}): Promise<PretrainResult> {
+  const set = options.set ?? [];
+  return resumeWith(runDir, options, (saved) => (set.length === 0 ? saved : withLocationOverrides(saved, set, options.setSource ?? "set")));
+}
+
+/**
+ * One call that starts a run or resumes it, for restarts that run the same command again
+ * (torchrun --max_restarts, Slurm's requeue, a pod restart): when `runDir` holds no run it
+ * starts one with `config`; when it holds a run with the same config (location keys aside)
+ * it resumes it, taking the location keys from `config`; when the configs differ it refuses,
+ * naming the keys that differ.
+ */
+export async function pretrainOrResume(runDir: string, config: Config, options: PretrainOptions = {}): Promise<PretrainResult> {
+  checkConfig(config, "pretrainOrResume(config)");
+  const run = new RunDir(runDir);
+  const saved = savedConfig(run);
+  if (saved === null) return pretrain(runDir, config, options);
+  const differ = configDifferences(saved, config, LOCATION_KEYS);
+  if (differ.length > 0) {
+    const flat = [flattenConfig(saved), flattenConfig(config)];
+    throw new ConfigError(
+      `${run.path} holds a run with another config: ${differ.map((k) => `${k} is ${JSON.stringify(flat[0]?.get(k))} there, ${JSON.stringify(flat[1]?.get(k))} here`).join("; ")}. ` +
+        "Resume it with its own config, choose another run directory, or replace it",
+      differ[0],
+    );
+  }
+  noteTo(options)(`${run.path} holds this run: resuming it`);
+  return resumeWith(runDir, options, (s) => withLocationsOf(s, config));
+}
+
+/** The config of the run in `run` (its latest checkpoint's, else config.yaml), or null when it holds no run. */
+function savedConfig(run: RunDir): Config | null {
+  const dir = latestCheckpoint(run.path);
+  if (dir !== null) {
+    const flat = checkpointConfig(dir);
+    return flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig();
+  }
+  // what a failed start leaves (config.yaml, an empty metrics.jsonl) is not a run
+  if (run.heldEntries().length === 0 || !existsSync(run.files.config)) return null;
+  return run.readConfig();
+}
+
+async function resumeWith(runDir: string, options: PretrainOptions, adjust: (saved: Config) => Config): Promise<PretrainResult> {
   const run = new RunDir(runDir);
   const lock = lockRun(run, options);
   try {
@@ -94,11 +163,13 @@ export async function resume(runDir: string, options: PretrainOptions = {}): Pro
           `${run.path} has no checkpoint to resume from (checkpoints/latest is missing) and no config.yaml to start it again with`,
         );
       }
-      const config = run.readConfig();
+      const config = adjusted(run.readConfig(), adjust, options);
       checkedThreads(config);
       checkPretrainMemory(config);
+      checkWorldSize(config, options.launch ?? null);
       if (lock !== null) {
         truncateJsonLines(run.files.metrics, 0);
+        run.writeConfig(config);
         noteTo(options)(`${run.path} has no checkpoint yet: starting it again from step 0 with its config.yaml`);
       }
       return await train(config, run, options, null);
@@ -106,8 +177,10 @@ export async function resume(runDir: string, options: PretrainOptions = {}): Pro
     // The config the checkpoint was written with is the run's; config.yaml is a readable copy
     // (checkpoints from before it was stored there fall back to config.yaml).
     const flat = checkpointConfig(dir);
-    const config = flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig();
+    const config = adjusted(flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig(), adjust, options);
+    checkedThreads(config);
     checkPretrainMemory(config);
+    checkWorldSize(config, options.launch ?? null);
     if (flat !== null && lock !== null) run.syncConfig(config, join(dir, "state.json"), noteTo(options));
     return await train(config, run, options, dir);
   } finally {
@@ -115,16 +188,30 @@ export async function resume(runDir: string, options: PretrainOptions = {}): Pro
   }
 }
 
-/** The run itself, from step 0 or from the checkpoint `from`. */
-async function train(config: Config, run: RunDir, options: PretrainOptions, from: string | null): Promise<PretrainResult> {
-  const launch = options.launch ?? null;
-  const main = (launch?.rank ?? 0) === 0;
+/** `adjust(saved)`, saying which location keys changed (rank 0). */
+function adjusted(saved: Config, adjust: (saved: Config) => Config, options: PretrainOptions): Config {
+  const config = adjust(saved);
+  if ((options.launch?.rank ?? 0) === 0) {
+    const [a, b] = [flattenConfig(saved), flattenConfig(config)];
+    for (const k of configDifferences(saved, config)) noteTo(options)(`resuming with ${k} ${JSON.stringify(b.get(k))} (was ${JSON.stringify(a.get(k))})`);
+  }
+  return config;
+}
+
+/** The global batch must divide among the processes: checked before anything is written. */
+function checkWorldSize(config: Config, launch: LaunchEnv | null): void {
   if (launch !== null && config.train.batchSize % launch.worldSize !== 0) {
     throw new ConfigError(
       `train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`,
       "train.batchSize",
     );
   }
+}
+
+/** The run itself, from step 0 or from the checkpoint `from`. */
+async function train(config: Config, run: RunDir, options: PretrainOptions, from: string | null): Promise<PretrainResult> {
+  const launch = options.launch ?? null;
+  const main = (launch?.rank ?? 0) === 0;
   const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : ProgressReporter.silent());
   setWorkerThreads(config, launch);
   manualSeed(config.train.seed);

@@ -92,6 +92,24 @@ export class RunDir {
   }
 
   /**
+   * Undoes a start that failed before training: removes config.yaml, metrics.jsonl and the
+   * rest of what start() and the set-up wrote. Call with the lock held, only when
+   * heldEntries() is empty (nothing trained).
+   */
+  abandonStart(): void {
+    for (const e of this.entries) rmSync(join(this.path, e), { recursive: true, force: true });
+  }
+
+  /** Removes the directory when nothing is left in it (after abandonStart and the lock's release). */
+  removeIfEmpty(): void {
+    try {
+      if (readdirSync(this.path).length === 0) rmSync(this.path, { recursive: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+
+  /**
    * Removes what writers that died mid-write left (io/temp.ts names) in the directory and its
    * checkpoints/. Call with the lock held: every writer of the run holds it, so none is live.
    */

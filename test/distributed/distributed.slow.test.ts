@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { freePort, loadConfig, pretrain, resume } from "../../src/index.js";
+import { freePort, latestCheckpoint, loadConfig, pretrain, readSafetensors, resume } from "../../src/index.js";
 import { BUILT_ENGINE, CLI, maxAbsDiff, quiet } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { WORLD, gatherScenario, syncBnScenario, type GatherResult, type SyncBnResult } from "./scenarios.js";
@@ -287,6 +287,77 @@ describe("torchrun", () => {
       );
       assert.equal(r.code, 0, r.stderr);
       assertSameCurve(losses(one), losses(out), 1e-4, "torchrun, 2 processes");
+    },
+  );
+});
+
+describe("torchrun restarts (--resume auto)", () => {
+  test(
+    "--max_restarts 1 with a worker SIGKILLed mid-epoch: the restarted job resumes and finishes exactly as an uninterrupted one",
+    { skip: torchrun === undefined ? "torchrun is not installed beside this engine (Debian: python3-torch; pip: the venv's bin/torchrun)" : false },
+    async () => {
+      const data = writeSyntheticIdx(join(tmp("restart-data"), "synthetic"), 512);
+      const set = syntheticSet(data, [
+        "train.epochs=2",
+        "optim.lr=0.05",
+        "monitor.knnEvery=0",
+        "train.threads=1",
+        "train.memoryFormat=contiguous",
+        "dist.timeout=5",
+      ]);
+      const job = async (out: string, onSpawn?: (pid: number) => void) =>
+        runProcess(
+          [
+            "--no_python",
+            "--nproc_per_node",
+            "2",
+            "--max_restarts",
+            "1",
+            "--master_port",
+            String(await freePort()),
+            "--redirects",
+            "1",
+            "--tee",
+            "1",
+            process.execPath,
+            CLI,
+            "pretrain",
+            "--out",
+            out,
+            "--resume",
+            "auto",
+            ...set.flatMap((x) => ["--set", x]),
+          ],
+          {},
+          onSpawn,
+          torchrun,
+        );
+      const whole = tmp("restart-whole");
+      const w = await job(whole);
+      assert.equal(w.code, 0, w.stderr);
+      const out = tmp("restart");
+      let agent = 0;
+      let killed = 0;
+      const killer = setInterval(() => {
+        // torchrun's workers are its children; kill one in epoch 2, after the epoch-1 checkpoint
+        if (agent === 0 || killed !== 0 || !existsSync(`/proc/${agent}/task/${agent}/children`)) return;
+        const children = readFileSync(`/proc/${agent}/task/${agent}/children`, "utf-8").trim().split(/\s+/).filter(Boolean);
+        if (children.length === 2 && losses(out).size >= 11) {
+          killed = Number(children[children.length - 1]);
+          process.kill(killed, "SIGKILL");
+          clearInterval(killer);
+        }
+      }, 100);
+      const r = await job(out, (pid) => (agent = pid));
+      clearInterval(killer);
+      assert.notEqual(killed, 0, "a worker was killed");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /holds this run: resuming it/);
+      assertSameCurve(losses(whole), losses(out), 0, "restarted vs uninterrupted torchrun");
+      assert.equal(lossLines(out), losses(out).size, "no step logged twice");
+      const final = (d: string) => readSafetensors(join(latestCheckpoint(d)!, "model.safetensors")).tensors;
+      const [a, b] = [final(whole), final(out)];
+      for (const [k, t] of a) assert.equal(maxAbsDiff(b.get(k)!.dataAsNumbers(), t.dataAsNumbers()), 0, k);
     },
   );
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -14,6 +14,8 @@ import {
   loadConfig,
   noGrad,
   pretrain,
+  pretrainOrResume,
+  ProgressReporter,
   readSafetensors,
   resume,
   writeSafetensors,
@@ -209,6 +211,80 @@ describe("pretraining", () => {
     );
   });
 
+  test("resume on another machine: the data moved (--set data.path), threads changed; the curve is the uninterrupted one; the recipe stays", async () => {
+    const whole = tmp("whole-moved");
+    await pretrain(whole, small(), opts());
+    const here = tmp("machine-a");
+    const dataA = writeSyntheticIdx(join(here, "synthetic"), 512);
+    const run = join(here, "run");
+    await pretrain(run, loadConfig({ set: syntheticSet(dataA) }), { ...opts(), stopAfterSteps: 5 });
+    // "another machine": the run directory is copied, the data lands elsewhere, A is gone
+    const there = tmp("machine-b");
+    const moved = join(there, "run");
+    cpSync(run, moved, { recursive: true });
+    const dataB = join(there, "datasets", "synthetic");
+    cpSync(dataA, dataB, { recursive: true });
+    rmSync(here, { recursive: true });
+    await assert.rejects(resume(moved, opts()), (e: Error) => e instanceof DataError);
+    const notes: string[] = [];
+    const progress = new ProgressReporter({ write: (m: string) => notes.push(m) > 0 });
+    await assert.rejects(
+      resume(moved, { ...opts(), set: ["data.path=" + dataB, "optim.lr=2"], setSource: "--set" }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /^--set: optim\.lr cannot change when a run resumes \(the run's recipe stays as it started\); the keys that may: data\.path, train\.device, train\.threads, dist\.backend/.test(
+          e.message,
+        ),
+    );
+    const done = await resume(moved, { ...opts(), progress, set: ["data.path=" + dataB, "train.threads=1"], setSource: "--set" });
+    assert.equal(done.status, "finished");
+    assert.ok(
+      notes.some((m) => m.includes(`resuming with data.path "${dataB}"`)),
+      notes.join("\n"),
+    );
+    const a = losses(whole);
+    const b = losses(moved);
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    for (const [step, loss] of a) assert.equal(b.get(step), loss, `step ${step}`);
+    assert.match(readFileSync(join(moved, "config.yaml"), "utf-8"), new RegExp(`path: ${dataB}`));
+  });
+
+  test("pretrainOrResume (--resume auto): starts an empty directory, resumes the same run exactly, refuses another config naming the keys", async () => {
+    const whole = tmp("whole-auto");
+    await pretrain(whole, small(), opts());
+    const dir = join(tmp("auto"), "run"); // not there yet
+    const first = await pretrainOrResume(dir, small(), { ...opts(), stopAfterSteps: 5 });
+    assert.equal(first.status, "stopped");
+    await assert.rejects(
+      pretrainOrResume(dir, small(["optim.lr=0.3", "train.epochs=3"]), opts()),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /holds a run with another config: optim\.lr is 1 there, 0\.3 here; train\.epochs is 2 there, 3 here\. Resume it with its own config/.test(e.message),
+    );
+    // the location keys may differ (another thread count here)
+    const second = await pretrainOrResume(dir, small(["train.threads=1"]), opts());
+    assert.equal(second.status, "finished");
+    const a = losses(whole);
+    const b = losses(dir);
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    for (const [step, loss] of a) assert.equal(b.get(step), loss, `step ${step}`);
+    // a finished run: the same command again does nothing and succeeds
+    const again = await pretrainOrResume(dir, small(), opts());
+    assert.equal(again.status, "finished");
+    assert.equal(losses(dir).size, a.size);
+  });
+
+  test("a start that fails before training leaves no run directory behind", async () => {
+    const parent = tmp("failed-start");
+    const dir = join(parent, "run");
+    await assert.rejects(pretrain(dir, loadConfig({ set: syntheticSet(join(parent, "no-such-data")) }), opts()), (e: Error) => e instanceof DataError);
+    assert.deepEqual(readdirSync(parent), [], "the run directory this call made is gone");
+    // an existing, empty directory stays, empty
+    mkdirSync(dir);
+    await assert.rejects(pretrain(dir, loadConfig({ set: syntheticSet(join(parent, "no-such-data")) }), opts()), (e: Error) => e instanceof DataError);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   test("a checkpoint written with another optimizer does not resume", async () => {
     const dir = tmp("optimizer");
     await pretrain(dir, small(), { ...opts(), stopAfterSteps: 3 });
@@ -288,6 +364,36 @@ describe("simclr pretrain (command line)", () => {
     );
   });
 
+  test("--resume auto: SIGTERM (as a Slurm requeue sends) and the same command again finish the run as one would", async () => {
+    const set = syntheticSet(data, ["train.epochs=3"]).flatMap((s) => ["--set", s]);
+    const whole = tmp("whole-requeue");
+    assert.equal((await run(["pretrain", "--out", whole, ...set])).code, 0);
+    const dir = tmp("requeue");
+    const args = ["pretrain", "--out", dir, "--resume", "auto", ...set];
+    let sent = false;
+    const first = await run(args, (text, child) => {
+      if (!sent && /step 5\/8/.test(text)) {
+        sent = true;
+        child.kill("SIGTERM");
+      }
+    });
+    assert.equal(first.code, 130, first.stderr);
+    assert.match(first.stderr, /continue with: simclr pretrain --out .* --resume auto \(the same command\)/);
+    const second = await run(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /holds this run: resuming it/);
+    const a = losses(whole);
+    const b = losses(dir);
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    for (const [step, loss] of a) assert.equal(b.get(step), loss, `step ${step}`);
+    const final = (d: string) => readSafetensors(join(latestCheckpoint(d)!, "model.safetensors")).tensors;
+    const [wa, wb] = [final(whole), final(dir)];
+    for (const [k, t] of wa) assert.deepEqual(Array.from(wb.get(k)!.dataAsNumbers()), Array.from(t.dataAsNumbers()), k);
+    const other = await run(["pretrain", "--out", dir, "--resume", "auto", ...syntheticSet(data, ["train.epochs=4"]).flatMap((s) => ["--set", s])]);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /holds a run with another config: train\.epochs is 3 there, 4 here/);
+  });
+
   test("config errors exit 2 and name the key", async () => {
     const out = tmp("cfg");
     const unknown = await run(["pretrain", "--out", out, "--set", "optim.lrr=1"]);
@@ -303,6 +409,15 @@ describe("simclr pretrain (command line)", () => {
     assert.match(noOut.stderr, /pretrain needs --out DIR/);
     const resumeWithSet = await run(["pretrain", "--out", out, "--resume", "--set", "train.epochs=3"]);
     assert.equal(resumeWithSet.code, 2);
-    assert.match(resumeWithSet.stderr, /--resume continues with the run's saved config/);
+    assert.match(
+      resumeWithSet.stderr,
+      /--set: train\.epochs cannot change when a run resumes \(the run's recipe stays as it started\); the keys that may: data\.path/,
+    );
+    const resumeWithConfig = await run(["pretrain", "--out", out, "--resume", "--config", file]);
+    assert.equal(resumeWithConfig.code, 2);
+    assert.match(resumeWithConfig.stderr, /--resume continues with the run's saved config: drop --config/);
+    const resumeWhat = await run(["pretrain", "--out", out, "--resume=later"]);
+    assert.equal(resumeWhat.code, 2);
+    assert.match(resumeWhat.stderr, /--resume takes no value or 'auto', got 'later'/);
   });
 });
