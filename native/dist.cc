@@ -65,12 +65,20 @@ GroupEntry& GroupById(int64_t id) {
   return *groups[id];
 }
 
+// One line for the user: c10's C++ backtrace only with SIMCLR_DEBUG set (docs/distributed.md).
+std::string Reason(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  if (c10 == nullptr || std::getenv("SIMCLR_DEBUG") != nullptr) return e.what();
+  std::string text = c10->what_without_backtrace();
+  return text.substr(0, text.find('\n'));
+}
+
 void Wait(GroupEntry& g, const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
   try {
     work->wait(g.timeout);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string(what) + " on rank " + std::to_string(g.rank) + " of " + std::to_string(g.size) + " failed or timed out after " +
-                             std::to_string(g.timeout.count()) + " ms (is another rank dead or stuck?): " + e.what());
+                             std::to_string(g.timeout.count()) + " ms (is another rank dead or stuck?): " + Reason(e));
   }
 }
 

@@ -15,6 +15,11 @@ export interface LaunchEnv {
   masterPort: number;
   /** torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE). */
   agentStore: boolean;
+  /**
+   * The launcher this worker must not outlive: `simclr pretrain --nproc` (SIMCLR_LAUNCHER_PID)
+   * or torchrun's agent (TORCHELASTIC_RUN_ID); null when the worker was started by hand.
+   */
+  launcher: "simclr" | "torchrun" | null;
 }
 
 /** The job's variables, or null when WORLD_SIZE is unset or 1 (a single process). */
@@ -42,5 +47,6 @@ export function launchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | nul
   const masterAddr = env.MASTER_ADDR;
   if (masterAddr === undefined || masterAddr === "")
     throw new ConfigError(`environment: MASTER_ADDR is not set, but WORLD_SIZE=${text} says this is one process of a distributed job`);
-  return { rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, agentStore: env.TORCHELASTIC_USE_AGENT_STORE === "True" };
+  const launcher = env.SIMCLR_LAUNCHER_PID ? "simclr" : env.TORCHELASTIC_RUN_ID ? "torchrun" : null;
+  return { rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, agentStore: env.TORCHELASTIC_USE_AGENT_STORE === "True", launcher };
 }

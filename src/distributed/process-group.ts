@@ -195,3 +195,20 @@ export class ProcessGroup {
 export function ncclAvailable(): boolean {
   return native.distHasNccl();
 }
+
+/**
+ * Runs a step's `fn`, turning a collective that failed inside it (SyncBN's all-reduces, the
+ * loss's all-gather, the gradient hooks of backward: the engine reports them as plain errors)
+ * into a DistributedError naming this rank; other errors pass through. Without a group, `fn`.
+ */
+export function asCollectiveError<T>(group: ProcessGroup | undefined, fn: () => T): T {
+  if (group === undefined) return fn();
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Error && !(e instanceof DistributedError) && / on rank \d+ of \d+ failed or timed out after /.test(e.message)) {
+      throw new DistributedError(group.rank, e.message, { cause: e });
+    }
+    throw e;
+  }
+}

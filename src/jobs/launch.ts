@@ -6,6 +6,7 @@
  * multi-machine job (node nodeRank of nnodes, rank 0 on the machine at masterAddr).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { DistributedError } from "../errors.js";
 import { ProgressReporter } from "../io/progress.js";
@@ -25,6 +26,16 @@ export interface LaunchOptions {
   graceSeconds?: number;
   /** Where progress and messages go (default: stderr). */
   progress?: ProgressReporter;
+}
+
+/** The state letter of /proc/<pid>/stat (R, S, D, T for stopped, Z); null when it cannot be read (gone, not Linux). */
+function processState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf-8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || null;
+  } catch {
+    return null;
+  }
 }
 
 /** A TCP port nothing listens on now (the OS picks it). */
@@ -80,6 +91,8 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
         LOCAL_WORLD_SIZE: String(options.nproc),
         MASTER_ADDR: masterAddr,
         MASTER_PORT: String(masterPort),
+        // the worker watches this pid and stops when it is gone (a SIGKILLed launcher forwards nothing)
+        SIMCLR_LAUNCHER_PID: String(process.pid),
       };
       // Rank 0 speaks to the terminal as one process would; the others' lines are prefixed.
       const child = spawn(process.execPath, [options.script, ...options.args], { env, stdio: rank === 0 ? "inherit" : ["ignore", "pipe", "pipe"] });
@@ -109,6 +122,13 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
           if (bad && failure === null) {
             failure = { rank, why: signal !== null ? `was killed by ${signal}` : `exited with status ${code}`, code: code ?? 1 };
             progress.message(`simclr: rank ${rank} (pid ${child.pid}) ${failure.why}; ending the other workers`);
+            // A rank that timed out waited for another: a stopped one (SIGSTOP, Ctrl-Z) is the cause.
+            const frozen = children.find((c) => !c.exited && c.child.pid !== undefined && processState(c.child.pid) === "T");
+            if (frozen !== undefined) {
+              progress.message(`simclr: rank ${frozen.rank} (pid ${frozen.child.pid}) is stopped (SIGSTOP or Ctrl-Z): the rank the others waited for`);
+              failure = { rank: frozen.rank, why: `was stopped (SIGSTOP or Ctrl-Z) and rank ${rank}, waiting for it, ${failure.why}`, code: failure.code };
+              frozen.child.kill("SIGKILL"); // frozen, it can save nothing; SIGTERM would wait for a SIGCONT
+            }
             endOthers();
           }
           resolve();

@@ -23,6 +23,7 @@ import { manualSeed } from "../tensor/runtime.js";
 import type { TrainCallback } from "../run/callbacks.js";
 import { DataParallel } from "../train/data-parallel.js";
 import { runPretrainLoop, type PretrainResult } from "../train/pretrain.js";
+import { watchParent } from "../io/process.js";
 import { ProgressReporter } from "../io/progress.js";
 import { TrainState } from "../train/state.js";
 import { pretrainMonitors, writeViewGrid } from "./monitors.js";
@@ -246,6 +247,7 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
   };
   const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
   const handleSignals = options.handleSignals ?? true;
+  let unwatch = () => {};
   try {
     if (main) {
       const monitors = await pretrainMonitors(config, data, model, device, run, progress);
@@ -272,6 +274,14 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
       process.on("SIGINT", handlers.SIGINT);
       process.on("SIGTERM", handlers.SIGTERM);
     }
+    if (launch?.launcher) {
+      // A launcher killed with SIGKILL forwards nothing: the workers notice it is gone and stop
+      // as on SIGTERM (a checkpoint at the same step on every rank, the lock released).
+      unwatch = watchParent((pid) => {
+        stop.requested = true;
+        progress.message(`rank ${launch.rank}: the launcher (${launch.launcher}, pid ${pid}) is gone: saving a checkpoint after this step, then stopping`);
+      });
+    }
     if (launch !== null) {
       // Joined after this rank has loaded its data and built its monitors, so no rank waits
       // on another's loading.
@@ -297,6 +307,7 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
       ...(group !== null && dataParallel !== null ? { parallel: { group, dataParallel } } : {}),
     });
   } finally {
+    unwatch();
     if (handleSignals) {
       process.off("SIGINT", handlers.SIGINT);
       process.off("SIGTERM", handlers.SIGTERM);

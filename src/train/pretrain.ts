@@ -11,7 +11,7 @@ import { NonFiniteLossError } from "../errors.js";
 import { warmupCosine } from "../optim/schedule.js";
 import type { LoopSettings, StepSettings } from "../recipe/pretraining.js";
 import type { Schedule } from "../recipe/recipe.js";
-import type { ProcessGroup } from "../distributed/process-group.js";
+import { asCollectiveError, type ProcessGroup } from "../distributed/process-group.js";
 import { checkpointName, checkpointsDir, saveCheckpoint } from "../run/checkpoint.js";
 import { join } from "node:path";
 import { tensor } from "../tensor/factory.js";
@@ -132,33 +132,35 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       const lr = warmupCosine(state.globalStep, { peak: schedule.peak, totalSteps: schedule.totalSteps, warmupSteps: schedule.warmupSteps });
       optimizer.lr = lr;
       const t0 = performance.now();
-      const { loss, accuracy } = tidy(() => {
-        const batch = loader.next(); // images (B, C, H, W) in [0, 1]
-        probe ??= keep(batch.images.narrow(0, 0, Math.min(16, batch.images.size(0))).clone()); // (<= 16, C, H, W)
-        const out = simclrForward(model, augment, batch.images, stepOptions);
-        let value = out.loss.item();
-        let accuracy = out.accuracy;
-        if (group !== undefined) {
-          // the global batch's loss and accuracy: the mean of the ranks' (equal-sized slices)
-          const stats = tensor([value, accuracy], { dtype: "float64", device: group.device }); // (2)
-          group.allReduce([stats]);
-          const [meanLoss, meanAccuracy] = Array.from(stats.div(group.size).dataAsNumbers());
-          value = meanLoss ?? Number.NaN;
-          accuracy = meanAccuracy ?? Number.NaN;
-        }
-        if (!Number.isFinite(value)) {
-          throw new NonFiniteLossError(
-            state.globalStep + 1,
-            `the loss became ${value} at step ${state.globalStep + 1} (epoch ${loader.epoch + 1}): stopping. ` +
-              lastGood() +
-              " Try a lower optim.lr or train.precision fp32.",
-          );
-        }
-        out.backward();
-        failpoint("step");
-        for (const c of callbacks) c.onBatch?.({ h: out.h, labels: batch.labels });
-        return { loss: value, accuracy };
-      });
+      const { loss, accuracy } = asCollectiveError(group, () =>
+        tidy(() => {
+          const batch = loader.next(); // images (B, C, H, W) in [0, 1]
+          probe ??= keep(batch.images.narrow(0, 0, Math.min(16, batch.images.size(0))).clone()); // (<= 16, C, H, W)
+          const out = simclrForward(model, augment, batch.images, stepOptions);
+          let value = out.loss.item();
+          let accuracy = out.accuracy;
+          if (group !== undefined) {
+            // the global batch's loss and accuracy: the mean of the ranks' (equal-sized slices)
+            const stats = tensor([value, accuracy], { dtype: "float64", device: group.device }); // (2)
+            group.allReduce([stats]);
+            const [meanLoss, meanAccuracy] = Array.from(stats.div(group.size).dataAsNumbers());
+            value = meanLoss ?? Number.NaN;
+            accuracy = meanAccuracy ?? Number.NaN;
+          }
+          if (!Number.isFinite(value)) {
+            throw new NonFiniteLossError(
+              state.globalStep + 1,
+              `the loss became ${value} at step ${state.globalStep + 1} (epoch ${loader.epoch + 1}): stopping. ` +
+                lastGood() +
+                " Try a lower optim.lr or train.precision fp32.",
+            );
+          }
+          out.backward();
+          failpoint("step");
+          for (const c of callbacks) c.onBatch?.({ h: out.h, labels: batch.labels });
+          return { loss: value, accuracy };
+        }),
+      );
       options.parallel?.dataParallel.averageGradients();
       optimizer.step();
       optimizer.zeroGrad();

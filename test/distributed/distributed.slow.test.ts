@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -384,6 +384,86 @@ describe("faults", () => {
     assert.match(r.stderr, /rank 1 \(pid \d+\) was killed by SIGKILL; ending the other workers/);
     assert.match(r.stderr, /the job failed: rank 1 was killed by SIGKILL/);
     assert.ok(r.seconds < 60, `the job took ${r.seconds} s to end`);
+  });
+
+  test("a launcher killed with SIGKILL takes its workers with it within seconds: they checkpoint, exit and release the lock", async () => {
+    const data = writeSyntheticIdx(join(tmp("orphan-data"), "synthetic"), 512);
+    const out = tmp("orphan");
+    const set = syntheticSet(data, ["train.epochs=50", "monitor.knnEvery=0", "dist.timeout=5"]).flatMap((s) => ["--set", s]);
+    let launcher = 0;
+    let workers: number[] = [];
+    let killedAt = 0;
+    const killer = setInterval(() => {
+      if (launcher === 0 || !existsSync(`/proc/${launcher}/task/${launcher}/children`)) return;
+      const children = readFileSync(`/proc/${launcher}/task/${launcher}/children`, "utf-8").trim().split(/\s+/).filter(Boolean).map(Number);
+      if (children.length === 2 && losses(out).size > 2) {
+        workers = children;
+        process.kill(launcher, "SIGKILL");
+        killedAt = performance.now();
+        clearInterval(killer);
+      }
+    }, 100);
+    const r = await runProcess([CLI, "pretrain", "--out", out, "--nproc", "2", ...set], {}, (pid) => (launcher = pid));
+    clearInterval(killer);
+    assert.equal(r.signal, "SIGKILL");
+    assert.equal(workers.length, 2);
+    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf-8"));
+    while (workers.some(alive) && performance.now() - killedAt < 20_000) await new Promise((done) => setTimeout(done, 100));
+    const seconds = (performance.now() - killedAt) / 1000;
+    assert.ok(!workers.some(alive), `workers ${workers.filter(alive).join(", ")} outlived their launcher by ${seconds.toFixed(1)} s`);
+    assert.ok(seconds < 10, `the workers took ${seconds.toFixed(1)} s to go`);
+    assert.ok(!existsSync(join(out, ".lock")), "the run's lock is released");
+    const lines = losses(out).size;
+    await new Promise((done) => setTimeout(done, 1000));
+    assert.equal(losses(out).size, lines, "nothing appends to metrics.jsonl any more");
+    assert.ok(latestCheckpoint(out)?.includes("step-"), "they stopped with a checkpoint, as on SIGTERM");
+  });
+
+  test("a SIGSTOPped rank: the launcher names it; every rank's error is one line, no C++ backtrace, no internal error", async () => {
+    const data = writeSyntheticIdx(join(tmp("stop-data"), "synthetic"), 512);
+    const out = tmp("stopped");
+    const set = syntheticSet(data, ["train.epochs=50", "monitor.knnEvery=0", "dist.timeout=3"]).flatMap((s) => ["--set", s]);
+    let launcher = 0;
+    let frozen = 0;
+    const stopper = setInterval(() => {
+      if (launcher === 0 || !existsSync(`/proc/${launcher}/task/${launcher}/children`)) return;
+      const children = readFileSync(`/proc/${launcher}/task/${launcher}/children`, "utf-8").trim().split(/\s+/).filter(Boolean).map(Number);
+      if (children.length === 2 && losses(out).size > 2) {
+        frozen = children[1]!;
+        process.kill(frozen, "SIGSTOP");
+        clearInterval(stopper);
+      }
+    }, 100);
+    const r = await runProcess([CLI, "pretrain", "--out", out, "--nproc", "2", ...set], {}, (pid) => (launcher = pid));
+    clearInterval(stopper);
+    assert.notEqual(frozen, 0);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`rank 1 \\(pid ${frozen}\\) is stopped \\(SIGSTOP or Ctrl-Z\\): the rank the others waited for`));
+    assert.match(
+      r.stderr,
+      /the job failed: rank 1 was stopped \(SIGSTOP or Ctrl-Z\) and rank 0, waiting for it, exited with status 1 \[ERR_SIMCLR_DISTRIBUTED\]/,
+    );
+    assert.match(r.stderr, /^simclr: .*on rank 0 of 2 failed or timed out after 3000 ms.* \[ERR_SIMCLR_DISTRIBUTED\]$/m);
+    assert.doesNotMatch(r.stderr, /frame #|Exception raised from|internal error|    at /);
+    assert.ok(r.seconds < 40, `the job took ${r.seconds} s to end`);
+  });
+
+  test("a --nproc 2 launch refused for a bad config leaves no run directory behind", async () => {
+    const data = writeSyntheticIdx(join(tmp("refused-data"), "synthetic"), 512);
+    const parent = tmp("refused");
+    const odd = await runProcess(
+      [CLI, "pretrain", "--out", join(parent, "odd"), "--nproc", "2", ...syntheticSet(data, ["train.batchSize=65"]).flatMap((s) => ["--set", s])],
+      {},
+    );
+    assert.equal(odd.code, 2, odd.stderr);
+    assert.match(odd.stderr, /train\.batchSize 65 \(the global batch\) does not divide among 2 processes/);
+    const missing = await runProcess(
+      [CLI, "pretrain", "--out", join(parent, "missing"), "--nproc", "2", ...syntheticSet(join(parent, "nowhere")).flatMap((s) => ["--set", s])],
+      {},
+    );
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(missing.stderr, /nowhere/);
+    assert.deepEqual(readdirSync(parent), [], "neither launch left a run directory");
   });
 
   test("a rank whose peer dies exits non-zero within dist.timeout, naming itself", async () => {
