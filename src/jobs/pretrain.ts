@@ -27,7 +27,7 @@ import { watchParent } from "../io/process.js";
 import { ProgressReporter } from "../io/progress.js";
 import { TrainState } from "../train/state.js";
 import { pretrainMonitors, writeViewGrid } from "./monitors.js";
-import { checkedThreads, joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
+import { checkedThreads, chooseGlooInterface, joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 
 export type { PretrainResult };
 export { launchEnv } from "../distributed/launch-env.js";
@@ -285,6 +285,7 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
     if (launch !== null) {
       // Joined after this rank has loaded its data and built its monitors, so no rank waits
       // on another's loading.
+      await chooseGlooInterface(config, launch, device, (line) => process.stderr.write(`${line}\n`));
       group = joinGroup(config, launch, device);
       if (config.model.syncBN) syncBatchNorm(model, group);
       dataParallel = new DataParallel(model, group, dpSettings.bucketBytes, dpSettings.overlap);

@@ -4,9 +4,11 @@
  */
 import { ConfigError } from "../errors.js";
 import { createHash } from "node:crypto";
-import { availableParallelism } from "node:os";
+import { lookup } from "node:dns/promises";
+import { availableParallelism, hostname } from "node:os";
 import { configToYaml } from "../config/load.js";
 import type { Config } from "../config/schema.js";
+import { interfaceToward, isLoopbackAddress } from "../distributed/interface.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
 import { ProcessGroup, type Backend } from "../distributed/process-group.js";
 import { DistributedError } from "../errors.js";
@@ -41,6 +43,42 @@ export function setWorkerThreads(config: Config, launch: LaunchEnv | null): void
 /** With several processes on a machine, "cuda" means this process's GPU (LOCAL_RANK). */
 export function workerDevice(config: Config, launch: LaunchEnv | null): string {
   return launch !== null && config.train.device === "cuda" ? `cuda:${launch.localRank}` : config.train.device;
+}
+
+/**
+ * Before a multi-machine Gloo job joins: when GLOO_SOCKET_IFNAME is not set, this host's name
+ * resolves to loopback and the master's address does not, Gloo would advertise 127.0.0.1 to
+ * the other machines. The interface that routes to the master is chosen instead (set in
+ * GLOO_SOCKET_IFNAME for this process, and said on stderr); when none does, a
+ * DistributedError names the cause and the variable. Returns the interface chosen, or null.
+ */
+export async function chooseGlooInterface(config: Config, launch: LaunchEnv, device: string, note: (line: string) => void): Promise<string | null> {
+  const backend = config.dist.backend === "auto" ? (device.startsWith("cuda") ? "nccl" : "gloo") : config.dist.backend;
+  if (backend !== "gloo" || (process.env.GLOO_SOCKET_IFNAME ?? "") !== "") return null;
+  const resolve = async (name: string) => {
+    try {
+      return (await lookup(name, { family: 4 })).address;
+    } catch {
+      return null;
+    }
+  };
+  const master = await resolve(launch.masterAddr);
+  if (master === null || isLoopbackAddress(master)) return null; // one machine, or the rendezvous will name the address
+  const host = hostname();
+  const self = await resolve(host);
+  if (self !== null && !isLoopbackAddress(self)) return null; // Gloo's default device advertises a reachable address
+  const chosen = interfaceToward(master);
+  if (chosen === null) {
+    throw new DistributedError(
+      launch.rank,
+      `rank ${launch.rank}: this host's name '${host}' resolves to ${self ?? "nothing"}, which the other machines cannot reach, and no interface routes to the master ${launch.masterAddr} (${master}): set GLOO_SOCKET_IFNAME to the interface of the network the machines share (ip -br addr lists them)`,
+    );
+  }
+  process.env.GLOO_SOCKET_IFNAME = chosen.name;
+  note(
+    `rank ${launch.rank}: this host's name '${host}' resolves to ${self ?? "nothing"} (loopback); Gloo uses ${chosen.name} (${chosen.address}), which ${chosen.how === "on-link" ? "is on the master's network" : "routes"} to ${launch.masterAddr} (set GLOO_SOCKET_IFNAME to choose another)`,
+  );
+  return chosen.name;
 }
 
 /** Joins the job's process group and checks that every rank resolved the same config. */
