@@ -84,7 +84,20 @@ describe(`the bad-input corpus: ${CASES.length} cases`, { concurrency: 2 }, () =
   test("has at least 80 cases with distinct ids, in every group", () => {
     assert.ok(CASES.length >= 80, `${CASES.length} cases`);
     assert.equal(new Set(CASES.map((c) => c.id)).size, CASES.length);
-    for (const g of ["1 run directory", "2 resume", "3 wrong results", "4 interruptions", "5 sizes and arguments", "parse", "config"])
+    for (const g of [
+      "1 run directory",
+      "2 resume",
+      "3 wrong results",
+      "4 interruptions",
+      "5 sizes and arguments",
+      "6 server",
+      "7 indexes and folders",
+      "8 silent results",
+      "9 moving and restarting",
+      "10 distributed",
+      "parse",
+      "config",
+    ])
       assert.ok(
         CASES.some((c) => c.group === g),
         g,

@@ -10,12 +10,21 @@
  *     ("[ERR_SIMCLR_DATA]") and its exit code for a command;
  *   - that the message names the input (a regular expression with the file, key or value);
  *   - where nothing should be written, that the listed paths are byte for byte unchanged.
- * Groups follow the issue: 1 run directory, 2 resume, 3 silent wrong results, 4 interrupted
- * runs, 5 sizes and the library's arguments; "parse" and "config" are the inputs that were
- * already handled well and must stay so.
+ * Groups follow the issues: 1 run directory, 2 resume, 3 silent wrong results, 4 interrupted
+ * runs, 5 sizes and the library's arguments (issue 12); 6 the server, 7 indexes and image
+ * folders, 8 silently wrong configs and results, 9 moving and restarting runs, 10 distributed
+ * launches (issue 24); "parse" and "config" are the inputs that were already handled well and
+ * must stay so. The faults that need processes killed or stopped at a moment (a SIGKILLed
+ * launcher, a SIGSTOPped rank, a torchrun restart, two hosts in network namespaces, a
+ * slow-loris client, a cross-origin page in Chromium) are in test/distributed/ and
+ * test/search/serve-guard.test.ts, listed in RELIABILITY.md.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { createServer } from "node:net";
 import { hostname } from "node:os";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { crc32 } from "@node-rs/crc32";
@@ -41,6 +50,9 @@ import {
   tensor,
   writeSafetensors,
 } from "../../src/index.js";
+import { serve } from "../../src/jobs/serve.js";
+import { CLI } from "../helpers.js";
+import { syntheticSet } from "../synthetic.js";
 
 /** What a case gets: its own folder and copies of the shared fixtures, made on demand. */
 export interface CaseContext {
@@ -68,7 +80,19 @@ export interface Expectation {
 
 export interface BadInput {
   id: string;
-  group: "1 run directory" | "2 resume" | "3 wrong results" | "4 interruptions" | "5 sizes and arguments" | "parse" | "config";
+  group:
+    | "1 run directory"
+    | "2 resume"
+    | "3 wrong results"
+    | "4 interruptions"
+    | "5 sizes and arguments"
+    | "6 server"
+    | "7 indexes and folders"
+    | "8 silent results"
+    | "9 moving and restarting"
+    | "10 distributed"
+    | "parse"
+    | "config";
   what: string;
   /** Makes the input; returns the command line or the library call to run. */
   setup(ctx: CaseContext): { argv: string[] } | { call: () => unknown };
@@ -178,8 +202,66 @@ const cli = (...argv: string[]) => ({ argv });
 const call = (fn: () => unknown) => ({ call: fn });
 const mnist = (data: string, ...more: string[]) => ["--set", "data.name=mnist", "--set", `data.path=${data}`, ...more.flatMap((m) => ["--set", m])];
 const tiny = ["model.width=4", "train.batchSize=64", "train.epochs=1", "monitor.knnEvery=0"];
+/** The fixtures' own config as --set flags (the shared runs were made with it), with more settings after. */
+const syntheticArgs = (data: string, ...more: string[]) =>
+  [...syntheticSet(data, ["train.epochs=1", "monitor.knnSamples=128", "monitor.knnK=20"]), ...more].flatMap((x) => ["--set", x]);
 
 // ---- the cases ----
+
+// ---- issue 24's helpers: an indexed folder, a server on it, raw HTTP ----
+
+/** Runs the CLI to completion (for a case's own set-up); throws with its stderr when it fails. */
+async function cliNow(...argv: string[]): Promise<string> {
+  const { stderr } = await promisify(execFile)(process.execPath, [CLI, ...argv], { encoding: "utf-8" });
+  return stderr;
+}
+
+/** DIR/photos (3 images) indexed with the run's encoder into DIR/photos.index. */
+async function indexedFolder(c: CaseContext): Promise<{ index: string; photos: string }> {
+  const photos = imageFolder(join(c.dir, "photos"), { a: 3 });
+  const index = join(c.dir, "photos.index");
+  await cliNow("index", "--run", c.run(), "--images", photos, "--out", index);
+  return { index, photos };
+}
+
+/** One request with any headers (fetch cannot set Host); resolves "STATUS BODY". */
+function rawHttp(url: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method: options.method ?? "GET", path: options.path, headers: options.headers ?? {} }, (res) => {
+      let body = "";
+      res.setEncoding("utf-8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+/** Serves the case's index on a free loopback port, runs `fn` with its URL, closes it. */
+async function withServer(c: CaseContext, fn: (url: string, index: { photos: string }) => Promise<string>, listen: { host?: string } = {}): Promise<string> {
+  const made = await indexedFolder(c);
+  const server = await serve(made.index, { host: listen.host ?? "127.0.0.1", port: 0 }, { log: () => {} });
+  try {
+    return await fn(server.url.split("?")[0]!.replace("0.0.0.0", "127.0.0.1"), made);
+  } finally {
+    await server.close();
+  }
+}
+
+/** A checkpoint of the case's run whose weights are finite but whose features overflow (a diverged run). */
+function diverged(c: CaseContext): string {
+  const run = c.run();
+  const file = join(latestDir(run), "model.safetensors");
+  const { tensors, metadata } = parseSafetensors(readFileSync(file));
+  const mean = tensors.get("encoder.bn1.running_mean")!;
+  tensors.set("encoder.bn1.running_mean", tensor(new Float32Array(mean.size(0)).fill(-3e38)));
+  mean.dispose();
+  writeFileSync(file, serializeSafetensors(tensors, metadata));
+  for (const t of tensors.values()) t.dispose();
+  return run;
+}
 
 export const CASES: BadInput[] = [
   // group 1: the run directory
@@ -951,6 +1033,240 @@ export const CASES: BadInput[] = [
     what: "a flag the command does not have",
     setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--epochs", "3"),
     expect: { code: "ERR_PARSE_ARGS_UNKNOWN_OPTION", exit: 2, message: /Unknown option '--epochs'/ },
+    unchanged: ["."],
+  },
+
+  // ---- issue 24: 6 the server ----
+  {
+    id: "serve-cross-site-post",
+    group: "6 server",
+    what: "a search POSTed by a page on another site (Origin evil.example, Sec-Fetch-Site cross-site)",
+    setup: (c) =>
+      call(() =>
+        withServer(c, (url) =>
+          rawHttp(url, {
+            method: "POST",
+            path: "/api/search",
+            headers: { "content-type": "application/json", origin: "http://evil.example", "sec-fetch-site": "cross-site" },
+            body: JSON.stringify({ id: 0, k: 2 }),
+          }),
+        ),
+      ),
+    expect: { message: /^403 .*a request from another site \(Sec-Fetch-Site: cross-site\) is refused/ },
+  },
+  {
+    id: "serve-dns-rebinding",
+    group: "6 server",
+    what: "/api/health asked with a DNS-rebinding Host header (Host: evil.example)",
+    setup: (c) => call(() => withServer(c, (url) => rawHttp(url, { path: "/api/health", headers: { host: "evil.example" } }))),
+    expect: { message: /^403 .*Host 'evil\.example' is not a name of this server/ },
+  },
+  {
+    id: "serve-wildcard-no-token",
+    group: "6 server",
+    what: "a server on 0.0.0.0 (a token is generated) asked for an image with no token",
+    setup: (c) => call(() => withServer(c, (url) => rawHttp(url, { path: "/api/image/0" }), { host: "0.0.0.0" })),
+    expect: { message: /^401 .*this server needs its access token/ },
+  },
+  {
+    id: "serve-empty-token",
+    group: "6 server",
+    what: "serve --host 0.0.0.0 --token '' (an empty token, as from an unset variable)",
+    setup: (c) => cli("serve", "--index", join(c.dir, "any.index"), "--host", "0.0.0.0", "--token", ""),
+    expect: { code: "ERR_SIMCLR_USAGE", exit: 2, message: /--token/ },
+  },
+  {
+    id: "serve-big-json",
+    group: "6 server",
+    what: "a 5 MiB JSON body",
+    setup: (c) =>
+      call(() =>
+        withServer(c, (url) =>
+          rawHttp(url, {
+            method: "POST",
+            path: "/api/search",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ id: 0, pad: "x".repeat(5 * 2 ** 20) }),
+          }),
+        ),
+      ),
+    expect: { message: /^413 / },
+  },
+  {
+    id: "serve-deleted-image",
+    group: "6 server",
+    what: "an image deleted after indexing: 404 without its path or errno",
+    setup: (c) =>
+      call(() =>
+        withServer(c, async (url, { photos }) => {
+          renameSync(join(photos, "a", "0.png"), join(photos, "a", "0.png.gone"));
+          renameSync(join(photos, "a", "1.png"), join(photos, "a", "1.png.gone"));
+          renameSync(join(photos, "a", "2.png"), join(photos, "a", "2.png.gone"));
+          const r = await rawHttp(url, { path: "/api/image/0" });
+          return r.includes(photos) || /ENOENT/.test(r) ? `leaks: ${r}` : r;
+        }),
+      ),
+    expect: { message: /^404 .*no longer readable \(moved or deleted since it was indexed\)/ },
+  },
+  {
+    id: "serve-port-in-use",
+    group: "6 server",
+    what: "serve --port P where P is taken",
+    setup: (c) =>
+      call(async () => {
+        const { index } = await indexedFolder(c);
+        const blocker = createServer();
+        await new Promise<void>((done) => blocker.listen(0, "127.0.0.1", done));
+        const port = (blocker.address() as { port: number }).port;
+        try {
+          await cliNow("serve", "--index", index, "--port", String(port));
+          return "started";
+        } catch (e) {
+          return `${(e as { code: number }).code} ${(e as { stderr: string }).stderr}`;
+        } finally {
+          blocker.close();
+        }
+      }),
+    expect: { message: /^1 simclr: serve: port \d+ on 127\.0\.0\.1 is in use .*choose another port/ },
+  },
+  // ---- issue 24: 7 indexes and image folders ----
+  {
+    id: "index-held-by-another",
+    group: "7 indexes and folders",
+    what: "index into an index another live process is writing (its INDEX.lock)",
+    setup: (c) => {
+      const photos = imageFolder(join(c.dir, "photos"), { a: 2 });
+      write(join(c.dir, "photos.index.lock"), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+      return cli("index", "--run", c.run(), "--images", photos, "--out", join(c.dir, "photos.index"));
+    },
+    expect: { code: "ERR_SIMCLR_LOCKED", exit: 1, message: new RegExp(`photos\\.index.*${process.pid}`) },
+    unchanged: ["photos.index.lock"],
+  },
+  {
+    id: "index-stale-temporary",
+    group: "7 indexes and folders",
+    what: "an index temporary a crashed writer left (photos.index.tmp-<dead pid>-x) is removed",
+    setup: (c) => {
+      const photos = imageFolder(join(c.dir, "photos"), { a: 2 });
+      write(join(c.dir, "photos.index.tmp-999999-abcdef"), "half an index");
+      return cli("index", "--run", c.run(), "--images", photos, "--out", join(c.dir, "photos.index"));
+    },
+    expect: { exit: 0, message: /index: removed .*photos\.index\.tmp-999999-abcdef, left by an interrupted write/ },
+  },
+  {
+    id: "duplicates-empty-threshold",
+    group: "7 indexes and folders",
+    what: "duplicates --threshold= (an empty value, as from an unset shell variable)",
+    setup: (c) => cli("duplicates", "--index", join(c.dir, "any.index"), "--threshold="),
+    expect: { code: "ERR_SIMCLR_USAGE", exit: 2, message: /--threshold must be .*got ''/ },
+  },
+  {
+    id: "index-latin1-name",
+    group: "7 indexes and folders",
+    what: "a file name that is not UTF-8 (caf\\xe9.png, as old archives make): reported, the rest indexed",
+    setup: (c) => {
+      const photos = imageFolder(join(c.dir, "photos"), { a: 2 });
+      const good = readFileSync(join(photos, "a", "0.png"));
+      writeFileSync(Buffer.concat([Buffer.from(join(photos, "a") + "/caf"), Buffer.from([0xe9]), Buffer.from(".png")]), good);
+      return cli("index", "--run", c.run(), "--images", photos, "--out", join(c.dir, "photos.index"));
+    },
+    expect: { exit: 0, message: /^(?=[\s\S]*skipped .*caf\\xe9\.png: its name is not valid UTF-8)(?=[\s\S]*"files":2,)/ },
+  },
+  // ---- issue 24: 8 silently wrong configs and results ----
+  {
+    id: "config-lr-1e300",
+    group: "8 silent results",
+    what: "optim.lr=1e300 (was an internal error in aten::add_)",
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), ...mnist(c.data, ...tiny, "optim.lr=1e300")),
+    expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message: /--set: optim\.lr must be <= 1000, got 1e\+300/ },
+    unchanged: ["."],
+  },
+  {
+    id: "config-temperature-inf",
+    group: "8 silent results",
+    what: "loss.temperature: .inf in a config file (was reported as 'got null')",
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--config", write(join(c.dir, "inf.yaml"), "loss:\n  temperature: .inf\n")),
+    expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message: /inf\.yaml: loss\.temperature must be a number \(finite\), got Infinity/ },
+    unchanged: ["."],
+  },
+  ...(
+    [
+      ["embed-diverged", ["embed", "--out", "h.npy", "--split", "test"], /embed .*inputs give NaN or infinite features/],
+      ["index-diverged", ["index", "--images", "photos", "--out", "photos.index"], /index .*images give NaN or infinite features/],
+      ["export-diverged", ["export", "--out", "encoder.safetensors"], /export .*: h: 8 of 8 inputs give NaN or infinite features/],
+    ] as const
+  ).map(([id, argv, message]): BadInput => ({
+    id,
+    group: "8 silent results",
+    what: `${argv[0]} with a diverged checkpoint: finite weights whose features overflow (was accepted, exit 0)`,
+    setup: (c) => {
+      const run = diverged(c);
+      if (argv[0] === "index") imageFolder(join(c.dir, "photos"), { a: 2 });
+      return cli(argv[0], "--run", run, ...argv.slice(1).map((a) => (a.includes(".") || a === "photos" ? join(c.dir, a) : a)));
+    },
+    expect: { code: "ERR_SIMCLR_NON_FINITE_FEATURES", exit: 1, message: new RegExp(`${message.source}[\\s\\S]*allowNonFinite is --allow-non-finite`) },
+  })),
+  {
+    id: "embed-sidecar-blocked",
+    group: "8 silent results",
+    what: "embed whose sidecar cannot be written (pair.json is a folder): neither file is left",
+    setup: (c) => {
+      mkdirSync(join(c.dir, "out", "pair.json"), { recursive: true });
+      return cli("embed", "--run", c.run(), "--split", "test", "--out", join(c.dir, "out", "pair.npy"));
+    },
+    expect: { code: "ERR_SIMCLR_WRITE", exit: 1, message: /pair\.json/ },
+    unchanged: ["out"],
+  },
+  // ---- issue 24: 9 moving and restarting runs ----
+  {
+    id: "resume-set-recipe-key",
+    group: "9 moving and restarting",
+    what: "--resume --set optim.lr=2 (a hyper-parameter): refused, listing the keys that may change",
+    setup: (c) => cli("pretrain", "--out", c.stopped(), "--resume", "--set", "optim.lr=2"),
+    expect: {
+      code: "ERR_SIMCLR_CONFIG",
+      exit: 2,
+      message: /optim\.lr cannot change when a run resumes .*the keys that may: data\.path, train\.device, train\.threads, dist\.backend/,
+    },
+    unchanged: ["stopped"],
+  },
+  {
+    id: "resume-data-moved",
+    group: "9 moving and restarting",
+    what: "a run whose data folder moved: --resume --set data.path=NEW finishes it (was refused)",
+    setup: (c) => cli("pretrain", "--out", c.stopped(), "--resume", "--set", `data.path=${c.dataCopy()}`),
+    expect: { exit: 0, message: /resuming with data\.path ".*data" \(was ".*"\)[\s\S]*finished after/ },
+  },
+  {
+    id: "resume-auto-other-config",
+    group: "9 moving and restarting",
+    what: "--resume auto on a run started with another config: refused, naming the keys",
+    setup: (c) => cli("pretrain", "--out", c.stopped(), "--resume", "auto", ...syntheticArgs(c.data, "train.epochs=5")),
+    expect: { code: "ERR_SIMCLR_CONFIG", exit: 2, message: /holds a run with another config: train\.epochs is 1 there, 5 here/ },
+    unchanged: ["stopped"],
+  },
+  {
+    id: "resume-auto-fresh",
+    group: "9 moving and restarting",
+    what: "--resume auto on a directory that holds no run: starts it (the same command restarts it)",
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--resume", "auto", ...syntheticArgs(c.data)),
+    expect: { exit: 0, message: /finished after 4 steps/ },
+  },
+  // ---- issue 24: 10 distributed launches ----
+  {
+    id: "nproc-bad-batch-no-run-dir",
+    group: "10 distributed",
+    what: "--nproc 2 with a global batch that does not divide: refused before any worker, no run directory left",
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--nproc", "2", ...mnist(c.data, ...tiny, "train.batchSize=65")),
+    expect: { code: "ERR_SIMCLR_USAGE", exit: 2, message: /train\.batchSize 65 \(the global batch\) does not divide among 2 processes/ },
+    unchanged: ["."],
+  },
+  {
+    id: "nproc-missing-data-no-run-dir",
+    group: "10 distributed",
+    what: "--nproc 2 whose data folder is missing: the workers fail, no run directory left (was config.yaml and an empty metrics.jsonl)",
+    setup: (c) => cli("pretrain", "--out", join(c.dir, "run"), "--nproc", "2", ...mnist(join(c.dir, "nowhere"), ...tiny)),
+    expect: { code: "ERR_SIMCLR_DISTRIBUTED", exit: 1, message: /the job failed: rank \d exited with status 1/ },
     unchanged: ["."],
   },
   {
