@@ -189,7 +189,7 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
     model: {
       arch: session.index.model.arch,
       width: session.index.model.width,
-      checkpoint: session.index.model.checkpoint,
+      checkpoint: basename(session.index.model.checkpoint), // its name: no absolute path leaves the server
       hash: session.index.model.hash.slice(0, 12),
     },
     updatedAt: session.index.updatedAt,

@@ -117,6 +117,7 @@ describe("simclr serve is safe by default", () => {
     assert.equal(big.status, 413);
     const health = await (await fetch(`${base}/api/health`)).text();
     assert.doesNotMatch(health, new RegExp(root));
+    assert.doesNotMatch(health, /"\/(tmp|home|work|root)\//, "no absolute path at all (the checkpoint is named, not located)");
     const file = join(root, server.session.index.files[0]!.path);
     renameSync(file, `${file}.gone`);
     try {
