@@ -153,7 +153,7 @@ describe("simclr ablate: a reduced study end to end", () => {
   test("a diverged arm is recorded as failed, the study goes on, and the gates that need it fail", async () => {
     const text = planText(data, "").replace(
       '  - { id: nohead, label: "no head", block: head, set: { head.layers: 0 } }',
-      '  - { id: nohead, label: "diverges", block: head, seeds: [0], set: { optim.name: sgd, optim.lr: 1.0e+30 } }',
+      '  - { id: nohead, label: "diverges", block: head, seeds: [0], set: { optim.name: sgd, optim.lr: 1000, loss.normalize: false, loss.temperature: 1.0e-6 } }',
     );
     const plan = parsePlan(text.replace("baselines: { randomInit: [0, 1], rawPixels: true }", "baselines: { randomInit: [0], rawPixels: false }"), "plan.yaml");
     plan.gates.push({ id: "R2", check: "full vs the diverged arm", a: "full", b: "nohead", minMean: -100 });

@@ -131,7 +131,11 @@ describe("the run directory is guarded", () => {
     const out = join(tmp("failed-start"), "run");
     const bad = await runCli(["pretrain", "--out", out, "--set", "data.name=image-folder", "--set", `data.path=${join(out, "..", "nope")}`]);
     assert.equal(bad.code, 1);
-    assert.ok(existsSync(join(out, "config.yaml")));
+    assert.ok(!existsSync(out), "a start that fails before training removes what it wrote");
+    // what a start killed before its first step leaves (config.yaml, an empty metrics.jsonl) does not block the retry
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "config.yaml"), "train:\n  epochs: 1\n");
+    writeFileSync(join(out, "metrics.jsonl"), "");
     const retry = await runCli(["pretrain", "--out", out, ...syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0"]).flatMap((s) => ["--set", s])]);
     assert.equal(retry.code, 0, retry.stderr);
     const threads = join(tmp("threads"), "run");
