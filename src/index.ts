@@ -173,7 +173,15 @@ export { trainSupervised, type SupervisedOptions } from "./jobs/supervised.js";
 export { benchSteps, type BenchResult } from "./jobs/bench.js";
 export { augmentPreview, type PreviewOptions } from "./jobs/augment-preview.js";
 export { launchWorkers, freePort, type LaunchOptions } from "./jobs/launch.js";
-export { exportSafetensors, exportOnnx, type ExportOptions, type ExportPart, type OnnxExportResult } from "./jobs/export.js";
+export {
+  exportSafetensors,
+  exportOnnx,
+  exportTransformersJs,
+  type ExportOptions,
+  type ExportPart,
+  type OnnxExportResult,
+  type TransformersJsExportResult,
+} from "./jobs/export.js";
 export { compareWithOnnxRuntime, type OnnxCheck } from "./jobs/onnx-check.js";
 export { encodeOnnx, decodeOnnx, type OnnxGraph, type OnnxNode, type DecodedOnnx } from "./run/onnx.js";
 export { onnxGraph, type OnnxExportOptions } from "./run/onnx-model.js";

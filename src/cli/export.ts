@@ -1,10 +1,11 @@
-/** `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors|onnx] [--part encoder|encoder+head]` */
+/** `simclr export --run DIR --out FILE|DIR [--checkpoint FILE] [--format safetensors|onnx|transformers-js] [--part encoder|encoder+head]` */
 import { parseArgs } from "node:util";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
-import { exportOnnx, exportSafetensors } from "../jobs/export.js";
+import { exportOnnx, exportSafetensors, exportTransformersJs } from "../jobs/export.js";
+import type { OnnxCheck } from "../jobs/onnx-check.js";
 import { UsageError, printResult } from "./common.js";
 
-export const EXPORT_HELP = `simclr export --run DIR --out FILE [--checkpoint FILE] [--format safetensors|onnx] [--part encoder|encoder+head] [--allow-non-finite]
+export const EXPORT_HELP = `simclr export --run DIR --out FILE|DIR [--checkpoint FILE] [--format safetensors|onnx|transformers-js] [--part encoder|encoder+head] [--allow-non-finite]
 
 Writes the run's encoder f (and with --part encoder+head the projection head g):
 
@@ -14,13 +15,17 @@ Writes the run's encoder f (and with --part encoder+head the projection head g):
                         "h" (and "z"), batch norm folded into the convolutions, a dynamic
                         batch axis. When onnxruntime-node is installed, the file is run on
                         test images and compared with libtorch (--no-check skips that).
+  --format transformers-js  a folder (--out DIR) that transformers.js loads with
+                        pipeline("image-feature-extraction", DIR): onnx/model.onnx,
+                        config.json and preprocessor_config.json, which resizes, crops and
+                        scales as training did (docs/export.md). Checked as for onnx.
 
 Both record the architecture, width, stem, input channels and size, and the input scaling
 (float32 pixels / 255, no mean/std normalisation) in their metadata. An encoder whose weights
 or features (on a probe batch) are NaN or infinite, as from a run that diverged, is refused
 unless --allow-non-finite.`;
 
-const FORMATS = ["safetensors", "onnx"];
+const FORMATS = ["safetensors", "onnx", "transformers-js"];
 const PARTS = ["encoder", "encoder+head"] as const;
 
 export async function exportCommand(argv: string[]): Promise<number> {
@@ -53,16 +58,29 @@ export async function exportCommand(argv: string[]): Promise<number> {
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
     allowNonFinite: values["allow-non-finite"] ?? false,
   };
+  const checkLine = (check: OnnxCheck | null) =>
+    check === null
+      ? { check: values["no-check"] ? "skipped (--no-check)" : "not run: onnxruntime-node is not installed (npm install onnxruntime-node)" }
+      : {
+          check: `onnxruntime-node vs libtorch on ${check.inputs}: max |diff| ${check.maxAbsDiff.toExponential(2)}`,
+          ...Object.fromEntries(Object.entries(check.perOutput).map(([k, v]) => [`max_abs_diff_${k}`, v])),
+        };
+  if (format === "transformers-js") {
+    if (part !== "encoder") throw new UsageError("--format transformers-js exports the encoder (h) only: drop --part");
+    const result = await exportTransformersJs(values.run, evaluationConfig(values.run), { ...options, checkImages: values["no-check"] ? 0 : 8 });
+    printResult({ out: result.out, files: result.files, bytes: result.bytes, ...checkLine(result.check) });
+    return 0;
+  }
   if (format === "onnx") {
     const result = await exportOnnx(values.run, evaluationConfig(values.run), { ...options, checkImages: values["no-check"] ? 0 : 8 });
-    const check =
-      result.check === null
-        ? { check: values["no-check"] ? "skipped (--no-check)" : "not run: onnxruntime-node is not installed (npm install onnxruntime-node)" }
-        : {
-            check: `onnxruntime-node vs libtorch on ${result.check.inputs}: max |diff| ${result.check.maxAbsDiff.toExponential(2)}`,
-            ...Object.fromEntries(Object.entries(result.check.perOutput).map(([k, v]) => [`max_abs_diff_${k}`, v])),
-          };
-    printResult({ out: result.out, bytes: result.bytes, nodes: result.nodes, initializers: result.initializers, ...check, ...result.metadata });
+    printResult({
+      out: result.out,
+      bytes: result.bytes,
+      nodes: result.nodes,
+      initializers: result.initializers,
+      ...checkLine(result.check),
+      ...result.metadata,
+    });
     return 0;
   }
   const result = exportSafetensors(values.run, evaluationConfig(values.run), options);

@@ -4,13 +4,13 @@
  * (opset 17, BN folded, dynamic batch) that onnxruntime runs; both carry metadata that says
  * how to feed the encoder: architecture, width, stem, input channels and size, input scaling.
  */
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
 import { loadDataset } from "../data/datasets.js";
 import { writeSafetensors } from "../nn/safetensors.js";
-import { writeFileAtomic } from "../io/atomic.js";
+import { writeFileAtomic, writeFilesAtomic } from "../io/atomic.js";
 import { dataShape } from "../recipe/recipe.js";
 import { checkFeaturesFinite, loadEncoder, type EncoderSource } from "../run/encoder.js";
 import { encodeOnnx } from "../run/onnx.js";
@@ -185,4 +185,93 @@ async function exportOnnxIn(
     check = await compareWithOnnxRuntime(options.out, images, part === "encoder+head" ? { h, z } : { h }, inputs);
   }
   return { out: options.out, bytes: statSync(options.out).size, nodes: graph.nodes.length, initializers: graph.initializers.length, metadata, check };
+}
+
+export interface TransformersJsExportResult {
+  /** The folder: config.json, preprocessor_config.json, onnx/model.onnx. */
+  out: string;
+  files: string[];
+  bytes: number;
+  /** onnxruntime-node against libtorch on test images; null when onnxruntime-node is absent. */
+  check: OnnxCheck | null;
+}
+
+/**
+ * Writes the run's encoder as a folder that transformers.js loads with
+ * `pipeline("image-feature-extraction", DIR)`: onnx/model.onnx (input "pixel_values", h as
+ * "pooler_output" and "last_hidden_state"), config.json (model_type resnet, and the run's
+ * metadata under "simclr"), and preprocessor_config.json, which preprocesses as training
+ * decoded images: the shorter edge resized to the input side with Lanczos-3 (sharp's
+ * default, which the loader uses), a centre crop to a square, pixels / 255, no mean/std. A
+ * 1-channel encoder takes RGB and averages the channels (exact for grayscale images). The three
+ * files are written together (writeFilesAtomic), after the same finite-features probe.
+ */
+export async function exportTransformersJs(
+  runDir: string,
+  config: Config,
+  options: ExportOptions & { checkImages?: number },
+): Promise<TransformersJsExportResult> {
+  checkConfig(config, "exportTransformersJs(config)");
+  return disposingAfter(async (owned) => {
+    const source = loadFor(runDir, config, { ...options, part: "encoder" });
+    owned.push(source.model);
+    probeExport(source, config, { ...options, part: "encoder" });
+    source.model.eval();
+    const metadata = metadataOf(config, source, "encoder");
+    const side = Number(metadata["simclr.input_size"]);
+    const channels = Number(metadata["simclr.in_channels"]);
+    const graph = onnxGraph(source.encoder, { inputSize: side, names: { input: "pixel_values", h: ["pooler_output", "last_hidden_state"] }, rgbInput: true });
+    const onnx = encodeOnnx(graph, {
+      producerVersion: packageVersion(),
+      metadata: { ...metadata, "simclr.input": "pixel_values: float32 (N, 3, H, W) in [0, 1] (pixels / 255), no mean/std" },
+      docString: `SimCLR ${config.model.arch} encoder from ${source.origin}, for transformers.js image-feature-extraction`,
+    });
+    const modelConfig = {
+      model_type: "resnet",
+      architectures: ["ResNetModel"],
+      num_channels: 3,
+      hidden_size: source.encoder.featureDim,
+      simclr: Object.fromEntries(
+        Object.entries(metadata)
+          .filter(([k]) => k.startsWith("simclr."))
+          .map(([k, v]) => [k.slice("simclr.".length), v]),
+      ),
+    };
+    const preprocessor = {
+      image_processor_type: "ViTImageProcessor",
+      do_convert_rgb: true,
+      do_resize: true,
+      size: { shortest_edge: side },
+      resample: 1, // Lanczos: sharp's lanczos3, as the loader resizes
+      do_center_crop: true,
+      crop_size: { height: side, width: side },
+      do_rescale: true,
+      rescale_factor: 1 / 255,
+      do_normalize: false,
+      image_mean: new Array(3).fill(0),
+      image_std: new Array(3).fill(1),
+      simclr_in_channels: channels,
+    };
+    mkdirSync(join(options.out, "onnx"), { recursive: true });
+    const files = [
+      { path: join(options.out, "onnx", "model.onnx"), bytes: onnx },
+      { path: join(options.out, "config.json"), bytes: `${JSON.stringify(modelConfig, null, 2)}\n` },
+      { path: join(options.out, "preprocessor_config.json"), bytes: `${JSON.stringify(preprocessor, null, 2)}\n` },
+    ];
+    writeFilesAtomic(files);
+    const n = options.checkImages ?? 8;
+    let check: OnnxCheck | null = null;
+    if (n > 0) {
+      const { images, inputs } = await checkImages(owned, config, n);
+      const h = noGrad(() => source.model.call(images).h); // (n, D)
+      owned.push(h);
+      let rgb = images; // (n, 3, S, S)
+      if (images.size(1) === 1) {
+        rgb = images.expand([images.size(0), 3, images.size(2), images.size(3)]).contiguous();
+        owned.push(rgb);
+      }
+      check = await compareWithOnnxRuntime(files[0]!.path, rgb, { pooler_output: h, last_hidden_state: h }, inputs, "pixel_values");
+    }
+    return { out: options.out, files: files.map((f) => f.path), bytes: files.reduce((sum, f) => sum + Buffer.byteLength(f.bytes), 0), check };
+  });
 }

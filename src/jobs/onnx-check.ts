@@ -31,12 +31,18 @@ export async function loadOnnxRuntime(): Promise<Ort | null> {
  * Runs `file` on `input` (float32 (N, C, H, W)) and compares each output with `expected`
  * (the same names, (N, D) libtorch results). Null when onnxruntime-node is not installed.
  */
-export async function compareWithOnnxRuntime(file: string, input: Tensor, expected: Record<string, Tensor>, inputs: string): Promise<OnnxCheck | null> {
+export async function compareWithOnnxRuntime(
+  file: string,
+  input: Tensor,
+  expected: Record<string, Tensor>,
+  inputs: string,
+  inputName = "input",
+): Promise<OnnxCheck | null> {
   const ort = await loadOnnxRuntime();
   if (ort === null) return null;
   const session = await ort.InferenceSession.create(file);
   try {
-    const feed = { input: new ort.Tensor("float32", input.data() as Float32Array, input.shape) };
+    const feed = { [inputName]: new ort.Tensor("float32", input.data() as Float32Array, input.shape) };
     const results = await session.run(feed);
     const perOutput: Record<string, number> = {};
     for (const [name, want] of Object.entries(expected)) {

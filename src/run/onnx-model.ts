@@ -8,7 +8,8 @@
  * a smaller file, faster in onnxruntime, same outputs to 1e-6).
  *
  * Input "input": float32 (batch, C, H, W), pixels / 255. Outputs "h" (batch, featureDim) and
- * with the head "z" (batch, outDim). The batch axis is dynamic.
+ * with the head "z" (batch, outDim). The batch axis is dynamic. `names` renames the input and
+ * h (the transformers.js layout: "pixel_values" in, "pooler_output" and "last_hidden_state" out).
  */
 import type { BatchNorm1d, BatchNorm2d } from "../nn/batchnorm.js";
 import type { Conv2d } from "../nn/conv.js";
@@ -25,6 +26,16 @@ export interface OnnxExportOptions {
   foldBatchNorm?: boolean;
   /** Spatial size of the input (the batch axis is always dynamic). */
   inputSize: number;
+  /**
+   * The names of the graph's input and of h (default "input" and "h"). More names for h are
+   * written as Identity copies (transformers.js reads "pooler_output" or "last_hidden_state").
+   */
+  names?: { input: string; h: readonly string[] };
+  /**
+   * Take 3-channel input for a 1-channel encoder, averaging the channels first (transformers.js
+   * hands every image over as RGB; a grayscale image, R = G = B, gives exactly its gray).
+   */
+  rgbInput?: boolean;
 }
 
 function floats(t: Tensor): Float64Array {
@@ -163,7 +174,11 @@ function block(g: GraphBuilder, prefix: string, m: BasicBlock | Bottleneck, x: s
 export function onnxGraph(encoder: ResNet, options: OnnxExportOptions): OnnxGraph {
   const g = new GraphBuilder(options.foldBatchNorm ?? true);
   const { inChannels, cifarStem } = encoder.options;
-  let x = g.relu(g.convBn("conv1", "input", encoder.conv1, encoder.bn1, "bn1"));
+  const inputName = options.names?.input ?? "input";
+  const [hName, ...hCopies] = options.names?.h ?? ["h"];
+  const averaged = options.rgbInput === true && inChannels === 1;
+  const first = averaged ? g.node("ReduceMean", [inputName], "gray", { axes: [1], keepdims: 1 }) : inputName; // (N, 1, H, W)
+  let x = g.relu(g.convBn("conv1", first, encoder.conv1, encoder.bn1, "bn1"));
   if (!cifarStem && encoder.maxpool !== null) {
     const { kernelSize, stride, padding } = encoder.maxpool.options;
     const p = padding ?? 0;
@@ -176,8 +191,9 @@ export function onnxGraph(encoder: ResNet, options: OnnxExportOptions): OnnxGrap
     });
   });
   const pooled = g.node("GlobalAveragePool", [x], "avgpool"); // (N, D, 1, 1)
-  const h = g.node("Flatten", [pooled], "h", { axis: 1 }); // (N, D)
-  const outputs = [{ name: "h", shape: ["batch", encoder.featureDim] as (number | string)[] }];
+  const h = g.node("Flatten", [pooled], hName ?? "h", { axis: 1 }); // (N, D)
+  const outputs = [{ name: h, shape: ["batch", encoder.featureDim] as (number | string)[] }];
+  for (const copy of hCopies) outputs.push({ name: g.node("Identity", [h], copy), shape: ["batch", encoder.featureDim] });
   if (options.head !== undefined) {
     let z = h;
     options.head.layers.forEach((layer, i) => {
@@ -191,7 +207,7 @@ export function onnxGraph(encoder: ResNet, options: OnnxExportOptions): OnnxGrap
     name: "simclr_encoder",
     nodes: g.nodes,
     initializers: g.initializers,
-    inputs: [{ name: "input", shape: ["batch", inChannels, options.inputSize, options.inputSize] }],
+    inputs: [{ name: inputName, shape: ["batch", averaged ? 3 : inChannels, options.inputSize, options.inputSize] }],
     outputs,
   };
 }

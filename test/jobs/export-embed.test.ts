@@ -105,7 +105,7 @@ describe("export and embed", () => {
   test("export: bad input is a clear error", async () => {
     const unknown = await runCli(["export", "--run", run, "--out", join(tmp("bad-format"), "x.tflite"), "--format", "tflite"]);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /--format must be one of safetensors, onnx, got 'tflite'/);
+    assert.match(unknown.stderr, /--format must be one of safetensors, onnx, transformers-js, got 'tflite'/);
     const empty = tmp("empty-run");
     writeFileSync(join(empty, "config.yaml"), readFileSync(join(run, "config.yaml")));
     const none = await runCli(["export", "--run", empty, "--out", join(empty, "x.safetensors")]);

@@ -128,7 +128,7 @@ describe("ONNX export", () => {
     test("an unknown format and a run without a checkpoint are clear errors", async () => {
       const bad = await runCli(["export", "--run", run, "--format", "tflite", "--out", join(tmp("x"), "m")]);
       assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /--format must be one of safetensors, onnx, got 'tflite'/);
+      assert.match(bad.stderr, /--format must be one of safetensors, onnx, transformers-js, got 'tflite'/);
       const empty = tmp("empty-run");
       const none = await runCli(["export", "--run", empty, "--format", "onnx", "--out", join(tmp("y"), "m.onnx")]);
       assert.notEqual(none.code, 0);
