@@ -8,7 +8,7 @@ import { checkLocationOverrides } from "../config/load.js";
 import { LOCATION_KEYS } from "../config/schema.js";
 import { CONFIG_OPTIONS, UsageError, integerFlag, printConfig, resolveConfig } from "./common.js";
 
-export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--resume [auto] | --force]
+export const PRETRAIN_HELP = `simclr pretrain --out DIR [--config FILE.yaml] [--set key=value ...] [--skip-bad] [--init FILE] [--resume [auto] | --force]
                 [--nproc N [--nnodes M --node-rank K --master-addr HOST] [--master-port P]]
 
 Pretrains a SimCLR encoder. With no config: the demo's settings (Fashion-MNIST, ResNet-18
@@ -20,7 +20,10 @@ it when DIR holds the same run (the same config, those keys aside), so one comma
 torchrun restarts and Slurm requeues; a different config is refused, naming the keys.
 A DIR that already holds a run is refused unless --resume, or --force, which moves the old
 run aside (DIR.replaced-<time>/) and starts afresh. One process writes a run at a time
-(DIR/.lock names it). Keys: see docs/config.md or \`simclr config --keys\`.
+(DIR/.lock names it). --init FILE (model.init) starts the encoder from weights trained elsewhere:
+a torchvision state dict, an exported encoder or a run's model.safetensors; the head starts
+fresh, and DIR/init.json records the file and its sha256. Keys: see docs/config.md or
+\`simclr config --keys\`.
 
 --nproc N trains data-parallel in N processes on this machine (train.batchSize is the
 global batch); with --nnodes, --node-rank and --master-addr this machine joins a job over
@@ -28,6 +31,8 @@ several (start the same command on each, --node-rank 0 on the master). Workers s
 torchrun (RANK, WORLD_SIZE, ... set) join their job without --nproc. See docs/distributed.md.`;
 
 const LAUNCH_FLAGS = ["nproc", "nnodes", "node-rank", "master-addr", "master-port"] as const;
+/** Flags that set a config key. */
+const KEY_FLAGS = { init: "model.init" } as const;
 
 /** `--resume auto` (or `--resume=auto`) taken out of argv: parseArgs reads --resume as a switch. */
 function takeResumeAuto(argv: string[]): { auto: boolean; rest: string[] } {
@@ -53,6 +58,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
       out: { type: "string" },
       resume: { type: "boolean" },
       force: { type: "boolean" },
+      init: { type: "string" },
       nproc: { type: "string" },
       nnodes: { type: "string" },
       "node-rank": { type: "string" },
@@ -67,9 +73,9 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   }
   if (!values.out) throw new UsageError("pretrain needs --out DIR (where the run is written)");
   if (auto && values.resume) throw new UsageError("give --resume or --resume auto, not both");
-  if (values.resume && (values.config || values["skip-bad"])) {
+  if (values.resume && (values.config || values["skip-bad"] || values.init)) {
     throw new UsageError(
-      "--resume continues with the run's saved config: drop --config/--skip-bad (--set may change only where it runs; --resume auto takes a config)",
+      "--resume continues with the run's saved config: drop --config/--skip-bad/--init (--set may change only where it runs; --resume auto takes a config)",
     );
   }
   if (values.resume) checkLocationOverrides(values.set ?? [], "--set"); // before the run is touched
@@ -80,7 +86,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     const nodeRank = integerFlag("node-rank", values["node-rank"], 0, 0);
     if (nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
     // a bad config is one error here, not one per worker, and leaves no run directory
-    if (!values.resume) checkGlobalBatch(resolveConfig(values).train.batchSize, integerFlag("nproc", values.nproc, 1) * nnodes);
+    if (!values.resume) checkGlobalBatch(resolveConfig(values, KEY_FLAGS).train.batchSize, integerFlag("nproc", values.nproc, 1) * nnodes);
     const masterPort = values["master-port"] === undefined ? undefined : integerFlag("master-port", values["master-port"], 0);
     if (masterPort !== undefined && masterPort > 65535) throw new UsageError(`--master-port must be at most 65535, got ${masterPort}`);
     // The workers run this same command without the launcher's flags.
@@ -101,11 +107,11 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   if (values.resume) {
     result = await resume(values.out, { launch, set: values.set ?? [], setSource: "--set" });
   } else if (auto) {
-    const config = resolveConfig(values);
+    const config = resolveConfig(values, KEY_FLAGS);
     if ((launch?.rank ?? 0) === 0) printConfig(config);
     result = await pretrainOrResume(values.out, config, { launch });
   } else {
-    const config = resolveConfig(values);
+    const config = resolveConfig(values, KEY_FLAGS);
     if ((launch?.rank ?? 0) === 0) printConfig(config);
     try {
       result = await pretrain(values.out, config, { launch, force: values.force ?? false });

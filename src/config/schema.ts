@@ -48,6 +48,12 @@ export const SCHEMA = {
     default: true,
     doc: "with more than one process: batch norm statistics over the global batch (section 2.2, Global BN); false: each process's slice",
   },
+  "model.init": {
+    type: "string",
+    default: null,
+    nullable: true,
+    doc: "start the encoder from these weights (safetensors: torchvision's names, an exported encoder or a run's model.safetensors); the head starts fresh (pretrain --init)",
+  },
   "head.layers": {
     type: "integer",
     default: 2,

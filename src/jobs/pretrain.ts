@@ -17,7 +17,9 @@ import { syncBatchNorm } from "../nn/batchnorm.js";
 import { checkPretrainMemory } from "../recipe/memory.js";
 import { buildPretraining } from "../recipe/pretraining.js";
 import { checkpointConfig, disposeCheckpoint, latestCheckpoint, loadCheckpoint } from "../run/checkpoint.js";
+import { loadInitWeights } from "../run/encoder.js";
 import { RunDir, truncateJsonLines, type Note } from "../run/run-dir.js";
+import { writeFileAtomic } from "../io/atomic.js";
 import type { RunLock } from "../run/run-lock.js";
 import { manualSeed } from "../tensor/runtime.js";
 import type { TrainCallback } from "../run/callbacks.js";
@@ -236,6 +238,17 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
     rank: launch?.rank ?? 0,
     worldSize: launch?.worldSize ?? 1,
   });
+  if (from === null && config.model.init !== null) {
+    // Weights trained elsewhere (section 4 of the paper starts from random init; adapting a
+    // pretrained encoder to one's own images is the common use): the head starts fresh.
+    const provenance = loadInitWeights(model.encoder, config.model.init, config);
+    if (main) {
+      writeFileAtomic(run.files.init, `${JSON.stringify(provenance, null, 1)}\n`);
+      progress.message(
+        `encoder initialised from ${provenance.file} (${provenance.format}, ${provenance.loaded} tensors, sha256 ${provenance.sha256.slice(0, 12)})`,
+      );
+    }
+  }
   // Monitors and checkpoints are rank 0's: the other ranks keep no callbacks.
   const callbacks: TrainCallback[] = [];
   let group: ProcessGroup | null = null;

@@ -3,8 +3,9 @@
  * or model.safetensors), or the same architecture at random initialisation with the run's
  * seed (the baseline every result is read against).
  */
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { ArgumentError, CheckpointError, NonFiniteFeaturesError } from "../errors.js";
 import type { ResNet } from "../models/resnet.js";
@@ -96,4 +97,58 @@ export function checkFeaturesFinite(features: Tensor, where: string, origin: str
     );
   }
   return bad;
+}
+
+/** Where a run's initial encoder weights came from (DIR/init.json). */
+export interface InitProvenance {
+  file: string;
+  /** sha256 of the file's bytes. */
+  sha256: string;
+  /** torchvision (or an exported encoder): ResNet keys; checkpoint: a SimCLR run's encoder.* keys. */
+  format: "torchvision" | "checkpoint";
+  /** Tensors loaded into the encoder, and keys left out (a classifier's fc.*, a run's head.*). */
+  loaded: number;
+  dropped: string[];
+  /** The file's own metadata (an export's simclr.* keys say where it came from). */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Loads the encoder weights in `file` into `encoder`, strictly (every key of the encoder, the
+ * shapes of the configured architecture): a torchvision state dict or an exported encoder
+ * (fc.* left out), or a SimCLR checkpoint's model.safetensors (encoder.* used, head.* left out).
+ * Non-finite weights are refused. Errors are CheckpointErrors naming the file.
+ */
+export function loadInitWeights(encoder: ResNet, file: string, config: Config): InitProvenance {
+  if (!existsSync(file)) throw new CheckpointError(file, `model.init: ${file} does not exist`);
+  const path = statSync(file).isDirectory() ? join(file, "model.safetensors") : file;
+  if (!existsSync(path)) throw new CheckpointError(path, `model.init: ${path} does not exist`);
+  const bytes = readFileSync(path);
+  const { tensors, metadata } = readSafetensors(path);
+  try {
+    const isCheckpoint = [...tensors.keys()].some((k) => k.startsWith("encoder."));
+    const state = new Map<string, Tensor>();
+    const dropped: string[] = [];
+    for (const [k, t] of tensors) {
+      if (isCheckpoint && k.startsWith("encoder.")) state.set(k.slice("encoder.".length), t);
+      else if (!isCheckpoint && !k.startsWith("fc.")) state.set(k, t);
+      else dropped.push(k);
+    }
+    try {
+      encoder.loadStateDict(state);
+    } catch (e) {
+      const arch = `${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${encoder.options.inChannels} input channel(s))`;
+      throw new CheckpointError(path, `model.init: ${path} does not fit ${arch}: ${(e as Error).message}`, { cause: e });
+    }
+    return {
+      file: resolve(path),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      format: isCheckpoint ? "checkpoint" : "torchvision",
+      loaded: state.size,
+      dropped,
+      metadata,
+    };
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
 }

@@ -6,6 +6,7 @@
  *   checkpoints/         see checkpoint.ts
  *   tensorboard/         event files
  *   augmented-views.png  what the model saw at step 0
+ *   init.json            with model.init: where the encoder's first weights came from
  *   .lock                the writer's lock (run-lock.ts)
  * `RunDir` owns that list: it starts a run (refusing or moving aside one already there),
  * cleans what a crashed writer left, and keeps config.yaml in step with the checkpoints.
@@ -30,6 +31,8 @@ export const runFiles = (runDir: string) => ({
   tensorboard: join(runDir, "tensorboard"),
   /** A grid of augmented views drawn at the start of pretraining (also in TensorBoard). */
   views: join(runDir, "augmented-views.png"),
+  /** Where the encoder's initial weights came from, with model.init (file, sha256, format). */
+  init: join(runDir, "init.json"),
 });
 
 type Role = keyof ReturnType<typeof runFiles>;
