@@ -5,7 +5,7 @@ import { exportOnnx, exportSafetensors, exportTransformersJs } from "../jobs/exp
 import type { OnnxCheck } from "../jobs/onnx-check.js";
 import { UsageError, printResult } from "./common.js";
 
-export const EXPORT_HELP = `simclr export --run DIR --out FILE|DIR [--checkpoint FILE] [--format safetensors|onnx|transformers-js] [--part encoder|encoder+head] [--allow-non-finite]
+export const EXPORT_HELP = `simclr export --run DIR --out FILE|DIR [--checkpoint FILE] [--format safetensors|onnx|transformers-js] [--part encoder|encoder+head] [--fp16] [--allow-non-finite]
 
 Writes the run's encoder f (and with --part encoder+head the projection head g):
 
@@ -19,6 +19,9 @@ Writes the run's encoder f (and with --part encoder+head the projection head g):
                         pipeline("image-feature-extraction", DIR): onnx/model.onnx,
                         config.json and preprocessor_config.json, which resizes, crops and
                         scales as training did (docs/export.md). Checked as for onnx.
+  --fp16                with onnx or transformers-js: weights stored as float16 (half the
+                        file), computed in float32; transformers-js then also writes
+                        onnx/model_fp16.onnx (dtype "fp16") beside the float32 model.
 
 Both record the architecture, width, stem, input channels and size, and the input scaling
 (float32 pixels / 255, no mean/std normalisation) in their metadata. An encoder whose weights
@@ -38,6 +41,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       format: { type: "string" },
       part: { type: "string" },
       "no-check": { type: "boolean" },
+      fp16: { type: "boolean" },
       "allow-non-finite": { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -57,7 +61,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
     part: part as (typeof PARTS)[number],
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
     allowNonFinite: values["allow-non-finite"] ?? false,
+    fp16: values.fp16 ?? false,
   };
+  if (options.fp16 && format === "safetensors") throw new UsageError("--fp16 goes with --format onnx or transformers-js");
   const checkLine = (check: OnnxCheck | null) =>
     check === null
       ? { check: values["no-check"] ? "skipped (--no-check)" : "not run: onnxruntime-node is not installed (npm install onnxruntime-node)" }

@@ -13,7 +13,7 @@ import { writeSafetensors } from "../nn/safetensors.js";
 import { writeFileAtomic, writeFilesAtomic } from "../io/atomic.js";
 import { dataShape } from "../recipe/recipe.js";
 import { checkFeaturesFinite, loadEncoder, type EncoderSource } from "../run/encoder.js";
-import { encodeOnnx } from "../run/onnx.js";
+import { encodeOnnx, fp16Weights } from "../run/onnx.js";
 import { onnxGraph } from "../run/onnx-model.js";
 import { rand } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
@@ -34,6 +34,8 @@ export interface ExportOptions {
   checkpoint?: string;
   /** encoder: f only, torchvision's names; encoder+head: also g, as `head.*`. */
   part?: ExportPart;
+  /** ONNX: store the weights as float16 (half the file), computed in float32 (run/onnx.ts fp16Weights). */
+  fp16?: boolean;
 }
 
 function packageVersion(): string {
@@ -170,7 +172,8 @@ async function exportOnnxIn(
     foldBatchNorm: options.foldBatchNorm ?? true,
     ...(part === "encoder+head" ? { head: source.model.head } : {}),
   });
-  const bytes = encodeOnnx(graph, {
+  if (options.fp16) metadata["simclr.weights"] = "float16, computed in float32";
+  const bytes = encodeOnnx(options.fp16 ? fp16Weights(graph) : graph, {
     producerVersion: packageVersion(),
     metadata,
     docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}`,
@@ -255,6 +258,23 @@ export async function exportTransformersJs(
     mkdirSync(join(options.out, "onnx"), { recursive: true });
     const files = [
       { path: join(options.out, "onnx", "model.onnx"), bytes: onnx },
+      // transformers.js loads this one with { dtype: "fp16" }
+      ...(options.fp16
+        ? [
+            {
+              path: join(options.out, "onnx", "model_fp16.onnx"),
+              bytes: encodeOnnx(fp16Weights(graph), {
+                producerVersion: packageVersion(),
+                metadata: {
+                  ...metadata,
+                  "simclr.input": "pixel_values: float32 (N, 3, H, W) in [0, 1] (pixels / 255), no mean/std",
+                  "simclr.weights": "float16, computed in float32",
+                },
+                docString: `SimCLR ${config.model.arch} encoder from ${source.origin}, float16 weights, for transformers.js`,
+              }),
+            },
+          ]
+        : []),
       { path: join(options.out, "config.json"), bytes: `${JSON.stringify(modelConfig, null, 2)}\n` },
       { path: join(options.out, "preprocessor_config.json"), bytes: `${JSON.stringify(preprocessor, null, 2)}\n` },
     ];
@@ -271,6 +291,10 @@ export async function exportTransformersJs(
         owned.push(rgb);
       }
       check = await compareWithOnnxRuntime(files[0]!.path, rgb, { pooler_output: h, last_hidden_state: h }, inputs, "pixel_values");
+      if (check !== null && options.fp16) {
+        const half = await compareWithOnnxRuntime(files[1]!.path, rgb, { pooler_output: h }, inputs, "pixel_values");
+        if (half !== null) check.perOutput["pooler_output_fp16"] = half.maxAbsDiff;
+      }
     }
     return { out: options.out, files: files.map((f) => f.path), bytes: files.reduce((sum, f) => sum + Buffer.byteLength(f.bytes), 0), check };
   });

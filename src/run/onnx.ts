@@ -77,6 +77,7 @@ const ModelType = root.lookupType("onnx.ModelProto");
 
 /** ONNX's TensorProto.DataType.FLOAT and AttributeProto.AttributeType values used here. */
 const FLOAT = 1;
+const FLOAT16 = 10;
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
@@ -94,7 +95,8 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: readonly number[];
-  data: Float32Array;
+  /** float32 values, or float16 bit patterns (see fp16Weights). */
+  data: Float32Array | Uint16Array;
 }
 
 /** A tensor's declared shape: numbers are fixed, strings are named (dynamic) axes. */
@@ -153,7 +155,7 @@ export function encodeOnnx(graph: OnnxGraph, options: OnnxModelOptions): Uint8Ar
       initializer: graph.initializers.map((t) => ({
         name: t.name,
         dims: [...t.dims],
-        data_type: FLOAT,
+        data_type: t.data instanceof Uint16Array ? FLOAT16 : FLOAT,
         raw_data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
       })),
       input: graph.inputs.map(valueInfo),
@@ -200,4 +202,54 @@ export function decodeOnnx(bytes: Uint8Array): DecodedOnnx {
     inputs: m.graph.input.map((v) => ({ name: v.name, shape: shapeOf(v) })),
     outputs: m.graph.output.map((v) => ({ name: v.name, shape: shapeOf(v) })),
   };
+}
+
+/** The IEEE half-precision bits of `x`, rounded to nearest, ties to even (as numpy's astype(float16)). */
+export function float16Bits(x: number): number {
+  const f32 = new Float32Array([x]);
+  const bits = new Uint32Array(f32.buffer)[0] as number;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 : 0); // inf, NaN
+  let e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow: infinity
+  if (e <= 0) {
+    // subnormal half (or zero): shift the implicit 1 in and round
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let m = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    if (rest > half || (rest === half && (m & 1) === 1)) m++;
+    return sign | m;
+  }
+  let m = mantissa >>> 13;
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (m & 1) === 1)) {
+    m++;
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 0x1f) return sign | 0x7c00;
+    }
+  }
+  return sign | (e << 10) | m;
+}
+
+/**
+ * The graph with its weights stored as float16 (half the file) and computed in float32: each
+ * initializer becomes `<name>.fp16` and a Cast to float beside it, which onnxruntime folds once
+ * when the session starts. Features then differ from the float32 file only by the weights'
+ * rounding (bench/onnx-fp16.ts measures it).
+ */
+export function fp16Weights(graph: OnnxGraph): OnnxGraph {
+  const casts: OnnxNode[] = graph.initializers.map((t) => ({ op: "Cast", inputs: [`${t.name}.fp16`], outputs: [t.name], attributes: { to: FLOAT } }));
+  const initializers = graph.initializers.map((t) => ({
+    name: `${t.name}.fp16`,
+    dims: t.dims,
+    data: t.data instanceof Uint16Array ? t.data : Uint16Array.from(t.data, float16Bits),
+  }));
+  return { ...graph, nodes: [...casts, ...graph.nodes], initializers };
 }
