@@ -52,7 +52,7 @@ export const SCHEMA = {
     type: "string",
     default: null,
     nullable: true,
-    doc: "start the encoder from these weights (safetensors: torchvision's names, an exported encoder or a run's model.safetensors); the head starts fresh (pretrain --init)",
+    doc: "start the encoder from these weights (safetensors: torchvision's names, an exported encoder or a run's model.safetensors); the head starts fresh",
   },
   "head.layers": {
     type: "integer",

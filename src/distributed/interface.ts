@@ -22,7 +22,7 @@ function ipv4ToNumber(address: string): number | null {
 }
 
 /** The routes of /proc/net/route: interface, destination and mask as numbers (the file writes them little-endian in hex). */
-export function parseRouteTable(text: string): { iface: string; destination: number; mask: number }[] {
+export function parseRouteTable(text: string): { iface: string; destination: number; mask: number; flags: number; metric: number }[] {
   const swap = (hex: string) => {
     const n = Number.parseInt(hex, 16);
     return (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | ((n >>> 24) & 0xff)) >>> 0;
@@ -32,7 +32,13 @@ export function parseRouteTable(text: string): { iface: string; destination: num
     .slice(1)
     .map((line) => line.trim().split(/\s+/))
     .filter((f) => f.length >= 8 && /^[0-9A-Fa-f]{8}$/.test(f[1] ?? "") && /^[0-9A-Fa-f]{8}$/.test(f[7] ?? ""))
-    .map((f) => ({ iface: f[0] as string, destination: swap(f[1] as string), mask: swap(f[7] as string) }));
+    .map((f) => ({
+      iface: f[0] as string,
+      destination: swap(f[1] as string),
+      mask: swap(f[7] as string),
+      flags: Number.parseInt(f[3] ?? "0", 16),
+      metric: Number(f[6] ?? 0),
+    }));
 }
 
 export interface ChosenInterface {
@@ -65,8 +71,9 @@ export function interfaceToward(
   }
   if (routes === null) return null;
   const matching = parseRouteTable(routes)
-    .filter((r) => (t & r.mask) >>> 0 === r.destination && v4(r.iface) !== undefined)
-    .sort((a, b) => b.mask - a.mask); // the longest prefix first; the default route (mask 0) last
+    // up (RTF_UP 0x1) and not a reject route (RTF_REJECT 0x200), as the kernel chooses
+    .filter((r) => (r.flags & 0x1) !== 0 && (r.flags & 0x200) === 0 && (t & r.mask) >>> 0 === r.destination && v4(r.iface) !== undefined)
+    .sort((a, b) => b.mask - a.mask || a.metric - b.metric); // the longest prefix first, then the lowest metric; the default route last
   const best = matching[0];
   return best === undefined ? null : { name: best.iface, address: (v4(best.iface) as NetworkInterfaceInfo).address, how: "route" };
 }

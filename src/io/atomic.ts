@@ -22,7 +22,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
  * Writes files that belong together (an array and its sidecar) so that neither is left without
  * the other: every temporary is written and fsync'ed first (a full disk or an unwritable path
  * fails here, before any file is touched), then each is renamed over its file. Should a rename
- * still fail, the files already renamed (and older versions of the later ones) are removed,
+ * still fail, the files already renamed (and older versions of the rest) are removed,
  * so a reader finds a whole set or none of it.
  */
 export function writeFilesAtomic(files: readonly { path: string; bytes: Uint8Array | string }[]): void {
@@ -41,8 +41,8 @@ export function writeFilesAtomic(files: readonly { path: string; bytes: Uint8Arr
     } catch (e) {
       for (const t of temps.slice(i)) rmSync(t, { force: true });
       for (const p of renamed) rmSync(p, { force: true });
-      // an older version of the files not renamed would describe the removed ones: it goes too
-      for (const later of files.slice(i + 1)) {
+      // an older version of the files not renamed (this one's too) would describe the removed ones: it goes too
+      for (const later of files.slice(i)) {
         try {
           rmSync(later.path, { force: true });
         } catch {

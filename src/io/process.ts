@@ -16,10 +16,16 @@ export function processAlive(pid: number): boolean {
  * SIGKILL, which can forward nothing, still takes them with it: Linux's PR_SET_PDEATHSIG does
  * the same, but Node cannot call prctl, and a check between steps lets the worker stop
  * cleanly (checkpoint, lock released) rather than die mid-write. The timer does not keep the
- * process alive. Returns the function that stops watching.
+ * process alive. `expected`: the parent's pid as the launcher said it (SIMCLR_LAUNCHER_PID), so a
+ * parent gone before the watch began is noticed at once. Returns the function that stops watching.
  */
-export function watchParent(onGone: (parentPid: number) => void, everyMs = 500): () => void {
-  const parent = process.ppid;
+export function watchParent(onGone: (parentPid: number) => void, expected?: number, everyMs = 500): () => void {
+  const parent = expected ?? process.ppid;
+  if (process.ppid !== parent) {
+    // gone before the watch began (the worker was already re-parented)
+    const soon = setImmediate(() => onGone(parent));
+    return () => clearImmediate(soon);
+  }
   const timer = setInterval(() => {
     if (process.ppid !== parent) {
       clearInterval(timer);

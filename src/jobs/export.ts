@@ -4,10 +4,11 @@
  * (opset 17, BN folded, dynamic batch) that onnxruntime runs; both carry metadata that says
  * how to feed the encoder: architecture, width, stem, input channels and size, input scaling.
  */
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
+import { ArgumentError, FileWriteError } from "../errors.js";
 import { loadDataset } from "../data/datasets.js";
 import { writeSafetensors } from "../nn/safetensors.js";
 import { writeFileAtomic, writeFilesAtomic } from "../io/atomic.js";
@@ -173,7 +174,8 @@ async function exportOnnxIn(
     ...(part === "encoder+head" ? { head: source.model.head } : {}),
   });
   if (options.fp16) metadata["simclr.weights"] = "float16, computed in float32";
-  const bytes = encodeOnnx(options.fp16 ? fp16Weights(graph) : graph, {
+  const written = options.fp16 ? fp16Weights(graph) : graph;
+  const bytes = encodeOnnx(written, {
     producerVersion: packageVersion(),
     metadata,
     docString: `SimCLR ${config.model.arch} encoder${part === "encoder+head" ? " and projection head" : ""} from ${source.origin}`,
@@ -187,7 +189,7 @@ async function exportOnnxIn(
     owned.push(h, z);
     check = await compareWithOnnxRuntime(options.out, images, part === "encoder+head" ? { h, z } : { h }, inputs);
   }
-  return { out: options.out, bytes: statSync(options.out).size, nodes: graph.nodes.length, initializers: graph.initializers.length, metadata, check };
+  return { out: options.out, bytes: statSync(options.out).size, nodes: written.nodes.length, initializers: written.initializers.length, metadata, check };
 }
 
 export interface TransformersJsExportResult {
@@ -255,7 +257,13 @@ export async function exportTransformersJs(
       image_std: new Array(3).fill(1),
       simclr_in_channels: channels,
     };
-    mkdirSync(join(options.out, "onnx"), { recursive: true });
+    if (existsSync(options.out) && !statSync(options.out).isDirectory())
+      throw new ArgumentError(`exportTransformersJs: out ${options.out} is a file; the transformers.js export is a folder: give a folder's path`);
+    try {
+      mkdirSync(join(options.out, "onnx"), { recursive: true });
+    } catch (e) {
+      throw new FileWriteError(join(options.out, "onnx"), e);
+    }
     const files = [
       { path: join(options.out, "onnx", "model.onnx"), bytes: onnx },
       // transformers.js loads this one with { dtype: "fp16" }
@@ -279,12 +287,14 @@ export async function exportTransformersJs(
       { path: join(options.out, "preprocessor_config.json"), bytes: `${JSON.stringify(preprocessor, null, 2)}\n` },
     ];
     writeFilesAtomic(files);
+    // a float16 model left by an earlier --fp16 export would be another checkpoint's weights
+    if (!options.fp16) rmSync(join(options.out, "onnx", "model_fp16.onnx"), { force: true });
     const n = options.checkImages ?? 8;
     let check: OnnxCheck | null = null;
     if (n > 0) {
       const { images, inputs } = await checkImages(owned, config, n);
-      const h = noGrad(() => source.model.call(images).h); // (n, D)
-      owned.push(h);
+      const { h, z } = noGrad(() => source.model.call(images)); // (n, D), (n, outDim)
+      owned.push(h, z);
       let rgb = images; // (n, 3, S, S)
       if (images.size(1) === 1) {
         rgb = images.expand([images.size(0), 3, images.size(2), images.size(3)]).contiguous();

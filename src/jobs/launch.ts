@@ -123,7 +123,7 @@ export async function launchWorkers(options: LaunchOptions): Promise<number> {
             failure = { rank, why: signal !== null ? `was killed by ${signal}` : `exited with status ${code}`, code: code ?? 1 };
             progress.message(`simclr: rank ${rank} (pid ${child.pid}) ${failure.why}; ending the other workers`);
             // A rank that timed out waited for another: a stopped one (SIGSTOP, Ctrl-Z) is the cause.
-            const frozen = children.find((c) => !c.exited && c.child.pid !== undefined && processState(c.child.pid) === "T");
+            const frozen = children.find((c) => !c.exited && c.child.pid !== undefined && /^[Tt]$/.test(processState(c.child.pid) ?? ""));
             if (frozen !== undefined) {
               progress.message(`simclr: rank ${frozen.rank} (pid ${frozen.child.pid}) is stopped (SIGSTOP or Ctrl-Z): the rank the others waited for`);
               failure = { rank: frozen.rank, why: `was stopped (SIGSTOP or Ctrl-Z) and rank ${rank}, waiting for it, ${failure.why}`, code: failure.code };

@@ -79,12 +79,13 @@ export async function pretrain(runDir: string, config: Config, options: Pretrain
   const existed = existsSync(run.path);
   const lock = lockRun(run, options);
   let started = false;
+  let aside: string | null = null;
   try {
-    if (lock !== null) run.start(config, { force: options.force ?? false, note: noteTo(options) });
+    if (lock !== null) aside = run.start(config, { force: options.force ?? false, note: noteTo(options) });
     started = lock !== null;
     return await train(config, run, options, null);
   } catch (e) {
-    if (started && run.heldEntries().length === 0) run.abandonStart();
+    if (started && run.heldEntries().length === 0) run.abandonStart(aside, noteTo(options));
     throw e;
   } finally {
     lock?.release();
@@ -135,7 +136,7 @@ export async function pretrainOrResume(runDir: string, config: Config, options: 
       differ[0],
     );
   }
-  noteTo(options)(`${run.path} holds this run: resuming it`);
+  if ((options.launch?.rank ?? 0) === 0) noteTo(options)(`${run.path} holds this run: resuming it`);
   return resumeWith(runDir, options, (s) => withLocationsOf(s, config));
 }
 
@@ -180,11 +181,13 @@ async function resumeWith(runDir: string, options: PretrainOptions, adjust: (sav
     // The config the checkpoint was written with is the run's; config.yaml is a readable copy
     // (checkpoints from before it was stored there fall back to config.yaml).
     const flat = checkpointConfig(dir);
-    const config = adjusted(flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig(), adjust, options);
+    const saved = flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig();
+    const config = adjusted(saved, adjust, options);
+    const moved = configDifferences(saved, config).length > 0;
     checkedThreads(config);
     checkPretrainMemory(config);
     checkWorldSize(config, options.launch ?? null);
-    if (flat !== null && lock !== null) run.syncConfig(config, join(dir, "state.json"), noteTo(options));
+    if (flat !== null && lock !== null) run.syncConfig(config, `${join(dir, "state.json")}${moved ? " and the location keys above" : ""}`, noteTo(options));
     return await train(config, run, options, dir);
   } finally {
     lock?.release();
@@ -211,11 +214,42 @@ function checkWorldSize(config: Config, launch: LaunchEnv | null): void {
   }
 }
 
-/** The run itself, from step 0 or from the checkpoint `from`. */
+/**
+ * The run itself, from step 0 or from the checkpoint `from`. A worker started by a launcher
+ * watches it from here on (before its data loads, which can take minutes): a launcher killed
+ * with SIGKILL forwards nothing, so the workers notice it is gone and stop as on SIGTERM (a
+ * checkpoint at the same step on every rank, the lock released).
+ */
 async function train(config: Config, run: RunDir, options: PretrainOptions, from: string | null): Promise<PretrainResult> {
   const launch = options.launch ?? null;
   const main = (launch?.rank ?? 0) === 0;
   const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : ProgressReporter.silent());
+  const stop = { requested: false };
+  const launcherPid = Number(process.env.SIMCLR_LAUNCHER_PID);
+  const unwatch = launch?.launcher
+    ? watchParent(
+        (pid) => {
+          stop.requested = true;
+          progress.message(`rank ${launch.rank}: the launcher (${launch.launcher}, pid ${pid}) is gone: saving a checkpoint after this step, then stopping`);
+        },
+        Number.isInteger(launcherPid) && launcherPid > 0 ? launcherPid : undefined,
+      )
+    : () => {};
+  try {
+    return await trainWatched(config, run, options, from, { launch, main, progress, stop });
+  } finally {
+    unwatch();
+  }
+}
+
+async function trainWatched(
+  config: Config,
+  run: RunDir,
+  options: PretrainOptions,
+  from: string | null,
+  ctx: { launch: LaunchEnv | null; main: boolean; progress: ProgressReporter; stop: { requested: boolean } },
+): Promise<PretrainResult> {
+  const { launch, main, progress, stop } = ctx;
   setWorkerThreads(config, launch);
   manualSeed(config.train.seed);
   const device = workerDevice(config, launch);
@@ -238,30 +272,28 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
     rank: launch?.rank ?? 0,
     worldSize: launch?.worldSize ?? 1,
   });
-  if (from === null && config.model.init !== null) {
-    // Weights trained elsewhere (section 4 of the paper starts from random init; adapting a
-    // pretrained encoder to one's own images is the common use): the head starts fresh.
-    const provenance = loadInitWeights(model.encoder, config.model.init, config);
-    if (main) {
-      writeFileAtomic(run.files.init, `${JSON.stringify(provenance, null, 1)}\n`);
-      progress.message(
-        `encoder initialised from ${provenance.file} (${provenance.format}, ${provenance.loaded} tensors, sha256 ${provenance.sha256.slice(0, 12)})`,
-      );
-    }
-  }
   // Monitors and checkpoints are rank 0's: the other ranks keep no callbacks.
   const callbacks: TrainCallback[] = [];
   let group: ProcessGroup | null = null;
   let dataParallel: DataParallel | null = null;
-  const stop = { requested: false };
   const onSignal = (signal: string) => {
     stop.requested = true;
     progress.message(`${signal}: saving a checkpoint after this step, then stopping`);
   };
   const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
   const handleSignals = options.handleSignals ?? true;
-  let unwatch = () => {};
   try {
+    if (from === null && config.model.init !== null) {
+      // Weights trained elsewhere (section 4 of the paper starts from random init; adapting a
+      // pretrained encoder to one's own images is the common use): the head starts fresh.
+      const provenance = loadInitWeights(model.encoder, config.model.init, config);
+      if (main) {
+        writeFileAtomic(run.files.init, `${JSON.stringify(provenance, null, 1)}\n`);
+        progress.message(
+          `encoder initialised from ${provenance.file} (${provenance.format}, ${provenance.loaded} tensors, sha256 ${provenance.sha256.slice(0, 12)})`,
+        );
+      }
+    }
     if (main) {
       const monitors = await pretrainMonitors(config, data, model, device, run, progress);
       callbacks.push(...monitors.callbacks, ...(options.callbacks ?? []));
@@ -286,14 +318,6 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
     if (handleSignals) {
       process.on("SIGINT", handlers.SIGINT);
       process.on("SIGTERM", handlers.SIGTERM);
-    }
-    if (launch?.launcher) {
-      // A launcher killed with SIGKILL forwards nothing: the workers notice it is gone and stop
-      // as on SIGTERM (a checkpoint at the same step on every rank, the lock released).
-      unwatch = watchParent((pid) => {
-        stop.requested = true;
-        progress.message(`rank ${launch.rank}: the launcher (${launch.launcher}, pid ${pid}) is gone: saving a checkpoint after this step, then stopping`);
-      });
     }
     if (launch !== null) {
       // Joined after this rank has loaded its data and built its monitors, so no rank waits
@@ -321,7 +345,6 @@ async function train(config: Config, run: RunDir, options: PretrainOptions, from
       ...(group !== null && dataParallel !== null ? { parallel: { group, dataParallel } } : {}),
     });
   } finally {
-    unwatch();
     if (handleSignals) {
       process.off("SIGINT", handlers.SIGINT);
       process.off("SIGTERM", handlers.SIGTERM);

@@ -123,7 +123,12 @@ export function loadInitWeights(encoder: ResNet, file: string, config: Config): 
   if (!existsSync(file)) throw new CheckpointError(file, `model.init: ${file} does not exist`);
   const path = statSync(file).isDirectory() ? join(file, "model.safetensors") : file;
   if (!existsSync(path)) throw new CheckpointError(path, `model.init: ${path} does not exist`);
-  const bytes = readFileSync(path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new CheckpointError(path, `model.init: ${path} cannot be read: ${(e as Error).message}`, { cause: e });
+  }
   const { tensors, metadata } = readSafetensors(path);
   try {
     const isCheckpoint = [...tensors.keys()].some((k) => k.startsWith("encoder."));
@@ -131,14 +136,23 @@ export function loadInitWeights(encoder: ResNet, file: string, config: Config): 
     const dropped: string[] = [];
     for (const [k, t] of tensors) {
       if (isCheckpoint && k.startsWith("encoder.")) state.set(k.slice("encoder.".length), t);
-      else if (!isCheckpoint && !k.startsWith("fc.")) state.set(k, t);
+      else if (!isCheckpoint && !k.startsWith("fc.") && !k.startsWith("head."))
+        state.set(k, t); // a classifier's fc, an export's head
       else dropped.push(k);
     }
     try {
       encoder.loadStateDict(state);
     } catch (e) {
+      const message = (e as Error).message;
+      if (/NaN or infinite/.test(message)) {
+        throw new CheckpointError(
+          path,
+          `model.init: ${path} holds NaN or infinite weights (a run that diverged?): ${message.replace(/ \(loadStateDict.*\)$/, "")}`,
+          { cause: e },
+        );
+      }
       const arch = `${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${encoder.options.inChannels} input channel(s))`;
-      throw new CheckpointError(path, `model.init: ${path} does not fit ${arch}: ${(e as Error).message}`, { cause: e });
+      throw new CheckpointError(path, `model.init: ${path} does not fit ${arch}: ${message}`, { cause: e });
     }
     return {
       file: resolve(path),

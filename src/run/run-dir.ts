@@ -77,7 +77,7 @@ export class RunDir {
    * files aside into `<dir>.replaced-<time>/` rather than deleting them; what a failed start
    * left is removed. Call with the lock held.
    */
-  start(config: Config, options: { force: boolean; note: Note }): void {
+  start(config: Config, options: { force: boolean; note: Note }): string | null {
     const held = this.heldEntries();
     if (held.length > 0 && !options.force) {
       throw new RunExistsError(this.path, held);
@@ -87,20 +87,29 @@ export class RunDir {
       mkdirSync(aside);
       for (const name of readdirSync(this.path)) if (name !== ".lock") renameSync(join(this.path, name), join(aside, name));
       options.note(`moved the previous run in ${this.path} to ${aside}`);
-    } else {
-      for (const e of this.entries) rmSync(join(this.path, e), { recursive: true, force: true });
+      this.writeConfig(config);
+      writeFileSync(this.files.metrics, "");
+      return aside;
     }
+    for (const e of this.entries) rmSync(join(this.path, e), { recursive: true, force: true });
     this.writeConfig(config);
     writeFileSync(this.files.metrics, "");
+    return null;
   }
 
   /**
    * Undoes a start that failed before training: removes config.yaml, metrics.jsonl and the
-   * rest of what start() and the set-up wrote. Call with the lock held, only when
-   * heldEntries() is empty (nothing trained).
+   * rest of what start() and the set-up wrote, and moves back the run that a --force start
+   * moved `aside` (start()'s return). Call with the lock held, only when heldEntries() is empty
+   * (nothing trained).
    */
-  abandonStart(): void {
+  abandonStart(aside: string | null, note: Note): void {
     for (const e of this.entries) rmSync(join(this.path, e), { recursive: true, force: true });
+    if (aside === null) return;
+    // a --force start that failed puts the run it moved aside back
+    for (const name of readdirSync(aside)) renameSync(join(aside, name), join(this.path, name));
+    rmSync(aside, { recursive: true, force: true });
+    note(`the start failed: moved the previous run back from ${aside} to ${this.path}`);
   }
 
   /** Removes the directory when nothing is left in it (after abandonStart and the lock's release). */

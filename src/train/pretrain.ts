@@ -107,7 +107,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
       // every rank stops together, whichever found it
       const flag = tensor([why === null ? 0 : 1], { dtype: "float64", device: group.device });
       group.allReduce([flag], "max");
-      if (flag.item() > 0 && why === null) why = "another rank found the weights non-finite";
+      if (flag.item() > 0 && why === null) why = "another rank found non-finite weights or probe features";
       flag.dispose();
     }
     if (why !== null) {

@@ -148,7 +148,7 @@ describe("config errors name the key and the source", () => {
     const file = yamlFile("model:\n  depth: 18\n");
     throwsConfig(
       () => loadConfig({ file }),
-      new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual, syncBN\\)$`),
+      new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual, syncBN, init\\)$`),
     );
     throwsConfig(
       () => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }),

@@ -92,13 +92,26 @@ describe("interfaceToward (ip route get, in code)", () => {
   ].join("\n");
 
   test("on-link first, then the longest route, the default last; IPv6 and no route give null", () => {
-    assert.deepEqual(parseRouteTable(routes)[1], { iface: "eth1", destination: 0xac100000, mask: 0xfff00000 });
+    assert.deepEqual(parseRouteTable(routes)[1], { iface: "eth1", destination: 0xac100000, mask: 0xfff00000, flags: 3, metric: 0 });
     assert.deepEqual(interfaceToward("10.0.77.1", interfaces, routes), { name: "eth1", address: "10.0.0.2", how: "on-link" });
     assert.deepEqual(interfaceToward("192.168.1.200", interfaces, routes), { name: "eth0", address: "192.168.1.5", how: "on-link" });
     assert.deepEqual(interfaceToward("172.20.3.4", interfaces, routes), { name: "eth1", address: "10.0.0.2", how: "route" });
     assert.deepEqual(interfaceToward("8.8.8.8", interfaces, routes), { name: "eth0", address: "192.168.1.5", how: "route" });
     assert.equal(interfaceToward("8.8.8.8", interfaces, routes.split("\n").slice(0, 1).join("\n")), null);
     assert.equal(interfaceToward("fe80::1", interfaces, routes), null);
+    // two default routes: the lower metric wins, as the kernel's; a route that is down or a reject route is never taken
+    const two = [
+      routes.split("\n")[0],
+      "eth1\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0",
+      "eth0\t00000000\t0101A8C0\t0003\t0\t0\t5\t00000000\t0\t0\t0",
+    ].join("\n");
+    assert.equal(interfaceToward("8.8.8.8", interfaces, two)?.name, "eth0");
+    const down = [
+      routes.split("\n")[0],
+      "eth1\t00000000\t0100000A\t0002\t0\t0\t0\t00000000\t0\t0\t0",
+      "eth0\t00000000\t0101A8C0\t0203\t0\t0\t0\t00000000\t0\t0\t0",
+    ].join("\n");
+    assert.equal(interfaceToward("8.8.8.8", interfaces, down), null);
   });
 });
 

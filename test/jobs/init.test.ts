@@ -64,6 +64,23 @@ describe("pretrain --init", () => {
     });
   }
 
+  test("an export with its head (--part encoder+head) initialises the encoder; its head.* is left out", async () => {
+    const file = exportSafetensors(source, loadConfig({ set: syntheticSet(data, ["train.epochs=1"]) }), {
+      out: join(tmp("export-head"), "model.safetensors"),
+      part: "encoder+head",
+    }).out;
+    const run = tmp("run-head");
+    (
+      await pretrain(run, loadConfig({ set: syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0", "optim.lr=0", `model.init=${file}`]) }), {
+        ...opts(),
+        stopAfterSteps: 1,
+      })
+    ).model.dispose();
+    const init = JSON.parse(readFileSync(join(run, "init.json"), "utf-8")) as { format: string; dropped: string[] };
+    assert.equal(init.format, "torchvision");
+    assert.ok(init.dropped.length > 0 && init.dropped.every((k) => k.startsWith("head.")));
+  });
+
   test("bad input: a file that does not exist, weights of another width, --init with --resume", async () => {
     await assert.rejects(
       pretrain(tmp("missing"), loadConfig({ set: syntheticSet(data, [`model.init=${join(tmp("none"), "w.safetensors")}`]) }), opts()),

@@ -6,7 +6,7 @@
  * centre crop), compared on the pipeline's own preprocessed pixels.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -129,9 +129,20 @@ describe("export --format transformers-js", () => {
     await extractor.dispose();
   });
 
-  test("bad input: --part encoder+head is refused (the folder holds h only)", async () => {
+  test("bad input: --part encoder+head is refused (the folder holds h only); --out naming a file; a stale fp16 model is removed", async () => {
     const r = await runCli(["export", "--run", run, "--format", "transformers-js", "--part", "encoder+head", "--out", join(tmp("x"), "d")]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--format transformers-js exports the encoder \(h\) only/);
+    const file = join(tmp("file"), "model.onnx");
+    writeFileSync(file, "an earlier export");
+    const onFile = await runCli(["export", "--run", run, "--format", "transformers-js", "--out", file]);
+    assert.equal(onFile.code, 1);
+    assert.match(onFile.stderr, /is a file; the transformers\.js export is a folder/);
+    assert.doesNotMatch(onFile.stderr, /internal error/);
+    const dir = join(tmp("again"), "enc");
+    assert.equal((await runCli(["export", "--run", run, "--format", "transformers-js", "--fp16", "--no-check", "--out", dir])).code, 0);
+    assert.ok(existsSync(join(dir, "onnx", "model_fp16.onnx")));
+    assert.equal((await runCli(["export", "--run", run, "--format", "transformers-js", "--no-check", "--out", dir])).code, 0);
+    assert.ok(!existsSync(join(dir, "onnx", "model_fp16.onnx")), "an export without --fp16 leaves no float16 model of an earlier one");
   });
 });

@@ -145,6 +145,22 @@ describe("the run directory is guarded", () => {
     assert.ok(!existsSync(threads));
   });
 
+  test("a --force start that fails before training puts the run it moved aside back", async () => {
+    const out = join(tmp("force-fails"), "run");
+    const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
+    model.dispose();
+    const before = readdirSync(out).sort();
+    const r = await runCli(["pretrain", "--out", out, "--force", "--set", "data.name=image-folder", "--set", `data.path=${join(out, "..", "nope")}`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /moved the previous run back from .*\.replaced-/);
+    assert.deepEqual(readdirSync(out).sort(), before, "the old run is where it was");
+    assert.deepEqual(
+      readdirSync(join(out, "..")).filter((n) => n.includes(".replaced-")),
+      [],
+      "no aside folder left",
+    );
+  });
+
   test("leftovers of a writer that died mid-write are removed at the next start", async () => {
     const out = join(tmp("leftovers"), "run");
     const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
