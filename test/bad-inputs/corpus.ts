@@ -325,9 +325,13 @@ export const CASES: BadInput[] = [
   {
     id: "resume-with-set",
     group: "1 run directory",
-    what: "--resume with --set (the run's config is its own)",
+    what: "--resume with --set of a recipe key (the run's config is its own; only location keys may change)",
     setup: (c) => (c.run(), cli("pretrain", "--resume", "--out", join(c.dir, "run"), "--set", "train.epochs=3")),
-    expect: { code: "ERR_SIMCLR_USAGE", exit: 2, message: /--resume continues with the run's saved config: drop --config\/--set/ },
+    expect: {
+      code: "ERR_SIMCLR_CONFIG",
+      exit: 2,
+      message: /--set: train\.epochs cannot change when a run resumes \(the run's recipe stays as it started\); the keys that may: data\.path/,
+    },
     unchanged: ["run"],
   },
   {
