@@ -1,6 +1,6 @@
 /** Shared test helpers: fixture paths and tensor comparisons. */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -74,3 +74,16 @@ export const quiet = (): ProgressReporter => ProgressReporter.silent();
 
 /** A progress reporter whose lines (messages and step lines) land in `lines`. */
 export const collecting = (lines: string[]): ProgressReporter => ProgressReporter.lines((l) => lines.push(l), 1_000_000);
+
+/** The loss of every logged step of a run's metrics.jsonl, by step (empty while the file is not there yet). */
+export function lossCurve(dir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const path = join(dir, "metrics.jsonl");
+  if (!existsSync(path)) return out;
+  for (const line of readFileSync(path, "utf-8").split("\n")) {
+    if (!line) continue;
+    const r = JSON.parse(line) as { step: number; loss?: number };
+    if (r.loss !== undefined) out.set(r.step, r.loss);
+  }
+  return out;
+}

@@ -72,9 +72,7 @@ function lockRun(run: RunDir, options: PretrainOptions): RunLock | null {
  */
 export async function pretrain(runDir: string, config: Config, options: PretrainOptions & { force?: boolean } = {}): Promise<PretrainResult> {
   checkConfig(config, "pretrain(config)");
-  checkedThreads(config); // before anything is written
-  checkPretrainMemory(config);
-  checkWorldSize(config, options.launch ?? null);
+  checkBeforeWriting(config, options.launch ?? null);
   const run = new RunDir(runDir);
   const existed = existsSync(run.path);
   const lock = lockRun(run, options);
@@ -143,10 +141,7 @@ export async function pretrainOrResume(runDir: string, config: Config, options: 
 /** The config of the run in `run` (its latest checkpoint's, else config.yaml), or null when it holds no run. */
 function savedConfig(run: RunDir): Config | null {
   const dir = latestCheckpoint(run.path);
-  if (dir !== null) {
-    const flat = checkpointConfig(dir);
-    return flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig();
-  }
+  if (dir !== null) return checkpointRunConfig(run, dir).config;
   // what a failed start leaves (config.yaml, an empty metrics.jsonl) is not a run
   if (run.heldEntries().length === 0 || !existsSync(run.files.config)) return null;
   return run.readConfig();
@@ -167,10 +162,7 @@ async function resumeWith(runDir: string, options: PretrainOptions, adjust: (sav
           `${run.path} has no checkpoint to resume from (checkpoints/latest is missing) and no config.yaml to start it again with`,
         );
       }
-      const config = adjusted(run.readConfig(), adjust, options);
-      checkedThreads(config);
-      checkPretrainMemory(config);
-      checkWorldSize(config, options.launch ?? null);
+      const { config } = adjusted(run.readConfig(), adjust, options);
       if (lock !== null) {
         truncateJsonLines(run.files.metrics, 0);
         run.writeConfig(config);
@@ -178,34 +170,41 @@ async function resumeWith(runDir: string, options: PretrainOptions, adjust: (sav
       }
       return await train(config, run, options, null);
     }
-    // The config the checkpoint was written with is the run's; config.yaml is a readable copy
-    // (checkpoints from before it was stored there fall back to config.yaml).
-    const flat = checkpointConfig(dir);
-    const saved = flat !== null ? configFromFlat(flat, join(dir, "state.json")) : run.readConfig();
-    const config = adjusted(saved, adjust, options);
-    const moved = configDifferences(saved, config).length > 0;
-    checkedThreads(config);
-    checkPretrainMemory(config);
-    checkWorldSize(config, options.launch ?? null);
-    if (flat !== null && lock !== null) run.syncConfig(config, `${join(dir, "state.json")}${moved ? " and the location keys above" : ""}`, noteTo(options));
+    const saved = checkpointRunConfig(run, dir);
+    const { config, moved } = adjusted(saved.config, adjust, options);
+    if (saved.fromCheckpoint && lock !== null)
+      run.syncConfig(config, `${join(dir, "state.json")}${moved ? " and the location keys above" : ""}`, noteTo(options));
     return await train(config, run, options, dir);
   } finally {
     lock?.release();
   }
 }
 
-/** `adjust(saved)`, saying which location keys changed (rank 0). */
-function adjusted(saved: Config, adjust: (saved: Config) => Config, options: PretrainOptions): Config {
-  const config = adjust(saved);
-  if ((options.launch?.rank ?? 0) === 0) {
-    const [a, b] = [flattenConfig(saved), flattenConfig(config)];
-    for (const k of configDifferences(saved, config)) noteTo(options)(`resuming with ${k} ${JSON.stringify(b.get(k))} (was ${JSON.stringify(a.get(k))})`);
-  }
-  return config;
+/**
+ * The config the checkpoint `dir` was written with: the run's (config.yaml is a readable copy;
+ * checkpoints from before it was stored there fall back to config.yaml).
+ */
+function checkpointRunConfig(run: RunDir, dir: string): { config: Config; fromCheckpoint: boolean } {
+  const flat = checkpointConfig(dir);
+  return flat !== null ? { config: configFromFlat(flat, join(dir, "state.json")), fromCheckpoint: true } : { config: run.readConfig(), fromCheckpoint: false };
 }
 
-/** The global batch must divide among the processes: checked before anything is written. */
-function checkWorldSize(config: Config, launch: LaunchEnv | null): void {
+/** `adjust(saved)`, saying which location keys changed (rank 0), checked before anything is written. */
+function adjusted(saved: Config, adjust: (saved: Config) => Config, options: PretrainOptions): { config: Config; moved: boolean } {
+  const config = adjust(saved);
+  const changed = configDifferences(saved, config);
+  if ((options.launch?.rank ?? 0) === 0) {
+    const [a, b] = [flattenConfig(saved), flattenConfig(config)];
+    for (const k of changed) noteTo(options)(`resuming with ${k} ${JSON.stringify(b.get(k))} (was ${JSON.stringify(a.get(k))})`);
+  }
+  checkBeforeWriting(config, options.launch ?? null);
+  return { config, moved: changed.length > 0 };
+}
+
+/** What a config is checked for before a run directory is touched: threads, memory, the global batch. */
+function checkBeforeWriting(config: Config, launch: LaunchEnv | null): void {
+  checkedThreads(config);
+  checkPretrainMemory(config);
   if (launch !== null && config.train.batchSize % launch.worldSize !== 0) {
     throw new ConfigError(
       `train.batchSize ${config.train.batchSize} (the global batch) does not divide among ${launch.worldSize} processes`,

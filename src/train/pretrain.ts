@@ -83,6 +83,17 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
     ...options.step,
     ...(group !== undefined ? { shard: { group, globalBatch: loader.batchSize, offset: loader.rank * local } } : {}),
   };
+  /** True on every rank when `flag` is true on any (a max all-reduce); `flag` itself in one process. */
+  const anyRank = (flag: boolean): boolean => {
+    if (group === undefined) return flag;
+    const t = tensor([flag ? 1 : 0], { dtype: "float64", device: group.device });
+    try {
+      group.allReduce([t], "max");
+      return t.item() > 0;
+    } finally {
+      t.dispose();
+    }
+  };
   let lastCheckpoint = options.lastCheckpoint ?? "";
   // The first images of this call's first batch: each checkpoint's health check (below).
   let probe: Tensor | undefined;
@@ -103,13 +114,8 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
   /** `epoch`: the 1-based epoch the step belongs to (at an epoch's end the loader has moved on). */
   const checkpoint = (epoch = loader.epoch + 1): string => {
     let why = unhealthy();
-    if (group !== undefined) {
-      // every rank stops together, whichever found it
-      const flag = tensor([why === null ? 0 : 1], { dtype: "float64", device: group.device });
-      group.allReduce([flag], "max");
-      if (flag.item() > 0 && why === null) why = "another rank found non-finite weights or probe features";
-      flag.dispose();
-    }
+    // every rank stops together, whichever found it
+    if (anyRank(why !== null) && why === null) why = "another rank found non-finite weights or probe features";
     if (why !== null) {
       throw new NonFiniteLossError(
         state.globalStep,
@@ -222,14 +228,10 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
 
       // 4) a requested stop: after a checkpoint, unless the run has just finished
       await nextTurn(); // lets SIGINT/SIGTERM handlers run between steps
-      let stop = (options.shouldStop?.() ?? false) || (options.stopAfterSteps !== undefined && state.globalStep - stepsAtStart >= options.stopAfterSteps);
-      if (group !== undefined) {
-        // every rank stops at the same step: a signal may reach them a step apart
-        const flag = tensor([stop ? 1 : 0], { dtype: "float64", device: group.device });
-        group.allReduce([flag], "max");
-        stop = flag.item() > 0;
-        flag.dispose();
-      }
+      // every rank stops at the same step: a signal may reach them a step apart
+      const stop = anyRank(
+        (options.shouldStop?.() ?? false) || (options.stopAfterSteps !== undefined && state.globalStep - stepsAtStart >= options.stopAfterSteps),
+      );
       if (stop && !finished()) {
         const dir = saved ? lastCheckpoint : checkpoint();
         group?.barrier(); // no rank leaves before rank 0 has written the checkpoint

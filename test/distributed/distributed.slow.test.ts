@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePort, latestCheckpoint, loadConfig, pretrain, readSafetensors, resume } from "../../src/index.js";
-import { BUILT_ENGINE, CLI, maxAbsDiff, quiet } from "../helpers.js";
+import { BUILT_ENGINE, CLI, maxAbsDiff, quiet, lossCurve as losses } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { WORLD, gatherScenario, syncBnScenario, type GatherResult, type SyncBnResult } from "./scenarios.js";
 
@@ -97,18 +97,6 @@ describe("collectives with gradients (2 processes, different data per rank)", ()
     }
   });
 });
-
-function losses(dir: string): Map<number, number> {
-  const out = new Map<number, number>();
-  const path = join(dir, "metrics.jsonl");
-  if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, "utf-8").split("\n")) {
-    if (!line) continue;
-    const r = JSON.parse(line) as { step: number; loss?: number };
-    if (r.loss !== undefined) out.set(r.step, r.loss);
-  }
-  return out;
-}
 
 /** Loss lines in metrics.jsonl: a resume must not leave duplicates behind. */
 function lossLines(dir: string): number {
@@ -252,6 +240,15 @@ const torchrun = (
   BUILT_ENGINE.kind === "system" ? ["/usr/bin/torchrun", "/usr/local/bin/torchrun"] : [join(BUILT_ENGINE.prefix, "..", "..", "..", "..", "bin", "torchrun")]
 ).find((p) => existsSync(p));
 
+/**
+ * `simclr pretrain ARGS` on 2 processes under torchrun (`extra`: torchrun's own flags). --redirects/--tee 1:
+ * Debian's torchrun 1.13 under Python 3.11 cannot parse their default 0.
+ */
+async function torchrunPretrain(args: string[], extra: string[] = [], onSpawn?: (pid: number) => void): Promise<Exit> {
+  const flags = ["--no_python", "--nproc_per_node", "2", ...extra, "--master_port", String(await freePort()), "--redirects", "1", "--tee", "1"];
+  return runProcess([...flags, process.execPath, CLI, "pretrain", ...args], {}, onSpawn, torchrun);
+}
+
 describe("torchrun", () => {
   test(
     "workers started by torchrun join its agent's store and train the one-process curve",
@@ -262,29 +259,7 @@ describe("torchrun", () => {
       const one = tmp("torchrun-one");
       await pretrain(one, loadConfig({ set }), { progress: quiet(), handleSignals: false });
       const out = tmp("torchrun");
-      // --redirects/--tee 1: Debian's torchrun 1.13 under Python 3.11 cannot parse their default 0
-      const r = await runProcess(
-        [
-          "--no_python",
-          "--nproc_per_node",
-          "2",
-          "--master_port",
-          String(await freePort()),
-          "--redirects",
-          "1",
-          "--tee",
-          "1",
-          process.execPath,
-          CLI,
-          "pretrain",
-          "--out",
-          out,
-          ...set.flatMap((x) => ["--set", x]),
-        ],
-        {},
-        undefined,
-        torchrun,
-      );
+      const r = await torchrunPretrain(["--out", out, ...set.flatMap((x) => ["--set", x])]);
       assert.equal(r.code, 0, r.stderr);
       assertSameCurve(losses(one), losses(out), 1e-4, "torchrun, 2 processes");
     },
@@ -305,33 +280,8 @@ describe("torchrun restarts (--resume auto)", () => {
         "train.memoryFormat=contiguous",
         "dist.timeout=5",
       ]);
-      const job = async (out: string, onSpawn?: (pid: number) => void) =>
-        runProcess(
-          [
-            "--no_python",
-            "--nproc_per_node",
-            "2",
-            "--max_restarts",
-            "1",
-            "--master_port",
-            String(await freePort()),
-            "--redirects",
-            "1",
-            "--tee",
-            "1",
-            process.execPath,
-            CLI,
-            "pretrain",
-            "--out",
-            out,
-            "--resume",
-            "auto",
-            ...set.flatMap((x) => ["--set", x]),
-          ],
-          {},
-          onSpawn,
-          torchrun,
-        );
+      const job = (out: string, onSpawn?: (pid: number) => void) =>
+        torchrunPretrain(["--out", out, "--resume", "auto", ...set.flatMap((x) => ["--set", x])], ["--max_restarts", "1"], onSpawn);
       const whole = tmp("restart-whole");
       const w = await job(whole);
       assert.equal(w.code, 0, w.stderr);

@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { loadConfig, pretrain } from "../../src/index.js";
-import { CLI, quiet } from "../helpers.js";
+import { CLI, quiet, lossCurve as losses } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { interfaceToward, parseRouteTable } from "../../src/distributed/interface.js";
 
@@ -55,18 +55,6 @@ function tearDown(): void {
       // not made
     }
   }
-}
-
-function losses(dir: string): Map<number, number> {
-  const out = new Map<number, number>();
-  const path = join(dir, "metrics.jsonl");
-  if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, "utf-8").split("\n")) {
-    if (!line) continue;
-    const r = JSON.parse(line) as { step: number; loss?: number };
-    if (r.loss !== undefined) out.set(r.step, r.loss);
-  }
-  return out;
 }
 
 function inNamespace(ns: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {

@@ -20,7 +20,7 @@ import {
   resume,
   writeSafetensors,
 } from "../../src/index.js";
-import { CLI, fixture, quiet } from "../helpers.js";
+import { CLI, fixture, quiet, lossCurve as losses } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
@@ -28,16 +28,6 @@ let data = "";
 before(() => {
   data = writeSyntheticIdx(join(tmp("data"), "synthetic"), 512);
 });
-
-function losses(dir: string): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const line of readFileSync(join(dir, "metrics.jsonl"), "utf-8").split("\n")) {
-    if (!line) continue;
-    const r = JSON.parse(line) as { step: number; loss?: number };
-    if (r.loss !== undefined) out.set(r.step, r.loss);
-  }
-  return out;
-}
 
 const small = (extra: string[] = []) => loadConfig({ set: syntheticSet(data, extra) });
 const opts = () => ({ progress: quiet(), handleSignals: false });
