@@ -11,6 +11,7 @@
  *   DistributedError    rendezvous or a collective failed, a rank died or disagrees (`rank`)
  *   NonFiniteLossError  training diverged (`step`)
  *   LockedError         another live process writes it: an index (RunLockedError: a run directory)
+ *   StoppedError        a signal stopped a job before its work began (`signal`); nothing was kept
  * Library code never names a command-line flag: the CLI translates keys into flags.
  */
 
@@ -169,5 +170,20 @@ export class DistributedError extends SimclrError {
     options?: { cause?: unknown },
   ) {
     super("ERR_SIMCLR_DISTRIBUTED", message, options);
+  }
+}
+
+/**
+ * SIGINT or SIGTERM (or a launcher gone) stopped a job while it was setting up, before its
+ * first step: what it had written is removed (a run directory is as it was). The command
+ * exits 130, as for a stop during training.
+ */
+export class StoppedError extends SimclrError {
+  constructor(
+    /** What stopped it: "SIGINT", "SIGTERM", or "the launcher is gone". */
+    readonly signal: string,
+    message: string,
+  ) {
+    super("ERR_SIMCLR_STOPPED", message);
   }
 }

@@ -115,6 +115,7 @@ export {
   DistributedError,
   RunLockedError,
   LockedError,
+  StoppedError,
 } from "./errors.js";
 export { withSeed, withoutRngEffect } from "./tensor/rng.js";
 

@@ -5,7 +5,7 @@
 import type { ConfigValue } from "../config/load.js";
 import { configToYaml, loadConfig } from "../config/load.js";
 import type { Config, ConfigKey } from "../config/schema.js";
-import { ConfigError, SimclrError } from "../errors.js";
+import { ConfigError, SimclrError, StoppedError } from "../errors.js";
 
 /** A problem with what the user typed: printed without a stack trace, exit code 2. */
 export class UsageError extends SimclrError {
@@ -114,6 +114,6 @@ export async function runCommand(fn: () => Promise<number | void>): Promise<void
     }
     if (process.env.SIMCLR_DEBUG && known) process.stderr.write(`${err.stack}\n`);
     const usage = err instanceof UsageError || err instanceof ConfigError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
-    process.exitCode = usage ? 2 : 1;
+    process.exitCode = err instanceof StoppedError ? 130 : usage ? 2 : 1;
   }
 }

@@ -54,11 +54,15 @@ function requirePath(options: DatasetOptions): string {
   return options.path;
 }
 
-/** Loads the train or test split of the configured data set. */
+/**
+ * Loads the train or test split of the configured data set. `load.onProgress` hears each
+ * decoded image of an image folder; `load.signal` stops decoding one (the call rejects with
+ * its reason). IDX and CIFAR files are read in one go.
+ */
 export async function loadDataset(
   options: DatasetOptions,
   split: "train" | "test",
-  onProgress?: (done: number, total: number) => void,
+  load: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
 ): Promise<LoadedDataset> {
   const limit = options.limit ?? undefined;
   switch (options.name) {
@@ -79,7 +83,7 @@ export async function loadDataset(
       const root = options.name === "cifar10-jpg" ? join(options.path ?? cifar10JpgRoot(), split) : requirePath(options);
       const channels = options.channels;
       if (channels !== 1 && channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${channels}`, "data.channels");
-      const ds = await loadImageFolder({ path: root, size: options.size, channels, limit, skipBad: options.skipBad, onProgress });
+      const ds = await loadImageFolder({ path: root, size: options.size, channels, limit, skipBad: options.skipBad, ...load });
       return { ...ds, labeled: ds.labeled, description: `image folder ${root}`, skipped: ds.skipped.length, hasTestSplit: options.name === "cifar10-jpg" };
     }
   }

@@ -39,6 +39,11 @@ export interface ImageFolderOptions {
   cacheDir?: string | null;
   /** Called after each decoded file (not on a cache hit). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Stops the load: no further file starts decoding, and once the files in flight finish the
+   * call rejects with the signal's reason; a cache entry being built is discarded.
+   */
+  signal?: AbortSignal;
 }
 
 export type ImageFolder = LabeledImages & {
@@ -294,12 +299,13 @@ export async function decodeImages(
   size: number,
   channels: 1 | 3,
   onDecoded: (i: number, hwc: Buffer) => void,
-  options: { concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { concurrency?: number; onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
 ): Promise<(string | null)[]> {
   const reasons = new Array<string | null>(inputs.length).fill(null);
   const failed: number[] = [];
   let done = 0; // first attempts finished
-  await forEachBounded(inputs.length, options.concurrency ?? DECODE_CONCURRENCY, async (i) => {
+  const { signal } = options;
+  await forEachBounded(inputs.length, options.concurrency ?? DECODE_CONCURRENCY, signal, async (i) => {
     try {
       onDecoded(i, await decodeImage(inputs[i] as string | Buffer, size, channels));
     } catch {
@@ -307,6 +313,7 @@ export async function decodeImages(
     }
     options.onProgress?.(++done, inputs.length);
   });
+  signal?.throwIfAborted();
   for (const i of failed.sort((a, b) => a - b)) {
     try {
       onDecoded(i, await decodeImage(inputs[i] as string | Buffer, size, channels));
@@ -317,11 +324,14 @@ export async function decodeImages(
   return reasons;
 }
 
-/** Runs `fn(0..count-1)` with at most `limit` calls in flight; `fn` must not reject. */
-async function forEachBounded(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn(0..count-1)` with at most `limit` calls in flight; `fn` must not reject. Once
+ * `signal` aborts no call starts, and the promise resolves when those in flight finish.
+ */
+async function forEachBounded(count: number, limit: number, signal: AbortSignal | undefined, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < count) await fn(next++);
+    while (next < count && signal?.aborted !== true) await fn(next++);
   };
   await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }
@@ -387,13 +397,17 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Imag
   try {
     mkdirSync(cacheDir, { recursive: true });
     // one builder per entry: another process (a rank of the same launch) may be building it
-    const got = await lockOrWait(`${paths.pixels}.lock`, () => openCache(paths, size, channels), { onWaitProgress: options.onProgress });
+    const got = await lockOrWait(`${paths.pixels}.lock`, () => openCache(paths, size, channels), {
+      ...(options.onProgress !== undefined ? { onWaitProgress: options.onProgress } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
     if ("built" in got) return fromEntry(root, got.built, true);
     lock = got.lock;
     writer = new CacheWriter(paths, channels * size * size);
   } catch (e) {
     lock?.release();
     lock = null;
+    options.signal?.throwIfAborted();
     process.emitWarning(`image folder cache not written to ${cacheDir}: ${(e as Error).message}; decoding into memory instead`);
   }
   try {
@@ -450,17 +464,26 @@ async function decodeFolder(
   const imageBytes = channels * size * size;
   const pixels = writer === null ? new Uint8Array(total * imageBytes) : null;
   const files = listing.items.map((item) => join(root, item.file));
-  const failures = await decodeImages(
-    files,
-    size,
-    channels,
-    (i, hwc) => {
-      const chw = pixels === null ? new Uint8Array(imageBytes) : pixels.subarray(i * imageBytes, (i + 1) * imageBytes);
-      hwcToPlanes(hwc, chw, channels);
-      writer?.write(i, chw);
-    },
-    options.onProgress === undefined ? {} : { onProgress: options.onProgress },
-  );
+  let failures: (string | null)[];
+  try {
+    failures = await decodeImages(
+      files,
+      size,
+      channels,
+      (i, hwc) => {
+        const chw = pixels === null ? new Uint8Array(imageBytes) : pixels.subarray(i * imageBytes, (i + 1) * imageBytes);
+        hwcToPlanes(hwc, chw, channels);
+        writer?.write(i, chw);
+      },
+      {
+        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      },
+    );
+  } catch (e) {
+    writer?.abort(); // stopped (options.signal): half an entry is no entry
+    throw e;
+  }
 
   // bad files: one error listing them all, or leave them out
   const bad = [

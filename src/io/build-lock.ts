@@ -43,6 +43,8 @@ export interface LockOrWaitOptions {
   pollMs?: number;
   /** A lock not refreshed for this long is stale, ms (default 10 minutes). */
   staleMs?: number;
+  /** Stops waiting: the call rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** The ids of the locks this process holds now. */
@@ -114,6 +116,7 @@ export async function lockOrWait<T>(path: string, tryOpen: () => T | null, optio
   let waitedOnLive = false;
   let reported = -1;
   for (;;) {
+    options.signal?.throwIfAborted();
     const me: Holder = { pid: process.pid, host: hostname(), id: randomId(), since: new Date().toISOString(), done: 0, total: 0 };
     let fd: number | null = null;
     try {

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { configToYaml } from "../config/load.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
-import { ConfigError, NonFiniteLossError } from "../errors.js";
+import { ConfigError, NonFiniteLossError, StoppedError } from "../errors.js";
 import { armSummaries, evaluateGate, type GateResult, type StudyRun } from "../eval/study.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { formatDuration, ProgressReporter, type TextSink } from "../io/progress.js";
@@ -296,6 +296,10 @@ export async function ablate(out: string, plan: AblationPlan, planText: string, 
           try {
             result = existsSync(runFiles(runDir).config) ? await resumeChecked(runDir, p, common) : await pretrain(runDir, p.config, common);
           } catch (e) {
+            if (e instanceof StoppedError) {
+              progress.message(`${label}: stopped before its first step (${e.signal}); rerun the same command to continue the study`);
+              return { status: "stopped", summary, out };
+            }
             if (!(e instanceof NonFiniteLossError)) throw e;
             // a diverged arm is a result, not the end of the study: recorded, and every gate that needs it fails
             runs.push({

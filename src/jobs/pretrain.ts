@@ -1,8 +1,9 @@
 /**
  * The pretraining job: a config in, a run directory out. It takes the run directory's lock,
  * starts or resumes the run there (run/run-dir.ts), loads the data, builds the run
- * (recipe/pretraining.ts) and its monitors (monitors.ts), joins the process group, handles
- * SIGINT/SIGTERM by checkpointing, and runs the loop of train/pretrain.ts.
+ * (recipe/pretraining.ts) and its monitors (monitors.ts), joins the process group, and runs
+ * the loop of train/pretrain.ts. SIGINT/SIGTERM during the loop save a checkpoint and stop;
+ * before it (loading images, building monitors) they undo the start (StoppedError).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { LOCATION_KEYS } from "../config/schema.js";
 import { loadDataset, type LoadedDataset } from "../data/datasets.js";
 import type { LaunchEnv } from "../distributed/launch-env.js";
 import type { ProcessGroup } from "../distributed/process-group.js";
-import { CheckpointError, ConfigError } from "../errors.js";
+import { CheckpointError, ConfigError, StoppedError } from "../errors.js";
 import { syncBatchNorm } from "../nn/batchnorm.js";
 import { checkPretrainMemory } from "../recipe/memory.js";
 import { buildPretraining } from "../recipe/pretraining.js";
@@ -40,7 +41,10 @@ export interface PretrainOptions {
   progress?: ProgressReporter;
   /** Stop after this many optimizer steps in this call, saving a checkpoint. */
   stopAfterSteps?: number;
-  /** Handle SIGINT/SIGTERM by saving a checkpoint and returning "stopped" (default true). */
+  /**
+   * Handle SIGINT/SIGTERM (default true): during training by saving a checkpoint and returning
+   * "stopped"; before the first step by undoing the start and throwing StoppedError.
+   */
   handleSignals?: boolean;
   /** An already-loaded training set (skips loading). */
   data?: LoadedDataset;
@@ -58,6 +62,56 @@ function noteTo(options: PretrainOptions): Note {
   return (message) => (options.progress !== undefined ? options.progress.message(message) : process.stderr.write(`${message}\n`));
 }
 
+/**
+ * A request to stop the run: SIGINT, SIGTERM, or the launcher gone. Before the loop begins
+ * (`training` false) it aborts `signal`, which stops the data load, and the set-up throws
+ * StoppedError at its next check; in the loop it is a checkpoint and a stop.
+ */
+class StopRequest {
+  requested = false;
+  training = false;
+  /** What the stop leaves, for StoppedError's message. */
+  leaves = "nothing was written";
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+
+  constructor(private readonly say: Note) {}
+
+  /** Asks the run to stop (once); `line` replaces the default line for the user. */
+  request(by: string, line?: string): void {
+    if (this.requested) return;
+    this.requested = true;
+    const when = this.training ? "saving a checkpoint after this step, then stopping" : "stopping before training begins";
+    this.say(line === undefined ? `${by}: ${when}` : `${line}: ${when}`);
+    this.controller.abort(new StoppedError(by, `stopped by ${by} before training began: ${this.leaves}`));
+  }
+
+  /** Throws the StoppedError when a stop was asked for (call before the loop begins). */
+  throwIfRequested(): void {
+    this.signal.throwIfAborted();
+  }
+}
+
+/** Runs `fn` with a StopRequest that SIGINT and SIGTERM make (when options.handleSignals, the default). */
+async function withStopRequest<T>(options: PretrainOptions, fn: (stop: StopRequest) => Promise<T>): Promise<T> {
+  const main = (options.launch?.rank ?? 0) === 0;
+  const stop = new StopRequest(main ? noteTo(options) : () => undefined);
+  const handlers = { SIGINT: () => stop.request("SIGINT"), SIGTERM: () => stop.request("SIGTERM") };
+  const handleSignals = options.handleSignals ?? true;
+  if (handleSignals) {
+    process.on("SIGINT", handlers.SIGINT);
+    process.on("SIGTERM", handlers.SIGTERM);
+  }
+  try {
+    return await fn(stop);
+  } finally {
+    if (handleSignals) {
+      process.off("SIGINT", handlers.SIGINT);
+      process.off("SIGTERM", handlers.SIGTERM);
+    }
+  }
+}
+
 /** Takes the run's lock on rank 0 (other ranks write nothing); null elsewhere. */
 function lockRun(run: RunDir, options: PretrainOptions): RunLock | null {
   return (options.launch?.rank ?? 0) === 0 ? run.lock(noteTo(options)) : null;
@@ -67,28 +121,32 @@ function lockRun(run: RunDir, options: PretrainOptions): RunLock | null {
  * Pretrains from scratch into the run directory `runDir` (config.yaml, metrics.jsonl,
  * checkpoints/, ...). A directory that already holds a run is refused unless `force`, which
  * moves the old run aside (RunDir.start). A start that fails before training (a data folder
- * that is not there, a batch that does not divide among the processes) leaves no run behind:
- * what it wrote is removed, and the directory too when this call made it.
+ * that is not there, a batch that does not divide among the processes, a signal while the
+ * images load) leaves no run behind: what it wrote is removed, and the directory too when
+ * this call made it.
  */
 export async function pretrain(runDir: string, config: Config, options: PretrainOptions & { force?: boolean } = {}): Promise<PretrainResult> {
   checkConfig(config, "pretrain(config)");
   checkBeforeWriting(config, options.launch ?? null);
-  const run = new RunDir(runDir);
-  const existed = existsSync(run.path);
-  const lock = lockRun(run, options);
-  let started = false;
-  let aside: string | null = null;
-  try {
-    if (lock !== null) aside = run.start(config, { force: options.force ?? false, note: noteTo(options) });
-    started = lock !== null;
-    return await train(config, run, options, null);
-  } catch (e) {
-    if (started && run.heldEntries().length === 0) run.abandonStart(aside, noteTo(options));
-    throw e;
-  } finally {
-    lock?.release();
-    if (started && !existed) run.removeIfEmpty();
-  }
+  return withStopRequest(options, async (stop) => {
+    const run = new RunDir(runDir);
+    const existed = existsSync(run.path);
+    stop.leaves = existed ? `${run.path} is as it was` : `nothing was written (${run.path} is not there)`;
+    const lock = lockRun(run, options);
+    let started = false;
+    let aside: string | null = null;
+    try {
+      if (lock !== null) aside = run.start(config, { force: options.force ?? false, note: noteTo(options) });
+      started = lock !== null;
+      return await train(config, run, options, null, stop);
+    } catch (e) {
+      if (started && run.heldEntries().length === 0) run.abandonStart(aside, noteTo(options));
+      throw e;
+    } finally {
+      lock?.release();
+      if (started && !existed) run.removeIfEmpty();
+    }
+  });
 }
 
 /** Options of resume: PretrainOptions and location overrides. */
@@ -148,7 +206,12 @@ function savedConfig(run: RunDir): Config | null {
 }
 
 async function resumeWith(runDir: string, options: PretrainOptions, adjust: (saved: Config) => Config): Promise<PretrainResult> {
+  return withStopRequest(options, (stop) => resumeStopping(runDir, options, adjust, stop));
+}
+
+async function resumeStopping(runDir: string, options: PretrainOptions, adjust: (saved: Config) => Config, stop: StopRequest): Promise<PretrainResult> {
   const run = new RunDir(runDir);
+  stop.leaves = `${run.path} is as its latest checkpoint left it`;
   const lock = lockRun(run, options);
   try {
     if (lock !== null) run.removeStaleTemporaries(noteTo(options));
@@ -168,13 +231,13 @@ async function resumeWith(runDir: string, options: PretrainOptions, adjust: (sav
         run.writeConfig(config);
         noteTo(options)(`${run.path} has no checkpoint yet: starting it again from step 0 with its config.yaml`);
       }
-      return await train(config, run, options, null);
+      return await train(config, run, options, null, stop);
     }
     const saved = checkpointRunConfig(run, dir);
     const { config, moved } = adjusted(saved.config, adjust, options);
     if (saved.fromCheckpoint && lock !== null)
       run.syncConfig(config, `${join(dir, "state.json")}${moved ? " and the location keys above" : ""}`, noteTo(options));
-    return await train(config, run, options, dir);
+    return await train(config, run, options, dir, stop);
   } finally {
     lock?.release();
   }
@@ -219,17 +282,15 @@ function checkBeforeWriting(config: Config, launch: LaunchEnv | null): void {
  * with SIGKILL forwards nothing, so the workers notice it is gone and stop as on SIGTERM (a
  * checkpoint at the same step on every rank, the lock released).
  */
-async function train(config: Config, run: RunDir, options: PretrainOptions, from: string | null): Promise<PretrainResult> {
+async function train(config: Config, run: RunDir, options: PretrainOptions, from: string | null, stop: StopRequest): Promise<PretrainResult> {
   const launch = options.launch ?? null;
   const main = (launch?.rank ?? 0) === 0;
   const progress = options.progress ?? (main ? new ProgressReporter(process.stderr, config.train.logEvery * 5) : ProgressReporter.silent());
-  const stop = { requested: false };
   const launcherPid = Number(process.env.SIMCLR_LAUNCHER_PID);
   const unwatch = launch?.launcher
     ? watchParent(
         (pid) => {
-          stop.requested = true;
-          progress.message(`rank ${launch.rank}: the launcher (${launch.launcher}, pid ${pid}) is gone: saving a checkpoint after this step, then stopping`);
+          stop.request("the launcher's exit", `rank ${launch.rank}: the launcher (${launch.launcher}, pid ${pid}) is gone`);
         },
         Number.isInteger(launcherPid) && launcherPid > 0 ? launcherPid : undefined,
       )
@@ -246,14 +307,15 @@ async function trainWatched(
   run: RunDir,
   options: PretrainOptions,
   from: string | null,
-  ctx: { launch: LaunchEnv | null; main: boolean; progress: ProgressReporter; stop: { requested: boolean } },
+  ctx: { launch: LaunchEnv | null; main: boolean; progress: ProgressReporter; stop: StopRequest },
 ): Promise<PretrainResult> {
   const { launch, main, progress, stop } = ctx;
   setWorkerThreads(config, launch);
   manualSeed(config.train.seed);
   const device = workerDevice(config, launch);
 
-  const data = options.data ?? (await loadTrainingSet(config, progress));
+  stop.throwIfRequested();
+  const data = options.data ?? (await loadTrainingSet(config, progress, stop.signal));
   if (data.skipped > 0) progress.message(`skipped ${data.skipped} unreadable image(s) (data.skipBad)`);
   const {
     model,
@@ -275,13 +337,8 @@ async function trainWatched(
   const callbacks: TrainCallback[] = [];
   let group: ProcessGroup | null = null;
   let dataParallel: DataParallel | null = null;
-  const onSignal = (signal: string) => {
-    stop.requested = true;
-    progress.message(`${signal}: saving a checkpoint after this step, then stopping`);
-  };
-  const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
-  const handleSignals = options.handleSignals ?? true;
   try {
+    stop.throwIfRequested();
     if (from === null && config.model.init !== null) {
       // Weights trained elsewhere (section 4 of the paper starts from random init; adapting a
       // pretrained encoder to one's own images is the common use): the head starts fresh.
@@ -314,10 +371,10 @@ async function trainWatched(
         `resuming ${run.path} at epoch ${loader.epoch + 1}, step ${state.globalStep} (${from})${launch === null ? "" : ` on ${launch.worldSize} processes`}`,
       );
     }
-    if (handleSignals) {
-      process.on("SIGINT", handlers.SIGINT);
-      process.on("SIGTERM", handlers.SIGTERM);
-    }
+    // the last point where a stop undoes the start; from here on it is a checkpoint (in a
+    // parallel run every rank agrees on it in the loop, which a throw here could not)
+    stop.throwIfRequested();
+    stop.training = true;
     if (launch !== null) {
       // Joined after this rank has loaded its data and built its monitors, so no rank waits
       // on another's loading.
@@ -344,10 +401,6 @@ async function trainWatched(
       ...(group !== null && dataParallel !== null ? { parallel: { group, dataParallel } } : {}),
     });
   } finally {
-    if (handleSignals) {
-      process.off("SIGINT", handlers.SIGINT);
-      process.off("SIGTERM", handlers.SIGTERM);
-    }
     // Everything but the model (returned to the caller) is this job's to free.
     dataParallel?.dispose();
     group?.destroy();
@@ -361,11 +414,12 @@ async function trainWatched(
   }
 }
 
-async function loadTrainingSet(config: Config, progress: ProgressReporter): Promise<LoadedDataset> {
+async function loadTrainingSet(config: Config, progress: ProgressReporter, signal: AbortSignal): Promise<LoadedDataset> {
   let lastTenth = -1;
-  return loadDataset(config.data, "train", (done, total) => {
+  const onProgress = (done: number, total: number) => {
     const tenth = Math.floor((10 * done) / total);
     if (tenth !== lastTenth) progress.message(`decoding images: ${done}/${total}`);
     lastTenth = tenth;
-  });
+  };
+  return loadDataset(config.data, "train", { onProgress, signal });
 }

@@ -391,6 +391,41 @@ describe("image folders", () => {
     }
   });
 
+  test("an aborted load stops decoding at once, rejects with the signal's reason and leaves no cache entry; a waiter stops waiting", async () => {
+    const root = tempDir("abort");
+    for (let i = 0; i < 300; i++) await solid(join(root, `${String(i).padStart(3, "0")}.png`), [i % 256, 0, 0], 6, 6);
+    const reason = new Error("stop now");
+    for (const cacheDir of [tempDir("abort-cache"), null]) {
+      const controller = new AbortController();
+      let done = 0;
+      const onProgress = (d: number) => {
+        done = Math.max(done, d);
+        if (d === 1) controller.abort(reason);
+      };
+      await assert.rejects(loadImageFolder({ path: root, size: 4, cacheDir, onProgress, signal: controller.signal }), (e) => e === reason);
+      // the files already decoding finish (at most DECODE_CONCURRENCY = 32); none starts after the abort
+      assert.ok(done <= 33, `${done} of 300 files decoded after the abort at the first`);
+      if (cacheDir !== null) assert.deepEqual(readdirSync(cacheDir), [], "no entry, no temporary, no lock");
+    }
+    // an already aborted signal: nothing decodes
+    let any = 0;
+    await assert.rejects(
+      loadImageFolder({ path: root, size: 4, cacheDir: null, onProgress: () => any++, signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    assert.equal(any, 0);
+    // a process waiting on another's build stops waiting when aborted
+    const cacheDir = tempDir("abort-wait");
+    const first = loadImageFolder({ path: root, size: 4, cacheDir });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(reason), 5);
+    const waiter = loadImageFolder({ path: root, size: 4, cacheDir, signal: controller.signal });
+    const [a, b] = await Promise.allSettled([first, waiter]);
+    assert.equal(a.status, "fulfilled");
+    if (b.status === "fulfilled") assert.ok(b.value.fromCache, "finished before the abort: then it read the entry");
+    else assert.equal(b.reason, reason);
+  });
+
   test("two loads of one folder at once build the cache once: the second waits for the first's entry", { timeout: 30_000 }, async () => {
     const root = await labeledTree();
     const cacheDir = tempDir("cache-once");

@@ -10,8 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { CheckpointError, RunLockedError, loadConfig, pretrain, resume } from "../../src/index.js";
+import { CheckpointError, ProgressReporter, RunLockedError, StoppedError, loadConfig, pretrain, resume } from "../../src/index.js";
 import { CLI, runCli, collecting } from "../helpers.js";
+import { writePngFolder } from "../search/fixture.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `simclr-${name}-`));
@@ -159,6 +160,76 @@ describe("the run directory is guarded", () => {
       [],
       "no aside folder left",
     );
+  });
+
+  test("SIGTERM while the images load undoes the start: StoppedError, the directory as it was (a --force start's old run back), no cache entry", async () => {
+    const images = await writePngFolder(writeSyntheticIdx(join(tmp("stop-src"), "synthetic"), 1024), 256);
+    const set = [
+      "data.name=image-folder",
+      `data.path=${images}`,
+      "data.size=28",
+      "data.channels=1",
+      "model.width=4",
+      "train.batchSize=64",
+      "train.epochs=1",
+      "monitor.knnEvery=0",
+    ];
+    const cache = tmp("stop-cache");
+    const saved = process.env.SIMCLR_CACHE_DIR;
+    process.env.SIMCLR_CACHE_DIR = cache;
+    try {
+      const lines: string[] = [];
+      // a real SIGTERM to this process, at the first image: pretrain's handler holds it
+      const progress = () =>
+        ProgressReporter.lines((l) => {
+          lines.push(l);
+          if (l.startsWith("decoding images: 1/")) process.kill(process.pid, "SIGTERM");
+        }, 1_000_000);
+      const parent = tmp("stopped-start");
+      const out = join(parent, "run");
+      await assert.rejects(
+        pretrain(out, loadConfig({ set }), { progress: progress() }),
+        (e: Error) => e instanceof StoppedError && e.signal === "SIGTERM" && /^stopped by SIGTERM before training began: nothing was written/.test(e.message),
+      );
+      assert.ok(lines.includes("SIGTERM: stopping before training begins"), lines.join("\n"));
+      assert.ok(!lines.some((l) => /decoding images: 256\/256/.test(l)), "the load stopped");
+      assert.deepEqual(readdirSync(parent), [], "no run directory");
+      assert.deepEqual(readdirSync(cache), [], "no cache entry, temporary or lock");
+      assert.deepEqual(process.listeners("SIGTERM").length, 0, "the handlers are gone with the call");
+
+      // --force over a run: the run it moved aside comes back
+      const { model } = await pretrain(out, config, { progress: quiet(), handleSignals: false });
+      model.dispose();
+      const before = snapshot(out);
+      await assert.rejects(pretrain(out, loadConfig({ set }), { progress: progress(), force: true }), StoppedError);
+      assert.deepEqual(snapshot(out), before, "the old run, every file as it was");
+      assert.deepEqual(readdirSync(parent), ["run"]);
+    } finally {
+      if (saved === undefined) delete process.env.SIMCLR_CACHE_DIR;
+      else process.env.SIMCLR_CACHE_DIR = saved;
+    }
+  });
+
+  test("simclr pretrain stopped with SIGTERM while its images load exits 130 in one line and leaves nothing", async () => {
+    const images = await writePngFolder(writeSyntheticIdx(join(tmp("stop-cli-src"), "synthetic"), 1024), 256);
+    const parent = tmp("stop-cli");
+    const out = join(parent, "run");
+    const set = ["data.name=image-folder", `data.path=${images}`, "data.size=28", "data.channels=1", "model.width=4", "train.batchSize=64", "train.epochs=1"];
+    const child = spawn(process.execPath, [CLI, "pretrain", "--out", out, ...set.flatMap((s) => ["--set", s])], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, SIMCLR_CACHE_DIR: join(parent, "..", `${parent.split("/").pop()}-cache`) },
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (/decoding images: \d+\//.test(stderr) && !child.killed) child.kill("SIGTERM");
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /SIGTERM: stopping before training begins/);
+    assert.match(stderr, /simclr: stopped by SIGTERM before training began: nothing was written \(.*run is not there\) \[ERR_SIMCLR_STOPPED\]/);
+    assert.doesNotMatch(stderr, /internal error/);
+    assert.deepEqual(readdirSync(parent), []);
   });
 
   test("leftovers of a writer that died mid-write are removed at the next start", async () => {
