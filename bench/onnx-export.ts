@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
-import { SimCLRModel, getNumThreads, manualSeed, noGrad, rand, type ResNetDepth } from "../src/index.js";
+import { SimCLRModel, getNumThreads, manualSeed, noGrad, rand, type ResNetArch } from "../src/index.js";
 import { encodeOnnx } from "../src/run/onnx.js";
 import { onnxGraph } from "../src/run/onnx-model.js";
 import { median } from "./python.js";
@@ -29,7 +29,7 @@ const cfg = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Number
 
 manualSeed(0);
 const model = new SimCLRModel({
-  depth: cfg.depth as ResNetDepth,
+  arch: `resnet${cfg.depth}` as ResNetArch,
   width: cfg.width,
   cifarStem: true,
   inChannels: cfg.channels,

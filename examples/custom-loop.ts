@@ -40,7 +40,7 @@ export interface CustomLoopOptions {
 /** Pretrains a small ResNet-18 on uint8 `images` (N, C, S, S); returns the model (the caller disposes it). */
 export function trainSimclr(images: Tensor, options: CustomLoopOptions): SimCLRModel {
   const [channels, side] = [images.size(1), images.size(2)];
-  const model = new SimCLRModel({ depth: 18, width: 16, cifarStem: true, inChannels: channels, headLayers: 2, outDim: 128 }).train();
+  const model = new SimCLRModel({ arch: "resnet18", width: 16, cifarStem: true, inChannels: channels, headLayers: 2, outDim: 128 }).train();
   const augment = new SimCLRAugment({ preset: channels === 1 ? "grayscale" : "cifar", size: side, ...options.augment });
   const optimizer = new LARS(model.namedParameters(), { lr: 0, momentum: 0.9, weightDecay: 1e-6 });
   const loader = new DataLoader({ images }, { batchSize: options.batchSize }); // batches as float in [0, 1]

@@ -4,7 +4,7 @@
  * mode.
  */
 import { DataLoader, toUnitFloat } from "../data/loader.js";
-import type { ResNet } from "../models/resnet.js";
+import type { Encoder } from "../models/encoder.js";
 import type { ProjectionHead } from "../models/projection-head.js";
 import { cat } from "../tensor/factory.js";
 import { noGrad } from "../tensor/runtime.js";
@@ -12,7 +12,7 @@ import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** images: uint8 (N, C, H, W) -> h: float32 (N, featureDim) on the CPU. Restores the encoder's mode. */
-export function extractFeatures(encoder: ResNet, images: Tensor, options: { batchSize?: number; device?: string } = {}): Tensor {
+export function extractFeatures(encoder: Encoder, images: Tensor, options: { batchSize?: number; device?: string } = {}): Tensor {
   return encoder.inInferenceMode(() =>
     tidy(() =>
       noGrad(() => {

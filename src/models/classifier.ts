@@ -7,14 +7,14 @@ import { Linear } from "../nn/linear.js";
 import { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { ProjectionHead } from "./projection-head.js";
-import type { ResNet } from "./resnet.js";
+import type { Encoder } from "./encoder.js";
 
 export class Classifier extends Module {
-  readonly encoder: ResNet;
+  readonly encoder: Encoder;
   readonly head: ProjectionHead | null;
   readonly fc: Linear;
 
-  constructor(encoder: ResNet, numClasses: number, head: ProjectionHead | null = null) {
+  constructor(encoder: Encoder, numClasses: number, head: ProjectionHead | null = null) {
     super();
     this.encoder = this.registerModule("encoder", encoder);
     this.head = head === null ? null : this.registerModule("head", head);

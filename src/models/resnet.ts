@@ -8,7 +8,8 @@ import { AdaptiveAvgPool2d, MaxPool2d } from "../nn/pooling.js";
 import { BatchNorm2d } from "../nn/batchnorm.js";
 import { Conv2d } from "../nn/conv.js";
 import { relu_ } from "../nn/functional.js";
-import { constant_, kaimingNormal_ } from "../nn/init.js";
+import { constant_ } from "../nn/init.js";
+import { initConvBn_ } from "../nn/blocks.js";
 import { Module } from "../nn/module.js";
 import { Sequential } from "../nn/sequential.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -164,19 +165,17 @@ export class ResNet extends Module {
     this.featureDim = channelsIn;
 
     // torchvision's initialisation: He normal (fan_out) for convs, BN at gamma 1, beta 0.
-    for (const [, m] of this.namedModules()) {
-      if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: "fanOut" });
-      if (m instanceof BatchNorm2d && m.weight !== null && m.bias !== null) {
-        constant_(m.weight, 1);
-        constant_(m.bias, 0);
-      }
-    }
+    initConvBn_(this);
     // A second pass, as in torchvision: the loop above visits a block before its BNs.
     for (const [, m] of this.namedModules()) {
       if (zeroInitResidual && (m instanceof BasicBlock || m instanceof Bottleneck) && m.lastBn.weight !== null) {
         constant_(m.lastBn.weight, 0);
       }
     }
+  }
+
+  get inChannels(): number {
+    return this.options.inChannels;
   }
 
   /** x: (N, inChannels, H, W) -> h: (N, featureDim) */

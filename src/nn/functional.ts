@@ -1,5 +1,6 @@
 /** Stateless neural-network operators (the layers in src/nn call these). */
 import { op } from "../tensor/op.js";
+import { empty } from "../tensor/factory.js";
 import { Tensor, wrap } from "../tensor/tensor.js";
 
 const ops = {
@@ -17,6 +18,10 @@ const ops = {
   affineGrid: op("aten::affine_grid_generator"),
   gridSampler: op("aten::grid_sampler"),
   reflectionPad2d: op("aten::reflection_pad2d"),
+  hardswish: op("aten::hardswish"),
+  hardsigmoid: op("aten::hardsigmoid"),
+  silu: op("aten::silu"),
+  bernoulli_: op("aten::bernoulli_", "float"),
 };
 
 type Pair = number | readonly [number, number];
@@ -67,6 +72,37 @@ export function relu(x: Tensor): Tensor {
 export function relu_(x: Tensor): Tensor {
   ops.relu_.callInPlace(x.id);
   return x;
+}
+
+/** x * relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3). */
+export function hardswish(x: Tensor): Tensor {
+  return wrap(ops.hardswish.call(x.id));
+}
+
+/** relu6(x + 3) / 6: the gate of MobileNetV3's squeeze-and-excitation. */
+export function hardsigmoid(x: Tensor): Tensor {
+  return wrap(ops.hardsigmoid.call(x.id));
+}
+
+/** x * sigmoid(x) (SiLU, "swish"; EfficientNet's activation). */
+export function silu(x: Tensor): Tensor {
+  return wrap(ops.silu.call(x.id));
+}
+
+/**
+ * Stochastic depth (Huang et al. 2016) as torchvision's "row" mode: in training each sample's
+ * residual branch is zeroed with probability p and the kept ones scaled by 1 / (1 - p); in
+ * evaluation, and with p = 0, it is the identity (x itself is returned).
+ */
+export function stochasticDepth(x: Tensor, p: number, training: boolean): Tensor {
+  if (!training || p === 0) return x;
+  const survival = 1 - p;
+  const noise = empty([x.size(0), ...Array<number>(x.ndim - 1).fill(1)], { dtype: x.dtype, device: x.device });
+  ops.bernoulli_.callInPlace(noise.id, survival, null);
+  if (survival > 0) noise.div_(survival);
+  const out = x.mul(noise);
+  noise.dispose();
+  return out;
 }
 
 export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0): Tensor {

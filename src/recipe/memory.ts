@@ -4,10 +4,11 @@
  * refused with the key named instead of failing inside libtorch's allocator minutes later.
  *
  * The estimate counts, in bytes:
- *   model       parameters, their gradients and the optimizer's buffers (ResNet counted
- *               analytically: the same layers resnet.ts builds; BN buffers included)
+ *   model       parameters, their gradients and the optimizer's buffers (counted from the
+ *               same tables the encoders are built from; BN buffers included)
  *   activations what autograd keeps for backward over the 2B views: ~3 floats per element of
- *               every conv output (conv, BN and ReLU outputs; gradients reuse freed memory)
+ *               every conv output (conv, BN and activation outputs; gradients reuse freed
+ *               memory), and one more per squeeze-and-excitation output
  *   augment     the views and the augmentation's intermediates (~6 floats a view pixel)
  *   loss        NT-Xent's (2B)^2 similarity matrix and the tensors derived from it (~6)
  *   data        the decoded training set as uint8, for the data sets held in memory (an image
@@ -18,7 +19,10 @@
 import type { Config } from "../config/schema.js";
 import { SCHEMA } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
-import { ARCH_DEPTH, dataShape } from "./recipe.js";
+import { dataShape } from "./recipe.js";
+import { isMobileNetV3Arch, isResNetArch, RESNET_DEPTH } from "../models/encoder.js";
+import { invertedResidualSettings, mobileNetSqueezeChannels } from "../models/mobilenetv3.js";
+import { mbConvStages } from "../models/efficientnet.js";
 import { trainingImageCount } from "../data/datasets.js";
 import { availableMemory } from "../io/host-memory.js";
 import { formatBytes } from "../io/format.js";
@@ -39,25 +43,73 @@ export interface MemoryEstimate {
   /** Bytes by part: model, activations, augment, loss, data. */
   parts: Record<"model" | "activations" | "augment" | "loss" | "data", number>;
   total: number;
-  /** Parameters of encoder + head (exact for the ResNets built here). */
+  /** Parameters of encoder + head (exact: test/recipe/memory.test.ts counts the built models). */
   parameters: number;
 }
 
 /** Parameter count and per-image conv output elements of the encoder and head. */
 function modelShape(config: Pick<Config, "model" | "head">, channels: number, side: number): { parameters: number; bnParameters: number; activations: number } {
-  const { blocks, bottleneck } = STAGES[ARCH_DEPTH[config.model.arch]] as { blocks: number[]; bottleneck: boolean };
-  const w = config.model.width;
   let parameters = 0;
   let bnParameters = 0;
   let activations = 0;
-  const conv = (cin: number, cout: number, k: number, s: number) => {
-    parameters += cin * cout * k * k;
-    bnParameters += 2 * cout;
+  /** A conv of output side s: BN after it unless `bias` (then a bias, as the SE's 1x1 convs). */
+  const conv = (cin: number, cout: number, k: number, s: number, groups = 1, bias = false) => {
+    parameters += (cin / groups) * cout * k * k + (bias ? cout : 0);
+    if (!bias) bnParameters += 2 * cout;
     activations += cout * s * s;
   };
-  let s = config.model.cifarStem ? side : Math.ceil(side / 2);
-  conv(channels, w, config.model.cifarStem ? 3 : 7, s);
-  if (!config.model.cifarStem) s = Math.ceil(s / 2);
+  const stem = config.model.cifarStem ? side : Math.ceil(side / 2);
+  const arch = config.model.arch;
+  let d: number;
+  if (isResNetArch(arch)) {
+    d = resNetConvs(config.model.width, RESNET_DEPTH[arch], config.model.cifarStem, channels, stem, conv);
+  } else {
+    // MobileNetV3 and EfficientNet: expansion, depthwise, squeeze-and-excitation, projection
+    const blocks = isMobileNetV3Arch(arch)
+      ? invertedResidualSettings(arch, config.model.widthMult).map((b) => ({ ...b, squeeze: b.se ? mobileNetSqueezeChannels(b.expanded) : 0 }))
+      : mbConvStages().flat();
+    const first = blocks[0]!;
+    conv(channels, first.inChannels, 3, stem);
+    let s = stem;
+    for (const b of blocks) {
+      if (b.expanded !== b.inChannels) conv(b.inChannels, b.expanded, 1, s);
+      s = Math.ceil(s / b.stride);
+      conv(b.expanded, b.expanded, b.kernel, s, b.expanded);
+      if (b.squeeze > 0) {
+        conv(b.expanded, b.squeeze, 1, 1, 1, true);
+        conv(b.squeeze, b.expanded, 1, 1, 1, true);
+        activations += b.expanded * s * s; // the gated output
+      }
+      conv(b.expanded, b.outChannels, 1, s);
+    }
+    const last = blocks[blocks.length - 1]!.outChannels;
+    d = (isMobileNetV3Arch(arch) ? 6 : 4) * last;
+    conv(last, d, 1, s);
+  }
+  // The head: Linear (no bias) + BN per layer; the last BN has no shift.
+  for (let i = 0; i < config.head.layers; i++) {
+    const last = i === config.head.layers - 1;
+    const outF = last ? config.head.outDim : d;
+    parameters += d * outF;
+    bnParameters += last ? outF : 2 * outF;
+    activations += 3 * outF;
+  }
+  return { parameters: parameters + bnParameters, bnParameters, activations };
+}
+
+/** The convs of a ResNet (He et al. 2016, table 1) handed to `conv`; returns the feature size. */
+function resNetConvs(
+  w: number,
+  depth: number,
+  cifarStem: boolean,
+  channels: number,
+  stem: number,
+  conv: (cin: number, cout: number, k: number, s: number) => void,
+): number {
+  const { blocks, bottleneck } = STAGES[depth] as { blocks: number[]; bottleneck: boolean };
+  let s = stem;
+  conv(channels, w, cifarStem ? 3 : 7, s);
+  if (!cifarStem) s = Math.ceil(s / 2);
   let cin = w;
   blocks.forEach((count, stage) => {
     const planes = w * 2 ** stage;
@@ -78,16 +130,7 @@ function modelShape(config: Pick<Config, "model" | "head">, channels: number, si
       s = sOut;
     }
   });
-  // The head: Linear (no bias) + BN per layer; the last BN has no shift.
-  const d = cin;
-  for (let i = 0; i < config.head.layers; i++) {
-    const last = i === config.head.layers - 1;
-    const outF = last ? config.head.outDim : d;
-    parameters += d * outF;
-    bnParameters += last ? outF : 2 * outF;
-    activations += 3 * outF;
-  }
-  return { parameters: parameters + bnParameters, bnParameters, activations };
+  return cin;
 }
 
 /** The bytes a pretraining run of `config` needs (see the file's comment for what is counted). */
@@ -111,7 +154,7 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), parameters: shape.parameters };
 }
 
-const KEYS_TO_BLAME = ["model.width", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
+const KEYS_TO_BLAME = ["model.width", "model.widthMult", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
 
 /**
  * Refuses a pretraining config whose estimate exceeds `available` bytes (default: this

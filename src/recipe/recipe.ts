@@ -8,22 +8,13 @@
 import { SimCLRAugment, type AugmentOptions } from "../augment/simclr.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
+import { isMobileNetV3Arch, isResNetArch } from "../models/encoder.js";
 import { SimCLRModel, type SimCLRModelOptions } from "../models/simclr.js";
-import type { ResNetDepth } from "../models/resnet.js";
 import { AdamW } from "../optim/adamw.js";
 import { LARS } from "../optim/lars.js";
 import type { NamedParameter, Optimizer } from "../optim/optimizer.js";
 import { scaledLearningRate } from "../optim/schedule.js";
 import { SGD } from "../optim/sgd.js";
-
-/** model.arch -> the ResNet depth it names. */
-export const ARCH_DEPTH = {
-  resnet18: 18,
-  resnet34: 34,
-  resnet50: 50,
-  resnet101: 101,
-  resnet152: 152,
-} as const satisfies Record<Config["model"]["arch"], ResNetDepth>;
 
 /** Image shape (C, H) of the configured data set, without loading it. */
 export function dataShape(config: Pick<Config, "data">): [number, number] {
@@ -40,15 +31,21 @@ export function dataShape(config: Pick<Config, "data">): [number, number] {
   }
 }
 
-/** The model and head sections as the SimCLR model's options; inChannels comes from the data. */
+/**
+ * The model and head sections as the SimCLR model's options; inChannels comes from the data.
+ * A key that does not apply to model.arch at a value other than its default is refused.
+ */
 export function modelOptions(config: Pick<Config, "model" | "head">, inChannels: number): SimCLRModelOptions {
   const { model, head } = config;
+  if (model.widthMult !== 1 && !isMobileNetV3Arch(model.arch)) {
+    throw new ConfigError(`model.widthMult ${model.widthMult} applies to mobilenet_v3_small and mobilenet_v3_large, not ${model.arch}${isResNetArch(model.arch) ? " (set model.width)" : ""}`, "model.widthMult");
+  }
   return {
-    depth: ARCH_DEPTH[model.arch],
-    width: model.width,
+    arch: model.arch,
+    ...(isResNetArch(model.arch) ? { width: model.width, zeroInitResidual: model.zeroInitResidual } : {}),
+    ...(isMobileNetV3Arch(model.arch) ? { widthMult: model.widthMult } : {}),
     cifarStem: model.cifarStem,
     inChannels,
-    zeroInitResidual: model.zeroInitResidual,
     headLayers: head.layers,
     outDim: head.outDim,
   };

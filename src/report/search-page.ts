@@ -164,7 +164,7 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); const f = e.dataTransfer.files[0]; if (f) fromFile(f); });
 $("dup-go").addEventListener("click", loadDuplicates);
 api("/api/health").then((h) => {
-  $("meta").textContent = h.images + " images in " + h.folder + " - " + h.model.arch + " width " + h.model.width + (h.approximate ? " - HNSW" : " - exact search");
+  $("meta").textContent = h.images + " images in " + h.folder + " - " + h.model.arch + (h.model.arch.startsWith("resnet") ? " width " + h.model.width : h.model.width === 1 ? "" : " x" + h.model.width) + (h.approximate ? " - HNSW" : " - exact search");
 }).catch((e) => status(e.message));
 `;
 

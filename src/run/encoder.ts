@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { ArgumentError, CheckpointError, NonFiniteFeaturesError } from "../errors.js";
-import type { ResNet } from "../models/resnet.js";
+import { describeEncoder, type Encoder } from "../models/encoder.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { readSafetensors } from "../nn/safetensors.js";
 import { buildModel } from "../recipe/recipe.js";
@@ -20,7 +20,7 @@ import { latestCheckpoint } from "./checkpoint.js";
 export interface EncoderSource {
   /** The SimCLR model (encoder + head) the weights went into; its head is untrained for an encoder-only file or random init. */
   model: SimCLRModel;
-  encoder: ResNet;
+  encoder: Encoder;
   /** What was loaded, for the results line: a checkpoint path or "random-init". */
   origin: string;
 }
@@ -63,7 +63,7 @@ export function loadEncoder(options: LoadEncoderOptions): EncoderSource {
   if (!existsSync(file)) throw new CheckpointError(file, `${file} does not exist`);
   const state = readSafetensors(file).tensors;
   const model = buildModel(config, inChannels);
-  // A SimCLR checkpoint holds encoder.* and head.*; an exported encoder holds the ResNet's keys.
+  // A SimCLR checkpoint holds encoder.* and head.*; an exported encoder holds the encoder's own keys.
   const isFullModel = [...state.keys()].some((k) => k.startsWith("encoder."));
   try {
     const loadOptions = { allowNonFinite: options.allowNonFinite ?? false };
@@ -104,7 +104,7 @@ export interface InitProvenance {
   file: string;
   /** sha256 of the file's bytes. */
   sha256: string;
-  /** torchvision (or an exported encoder): ResNet keys; checkpoint: a SimCLR run's encoder.* keys. */
+  /** torchvision (or an exported encoder): the encoder's own keys; checkpoint: a SimCLR run's encoder.* keys. */
   format: "torchvision" | "checkpoint";
   /** Tensors loaded into the encoder, and keys left out (a classifier's fc.*, a run's head.*). */
   loaded: number;
@@ -119,7 +119,7 @@ export interface InitProvenance {
  * (fc.* left out), or a SimCLR checkpoint's model.safetensors (encoder.* used, head.* left out).
  * Non-finite weights are refused. Errors are CheckpointErrors naming the file.
  */
-export function loadInitWeights(encoder: ResNet, file: string, config: Config): InitProvenance {
+export function loadInitWeights(encoder: Encoder, file: string, config: Config): InitProvenance {
   if (!existsSync(file)) throw new CheckpointError(file, `model.init: ${file} does not exist`);
   const path = statSync(file).isDirectory() ? join(file, "model.safetensors") : file;
   if (!existsSync(path)) throw new CheckpointError(path, `model.init: ${path} does not exist`);
@@ -151,7 +151,7 @@ export function loadInitWeights(encoder: ResNet, file: string, config: Config): 
           { cause: e },
         );
       }
-      const arch = `${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${encoder.options.inChannels} input channel(s))`;
+      const arch = `${describeEncoder(encoder)} (${encoder.inChannels} input channel(s))`;
       throw new CheckpointError(path, `model.init: ${path} does not fit ${arch}: ${message}`, { cause: e });
     }
     return {

@@ -15,7 +15,12 @@ import type { BatchNorm1d, BatchNorm2d } from "../nn/batchnorm.js";
 import type { Conv2d } from "../nn/conv.js";
 import type { Linear } from "../nn/linear.js";
 import type { ProjectionHead } from "../models/projection-head.js";
-import { BasicBlock, Bottleneck, type ResNet } from "../models/resnet.js";
+import { BasicBlock, Bottleneck, ResNet } from "../models/resnet.js";
+import type { Encoder } from "../models/encoder.js";
+import { InvertedResidual } from "../models/mobilenetv3.js";
+import { MBConv } from "../models/efficientnet.js";
+import { ConvNormActivation, SqueezeExcitation, StochasticDepth, type ActivationKind } from "../nn/blocks.js";
+import { Sequential } from "../nn/sequential.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { OnnxGraph, OnnxNode, OnnxInitializer } from "./onnx.js";
 
@@ -149,8 +154,34 @@ class GraphBuilder {
     return this.node("Gemm", [x, this.param(`${name}.weight`, [out, inF], wf), this.param(`${name}.bias`, [out], bf)], bnName, { transB: 1 });
   }
 
+  /** A conv with its own bias and no BN after it (squeeze-and-excitation's 1x1 convs). */
+  conv(name: string, x: string, conv: Conv2d): string {
+    const { stride, padding, dilation, groups } = conv.options;
+    const [out, inPerGroup, kh, kw] = conv.weight.shape as [number, number, number, number];
+    const b = conv.bias === null ? new Float64Array(out) : floats(conv.bias);
+    return this.node("Conv", [x, this.param(`${name}.weight`, [out, inPerGroup, kh, kw], floats(conv.weight)), this.param(`${name}.bias`, [out], b)], name, {
+      kernel_shape: [kh, kw],
+      strides: [stride, stride],
+      pads: [padding, padding, padding, padding],
+      dilations: [dilation, dilation],
+      group: groups,
+    });
+  }
+
   relu(x: string): string {
     return this.node("Relu", [x], `${x}.relu`);
+  }
+
+  /** ReLU, HardSwish (opset 14), or SiLU as x * Sigmoid(x) (ONNX has no SiLU operator). */
+  activation(kind: ActivationKind, x: string): string {
+    switch (kind) {
+      case "relu":
+        return this.relu(x);
+      case "hardswish":
+        return this.node("HardSwish", [x], `${x}.hardswish`);
+      case "silu":
+        return this.node("Mul", [x, this.node("Sigmoid", [x], `${x}.sigmoid`)], `${x}.silu`);
+    }
   }
 }
 
@@ -170,16 +201,10 @@ function block(g: GraphBuilder, prefix: string, m: BasicBlock | Bottleneck, x: s
   return g.relu(g.node("Add", [y, identity], `${prefix}.add`));
 }
 
-/** The inference graph of `encoder` (and `options.head`); parameter names follow the state dict. */
-export function onnxGraph(encoder: ResNet, options: OnnxExportOptions): OnnxGraph {
-  const g = new GraphBuilder(options.foldBatchNorm ?? true);
-  const { inChannels, cifarStem } = encoder.options;
-  const inputName = options.names?.input ?? "input";
-  const [hName, ...hCopies] = options.names?.h ?? ["h"];
-  const averaged = options.rgbInput === true && inChannels === 1;
-  const first = averaged ? g.node("ReduceMean", [inputName], "gray", { axes: [1], keepdims: 1 }) : inputName; // (N, 1, H, W)
+/** The ResNet's stem and stages, from `first` to the last block's output. */
+function resNetBody(g: GraphBuilder, encoder: ResNet, first: string): string {
   let x = g.relu(g.convBn("conv1", first, encoder.conv1, encoder.bn1, "bn1"));
-  if (!cifarStem && encoder.maxpool !== null) {
+  if (!encoder.options.cifarStem && encoder.maxpool !== null) {
     const { kernelSize, stride, padding } = encoder.maxpool.options;
     const p = padding ?? 0;
     const s = stride ?? kernelSize;
@@ -190,6 +215,44 @@ export function onnxGraph(encoder: ResNet, options: OnnxExportOptions): OnnxGrap
       x = block(g, `layer${stage + 1}.${i}`, m as BasicBlock | Bottleneck, x);
     });
   });
+  return x;
+}
+
+/** A module of the mobile networks (features.*), named after its state-dict prefix. */
+function mobileModule(g: GraphBuilder, name: string, m: unknown, x: string): string {
+  if (m instanceof ConvNormActivation) {
+    const y = g.convBn(`${name}.0`, x, m.conv, m.bn, `${name}.1`);
+    return m.activation === null ? y : g.activation(m.activation, y);
+  }
+  if (m instanceof InvertedResidual || m instanceof MBConv) {
+    const y = mobileModule(g, `${name}.block`, m.block, x);
+    // stochastic depth is the identity at inference
+    return m.residual ? g.node("Add", [y, x], `${name}.add`) : y;
+  }
+  if (m instanceof SqueezeExcitation) {
+    const pooled = g.node("GlobalAveragePool", [x], `${name}.avgpool`); // (N, C, 1, 1)
+    const squeezed = g.activation(m.options.activation, g.conv(`${name}.fc1`, pooled, m.fc1));
+    const excited = g.conv(`${name}.fc2`, squeezed, m.fc2);
+    const gate =
+      m.options.gate === "hardsigmoid"
+        ? g.node("HardSigmoid", [excited], `${name}.gate`, { alpha: { float: 1 / 6 }, beta: { float: 0.5 } })
+        : g.node("Sigmoid", [excited], `${name}.gate`);
+    return g.node("Mul", [x, gate], `${name}.scale`);
+  }
+  if (m instanceof StochasticDepth) return x;
+  if (m instanceof Sequential) return m.layers.reduce((y, layer, i) => mobileModule(g, `${name}.${i}`, layer, y), x);
+  throw new Error(`onnxGraph: no ONNX form for ${(m as object).constructor.name} at ${name}`);
+}
+
+/** The inference graph of `encoder` (and `options.head`); parameter names follow the state dict. */
+export function onnxGraph(encoder: Encoder, options: OnnxExportOptions): OnnxGraph {
+  const g = new GraphBuilder(options.foldBatchNorm ?? true);
+  const { inChannels } = encoder;
+  const inputName = options.names?.input ?? "input";
+  const [hName, ...hCopies] = options.names?.h ?? ["h"];
+  const averaged = options.rgbInput === true && inChannels === 1;
+  const first = averaged ? g.node("ReduceMean", [inputName], "gray", { axes: [1], keepdims: 1 }) : inputName; // (N, 1, H, W)
+  const x = encoder instanceof ResNet ? resNetBody(g, encoder, first) : mobileModule(g, "features", encoder.features, first);
   const pooled = g.node("GlobalAveragePool", [x], "avgpool"); // (N, D, 1, 1)
   const h = g.node("Flatten", [pooled], hName ?? "h", { axis: 1 }); // (N, D)
   const outputs = [{ name: h, shape: ["batch", encoder.featureDim] as (number | string)[] }];

@@ -4,7 +4,7 @@
  * encoder's h with BN in inference mode, L2-normalised. One batch is one synchronous forward.
  */
 import { decodeImages, hwcToPlanes } from "../data/image-folder.js";
-import type { ResNet } from "../models/resnet.js";
+import type { Encoder } from "../models/encoder.js";
 import { tensor } from "../tensor/factory.js";
 import { toUnitFloat } from "../tensor/pixels.js";
 import { noGrad } from "../tensor/runtime.js";
@@ -20,7 +20,7 @@ export interface Decoded {
 
 export class ImageEmbedder {
   constructor(
-    readonly encoder: ResNet,
+    readonly encoder: Encoder,
     readonly side: number,
     readonly channels: 1 | 3,
     readonly device: string,

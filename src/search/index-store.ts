@@ -26,6 +26,7 @@ export interface ModelIdentity {
   run: string;
   checkpoint: string;
   arch: string;
+  /** A ResNet's model.width, a MobileNetV3's width multiplier; 1 for EfficientNet. */
   width: number;
   inChannels: number;
   inputSize: number;

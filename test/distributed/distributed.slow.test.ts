@@ -149,7 +149,7 @@ describe("data-parallel pretraining", () => {
       "train.memoryFormat=contiguous",
     ]);
     const single = await pretrain(tmp("sgd-one"), loadConfig({ set }), { progress: quiet(), handleSignals: false, stopAfterSteps: 3 });
-    const reference = Array.from(single.model.encoder.conv1.weight.dataAsNumbers());
+    const reference = Array.from(single.model.encoder.stateDict().get("conv1.weight")!.dataAsNumbers());
     // after backward in one bucket, and overlapped with backward in many small buckets
     for (const extra of [["dist.overlap=false"], ["dist.overlap=true", "dist.bucketMiB=0.01"]]) {
       const ranks = await onRanks<{ weights: number[]; globalStep: number }>(2, "pretrain", [tmp("sgd-two"), "3", ...set, ...extra]);

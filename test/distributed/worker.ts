@@ -22,11 +22,11 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   // must launch every bucket during backward
   const group = ProcessGroup.init({ host: launch.masterAddr, port: launch.masterPort, rank: launch.rank, size: launch.worldSize, timeoutMs: 30_000 });
   const model = buildModel(loadConfig({ set: ["model.width=4"] }), 1).train();
-  if (launch.rank === 1) noGrad(() => model.encoder.conv1.weight.add_(1));
+  if (launch.rank === 1) noGrad(() => model.encoder.stateDict().get("conv1.weight")!.add_(1));
   syncBatchNorm(model, group);
   const dp = new DataParallel(model, group, 0.02 * 2 ** 20, true);
   dp.broadcastState();
-  const weights = Array.from(model.encoder.conv1.weight.dataAsNumbers());
+  const weights = Array.from(model.encoder.stateDict().get("conv1.weight")!.dataAsNumbers());
   const late: number[] = [];
   for (let i = 0; i < 2; i++) {
     tidy(() =>
@@ -51,7 +51,7 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   const result = scenario === "pretrain" ? await pretrain(runDir, loadConfig({ set }), options) : await resume(runDir, options);
   writeFileSync(
     out,
-    JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.conv1.weight.dataAsNumbers()) }),
+    JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.stateDict().get("conv1.weight")!.dataAsNumbers()) }),
   );
 } else {
   throw new Error(`unknown scenario ${scenario}`);

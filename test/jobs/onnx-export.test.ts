@@ -30,7 +30,7 @@ async function runOrt(file: string, input: Tensor): Promise<Record<string, Float
  */
 function scrambledModel(depth: 18 | 50, cifarStem: boolean, inChannels: number, side: number): SimCLRModel {
   return withSeed(7, () => {
-    const model = new SimCLRModel({ depth, width: 4, cifarStem, inChannels, zeroInitResidual: false, headLayers: 3, outDim: 16 });
+    const model = new SimCLRModel({ arch: `resnet${depth}`, width: 4, cifarStem, inChannels, zeroInitResidual: false, headLayers: 3, outDim: 16 });
     noGrad(() => {
       for (const [name, t] of model.stateDict()) {
         const bn = name.includes("bn") || name.includes("downsample.1");

@@ -19,7 +19,7 @@ const options = { temperature: 0.5, precision: "fp32" as const };
 
 function model(): SimCLRModel {
   manualSeed(3);
-  return new SimCLRModel({ depth: 18, width: 4, cifarStem: true, inChannels: 3, headLayers: 2, outDim: 16, zeroInitResidual: false });
+  return new SimCLRModel({ arch: "resnet18", width: 4, cifarStem: true, inChannels: 3, headLayers: 2, outDim: 16, zeroInitResidual: false });
 }
 
 /** Gradients and buffers after one step (plain or GradCache), by name. */

@@ -161,8 +161,8 @@ describe("pretraining", () => {
   test("a non-finite loss stops the run and keeps the last good checkpoint", async () => {
     const dir = tmp("nan");
     const poison = {
-      onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { conv1: { weight: { fill_(v: number): unknown } } } } }) => {
-        if (globalStep === 10) noGrad(() => model.encoder.conv1.weight.fill_(Number.NaN));
+      onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { stateDict(): Map<string, { fill_(v: number): unknown }> } } }) => {
+        if (globalStep === 10) noGrad(() => model.encoder.stateDict().get("conv1.weight")!.fill_(Number.NaN));
       },
     };
     await assert.rejects(
@@ -180,8 +180,8 @@ describe("pretraining", () => {
     // makes h infinite in inference mode: the epoch-2 checkpoint must not become "latest".
     const dir = tmp("overflow");
     const poison = {
-      onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { bn1: { runningMean: { fill_(v: number): unknown } } } } }) => {
-        if (globalStep === 12) noGrad(() => model.encoder.bn1.runningMean.fill_(-3e38));
+      onStepEnd: ({ globalStep, model }: { globalStep: number; model: { encoder: { stateDict(): Map<string, { fill_(v: number): unknown }> } } }) => {
+        if (globalStep === 12) noGrad(() => model.encoder.stateDict().get("bn1.running_mean")!.fill_(-3e38));
       },
     };
     await assert.rejects(
