@@ -66,15 +66,7 @@ export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetenso
 export { resnet, ResNet, BasicBlock, Bottleneck, type ResNetOptions, type ResNetDepth } from "./models/resnet.js";
 export { MobileNetV3, InvertedResidual, invertedResidualSettings, type MobileNetV3Arch, type MobileNetV3Options } from "./models/mobilenetv3.js";
 export { EfficientNet, MBConv, mbConvStages, type EfficientNetArch, type EfficientNetOptions } from "./models/efficientnet.js";
-export {
-  buildEncoder,
-  describeEncoder,
-  ENCODER_ARCHS,
-  type Encoder,
-  type EncoderArch,
-  type EncoderOptions,
-  type ResNetArch,
-} from "./models/encoder.js";
+export { buildEncoder, describeEncoder, ENCODER_ARCHS, type Encoder, type EncoderArch, type EncoderOptions, type ResNetArch } from "./models/encoder.js";
 export { ConvNormActivation, SqueezeExcitation, StochasticDepth, makeDivisible } from "./nn/blocks.js";
 
 export { SGD, type SGDOptions } from "./optim/sgd.js";

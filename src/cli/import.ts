@@ -1,15 +1,17 @@
-/** `simclr import --weights FILE.safetensors --out DIR [--arch resnet50] [--width 64] [--set key=value ...]` */
+/** `simclr import --weights FILE.safetensors --out DIR [--arch mobilenet_v3_small] [--width 64] [--set key=value ...]` */
 import { parseArgs } from "node:util";
 import { importWeights } from "../jobs/import.js";
 import { CONFIG_OPTIONS, UsageError, printResult, resolveConfig } from "./common.js";
 
-export const IMPORT_HELP = `simclr import --weights FILE.safetensors --out DIR [--arch resnet18|...|resnet152] [--width N] [--config FILE] [--set key=value ...]
+export const IMPORT_HELP = `simclr import --weights FILE.safetensors --out DIR [--arch ARCH] [--width N] [--config FILE] [--set key=value ...]
 
-Makes DIR a run from a ResNet state dict in safetensors with torchvision's names (a
-torchvision model's state_dict(), or simclr export's file), so eval, finetune, embed and export
-work on weights trained elsewhere. --arch and --width set model.arch and model.width; set
-model.cifarStem=false for ImageNet-style weights, and data.* for the data to evaluate on. A
-classifier's fc.* is left out; any other missing or unexpected key is an error naming it.`;
+Makes DIR a run from a state dict in safetensors with torchvision's names (a torchvision
+model's state_dict(), or simclr export's file), so eval, finetune, embed and export work on
+weights trained elsewhere. --arch sets model.arch (resnet18 ... resnet152, mobilenet_v3_small,
+mobilenet_v3_large, efficientnet_b0) and --width model.width (ResNets; a MobileNetV3's
+multiplier is --set model.widthMult=0.75); set model.cifarStem=false for ImageNet-style
+weights, and data.* for the data to evaluate on. The classifier (fc.* or classifier.*) is
+left out; any other missing or unexpected key is an error naming it.`;
 
 export async function importCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.js";
 import { CheckpointError, StateDictError } from "../errors.js";
 import { readSafetensors } from "../nn/safetensors.js";
 import { buildModel } from "../recipe/recipe.js";
+import { classifierPrefix, describeEncoder, stemWeightKey } from "../models/encoder.js";
 import { latestCheckpoint, saveCheckpoint } from "../run/checkpoint.js";
 import { writeRunConfig } from "../run/run-dir.js";
 import { checkConfig, flattenConfig } from "../config/load.js";
@@ -20,7 +21,7 @@ import type { Tensor } from "../tensor/tensor.js";
 export interface ImportResult {
   runDir: string;
   checkpoint: string;
-  /** Keys of the file left out (a classifier's fc.*). */
+  /** Keys of the file left out (a classifier's fc.* or classifier.*). */
   dropped: string[];
 }
 
@@ -33,22 +34,24 @@ export function importWeights(outDir: string, config: Config, options: { file: s
   return disposingAfter((owned) => {
     const { tensors } = readSafetensors(weightsFile);
     owned.push(...tensors.values());
-    const conv1 = tensors.get("conv1.weight");
-    if (conv1 === undefined) throw new CheckpointError(weightsFile, `${weightsFile} has no conv1.weight: not a ResNet state dict with torchvision's names`);
-    const inChannels = conv1.size(1);
+    const arch = config.model.arch;
+    const stem = tensors.get(stemWeightKey(arch));
+    if (stem === undefined) {
+      throw new CheckpointError(weightsFile, `${weightsFile} has no ${stemWeightKey(arch)}: not a ${arch} state dict with torchvision's names (model.arch)`);
+    }
+    const inChannels = stem.size(1);
     const model = withSeed(config.train.seed, () => buildModel(config, inChannels));
     owned.push(model);
-    const dropped = [...tensors.keys()].filter((k) => k.startsWith("fc."));
-    const encoderState = new Map([...tensors].filter(([k]) => !k.startsWith("fc.")));
+    const classifier = classifierPrefix(arch);
+    const dropped = [...tensors.keys()].filter((k) => k.startsWith(classifier));
+    const encoderState = new Map([...tensors].filter(([k]) => !k.startsWith(classifier)));
     try {
       model.encoder.loadStateDict(encoderState);
     } catch (e) {
       if (e instanceof StateDictError) {
-        throw new CheckpointError(
-          weightsFile,
-          `${weightsFile} does not fit ${config.model.arch} at width ${config.model.width} (${config.model.cifarStem ? "CIFAR" : "ImageNet"} stem, ${inChannels} input channel(s)): ${e.message}`,
-          { cause: e },
-        );
+        throw new CheckpointError(weightsFile, `${weightsFile} does not fit ${describeEncoder(model.encoder)} (${inChannels} input channel(s)): ${e.message}`, {
+          cause: e,
+        });
       }
       throw e;
     }

@@ -64,3 +64,9 @@ export function describeEncoder(encoder: Encoder): string {
   if (encoder instanceof MobileNetV3) return `${encoder.options.arch}${encoder.options.widthMult === 1 ? "" : ` x${encoder.options.widthMult}`}${stem}`;
   return `${encoder.options.arch}${stem}`;
 }
+
+/** The prefix of torchvision's classification layer for `arch`, which an encoder has not: fc. (ResNets) or classifier. */
+export const classifierPrefix = (arch: EncoderArch): string => (isResNetArch(arch) ? "fc." : "classifier.");
+
+/** The state-dict key of the first conv's weight, (out, inChannels, k, k): what tells a file's input channels. */
+export const stemWeightKey = (arch: EncoderArch): string => (isResNetArch(arch) ? "conv1.weight" : "features.0.0.weight");

@@ -107,7 +107,8 @@ export class InvertedResidual extends Module {
     const layers: Layer[] = [];
     if (expanded !== inChannels) layers.push(new ConvNormActivation({ inChannels, outChannels: expanded, kernelSize: 1, activation, bn: BN }));
     layers.push(new ConvNormActivation({ inChannels: expanded, outChannels: expanded, kernelSize: kernel, stride, groups: expanded, activation, bn: BN }));
-    if (se) layers.push(new SqueezeExcitation({ channels: expanded, squeezeChannels: mobileNetSqueezeChannels(expanded), activation: "relu", gate: "hardsigmoid" }));
+    if (se)
+      layers.push(new SqueezeExcitation({ channels: expanded, squeezeChannels: mobileNetSqueezeChannels(expanded), activation: "relu", gate: "hardsigmoid" }));
     layers.push(new ConvNormActivation({ inChannels: expanded, outChannels, kernelSize: 1, activation: null, bn: BN }));
     this.block = this.registerModule("block", new Sequential(...layers));
     this.residual = stride === 1 && inChannels === outChannels;

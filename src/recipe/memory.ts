@@ -154,7 +154,17 @@ export function estimatePretrainMemory(config: Pick<Config, "data" | "model" | "
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), parameters: shape.parameters };
 }
 
-const KEYS_TO_BLAME = ["model.width", "model.widthMult", "augment.size", "data.size", "train.batchSize", "head.outDim", "head.layers", "model.arch", "data.limit"] as const;
+const KEYS_TO_BLAME = [
+  "model.width",
+  "model.widthMult",
+  "augment.size",
+  "data.size",
+  "train.batchSize",
+  "head.outDim",
+  "head.layers",
+  "model.arch",
+  "data.limit",
+] as const;
 
 /**
  * Refuses a pretraining config whose estimate exceeds `available` bytes (default: this

@@ -38,7 +38,10 @@ export function dataShape(config: Pick<Config, "data">): [number, number] {
 export function modelOptions(config: Pick<Config, "model" | "head">, inChannels: number): SimCLRModelOptions {
   const { model, head } = config;
   if (model.widthMult !== 1 && !isMobileNetV3Arch(model.arch)) {
-    throw new ConfigError(`model.widthMult ${model.widthMult} applies to mobilenet_v3_small and mobilenet_v3_large, not ${model.arch}${isResNetArch(model.arch) ? " (set model.width)" : ""}`, "model.widthMult");
+    throw new ConfigError(
+      `model.widthMult ${model.widthMult} applies to mobilenet_v3_small and mobilenet_v3_large, not ${model.arch}${isResNetArch(model.arch) ? " (set model.width)" : ""}`,
+      "model.widthMult",
+    );
   }
   return {
     arch: model.arch,

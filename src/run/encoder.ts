@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { ArgumentError, CheckpointError, NonFiniteFeaturesError } from "../errors.js";
-import { describeEncoder, type Encoder } from "../models/encoder.js";
+import { classifierPrefix, describeEncoder, type Encoder } from "../models/encoder.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import { readSafetensors } from "../nn/safetensors.js";
 import { buildModel } from "../recipe/recipe.js";
@@ -116,7 +116,7 @@ export interface InitProvenance {
 /**
  * Loads the encoder weights in `file` into `encoder`, strictly (every key of the encoder, the
  * shapes of the configured architecture): a torchvision state dict or an exported encoder
- * (fc.* left out), or a SimCLR checkpoint's model.safetensors (encoder.* used, head.* left out).
+ * (torchvision's classifier, fc.* or classifier.*, left out), or a SimCLR checkpoint's model.safetensors (encoder.* used, head.* left out).
  * Non-finite weights are refused. Errors are CheckpointErrors naming the file.
  */
 export function loadInitWeights(encoder: Encoder, file: string, config: Config): InitProvenance {
@@ -136,8 +136,8 @@ export function loadInitWeights(encoder: Encoder, file: string, config: Config):
     const dropped: string[] = [];
     for (const [k, t] of tensors) {
       if (isCheckpoint && k.startsWith("encoder.")) state.set(k.slice("encoder.".length), t);
-      else if (!isCheckpoint && !k.startsWith("fc.") && !k.startsWith("head."))
-        state.set(k, t); // a classifier's fc, an export's head
+      else if (!isCheckpoint && !k.startsWith(classifierPrefix(config.model.arch)) && !k.startsWith("head."))
+        state.set(k, t); // not a classifier's fc / classifier, nor an export's head
       else dropped.push(k);
     }
     try {

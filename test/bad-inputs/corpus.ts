@@ -898,7 +898,7 @@ export const CASES: BadInput[] = [
       t.dispose();
       return cli("import", "--weights", join(c.dir, "other.safetensors"), "--out", join(c.dir, "imported"), "--width", "4");
     },
-    expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message: /other\.safetensors has no conv1\.weight: not a ResNet state dict/ },
+    expect: { code: "ERR_SIMCLR_CHECKPOINT", exit: 1, message: /other\.safetensors has no conv1\.weight: not a resnet18 state dict with torchvision.s names/ },
   },
   {
     id: "image-folder-corrupt-jpeg",

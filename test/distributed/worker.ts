@@ -51,7 +51,11 @@ if (scenario === "gather" || scenario === "gather-naive" || scenario === "syncbn
   const result = scenario === "pretrain" ? await pretrain(runDir, loadConfig({ set }), options) : await resume(runDir, options);
   writeFileSync(
     out,
-    JSON.stringify({ status: result.status, globalStep: result.globalStep, weights: Array.from(result.model.encoder.stateDict().get("conv1.weight")!.dataAsNumbers()) }),
+    JSON.stringify({
+      status: result.status,
+      globalStep: result.globalStep,
+      weights: Array.from(result.model.encoder.stateDict().get("conv1.weight")!.dataAsNumbers()),
+    }),
   );
 } else {
   throw new Error(`unknown scenario ${scenario}`);

@@ -5,7 +5,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import * as ort from "onnxruntime-node";
-import { SimCLRModel, loadConfig, loadEncoder, evaluationConfig, noGrad, pretrain, rand, randn, withSeed, type Tensor } from "../../src/index.js";
+import {
+  BatchNorm1d,
+  BatchNorm2d,
+  SimCLRModel,
+  type EncoderOptions,
+  loadConfig,
+  loadEncoder,
+  evaluationConfig,
+  noGrad,
+  pretrain,
+  rand,
+  randn,
+  withSeed,
+  type Tensor,
+} from "../../src/index.js";
 import { decodeOnnx, encodeOnnx } from "../../src/run/onnx.js";
 import { onnxGraph } from "../../src/run/onnx-model.js";
 import { maxAbsDiff, runCli, quiet } from "../helpers.js";
@@ -28,14 +42,14 @@ async function runOrt(file: string, input: Tensor): Promise<Record<string, Float
  * training-mode passes over noise, so activations stay O(1) as in a trained model), so
  * folding is exercised.
  */
-function scrambledModel(depth: 18 | 50, cifarStem: boolean, inChannels: number, side: number): SimCLRModel {
+function scrambledModel(encoder: EncoderOptions, inChannels: number, side: number): SimCLRModel {
   return withSeed(7, () => {
-    const model = new SimCLRModel({ arch: `resnet${depth}`, width: 4, cifarStem, inChannels, zeroInitResidual: false, headLayers: 3, outDim: 16 });
+    const model = new SimCLRModel({ ...encoder, inChannels, headLayers: 3, outDim: 16 });
     noGrad(() => {
-      for (const [name, t] of model.stateDict()) {
-        const bn = name.includes("bn") || name.includes("downsample.1");
-        if (bn && name.endsWith(".bias")) t.copy_(randn(t.shape).mul(0.2));
-        if (bn && name.endsWith(".weight")) t.copy_(rand(t.shape).add(0.5));
+      for (const [, m] of model.namedModules()) {
+        if (!(m instanceof BatchNorm2d || m instanceof BatchNorm1d)) continue;
+        if (m.bias !== null) m.bias.copy_(randn(m.bias.shape).mul(0.2));
+        if (m.weight !== null) m.weight.copy_(rand(m.weight.shape).add(0.5));
       }
       model.train();
       for (let i = 0; i < 12; i++) {
@@ -49,13 +63,17 @@ function scrambledModel(depth: 18 | 50, cifarStem: boolean, inChannels: number, 
 }
 
 describe("ONNX export", () => {
-  for (const [depth, cifarStem, channels, side] of [
-    [18, true, 1, 28],
-    [50, false, 3, 40],
-  ] as const) {
+  for (const [encoder, channels, side] of [
+    [{ arch: "resnet18", width: 4, cifarStem: true, zeroInitResidual: false }, 1, 28],
+    [{ arch: "resnet50", width: 4, cifarStem: false, zeroInitResidual: false }, 3, 40],
+    [{ arch: "mobilenet_v3_small", widthMult: 0.5, cifarStem: true }, 3, 32],
+    [{ arch: "mobilenet_v3_large", widthMult: 0.35, cifarStem: false }, 1, 40],
+    [{ arch: "efficientnet_b0", cifarStem: true }, 3, 32],
+  ] as [EncoderOptions, number, number][]) {
+    const { arch, cifarStem } = encoder;
     for (const fold of [true, false]) {
-      test(`resnet${depth} (${cifarStem ? "CIFAR" : "ImageNet"} stem, ${channels} channel(s)) + 3-layer head, BN ${fold ? "folded" : "as nodes"}: onnxruntime equals libtorch at batch 1 and 7`, async () => {
-        const model = scrambledModel(depth, cifarStem, channels, side);
+      test(`${arch} (${cifarStem ? "CIFAR" : "ImageNet"} stem, ${channels} channel(s)) + 3-layer head, BN ${fold ? "folded" : "as nodes"}: onnxruntime equals libtorch at batch 1 and 7`, async () => {
+        const model = scrambledModel(encoder, channels, side);
         const file = join(tmp("onnx"), "model.onnx");
         const { writeFileSync } = await import("node:fs");
         writeFileSync(file, encodeOnnx(onnxGraph(model.encoder, { head: model.head, inputSize: side, foldBatchNorm: fold }), { producerVersion: "test" }));
@@ -83,8 +101,9 @@ describe("ONNX export", () => {
         );
         assert.equal(
           decoded.nodes.some((n) => n.op === "MaxPool"),
-          !cifarStem,
+          arch.startsWith("resnet") && !cifarStem,
         );
+        if (arch.startsWith("mobilenet")) assert.ok(["HardSwish", "HardSigmoid"].every((op) => decoded.nodes.some((n) => n.op === op)));
         model.dispose();
       });
     }

@@ -171,7 +171,10 @@ describe("mobile backbones: structure and options", () => {
     let dropped = 0;
     for (let i = 0; i < n; i++) {
       const row = [v[3 * i], v[3 * i + 1], v[3 * i + 2]] as number[];
-      assert.ok(row.every((r) => r === row[0]), "a sample is dropped or kept whole");
+      assert.ok(
+        row.every((r) => r === row[0]),
+        "a sample is dropped or kept whole",
+      );
       if (row[0] === 0) dropped++;
       else assert.ok(Math.abs(row[0]! - 1 / (1 - p)) < 1e-6);
     }

@@ -19,12 +19,15 @@ import { saveCheckpoint } from "../../src/run/checkpoint.js";
 const GiB = 2 ** 30;
 
 describe("memory pre-flight", () => {
-  test("the parameter count is the built model's, for basic and bottleneck blocks, both stems, 2- and 3-layer heads", () => {
+  test("the parameter count is the built model's, for basic and bottleneck blocks, MobileNetV3 and EfficientNet, both stems, 2- and 3-layer heads", () => {
     for (const set of [
       [],
       ["model.arch=resnet50", "model.width=8", "model.cifarStem=false", "head.layers=3", "data.name=cifar10"],
       ["model.arch=resnet34", "model.width=5", "head.outDim=7"],
       ["model.arch=resnet101", "model.width=4", "model.cifarStem=false"],
+      ["model.arch=mobilenet_v3_small"],
+      ["model.arch=mobilenet_v3_large", "model.widthMult=0.75", "model.cifarStem=false", "head.layers=3", "data.name=cifar10"],
+      ["model.arch=efficientnet_b0", "head.outDim=64"],
     ]) {
       const config = loadConfig({ set });
       const model = buildModel(config, dataShape(config)[0]);
