@@ -42,18 +42,20 @@ export interface EncoderOptions {
   zeroInitResidual?: boolean;
   /** EfficientNet: the last block's stochastic-depth probability (default 0.2, torchvision's). */
   stochasticDepth?: number;
+  /** MobileNetV3: batch norm's momentum (default 0.1; torchvision's is 0.01, see MobileNetV3Options). */
+  bnMomentum?: number;
 }
 
 /** The encoder `options.arch` names; an option that does not apply to it is refused. */
 export function buildEncoder(options: EncoderOptions): Encoder {
-  const { arch, width, widthMult, cifarStem, inChannels, zeroInitResidual, stochasticDepth } = options;
+  const { arch, width, widthMult, cifarStem, inChannels, zeroInitResidual, stochasticDepth, bnMomentum } = options;
   const given = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   if (!ENCODER_ARCHS.includes(arch)) throw new ArgumentError(`buildEncoder: arch must be one of ${ENCODER_ARCHS.join(", ")}, got ${String(arch)}`);
   if (widthMult !== undefined && widthMult !== 1 && !isMobileNetV3Arch(arch)) {
     throw new ArgumentError(`buildEncoder: widthMult applies to mobilenet_v3_small and mobilenet_v3_large, not ${arch}`);
   }
   if (isResNetArch(arch)) return new ResNet({ depth: RESNET_DEPTH[arch], ...given({ width, cifarStem, inChannels, zeroInitResidual }) });
-  if (isMobileNetV3Arch(arch)) return new MobileNetV3({ arch, ...given({ widthMult, cifarStem, inChannels }) });
+  if (isMobileNetV3Arch(arch)) return new MobileNetV3({ arch, ...given({ widthMult, cifarStem, inChannels, bnMomentum }) });
   return new EfficientNet({ arch, ...given({ cifarStem, inChannels, stochasticDepth }) });
 }
 

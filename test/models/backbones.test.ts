@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import {
+  BatchNorm2d,
   buildEncoder,
   describeEncoder,
   EfficientNet,
@@ -26,8 +27,9 @@ import {
 import { fixture, maxRelativeError } from "../helpers.js";
 
 const CASES: { name: string; options: EncoderOptions }[] = [
-  { name: "mobilenet_v3_small-cifar", options: { arch: "mobilenet_v3_small", cifarStem: true } },
-  { name: "mobilenet_v3_large-x0.5", options: { arch: "mobilenet_v3_large", widthMult: 0.5, cifarStem: false } },
+  // torchvision's BN momentum for MobileNetV3 (0.01; this project's default is 0.1): the running mean after a step shows it
+  { name: "mobilenet_v3_small-cifar", options: { arch: "mobilenet_v3_small", cifarStem: true, bnMomentum: 0.01 } },
+  { name: "mobilenet_v3_large-x0.5", options: { arch: "mobilenet_v3_large", widthMult: 0.5, cifarStem: false, bnMomentum: 0.01 } },
   { name: "efficientnet_b0-cifar", options: { arch: "efficientnet_b0", cifarStem: true, stochasticDepth: 0 } },
 ];
 
@@ -147,6 +149,14 @@ describe("mobile backbones: structure and options", () => {
     assert.equal(describeEncoder(buildEncoder({ arch: "mobilenet_v3_small", widthMult: 0.5, cifarStem: true })), "mobilenet_v3_small x0.5, CIFAR stem");
     assert.equal(describeEncoder(buildEncoder({ arch: "efficientnet_b0" })), "efficientnet_b0");
     assert.ok(buildEncoder({ arch: "mobilenet_v3_small" }) instanceof MobileNetV3);
+    const momenta = (arch: "mobilenet_v3_small", bnMomentum?: number) =>
+      new Set(
+        buildEncoder({ arch, ...(bnMomentum === undefined ? {} : { bnMomentum }) })
+          .namedModules()
+          .flatMap(([, m]) => (m instanceof BatchNorm2d ? [m.momentum] : [])),
+      );
+    assert.deepEqual([...momenta("mobilenet_v3_small")], [0.1], "PyTorch's default, not torchvision's 0.01 (docs/deploy.md)");
+    assert.deepEqual([...momenta("mobilenet_v3_small", 0.01)], [0.01]);
     assert.ok(buildEncoder({ arch: "efficientnet_b0" }) instanceof EfficientNet);
   });
 
