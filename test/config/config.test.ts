@@ -148,7 +148,7 @@ describe("config errors name the key and the source", () => {
     const file = yamlFile("model:\n  depth: 18\n");
     throwsConfig(
       () => loadConfig({ file }),
-      new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, cifarStem, zeroInitResidual, syncBN, init\\)$`),
+      new RegExp(`^${escape(file)}: unknown key 'model\\.depth' \\(known in model: arch, width, widthMult, cifarStem, zeroInitResidual, syncBN, init\\)$`),
     );
     throwsConfig(
       () => loadConfig({ setSource: "--set", set: ["optim.learningRate=0.1"] }),
@@ -193,7 +193,7 @@ describe("config errors name the key and the source", () => {
     throwsConfig(() => loadConfig({ file: yamlFile("optim:\n  lr: -1\n") }), /: optim\.lr must be >= 0, got -1$/);
     throwsConfig(
       () => loadConfig({ setSource: "--set", set: ["model.arch=resnet20"] }),
-      /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, got 'resnet20'$/,
+      /^--set: model\.arch must be one of resnet18, resnet34, resnet50, resnet101, resnet152, mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, got 'resnet20'$/,
     );
     throwsConfig(
       () => loadConfig({ file: yamlFile("augment:\n  preset: mnist\n") }),

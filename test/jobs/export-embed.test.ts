@@ -99,7 +99,7 @@ describe("export and embed", () => {
     assert.equal(knn.code, 0, knn.stderr);
     const wrong = await runCli(["import", "--weights", file, "--out", join(dir, "wrong"), "--width", "8"]);
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /does not fit resnet18 at width 8 .*'conv1.weight' has shape \[4, 1, 3, 3\]/);
+    assert.match(wrong.stderr, /does not fit resnet18 width 8, CIFAR stem .*'conv1.weight' has shape \[4, 1, 3, 3\]/);
   });
 
   test("export: bad input is a clear error", async () => {
