@@ -9,6 +9,7 @@ import { compareCommand, COMPARE_HELP } from "./compare.js";
 import { finetuneCommand, FINETUNE_HELP } from "./finetune.js";
 import { supervisedCommand, SUPERVISED_HELP } from "./supervised.js";
 import { pretrainCommand, PRETRAIN_HELP } from "./pretrain.js";
+import { distillCommand, DISTILL_HELP } from "./distill.js";
 import { exportCommand, EXPORT_HELP } from "./export.js";
 import { embedCommand, EMBED_HELP } from "./embed.js";
 import { importCommand, IMPORT_HELP } from "./import.js";
@@ -20,6 +21,7 @@ import { duplicatesCommand, DUPLICATES_HELP, searchCommand, SEARCH_HELP } from "
 
 export const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   pretrain: { run: pretrainCommand, help: PRETRAIN_HELP },
+  distill: { run: distillCommand, help: DISTILL_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
   ablate: { run: ablateCommand, help: ABLATE_HELP },
   "augment-preview": { run: augmentPreviewCommand, help: PREVIEW_HELP },

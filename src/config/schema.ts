@@ -247,6 +247,18 @@ export const SCHEMA = {
   "supervised.batchSize": { type: "integer", default: 256, min: 1, doc: "batch size" },
   "supervised.lr": { type: "number", default: 0.1, min: 0, max: 1000, doc: "base learning rate, x batchSize/256, Nesterov SGD, cosine decay" },
   "supervised.weightDecay": { type: "number", default: 5e-4, min: 0, max: 1, doc: "weight decay" },
+  "distill.teacher": {
+    type: "string",
+    default: null,
+    nullable: true,
+    doc: "embedding distillation: a run directory (its latest checkpoint) or a checkpoint folder of one, whose frozen encoder's h the student's projection learns to reproduce instead of NT-Xent (simclr distill); head.outDim must be the teacher's h size",
+  },
+  "distill.loss": {
+    type: "string",
+    default: "cosine",
+    choices: ["cosine", "mse"],
+    doc: "distillation loss on l2-normalised vectors: 1 - cosine, or their mean squared difference",
+  },
 } as const satisfies Record<string, Field>;
 
 export type ConfigKey = keyof typeof SCHEMA;
@@ -299,6 +311,7 @@ export interface Config {
   eval: Section<"eval">;
   finetune: Section<"finetune">;
   supervised: Section<"supervised">;
+  distill: Section<"distill">;
 }
 
 /** The config's sections, in file order. */
@@ -315,4 +328,5 @@ export const SECTIONS = [
   "eval",
   "finetune",
   "supervised",
+  "distill",
 ] as const satisfies readonly (keyof Config)[];

@@ -30,6 +30,10 @@ import { watchParent } from "../io/process.js";
 import { ProgressReporter } from "../io/progress.js";
 import { TrainState } from "../train/state.js";
 import { pretrainMonitors, writeViewGrid } from "./monitors.js";
+import { loadTeacher, type Teacher } from "./teacher.js";
+import { DISTILL_METRIC, distillForward } from "../train/distill-step.js";
+import type { StepForward } from "../train/pretrain.js";
+import type { Encoder } from "../models/encoder.js";
 import { checkedThreads, chooseGlooInterface, joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 
 export type { PretrainResult };
@@ -337,8 +341,21 @@ async function trainWatched(
   const callbacks: TrainCallback[] = [];
   let group: ProcessGroup | null = null;
   let dataParallel: DataParallel | null = null;
+  let teacher: Teacher | null = null;
   try {
     stop.throwIfRequested();
+    if (config.distill.teacher !== null) {
+      // Embedding distillation (distill-step.ts): the loss is the teacher's h, not NT-Xent.
+      if (config.train.chunkSize !== null)
+        throw new ConfigError("train.chunkSize (GradCache) is for NT-Xent's batch-wide loss: distillation needs none", "train.chunkSize");
+      teacher = loadTeacher(config, data.images.size(1), device);
+      if (main) {
+        writeFileAtomic(run.files.teacher, `${JSON.stringify(teacher.provenance, null, 1)}\n`);
+        progress.message(
+          `distilling ${teacher.provenance.arch} (${teacher.provenance.run}, ${teacher.provenance.checkpoint}, h of ${teacher.provenance.featureDim}) with ${config.distill.loss} loss`,
+        );
+      }
+    }
     if (from === null && config.model.init !== null) {
       // Weights trained elsewhere (section 4 of the paper starts from random init; adapting a
       // pretrained encoder to one's own images is the common use): the head starts fresh.
@@ -399,9 +416,11 @@ async function trainWatched(
       ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
       ...(from !== null ? { lastCheckpoint: from } : {}),
       ...(group !== null && dataParallel !== null ? { parallel: { group, dataParallel } } : {}),
+      ...(teacher !== null ? { objective: { forward: distillStep(teacher.encoder, config.distill.loss), metric: DISTILL_METRIC } } : {}),
     });
   } finally {
     // Everything but the model (returned to the caller) is this job's to free.
+    teacher?.model.dispose();
     dataParallel?.dispose();
     group?.destroy();
     loader.dispose();
@@ -412,6 +431,11 @@ async function trainWatched(
       data.labels.dispose();
     }
   }
+}
+
+/** The distillation step's forward against a frozen teacher, as the loop takes it. */
+function distillStep(teacher: Encoder, loss: Config["distill"]["loss"]): StepForward {
+  return (model, augment, images, options) => distillForward(model, teacher, loss, augment, images, options);
 }
 
 async function loadTrainingSet(config: Config, progress: ProgressReporter, signal: AbortSignal): Promise<LoadedDataset> {

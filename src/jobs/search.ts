@@ -71,6 +71,11 @@ export class SearchSession {
     return this.results(this.searcher.search(vector, k, options));
   }
 
+  /** The k indexed images nearest to a unit-length embedding (a query the browser embedded). */
+  searchVector(vector: Float32Array, k: number): Result[] {
+    return this.results(this.searcher.search(vector, k));
+  }
+
   neighbors(id: number, k: number): Result[] {
     return this.results(this.searcher.neighborsOf(id, k));
   }

@@ -14,15 +14,18 @@
  * A search embeds one image (one synchronous forward), so the event loop is never blocked
  * for more than one batch of one.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { basename, extname } from "node:path";
+import { createRequire } from "node:module";
+import { basename, dirname, extname, join } from "node:path";
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance } from "fastify";
 import { ArgumentError, DataError, SimclrError } from "../errors.js";
 import { allowedHostNames, isLoopbackHost, newToken, refusal, tokenMatches, tokenOf } from "../io/http-guard.js";
 import { umap2d } from "../report/embedding-map.js";
 import { searchPage } from "../report/search-page.js";
+import { encodeOnnx } from "../run/onnx.js";
+import { onnxGraph } from "../run/onnx-model.js";
 import { SearchSession } from "./search.js";
 
 export interface ServeOptions {
@@ -62,12 +65,49 @@ class HttpError extends Error {
 
 const MIME: Record<string, string> = { ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp" };
 
+/**
+ * onnxruntime-web's dist folder (the package's own files: the page loads the runtime from this
+ * server, never from a CDN), or null when the package is not installed (then queries are
+ * embedded on the server only).
+ */
+function ortWebDist(): string | null {
+  try {
+    const dir = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
+    return existsSync(join(dir, ORT_WEB_MODULE)) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+/** The bundle the page imports: WebGPU where the browser has it, else WebAssembly. */
+const ORT_WEB_MODULE = "ort.webgpu.min.mjs";
+/** The runtime's files the server hands out: its modules and WebAssembly binaries, nothing else. */
+const ORT_WEB_FILE = /^ort[\w.-]*\.(mjs|wasm)$/;
+
 /** The image format from the first bytes, or null: JPEG, PNG and WebP only. */
 export function sniffImage(bytes: Buffer): string | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
   if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return "png";
   if (bytes.length >= 12 && bytes.toString("latin1", 0, 4) === "RIFF" && bytes.toString("latin1", 8, 12) === "WEBP") return "webp";
   return null;
+}
+
+/** A query embedding sent by the page: `dim` finite numbers, not all zero (it is normalised here). */
+function embeddingParam(value: unknown, dim: number): Float32Array {
+  if (!Array.isArray(value) || value.length !== dim) {
+    throw new HttpError(400, `embedding must be an array of ${dim} numbers (this index's h), got ${Array.isArray(value) ? `${value.length}` : typeof value}`);
+  }
+  const v = new Float32Array(dim);
+  let norm = 0;
+  for (let i = 0; i < dim; i++) {
+    const x = value[i] as unknown;
+    if (typeof x !== "number" || !Number.isFinite(x)) throw new HttpError(400, `embedding[${i}] must be a finite number, got ${JSON.stringify(x)}`);
+    v[i] = x;
+    norm += x * x;
+  }
+  if (!(norm > 0)) throw new HttpError(400, "embedding is all zeros: it has no direction to search along");
+  const scale = 1 / Math.sqrt(norm);
+  for (let i = 0; i < dim; i++) v[i] = (v[i] as number) * scale;
+  return v;
 }
 
 function intParam(name: string, text: unknown, fallback: number | null, min: number, max: number): number {
@@ -181,8 +221,20 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
   app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(searchPage()));
   app.get("/favicon.ico", async (_request, reply) => reply.code(204).send());
 
+  const ortDist = ortWebDist();
+  const ortFiles = new Set(ortDist === null ? [] : readdirSync(ortDist).filter((f) => ORT_WEB_FILE.test(f)));
+  const embedder = session.embedder;
+  let onnx: Buffer | null = null;
+  /** The encoder as ONNX (input "input": pixels / 255, output "h"), made once, on first request. */
+  const modelOnnx = () => (onnx ??= Buffer.from(encodeOnnx(onnxGraph(embedder.encoder, { inputSize: embedder.side }), { producerVersion: "simclr serve" })));
+
   app.get("/api/health", async () => ({
     status: "ok",
+    // what the page needs to embed a query itself, so that the image stays in the browser
+    browser:
+      ortDist === null
+        ? null
+        : { runtime: `/ort/${ORT_WEB_MODULE}`, model: "/api/model.onnx", side: embedder.side, channels: embedder.channels, dim: session.searcher.dim },
     images: session.size,
     approximate: session.searcher.approximate,
     folder: basename(session.index.root),
@@ -195,6 +247,16 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
     updatedAt: session.index.updatedAt,
   }));
 
+  app.get("/api/model.onnx", async (_request, reply) => reply.type("application/octet-stream").header("cache-control", "no-cache").send(modelOnnx()));
+  app.get("/ort/:file", async (request, reply) => {
+    const file = (request.params as { file: string }).file;
+    if (ortDist === null || !ortFiles.has(file)) throw new HttpError(404, `no such file of the browser runtime: ${file}`);
+    return reply
+      .type(file.endsWith(".wasm") ? "application/wasm" : "text/javascript; charset=utf-8")
+      .header("cache-control", "max-age=3600")
+      .send(createReadStream(join(ortDist, file)));
+  });
+
   app.post("/api/search", async (request) => {
     const query = request.query as Record<string, unknown>;
     if (request.isMultipart()) {
@@ -206,10 +268,12 @@ export async function buildServer(session: SearchSession, options: ServeOptions 
       if (sniffImage(bytes) === null) throw new HttpError(415, `${file.filename || "the upload"} is not a JPEG, PNG or WebP image`);
       return { k, results: results(await session.search(bytes, k)) };
     }
-    const body = request.body as { id?: unknown; k?: unknown } | null;
-    if (body === null || typeof body !== "object") throw new HttpError(400, 'send an image (multipart/form-data, field \'image\') or JSON {"id": N, "k": K}');
-    const id = intParam("id", body.id, null, 0, session.size - 1);
+    const body = request.body as { id?: unknown; k?: unknown; embedding?: unknown } | null;
+    if (body === null || typeof body !== "object")
+      throw new HttpError(400, 'send an image (multipart/form-data, field \'image\'), JSON {"embedding": [...], "k": K} or JSON {"id": N, "k": K}');
     const k = intParam("k", body.k ?? query.k, 12, 1, maxK);
+    if (body.embedding !== undefined) return { k, results: results(session.searchVector(embeddingParam(body.embedding, session.searcher.dim), k)) };
+    const id = intParam("id", body.id, null, 0, session.size - 1);
     return { k, results: results(session.neighbors(id, k)) };
   });
 

@@ -2,8 +2,18 @@
  * The page `simclr serve` answers with at "/": search by dropping or picking an image, click a
  * result to search from it, browse near-duplicates, and a 2-D map of the collection (the
  * report's UMAP projection, computed by the server). One HTML document with inline CSS and
- * script, talking only to the server's /api routes: it works offline, with no CDN. Text from
- * the index (paths) is set with textContent, never parsed as HTML.
+ * script, talking only to the server's /api routes and /ort/ (onnxruntime-web, served from the
+ * package's own files): it works offline, with no CDN. Text from the index (paths) is set with
+ * textContent, never parsed as HTML.
+ *
+ * A dropped image is embedded in the browser when it can be: the page loads the encoder as
+ * ONNX (/api/model.onnx) into onnxruntime-web (WebGPU where present, else WebAssembly),
+ * decodes and crops the image on a canvas as the server's loader does (shorter side scaled to
+ * the input side, centre crop, pixels / 255), and sends only the embedding to /api/search.
+ * The image never leaves the machine. Without the runtime, or with the box unticked, the image
+ * is uploaded and embedded by the server. A canvas does not resample as sharp's Lanczos-3
+ * does: an image already at the input side embeds exactly as on the server; others differ
+ * slightly (docs/search.md).
  */
 
 const STYLE = `
@@ -30,6 +40,7 @@ main { padding: 1rem 1.5rem; }
 .group .thumbs { display: flex; gap: 0.4rem; flex-wrap: wrap; }
 .group img { width: 72px; height: 72px; object-fit: cover; cursor: pointer; image-rendering: pixelated; }
 #status { color: #b00020; min-height: 1.2rem; }
+.where { color: #555; font-size: 0.8rem; margin-top: 0.5rem; }
 #map svg { background: #fff; border: 1px solid #ddd; }
 #map circle { cursor: pointer; }
 .hidden { display: none; }
@@ -82,13 +93,71 @@ async function fromId(hit) {
     showResults("/api/image/" + hit.id, hit.path, body.results);
   } catch (e) { status(e.message); }
 }
+let inBrowser = null; // { ort, session, provider, side, channels }
+async function loadBrowserModel(info) {
+  const ort = await import(info.runtime);
+  ort.env.wasm.wasmPaths = "/ort/";
+  ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is enough for one image
+  let last = null;
+  for (const provider of navigator.gpu ? ["webgpu", "wasm"] : ["wasm"]) {
+    try {
+      const session = await ort.InferenceSession.create(info.model, { executionProviders: [provider] });
+      inBrowser = { ort, session, provider, side: info.side, channels: info.channels };
+      $("in-browser").disabled = false;
+      $("in-browser").checked = true;
+      $("where").textContent = "Queries are embedded in this browser (onnxruntime-web, " + provider + "): only the embedding is sent.";
+      return;
+    } catch (e) { last = e; }
+  }
+  throw last;
+}
+/** The image as the server's loader reads it: shorter side to the input side, centre crop, (1, C, S, S) in [0, 1]. */
+async function pixelsOf(file, side, channels) {
+  const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  const canvas = document.createElement("canvas");
+  canvas.width = side; canvas.height = side;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  const scale = side / Math.min(bitmap.width, bitmap.height);
+  const w = bitmap.width * scale, h = bitmap.height * scale;
+  ctx.drawImage(bitmap, (side - w) / 2, (side - h) / 2, w, h);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, side, side).data;
+  const plane = side * side, x = new Float32Array(channels * plane);
+  for (let i = 0; i < plane; i++) {
+    if (channels === 1) x[i] = (rgba[4 * i] + rgba[4 * i + 1] + rgba[4 * i + 2]) / 3 / 255; // exact for gray images
+    else for (let c = 0; c < 3; c++) x[c * plane + i] = rgba[4 * i + c] / 255;
+  }
+  return x;
+}
+async function embedHere(file) {
+  const { ort, session, side, channels, provider } = inBrowser;
+  const x = await pixelsOf(file, side, channels);
+  const t0 = performance.now();
+  const out = await session.run({ input: new ort.Tensor("float32", x, [1, channels, side, side]) });
+  const ms = performance.now() - t0;
+  const h = Array.from(out.h.data);
+  const norm = Math.sqrt(h.reduce((s, v) => s + v * v, 0)) || 1;
+  window.simclrLastQuery = { where: "browser", provider, ms, embedding: h.map((v) => v / norm) };
+  return { h, ms, provider };
+}
 async function fromFile(file) {
   status("");
-  const form = new FormData();
-  form.append("image", file);
   try {
-    const body = await api("/api/search?k=" + $("k").value, { method: "POST", body: form });
-    showResults(URL.createObjectURL(file), file.name, body.results);
+    let body, where;
+    if (inBrowser !== null && $("in-browser").checked) {
+      const { h, ms, provider } = await embedHere(file);
+      body = await api("/api/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ embedding: h, k: Number($("k").value) }) });
+      where = "embedded in this browser (" + provider + ", " + ms.toFixed(1) + " ms)";
+    } else {
+      const form = new FormData();
+      form.append("image", file);
+      body = await api("/api/search?k=" + $("k").value, { method: "POST", body: form });
+      window.simclrLastQuery = { where: "server" };
+      where = "uploaded and embedded by the server";
+    }
+    showResults(URL.createObjectURL(file), file.name + " (" + where + ")", body.results);
   } catch (e) { status(e.message); }
 }
 async function loadDuplicates() {
@@ -164,6 +233,8 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); const f = e.dataTransfer.files[0]; if (f) fromFile(f); });
 $("dup-go").addEventListener("click", loadDuplicates);
 api("/api/health").then((h) => {
+  if (h.browser) loadBrowserModel(h.browser).catch((e) => { $("where").textContent = "Queries are uploaded: the browser runtime did not load (" + e.message + ")."; });
+  else $("where").textContent = "Queries are uploaded and embedded by the server (onnxruntime-web is not installed there).";
   $("meta").textContent = h.images + " images in " + h.folder + " - " + h.model.arch + (h.model.arch.startsWith("resnet") ? " width " + h.model.width : h.model.width === 1 ? "" : " x" + h.model.width) + (h.approximate ? " - HNSW" : " - exact search");
 }).catch((e) => status(e.message));
 `;
@@ -188,7 +259,8 @@ export function searchPage(): string {
 <div id="status" role="alert"></div>
 <section id="search">
 <div id="drop">Drop an image here, or <label><input type="file" id="file" accept="image/jpeg,image/png,image/webp"></label>
-&nbsp; results: <input type="number" id="k" value="12" min="1" max="100" style="width:4rem"></div>
+&nbsp; results: <input type="number" id="k" value="12" min="1" max="100" style="width:4rem">
+<div class="where"><label><input type="checkbox" id="in-browser" disabled> embed in this browser</label> <span id="where"></span></div></div>
 <div id="query"></div>
 <div id="results" class="grid"></div>
 </section>

@@ -7,6 +7,7 @@
  *   tensorboard/         event files
  *   augmented-views.png  what the model saw at step 0
  *   init.json            with model.init: where the encoder's first weights came from
+ *   teacher.json         with distill.teacher: the teacher distilled from
  *   .lock                the writer's lock (run-lock.ts)
  * `RunDir` owns that list: it starts a run (refusing or moving aside one already there),
  * cleans what a crashed writer left, and keeps config.yaml in step with the checkpoints.
@@ -33,6 +34,8 @@ export const runFiles = (runDir: string) => ({
   views: join(runDir, "augmented-views.png"),
   /** Where the encoder's initial weights came from, with model.init (file, sha256, format). */
   init: join(runDir, "init.json"),
+  /** The teacher of a distillation run (distill.teacher): run, checkpoint, arch, sha256. */
+  teacher: join(runDir, "teacher.json"),
 });
 
 type Role = keyof ReturnType<typeof runFiles>;

@@ -33,7 +33,11 @@ export interface SimclrStepOptions {
 export interface SimclrStepOutput {
   /** The loss, a scalar (its graph may end at the embeddings: call `backward`). */
   loss: Tensor;
-  /** Fraction of anchors whose most similar other view is their positive. */
+  /**
+   * The step's figure: for NT-Xent the fraction of anchors whose most similar other view is
+   * their positive; for distillation the mean cosine to the teacher (the loop logs it under
+   * its objective's metric name).
+   */
   accuracy: number;
   /** h of every view, (2B, featureDim). */
   h: Tensor;

@@ -25,7 +25,10 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { SimCLRModel } from "../models/simclr.js";
 import type { ProgressReporter } from "../io/progress.js";
 import { reportStep } from "./progress.js";
-import { simclrForward } from "./simclr-step.js";
+import { simclrForward, type SimclrStepOptions, type SimclrStepOutput } from "./simclr-step.js";
+
+/** A step's forward on a batch of images: SimCLR's (NT-Xent) or distillation's. */
+export type StepForward = (model: SimCLRModel, augment: SimCLRAugment, images: Tensor, options: SimclrStepOptions) => SimclrStepOutput;
 import type { TrainState } from "./state.js";
 
 export interface PretrainLoopOptions {
@@ -44,6 +47,12 @@ export interface PretrainLoopOptions {
   stopAfterSteps?: number;
   /** The checkpoint the state was loaded from, named if the loss diverges before the next. */
   lastCheckpoint?: string;
+  /**
+   * The step's forward and loss, and the metrics.jsonl key of its figure (default:
+   * simclrForward, NT-Xent, "contrastive_acc"); distillation passes its own (distill-step.ts).
+   * Whatever it is, the loop does the rest the same way.
+   */
+  objective?: { forward: StepForward; metric: string };
   /**
    * Data parallelism: the group of ranks and the gradient averaging. Every rank runs this
    * loop on its slice of each global batch; only rank 0 writes metrics and checkpoints and
@@ -142,7 +151,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
         tidy(() => {
           const batch = loader.next(); // images (B, C, H, W) in [0, 1]
           probe ??= keep(batch.images.narrow(0, 0, Math.min(16, batch.images.size(0))).clone()); // (<= 16, C, H, W)
-          const out = simclrForward(model, augment, batch.images, stepOptions);
+          const out = (options.objective?.forward ?? simclrForward)(model, augment, batch.images, stepOptions);
           let value = out.loss.item();
           let accuracy = out.accuracy;
           if (group !== undefined) {
@@ -198,7 +207,7 @@ export async function runPretrainLoop(state: TrainState, options: PretrainLoopOp
           step: state.globalStep,
           epoch: epoch + 1,
           loss,
-          contrastive_acc: accuracy,
+          [options.objective?.metric ?? "contrastive_acc"]: accuracy,
           lr,
           views_per_s: Number(viewsPerSecond.toFixed(1)),
           elapsed_s: Number(elapsed.toFixed(1)),

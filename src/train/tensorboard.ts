@@ -11,6 +11,7 @@ import type { TrainCallback } from "../run/callbacks.js";
 const STEP_KEYS: Record<string, string> = {
   loss: "train/loss",
   contrastive_acc: "train/contrastive_accuracy",
+  distill_cos: "train/distill_cosine",
   lr: "train/lr",
   views_per_s: "train/views_per_second",
 };

@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     assert.equal(c.optim.lrScaling, "linear");
     // every key of the schema is present, with its default, in its section
     const sections = Object.keys(c).sort();
-    assert.deepEqual(sections, ["augment", "data", "dist", "eval", "finetune", "head", "loss", "model", "monitor", "optim", "supervised", "train"]);
+    assert.deepEqual(sections, ["augment", "data", "dist", "distill", "eval", "finetune", "head", "loss", "model", "monitor", "optim", "supervised", "train"]);
     for (const [key, field] of Object.entries(CONFIG_SCHEMA)) {
       const [section, name] = key.split(".") as [keyof Config, string];
       assert.equal((c[section] as Record<string, unknown>)[name], field.default, key);
@@ -158,11 +158,11 @@ describe("config errors name the key and the source", () => {
     const section = yamlFile("optimizer:\n  lr: 1\n");
     throwsConfig(
       () => loadConfig({ file: section }),
-      /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/,
+      /unknown key 'optimizer\.lr' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised, distill\)$/,
     );
     throwsConfig(
       () => loadConfig({ setSource: "--set", set: ["width=3"] }),
-      /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised\)$/,
+      /^--set: unknown key 'width' \(known sections: data, model, head, augment, loss, optim, train, monitor, dist, eval, finetune, supervised, distill\)$/,
     );
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["model.width"] }), /^--set 'model\.width': expected key=value, e\.g\. optim\.lr=0\.5$/);
     throwsConfig(() => loadConfig({ setSource: "--set", set: ["=3"] }), /^--set '=3': expected key=value/);

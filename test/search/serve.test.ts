@@ -196,6 +196,113 @@ describe("simclr serve", () => {
     }
   });
 
+  test("the page embeds a dropped image in the browser (onnxruntime-web): no image bytes leave it, its embedding is the server's within 1e-4, the same results", async () => {
+    const browser: Browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      const sent: { url: string; method: string; type: string; body: Buffer }[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.setRequestInterception(true);
+      page.on("request", (r) => {
+        const body = r.postData();
+        sent.push({ url: r.url(), method: r.method(), type: r.headers()["content-type"] ?? "", body: Buffer.from(body ?? "", "latin1") });
+        void r.continue();
+      });
+      await page.goto(`${base}/`, { waitUntil: "networkidle0" });
+      await page.waitForFunction(() => /embedded in this browser/.test(document.getElementById("where")?.textContent ?? ""), { timeout: 60_000 });
+      const where = await page.$eval("#where", (e) => e.textContent ?? "");
+      const file = join(root, files[9]!);
+      const bytes = readFileSync(file);
+      const input = (await page.$("#file")) as ElementHandle<HTMLInputElement> | null;
+      await input!.uploadFile(file);
+      await page.waitForFunction(
+        () => document.querySelectorAll("#results .card").length === 12 && /this browser/.test(document.getElementById("query-label")?.textContent ?? ""),
+      );
+      const query = (await page.evaluate(
+        () => (window as unknown as { simclrLastQuery: { where: string; provider: string; ms: number; embedding: number[] } }).simclrLastQuery,
+      ))!;
+      assert.equal(query.where, "browser");
+      // nothing sent carries the image: no upload, no request body holding its bytes
+      const posts = sent.filter((r) => r.method !== "GET");
+      assert.deepEqual(
+        posts.map((r) => [new URL(r.url).pathname, r.type]),
+        [["/api/search", "application/json"]],
+      );
+      for (const r of sent)
+        assert.ok(!r.body.includes(bytes.subarray(0, 64)) && !r.body.includes(Buffer.from("\x89PNG", "latin1")), `${r.url} carries image bytes`);
+      // the embedding is the server's own for the same file, and so are the results
+      const onServer = await server.session.embedder.embedOne(bytes);
+      let diff = 0;
+      for (let i = 0; i < onServer.length; i++) diff = Math.max(diff, Math.abs(onServer[i]! - query.embedding[i]!));
+      assert.equal(query.embedding.length, onServer.length);
+      assert.ok(diff <= 1e-4, `browser and server embeddings differ by ${diff}`);
+      const shown = await page.$$eval("#results .card", (cards) => cards.map((c) => Number((c as HTMLElement).dataset.id)));
+      const uploaded = (await (await fetch(`${base}/api/search?k=12`, { method: "POST", body: upload(bytes, "q.png", "image/png") })).json()) as {
+        results: { id: number }[];
+      };
+      assert.deepEqual(
+        shown,
+        uploaded.results.map((r) => r.id),
+      );
+      await page.screenshot({ path: join(mkdirOk(ARTIFACTS), "search-in-browser.png"), fullPage: true });
+      // a non-square colour image takes the canvas resize path: it still searches, from the browser
+      const odd = join(tmp("odd"), "odd.png");
+      await sharp({ create: { width: 41, height: 29, channels: 3, background: "#808080" } })
+        .png()
+        .toFile(odd);
+      sent.length = 0;
+      await input!.uploadFile(odd);
+      await page.waitForFunction(() => /odd\.png \(embedded in this browser/.test(document.getElementById("query-label")?.textContent ?? ""));
+      assert.deepEqual(
+        sent.filter((r) => r.method !== "GET").map((r) => r.type),
+        ["application/json"],
+      );
+      const oddQuery = (await page.evaluate(() => (window as unknown as { simclrLastQuery: { embedding: number[] } }).simclrLastQuery))!;
+      const oddServer = await server.session.embedder.embedOne(readFileSync(odd));
+      let oddDiff = 0;
+      for (let i = 0; i < oddServer.length; i++) oddDiff = Math.max(oddDiff, Math.abs(oddServer[i]! - oddQuery.embedding[i]!));
+      assert.ok(oddDiff <= 1e-4, `a uniform gray image resizes to the same pixels: differs by ${oddDiff}`);
+      assert.deepEqual(errors, [], errors.join("\n"));
+      process.stderr.write(
+        `# in-browser embedding: ${where.trim()} one 28x28 query in ${query.ms.toFixed(1)} ms (${query.provider}); max |diff| vs server ${diff.toExponential(2)}\n`,
+      );
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test("the embedding route refuses what is not an embedding; the runtime route serves only the runtime's files", async () => {
+    const post = async (body: unknown) => {
+      const r = await fetch(`${base}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      return { status: r.status, error: ((await r.json()) as { error?: string }).error ?? "" };
+    };
+    const dim = server.session.searcher.dim;
+    assert.match((await post({ embedding: [1, 2] })).error, new RegExp(`embedding must be an array of ${dim} numbers .*got 2`));
+    assert.match((await post({ embedding: Array(dim).fill(0) })).error, /all zeros/);
+    assert.match((await post({ embedding: [...Array(dim - 1).fill(0.1), "x"] })).error, new RegExp(`embedding\\[${dim - 1}\\] must be a finite number`));
+    const ok = (await (
+      await fetch(`${base}/api/search`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ embedding: Array(dim).fill(0.3), k: 3 }),
+      })
+    ).json()) as { results: unknown[] };
+    assert.equal(ok.results.length, 3);
+    const health = (await (await fetch(`${base}/api/health`)).json()) as {
+      browser: { runtime: string; model: string; side: number; channels: number; dim: number };
+    };
+    assert.deepEqual(health.browser, { runtime: "/ort/ort.webgpu.min.mjs", model: "/api/model.onnx", side: 28, channels: 1, dim });
+    const runtime = await fetch(`${base}${health.browser.runtime}`);
+    assert.equal(runtime.status, 200);
+    assert.match(runtime.headers.get("content-type") ?? "", /javascript/);
+    const model = await fetch(`${base}/api/model.onnx`);
+    assert.equal(model.status, 200);
+    assert.ok((await model.arrayBuffer()).byteLength > 10_000);
+    for (const path of ["/ort/package.json", "/ort/..%2Fpackage.json", "/ort/ort.node.min.js"]) assert.equal((await rawGet(base, path)).status, 404, path);
+  });
+
   test("the page in headless Chromium: upload, results, click-through, duplicates, map; offline, no console errors", async () => {
     const browser: Browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
     try {

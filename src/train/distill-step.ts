@@ -1,0 +1,52 @@
+/**
+ * Embedding distillation (the objective of `simclr distill`): a student (encoder f_s and its
+ * own projection g_s to the teacher's width) learns to reproduce a frozen teacher's h on
+ * SimCLR's augmented views. Both views of every image, as in the SimCLR step; the teacher runs
+ * in inference mode without gradients. The loss on l2-normalised vectors is
+ *   cosine:  mean_i (1 - cos(g_s(f_s(x_i)), h_t(x_i)))
+ *   mse:     mean over elements of (z_i/|z_i| - h_i/|h_i|)^2   (= cosine's / (D/2))
+ * and the step's figure (metrics.jsonl: distill_cos) is the mean cosine between the student's
+ * projection and the teacher's h: 1 when the student reproduces the teacher.
+ */
+import type { SimCLRAugment } from "../augment/simclr.js";
+import { ArgumentError } from "../errors.js";
+import type { Encoder } from "../models/encoder.js";
+import type { SimCLRModel } from "../models/simclr.js";
+import { mseLoss, normalize } from "../nn/functional.js";
+import { noGrad } from "../tensor/runtime.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { embed, type SimclrStepOptions, type SimclrStepOutput } from "./contrastive.js";
+import { simclrViews } from "./simclr-step.js";
+
+export type DistillLoss = "cosine" | "mse";
+
+/** The loss, and the mean cosine, of student projections z (N, D) against teacher features t (N, D). */
+export function distillationLoss(z: Tensor, t: Tensor, loss: DistillLoss): { loss: Tensor; cosine: number } {
+  if (z.ndim !== 2 || t.ndim !== 2 || z.size(0) !== t.size(0) || z.size(1) !== t.size(1)) {
+    throw new ArgumentError(`distillationLoss: student [${z.shape.join(", ")}] and teacher [${t.shape.join(", ")}] must both be (N, D)`);
+  }
+  const zn = normalize(z, 1); // (N, D)
+  const tn = normalize(t, 1); // (N, D)
+  const cos = zn.mul(tn).sum([1]); // (N)
+  const value = loss === "mse" ? mseLoss(zn, tn) : cos.neg().add(1).mean(); // scalar
+  return { loss: value, cosine: noGrad(() => cos.mean().item()) };
+}
+
+/** The metrics.jsonl key of the distillation step's figure (SimclrStepOutput.accuracy): the mean cosine. */
+export const DISTILL_METRIC = "distill_cos";
+
+/** One distillation step's forward on images (B, C, H, W) in [0, 1]: both views, the frozen teacher's h, the student's z. */
+export function distillForward(
+  model: SimCLRModel,
+  teacher: Encoder,
+  loss: DistillLoss,
+  augment: SimCLRAugment,
+  images: Tensor,
+  options: SimclrStepOptions,
+): SimclrStepOutput {
+  const views = simclrViews(augment, images, options); // (2B, C, S, S)
+  const t = noGrad(() => teacher.call(views)); // (2B, D_t), BN in inference mode (the caller's teacher.eval())
+  const { h, z } = embed(model, views, options); // (2B, D_s), (2B, D_t)
+  const out = distillationLoss(z, t, loss);
+  return { loss: out.loss, accuracy: out.cosine, h, backward: () => out.loss.backward() };
+}
