@@ -4,6 +4,8 @@
  * batch 64, median of 5 timed runs after one warm-up), at random initialisation (the cost does
  * not depend on the weights). Prints one JSON line with a row per backbone.
  *   node dist/bench/backbone-onnx.js [--archs resnet18,...] [--size 32] [--channels 3] [--cifar-stem true]
+ * An entry ARCH@W sets a ResNet's width (default 16) or a MobileNetV3's multiplier (default 1):
+ * --archs resnet18@16,resnet18@8,mobilenet_v3_small@0.5
  */
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
@@ -25,9 +27,15 @@ const channels = Number(values.channels);
 const cifarStem = values["cifar-stem"] === "true";
 const batch = 64;
 const rows = [];
-for (const arch of values.archs.split(",") as EncoderArch[]) {
+for (const spec of values.archs.split(",")) {
+  const [arch, w] = spec.split("@") as [EncoderArch, string | undefined];
   manualSeed(0);
-  const encoder = buildEncoder({ arch, inChannels: channels, cifarStem, ...(arch.startsWith("resnet") ? { width: 16 } : {}) }).eval();
+  const shape = arch.startsWith("resnet")
+    ? { width: w === undefined ? 16 : Number(w) }
+    : arch.startsWith("mobilenet") && w !== undefined
+      ? { widthMult: Number(w) }
+      : {};
+  const encoder = buildEncoder({ arch, inChannels: channels, cifarStem, ...shape }).eval();
   const graph = onnxGraph(encoder, { inputSize: size });
   const fp32 = encodeOnnx(graph, { producerVersion: "bench" });
   const fp16 = encodeOnnx(fp16Weights(graph), { producerVersion: "bench" });
@@ -46,7 +54,7 @@ for (const arch of values.archs.split(",") as EncoderArch[]) {
   }
   await session.release();
   rows.push({
-    arch,
+    arch: spec,
     parameters: encoder.parameters().reduce((n, p) => n + p.numel, 0),
     feature_dim: encoder.featureDim,
     onnx_mb: Number((fp32.length / 2 ** 20).toFixed(2)),

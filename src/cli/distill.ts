@@ -1,5 +1,5 @@
 /** `simclr distill --teacher RUN --out DIR [pretrain's flags]` */
-import { teacherFeatureDim } from "../jobs/teacher.js";
+import { teacherOutDim } from "../jobs/teacher.js";
 import { UsageError } from "./common.js";
 import { pretrainCommand } from "./pretrain.js";
 
@@ -33,6 +33,8 @@ export async function distillCommand(argv: string[]): Promise<number> {
   if (teacher === undefined || teacher === "" || teacher.startsWith("--")) throw new UsageError("--teacher needs a run directory");
   const rest = [...argv.slice(0, at), ...argv.slice(at + (arg.includes("=") ? 1 : 2))];
   const setsOutDim = rest.some((a, i) => (a === "--set" && rest[i + 1]?.startsWith("head.outDim=")) || a.startsWith("--set=head.outDim="));
-  const sets = ["--set", `distill.teacher=${teacher}`, ...(setsOutDim ? [] : ["--set", `head.outDim=${teacherFeatureDim(teacher)}`])];
+  const labels = rest.some((a, k) => (a === "--set" && rest[k + 1] === "distill.mode=labels") || a === "--set=distill.mode=labels");
+  const outDim = setsOutDim ? [] : ["--set", `head.outDim=${teacherOutDim(teacher, labels ? "labels" : "embedding")}`];
+  const sets = ["--set", `distill.teacher=${teacher}`, ...outDim];
   return pretrainCommand([...sets, ...rest]);
 }

@@ -251,13 +251,26 @@ export const SCHEMA = {
     type: "string",
     default: null,
     nullable: true,
-    doc: "embedding distillation: a run directory (its latest checkpoint) or a checkpoint folder of one, whose frozen encoder's h the student's projection learns to reproduce instead of NT-Xent (simclr distill); head.outDim must be the teacher's h size",
+    doc: "distillation (simclr distill) instead of NT-Xent: in embedding mode a run directory (its latest checkpoint) or a checkpoint folder of one, whose frozen h the student's projection learns (head.outDim = the teacher's h size); in labels mode a fine-tuned classifier's folder (RUN/finetuned/NAME; head.outDim = its classes)",
+  },
+  "distill.mode": {
+    type: "string",
+    default: "embedding",
+    choices: ["embedding", "labels"],
+    doc: "embedding: learn the teacher run's h; labels: SimCLRv2's distillation, learn a fine-tuned classifier's (RUN/finetuned/NAME) soft labels at distill.temperature, the student's head giving the logits",
   },
   "distill.loss": {
     type: "string",
     default: "cosine",
     choices: ["cosine", "mse"],
-    doc: "distillation loss on l2-normalised vectors: 1 - cosine, or their mean squared difference",
+    doc: "embedding mode: the loss on l2-normalised vectors, 1 - cosine or their mean squared difference",
+  },
+  "distill.temperature": {
+    type: "number",
+    default: 1,
+    min: 1e-3,
+    max: 1e3,
+    doc: "labels mode: tau of the teacher's and the student's softmax (SimCLRv2 eq. 4)",
   },
 } as const satisfies Record<string, Field>;
 

@@ -2,10 +2,14 @@
  * Semi-supervised fine-tuning of a run's encoder (SimCLR Appendix B.5): the pretrained
  * encoder and a new linear classifier trained on a class-balanced labelled subset
  * (finetune.labels), scored on the test split. The subset's indices are saved in
- * DIR/subsets/ so other runs can reuse exactly them.
+ * DIR/subsets/ so other runs can reuse exactly them, and the fine-tuned classifier in
+ * DIR/finetuned/labels-<spec>-seed<N>/ (model.safetensors: encoder.*, head.*, fc.*; and
+ * classifier.json), the teacher SimCLRv2's label distillation starts from (simclr distill).
  */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { writeFilesAtomic } from "../io/atomic.js";
+import { serializeSafetensors } from "../nn/safetensors.js";
 import type { Config } from "../config/schema.js";
 import { labelledSplits } from "./labelled-splits.js";
 import { DataError } from "../errors.js";
@@ -24,6 +28,19 @@ import { disposingAfter, type Owned } from "../tensor/scope.js";
 import { ProgressReporter } from "../io/progress.js";
 import type { EvaluationResult } from "./evaluate.js";
 import { checkConfig } from "../config/load.js";
+
+/** DIR/finetuned/<name>/classifier.json: what the saved classifier is. */
+export interface FinetunedClassifier {
+  /** The pretraining run it was fine-tuned from (its config builds the encoder). */
+  run: string;
+  labels: string;
+  seed: number;
+  fromHead: boolean;
+  /** Class names, in label order (its fc's rows). */
+  classes: string[];
+  top1: number;
+  top5: number;
+}
 
 export interface FinetuneOptions {
   /** Load weights that hold NaN or infinite values (refused by default: they give silently wrong results). */
@@ -87,6 +104,22 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
   );
   const { top1, top5 } = evaluateClassifier(classifier, test, device);
   tensorboard.scalars(training.epochs, { "finetune/test_top1": top1, "finetune/test_top5": top5 });
+  const saved = join(runDir, "finetuned", `labels-${subset.spec.replace("%", "pct")}-seed${subset.seed}`);
+  mkdirSync(saved, { recursive: true });
+  const description: FinetunedClassifier = {
+    run: resolve(runDir),
+    labels: subset.spec,
+    seed: subset.seed,
+    fromHead: f.fromHead,
+    classes: [...train.classes],
+    top1,
+    top5,
+  };
+  writeFilesAtomic([
+    { path: join(saved, "model.safetensors"), bytes: serializeSafetensors(classifier.stateDict(), { format: "simclr-classifier" }) },
+    { path: join(saved, "classifier.json"), bytes: `${JSON.stringify(description, null, 1)}\n` },
+  ]);
+  progress.message(`fine-tuned classifier -> ${saved}`);
   return recordResult(runDir, {
     protocol: `finetune-${subset.spec}`,
     method: "finetune" as const,
@@ -99,6 +132,7 @@ async function finetuneIn(owned: Owned[], runDir: string, config: Config, option
     lr: training.lr,
     from_head: f.fromHead,
     subset: subsetFile,
+    classifier: saved,
     split,
     encoder: origin,
     seconds: secondsSince(started),

@@ -31,9 +31,8 @@ import { ProgressReporter } from "../io/progress.js";
 import { TrainState } from "../train/state.js";
 import { pretrainMonitors, writeViewGrid } from "./monitors.js";
 import { loadTeacher, type Teacher } from "./teacher.js";
-import { DISTILL_METRIC, distillForward } from "../train/distill-step.js";
+import { DISTILL_METRIC, LABEL_DISTILL_METRIC, distillForward, labelDistillForward } from "../train/distill-step.js";
 import type { StepForward } from "../train/pretrain.js";
-import type { Encoder } from "../models/encoder.js";
 import { checkedThreads, chooseGlooInterface, joinGroup, setWorkerThreads, workerDevice } from "./worker.js";
 
 export type { PretrainResult };
@@ -345,14 +344,17 @@ async function trainWatched(
   try {
     stop.throwIfRequested();
     if (config.distill.teacher !== null) {
-      // Embedding distillation (distill-step.ts): the loss is the teacher's h, not NT-Xent.
+      // Distillation (distill-step.ts): the loss is the teacher's h or soft labels, not NT-Xent.
       if (config.train.chunkSize !== null)
         throw new ConfigError("train.chunkSize (GradCache) is for NT-Xent's batch-wide loss: distillation needs none", "train.chunkSize");
       teacher = loadTeacher(config, data.images.size(1), device);
       if (main) {
         writeFileAtomic(run.files.teacher, `${JSON.stringify(teacher.provenance, null, 1)}\n`);
+        const { arch, run: from, checkpoint, outDim } = teacher.provenance;
         progress.message(
-          `distilling ${teacher.provenance.arch} (${teacher.provenance.run}, ${teacher.provenance.checkpoint}, h of ${teacher.provenance.featureDim}) with ${config.distill.loss} loss`,
+          config.distill.mode === "labels"
+            ? `distilling the labels of ${arch} (${from}, ${checkpoint}) at temperature ${config.distill.temperature}`
+            : `distilling ${arch} (${from}, ${checkpoint}, h of ${outDim}) with ${config.distill.loss} loss`,
         );
       }
     }
@@ -416,11 +418,11 @@ async function trainWatched(
       ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
       ...(from !== null ? { lastCheckpoint: from } : {}),
       ...(group !== null && dataParallel !== null ? { parallel: { group, dataParallel } } : {}),
-      ...(teacher !== null ? { objective: { forward: distillStep(teacher.encoder, config.distill.loss), metric: DISTILL_METRIC } } : {}),
+      ...(teacher !== null ? { objective: distillObjective(teacher, config.distill) } : {}),
     });
   } finally {
     // Everything but the model (returned to the caller) is this job's to free.
-    teacher?.model.dispose();
+    teacher?.dispose();
     dataParallel?.dispose();
     group?.destroy();
     loader.dispose();
@@ -433,9 +435,18 @@ async function trainWatched(
   }
 }
 
-/** The distillation step's forward against a frozen teacher, as the loop takes it. */
-function distillStep(teacher: Encoder, loss: Config["distill"]["loss"]): StepForward {
-  return (model, augment, images, options) => distillForward(model, teacher, loss, augment, images, options);
+/** The distillation step against a frozen teacher, and its figure's metric name, as the loop takes them. */
+function distillObjective(teacher: Teacher, distill: Config["distill"]): { forward: StepForward; metric: string } {
+  if (distill.mode === "labels") {
+    return {
+      forward: (model, augment, images, options) => labelDistillForward(model, teacher.forward, distill.temperature, augment, images, options),
+      metric: LABEL_DISTILL_METRIC,
+    };
+  }
+  return {
+    forward: (model, augment, images, options) => distillForward(model, teacher.forward, distill.loss, augment, images, options),
+    metric: DISTILL_METRIC,
+  };
 }
 
 async function loadTrainingSet(config: Config, progress: ProgressReporter, signal: AbortSignal): Promise<LoadedDataset> {

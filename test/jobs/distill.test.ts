@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { ConfigError, latestCheckpoint, loadConfig, pretrain, randn, resume, tensor } from "../../src/index.js";
-import { distillationLoss } from "../../src/train/distill-step.js";
+import { distillationLoss, softLabelLoss } from "../../src/train/distill-step.js";
 import { lossCurve, quiet, runCli } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
 import { writePngFolder } from "../search/fixture.js";
@@ -52,6 +52,42 @@ describe("distillation loss", () => {
   });
 });
 
+describe("label distillation loss (SimCLRv2 eq. 4)", () => {
+  test("the soft cross-entropy at temperature tau and the argmax agreement equal a slow reference; the teacher takes no gradient", () => {
+    const [n, k] = [5, 4];
+    const zData = Array.from({ length: n * k }, (_, i) => Math.sin(i * 2.3) * 2);
+    const tData = Array.from({ length: n * k }, (_, i) => Math.cos(i * 1.1) * 3 + (i % k === 2 ? 1 : 0));
+    const softmax = (v: number[]) => {
+      const m = Math.max(...v);
+      const e = v.map((x) => Math.exp(x - m));
+      const s = e.reduce((a, b) => a + b, 0);
+      return e.map((x) => x / s);
+    };
+    for (const tau of [1, 0.5, 4]) {
+      let want = 0;
+      let agree = 0;
+      for (let i = 0; i < n; i++) {
+        const z = zData.slice(i * k, (i + 1) * k);
+        const t = tData.slice(i * k, (i + 1) * k);
+        const p = softmax(t.map((x) => x / tau));
+        const q = softmax(z.map((x) => x / tau));
+        want -= p.reduce((a, pj, j) => a + pj * Math.log(q[j]!), 0) / n;
+        if (z.indexOf(Math.max(...z)) === t.indexOf(Math.max(...t))) agree++;
+      }
+      const z = tensor(Float32Array.from(zData), { shape: [n, k] }).requiresGrad_();
+      const t = tensor(Float32Array.from(tData), { shape: [n, k] }).requiresGrad_();
+      const out = softLabelLoss(z, t, tau);
+      assert.ok(Math.abs(out.loss.item() - want) < 1e-5, `tau ${tau}: ${out.loss.item()} vs ${want}`);
+      assert.ok(Math.abs(out.agreement - agree / n) < 1e-6, `agreement ${out.agreement} vs ${agree / n}`);
+      out.loss.backward();
+      assert.ok(z.grad !== null && z.grad.abs().sum().item() > 0);
+      assert.equal(t.grad, null, "the teacher's logits take no gradient");
+    }
+    assert.throws(() => softLabelLoss(randn([3, 4]), randn([3, 5]), 1), /logits must both be \(N, K\)/);
+    assert.throws(() => softLabelLoss(randn([3, 4]), randn([3, 4]), 0), /temperature must be > 0/);
+  });
+});
+
 describe("simclr distill", () => {
   let data = "";
   let teacher = "";
@@ -83,8 +119,8 @@ describe("simclr distill", () => {
     );
     for (const l of steps) assert.ok(Math.abs(l.loss! - (1 - l.distill_cos!)) < 1e-5, "cosine loss = 1 - the mean cosine");
     assert.ok(steps.at(-1)!.distill_cos! > 0.6, `final cosine ${steps.at(-1)!.distill_cos}`);
-    const provenance = JSON.parse(readFileSync(join(run, "teacher.json"), "utf-8")) as { run: string; arch: string; featureDim: number; sha256: string };
-    assert.equal(provenance.featureDim, 64);
+    const provenance = JSON.parse(readFileSync(join(run, "teacher.json"), "utf-8")) as { run: string; arch: string; outDim: number; sha256: string };
+    assert.equal(provenance.outDim, 64);
     assert.equal(provenance.arch, "resnet18 width 8, CIFAR stem");
     assert.match(provenance.sha256, /^[0-9a-f]{64}$/);
   });
@@ -102,6 +138,38 @@ describe("simclr distill", () => {
     for (const [step, loss] of a) assert.ok(Math.abs(loss - b.get(step)!) < 1e-5, `step ${step}: ${loss} vs ${b.get(step)}`);
   });
 
+  test("label distillation from a fine-tuned classifier: finetune saves it, the student's head gives its classes, the loss falls and agreement rises", async () => {
+    // a teacher that classifies the synthetic set well (measured: top-1 1.0 on its test split)
+    const tuned = await runCli(["finetune", "--run", teacher, "--labels", "20-per-class", "--epochs", "30", "--lr", "0.5", "--batch", "64"]);
+    assert.equal(tuned.code, 0, tuned.stderr);
+    const folder = join(teacher, "finetuned", "labels-20-per-class-seed0");
+    const description = JSON.parse(readFileSync(join(folder, "classifier.json"), "utf-8")) as { classes: string[]; labels: string; top1: number };
+    assert.equal(description.classes.length, 10);
+    assert.equal(description.labels, "20-per-class");
+    assert.ok(description.top1 > 0.8, `the teacher's top-1 ${description.top1}`);
+    assert.equal((JSON.parse(tuned.stdout.trim().split("\n").pop()!) as { classifier: string }).classifier, folder);
+    const out = join(tmp("labels"), "run");
+    const args = syntheticSet(data, ["train.epochs=6", "monitor.knnEvery=0", "model.width=4", "optim.lr=2", "head.layers=1"]).flatMap((s) => ["--set", s]);
+    const r = await runCli(["distill", "--teacher", folder, "--out", out, "--set", "distill.mode=labels", ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /distilling the labels of resnet18 width 8, CIFAR stem \+ 10-way classifier \(20-per-class labels/);
+    assert.match(readFileSync(join(out, "config.yaml"), "utf-8"), /outDim: 10/);
+    const steps = readFileSync(join(out, "metrics.jsonl"), "utf-8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { loss?: number; distill_agree?: number; epoch_loss?: number })
+      .filter((l) => l.loss !== undefined && l.epoch_loss === undefined);
+    const mean = (ls: typeof steps, key: "loss" | "distill_agree") => ls.reduce((s, l) => s + l[key]!, 0) / ls.length;
+    assert.ok(mean(steps.slice(-4), "loss") < mean(steps.slice(0, 4), "loss"), "the soft cross-entropy falls");
+    assert.ok(mean(steps.slice(-4), "distill_agree") > mean(steps.slice(0, 4), "distill_agree"), "agreement with the teacher rises");
+    const provenance = JSON.parse(readFileSync(join(out, "teacher.json"), "utf-8")) as { mode: string; outDim: number; classes: string[] };
+    assert.deepEqual([provenance.mode, provenance.outDim, provenance.classes.length], ["labels", 10, 10]);
+    // a run directory is not a classifier
+    const wrong = await runCli(["distill", "--teacher", teacher, "--out", join(tmp("wrong"), "run"), "--set", "distill.mode=labels", ...args]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /has no classifier\.json: label distillation needs a fine-tuned classifier/);
+  });
+
   test("the command sets head.outDim from the teacher; errors name the key", async () => {
     const out = join(tmp("cli"), "run");
     const args = syntheticSet(data, ["train.epochs=1", "monitor.knnEvery=0", "model.width=4"]).flatMap((s) => ["--set", s]);
@@ -116,7 +184,7 @@ describe("simclr distill", () => {
     assert.match(none.stderr, /distill needs --teacher RUN/);
     const missing = await runCli(["distill", "--teacher", join(tmp("x"), "nowhere"), "--out", join(tmp("m"), "run"), ...args]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /distill\.teacher: .*nowhere is not a run directory/);
+    assert.match(missing.stderr, /distill\.teacher: .*nowhere does not exist/);
     const wrongDim = join(tmp("dim"), "run");
     const dim = await runCli(["distill", "--teacher", teacher, "--out", wrongDim, ...args, "--set", "head.outDim=16"]);
     assert.equal(dim.code, 2);
