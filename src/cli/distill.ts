@@ -1,19 +1,26 @@
-/** `simclr distill --teacher RUN --out DIR [pretrain's flags]` */
+/** `simclr distill --teacher PATH --out DIR [pretrain's flags]` */
 import { teacherOutDim } from "../jobs/teacher.js";
 import { UsageError } from "./common.js";
 import { pretrainCommand } from "./pretrain.js";
 
-export const DISTILL_HELP = `simclr distill --teacher RUN --out DIR [--set key=value ...] [--config FILE] [--resume [auto] | --force] [--nproc N ...]
+export const DISTILL_HELP = `simclr distill --teacher PATH --out DIR [--set distill.mode=labels] [--set key=value ...] [--config FILE] [--resume [auto] | --force] [--nproc N ...]
 
-Embedding distillation: trains a student encoder (model.arch, model.width, ... as pretrain's)
-and its projection head to reproduce a frozen teacher's h on SimCLR's augmented views, with a
-cosine loss (distill.loss=mse: the mean squared difference of the l2-normalised vectors). RUN
-is a pretraining (or distillation) run directory, or one of its checkpoint folders; its encoder
-runs in inference mode. The student's head.outDim is set to the teacher's h size. Everything
-else is pretrain's: the schedule, checkpoints, --resume, metrics.jsonl (distill_cos: the mean
-cosine between the student's projection and the teacher's h), TensorBoard, monitors, export.
-DIR/teacher.json records the teacher (run, checkpoint, architecture, sha256 of its weights).
-This is \`simclr pretrain --set distill.teacher=RUN --set head.outDim=D\`; see docs/deploy.md.`;
+Trains a student encoder (model.arch, model.width, ... as pretrain's) and its head from a
+frozen teacher on SimCLR's augmented views of unlabelled images, instead of NT-Xent:
+  embedding (default)   the student's projection learns the teacher's h, loss 1 - cosine
+                        (distill.loss=mse: the mean squared difference of the l2-normalised
+                        vectors); PATH is a pretraining (or distillation) run directory, or one
+                        of its checkpoint folders; metrics.jsonl's distill_cos is the mean cosine
+  labels                SimCLRv2's distillation: the student's head gives logits that learn a
+                        fine-tuned classifier's soft labels at distill.temperature; PATH is
+                        RUN/finetuned/NAME (simclr finetune writes it); distill_agree is the
+                        share of views whose argmaxes agree (add --set head.layers=1 for a
+                        linear student head, as SimCLRv2's)
+The teacher runs in inference mode; head.outDim is set to the teacher's h size or classes.
+Everything else is pretrain's: the schedule, checkpoints, --resume, TensorBoard, monitors,
+export. DIR/teacher.json records the teacher (run, checkpoint, architecture, sha256 of its
+weights). This is \`simclr pretrain --set distill.teacher=PATH --set head.outDim=D\`; see
+docs/deploy.md.`;
 
 export async function distillCommand(argv: string[]): Promise<number> {
   if (argv.includes("--help")) {
@@ -25,7 +32,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
   const explicitResume = resuming && !argv.some((a, i) => a === "--resume=auto" || (a === "--resume" && argv[i + 1] === "auto"));
   if (at === -1) {
     if (explicitResume) return pretrainCommand(argv); // the teacher is in the run's config
-    throw new UsageError("distill needs --teacher RUN (a run directory or one of its checkpoint folders)");
+    throw new UsageError("distill needs --teacher RUN (a run directory or one of its checkpoint folders; with distill.mode=labels, RUN/finetuned/NAME)");
   }
   if (explicitResume) throw new UsageError("--resume continues with the run's saved config, teacher included: drop --teacher");
   const arg = argv[at] as string;
