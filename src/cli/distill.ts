@@ -7,7 +7,8 @@ export const DISTILL_HELP = `simclr distill --teacher PATH --out DIR [--set dist
 
 Trains a student encoder (model.arch, model.width, ... as pretrain's) and its head from a
 frozen teacher on SimCLR's augmented views of unlabelled images, instead of NT-Xent:
-  embedding (default)   the student's projection learns the teacher's h, loss 1 - cosine
+  embedding (default)   the student's projection learns the teacher's h (centred on each
+                        batch's mean), loss 1 - cosine
                         (distill.loss=mse: the mean squared difference of the l2-normalised
                         vectors); PATH is a pretraining (or distillation) run directory, or one
                         of its checkpoint folders; metrics.jsonl's distill_cos is the mean cosine
