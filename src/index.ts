@@ -169,7 +169,16 @@ export { comparisonTable, readResults, type ResultLine } from "./eval/compare.js
 
 // ---- jobs: what the commands run, as functions ----
 export { pretrain, pretrainOrResume, resume, type PretrainOptions, type ResumeOptions } from "./jobs/pretrain.js";
-export { evaluate, evaluateMany, type EvaluateOptions, type EvaluateManyOptions, type EvaluationResult, type Protocol } from "./jobs/evaluate.js";
+export {
+  evaluate,
+  evaluateHead,
+  evaluateMany,
+  type EvaluateHeadOptions,
+  type EvaluateOptions,
+  type EvaluateManyOptions,
+  type EvaluationResult,
+  type Protocol,
+} from "./jobs/evaluate.js";
 export { ablate, planRuns, readStudyRuns, studyFiles, studySummary, type AblateOptions, type AblateResult, type StudySummary } from "./jobs/ablate.js";
 export { parsePlan, readPlan, armConfig, type AblationPlan, type ArmSpec } from "./jobs/ablate-plan.js";
 export { evaluationConfig, EVALUATION_SECTIONS } from "./jobs/evaluation-config.js";

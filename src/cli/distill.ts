@@ -1,4 +1,5 @@
 /** `simclr distill --teacher PATH --out DIR [pretrain's flags]` */
+import { configFileKeys } from "../config/load.js";
 import { teacherOutDim } from "../jobs/teacher.js";
 import { UsageError } from "./common.js";
 import { pretrainCommand } from "./pretrain.js";
@@ -15,8 +16,11 @@ frozen teacher on SimCLR's augmented views of unlabelled images, instead of NT-X
   labels                SimCLRv2's distillation: the student's head gives logits that learn a
                         fine-tuned classifier's soft labels at distill.temperature; PATH is
                         RUN/finetuned/NAME (simclr finetune writes it); distill_agree is the
-                        share of views whose argmaxes agree (add --set head.layers=1 for a
-                        linear student head, as SimCLRv2's)
+                        share of views whose argmaxes agree; unless --set or --config says
+                        otherwise, the student's head is linear (head.layers=1) and its views
+                        are crop + flip (augment.color, .grayscale, .blur false), as in
+                        SimCLRv2, whose code distorts colour only when pretraining;
+                        simclr eval head scores the student as the classifier it is
 The teacher runs in inference mode; head.outDim is set to the teacher's h size or classes.
 Everything else is pretrain's: the schedule, checkpoints, --resume, TensorBoard, monitors,
 export. DIR/teacher.json records the teacher (run, checkpoint, architecture, sha256 of its
@@ -43,6 +47,23 @@ export async function distillCommand(argv: string[]): Promise<number> {
   const setsOutDim = rest.some((a, i) => (a === "--set" && rest[i + 1]?.startsWith("head.outDim=")) || a.startsWith("--set=head.outDim="));
   const labels = rest.some((a, k) => (a === "--set" && rest[k + 1] === "distill.mode=labels") || a === "--set=distill.mode=labels");
   const outDim = setsOutDim ? [] : ["--set", `head.outDim=${teacherOutDim(teacher, labels ? "labels" : "embedding")}`];
-  const sets = ["--set", `distill.teacher=${teacher}`, ...outDim];
+  const sets = ["--set", `distill.teacher=${teacher}`, ...outDim, ...(labels ? labelDefaults(rest).flatMap((s) => ["--set", s]) : [])];
   return pretrainCommand([...sets, ...rest]);
+}
+
+/**
+ * SimCLRv2's student (Chen et al. 2020b, section 2), where neither a --set nor the --config
+ * file names the key: a linear classifier head, and the fine-tuning views (crop + flip).
+ */
+const LABEL_STUDENT = { "head.layers": "1", "augment.color": "false", "augment.grayscale": "false", "augment.blur": "false" } as const;
+
+function labelDefaults(rest: string[]): string[] {
+  const named = new Set<string>();
+  rest.forEach((a, i) => {
+    const set = a === "--set" ? rest[i + 1] : a.startsWith("--set=") ? a.slice("--set=".length) : undefined;
+    if (set !== undefined) named.add(set.split("=")[0]!);
+    const file = a === "--config" ? rest[i + 1] : a.startsWith("--config=") ? a.slice("--config=".length) : undefined;
+    if (file !== undefined) for (const key of configFileKeys(file)) named.add(key);
+  });
+  return Object.entries(LABEL_STUDENT).flatMap(([key, value]) => (named.has(key) ? [] : [`${key}=${value}`]));
 }

@@ -1,10 +1,10 @@
-/** `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--set data.*|eval.*=...]` */
+/** `simclr eval linear|knn|head --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--set data.*|eval.*=...]` */
 import { parseArgs } from "node:util";
-import { evaluate } from "../jobs/evaluate.js";
+import { evaluate, evaluateHead } from "../jobs/evaluate.js";
 import { evaluationConfig } from "../jobs/evaluation-config.js";
 import { UsageError, flagValues, printResult } from "./common.js";
 
-export const EVAL_HELP = `simclr eval linear|knn --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--allow-non-finite] [--protocol fast|paper] [--epochs N] [--k 200|10,200] [--features h|z] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
+export const EVAL_HELP = `simclr eval linear|knn|head --run DIR [--checkpoint FILE] [--random-init] [--raw-pixels] [--allow-non-finite] [--protocol fast|paper] [--epochs N] [--k 200|10,200] [--features h|z] [--temperature 0.1] [--labels 1%|10%|N-per-class] [--set data.*|eval.*=...]
 
 Evaluates the representation h of a pretraining run's encoder (frozen, BN in inference mode).
   linear  multinomial logistic regression on standardised features, fit by L-BFGS, its L2
@@ -13,6 +13,9 @@ Evaluates the representation h of a pretraining run's encoder (frozen, BN in inf
           lr 0.1 x B/256, batch 512, crop + flip, --epochs 90)
   knn     weighted kNN: cosine similarity, k nearest, votes exp(sim / T); --k 10,200 scores
           several k from one pass and records a result for each
+  head    a label-distilled student (simclr distill --set distill.mode=labels) as the
+          classifier it was trained to be: its head's logits scored on the test split (no
+          probe trained; protocol "head")
 --features z evaluates z = g(h), the projection head's output, instead of h (section 4.2;
 the result's protocol is then linear-z or knn-z).
 --labels trains on a class-balanced subset of the train split's labels (seed eval.seed), the
@@ -31,7 +34,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${EVAL_HELP}\n`);
     return protocol === undefined ? 2 : 0;
   }
-  if (protocol !== "linear" && protocol !== "knn") throw new UsageError(`eval: unknown protocol '${protocol}' (linear, knn)`);
+  if (protocol !== "linear" && protocol !== "knn" && protocol !== "head") throw new UsageError(`eval: unknown protocol '${protocol}' (linear, knn, head)`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -63,6 +66,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const config = evaluationConfig(values.run, { set: values.set ?? [], setSource: "--set", values: flagValues(flags, FLAGS) });
   if (config.eval.protocol === "paper" && protocol === "linear" && values["raw-pixels"]) {
     throw new UsageError("eval.protocol paper (--protocol paper) trains on the encoder's h; it does not apply to --raw-pixels");
+  }
+  if (protocol === "head") {
+    for (const flag of ["random-init", "raw-pixels", "features", "k", "labels", "protocol", "epochs", "temperature"] as const)
+      if (values[flag] !== undefined) throw new UsageError(`eval head scores the run's own head: --${flag} does not apply to it`);
+    const result = await evaluateHead(values.run, config, {
+      ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+      allowNonFinite: values["allow-non-finite"] ?? false,
+    });
+    printResult(result);
+    return 0;
   }
   const result = await evaluate(values.run, config, {
     protocol: protocol,

@@ -154,19 +154,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   };
   if (options.file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(options.file, "utf-8");
-    } catch (e) {
-      throw new ConfigError(`${options.file}: cannot read (${(e as Error).message})`);
-    }
-    let doc: unknown;
-    try {
-      doc = parse(text);
-    } catch (e) {
-      throw new ConfigError(`${options.file}: not valid YAML (${(e as Error).message})`);
-    }
-    for (const [k, v] of flatten(doc, options.file)) {
+    for (const [k, v] of readConfigFile(options.file)) {
       allowed(k, options.file);
       values.set(k, v);
     }
@@ -182,6 +170,28 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     values.set(key, parseValue(key, text, source));
   }
   return build(values);
+}
+
+/** A YAML config file's settings by dotted key, unknown keys refused; errors name the file. */
+function readConfigFile(file: string): Map<ConfigKey, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf-8");
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid YAML (${(e as Error).message})`);
+  }
+  return flatten(doc, file);
+}
+
+/** The keys a YAML config file sets, for commands whose defaults yield to the user's. */
+export function configFileKeys(file: string): Set<ConfigKey> {
+  return new Set(readConfigFile(file).keys());
 }
 
 /** A config from its saved YAML text (validated the same way). */

@@ -4,6 +4,7 @@
  * train split, scored on the test split; beside the same network at random initialisation
  * and the raw pixels. Each result is appended to the run's results.jsonl.
  */
+import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "../config/schema.js";
 import { ArgumentError, ConfigError, DataError } from "../errors.js";
 import { evaluateClassifier } from "../eval/accuracy.js";
@@ -24,6 +25,7 @@ import { disposingAfter, type Owned } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { ProgressReporter } from "../io/progress.js";
 import { checkConfig } from "../config/load.js";
+import { runFiles } from "../run/run-dir.js";
 
 export type Protocol = "linear" | "knn";
 
@@ -53,7 +55,7 @@ export interface EvaluationResult extends Record<string, unknown> {
   /** The protocol as recorded: the method, "-z" for z, then the label subset ("knn-z-1pct"). */
   protocol: string;
   /** The method and the representation it read (a classifier on h for finetune and supervised), as typed fields: protocol spells both. */
-  method: "linear" | "linear-paper" | "knn" | "finetune" | "supervised";
+  method: "linear" | "linear-paper" | "knn" | "finetune" | "supervised" | "head";
   features: "h" | "z";
   top1: number;
   top5: number;
@@ -236,4 +238,73 @@ async function evaluateIn(owned: Owned[], runDir: string, config: Config, option
     }
   }
   return results;
+}
+
+/** Options of evaluateHead. */
+export interface EvaluateHeadOptions {
+  /** A checkpoint folder or model.safetensors (default: the run's latest). */
+  checkpoint?: string;
+  /** Load weights that hold NaN or infinite values (refused by default). */
+  allowNonFinite?: boolean;
+  /** Where progress and messages go (default: stderr). */
+  progress?: ProgressReporter;
+}
+
+/**
+ * A label-distilled student as the classifier it was trained to be (SimCLRv2, Chen et al.
+ * 2020b, section 2: the student learns the teacher's soft labels, its head giving the logits):
+ * top-1 and top-5 of the head's output on the test split, BN in inference mode, no probe
+ * trained. The run must be a label distillation (distill.mode labels), whose teacher's classes
+ * (DIR/teacher.json) are the data's, in the same order. Appended to the run's results.jsonl
+ * as protocol "head".
+ */
+export async function evaluateHead(runDir: string, config: Config, options: EvaluateHeadOptions = {}): Promise<EvaluationResult> {
+  checkConfig(config, "evaluateHead(config)");
+  if (config.distill.teacher === null || config.distill.mode !== "labels") {
+    throw new ConfigError(
+      `${runDir} is not a label distillation (distill.mode labels): only then is its projection head a classifier; evaluate its h with linear or knn`,
+      "distill.mode",
+    );
+  }
+  const teacherFile = runFiles(runDir).teacher;
+  if (!existsSync(teacherFile)) throw new ConfigError(`${runDir} has no teacher.json: it has not started distilling`, "distill.teacher");
+  const teacher = JSON.parse(readFileSync(teacherFile, "utf-8")) as { classes?: string[] };
+  return disposingAfter(async (owned) => {
+    const progress = options.progress ?? new ProgressReporter();
+    const { train, test, split } = await labelledSplits(config);
+    owned.push(train.images, train.labels, test.images, test.labels);
+    if (!test.labeled)
+      throw new DataError(config.data.path ?? config.data.name, `${config.data.name} has no labels: the head's accuracy needs a labelled test split`);
+    const classes = teacher.classes ?? [];
+    if (classes.length !== test.classes.length || classes.some((c, i) => c !== test.classes[i])) {
+      throw new DataError(
+        config.data.path ?? config.data.name,
+        `the teacher's classes (${classes.join(", ")}) are not the test split's (${test.classes.join(", ")}) in the same order: the head's outputs would be scored against the wrong labels`,
+      );
+    }
+    const source = loadEncoder({
+      config,
+      inChannels: test.images.size(1),
+      runDir,
+      ...(options.checkpoint !== undefined ? { checkpoint: options.checkpoint } : {}),
+      allowNonFinite: options.allowNonFinite ?? false,
+    });
+    owned.push(source.model);
+    const device = config.train.device;
+    source.model.to(device);
+    const started = performance.now();
+    progress.message(`the head as the classifier: ${test.images.size(0)} test images`);
+    const { top1, top5 } = evaluateClassifier(source.model, test, device, 512, (x) => source.model.call(x).z);
+    return recordResult(runDir, {
+      protocol: "head",
+      method: "head" as const,
+      features: "z" as const,
+      top1,
+      top5,
+      test_size: test.images.size(0),
+      split,
+      encoder: source.origin,
+      seconds: secondsSince(started),
+    });
+  });
 }

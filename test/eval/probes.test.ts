@@ -183,7 +183,11 @@ describe("kNN at several k in one pass, and features z", () => {
       const one = knnClassify(bank, labels, queries, queryLabels, { k: r.k, temperature: 0.1, numClasses: 5 });
       assert.equal(r.top1, one.top1, `k ${r.k}`);
       assert.equal(r.top5, one.top5, `k ${r.k}`);
-      assert.ok(maxAbsDiff(Array.from(r.scores.dataAsNumbers()), Array.from(one.scores.dataAsNumbers())) < 1e-4, `k ${r.k} scores`);
+      // scores are sums of up to k votes of e^(sim / 0.1), up to e^10 each: float32 agrees to
+      // its relative precision, and the batches' similarities may round differently (by CPU)
+      const a = Array.from(r.scores.dataAsNumbers());
+      const scale = Math.max(...a.map(Math.abs));
+      assert.ok(maxAbsDiff(a, Array.from(one.scores.dataAsNumbers())) <= 1e-5 * scale, `k ${r.k} scores`);
     }
     assert.notEqual(many[0]!.top1, many[2]!.top1, "the ks give different answers on this data");
     assert.throws(() => knnClassifyAt(bank, labels, queries, queryLabels, { ks: [] }), /at least one k/);

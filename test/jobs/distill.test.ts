@@ -1,15 +1,31 @@
 /**
- * Embedding distillation (simclr distill, distill-step.ts): the loss and its mean cosine against
+ * Distillation (simclr distill, distill-step.ts), both modes: the losses against
  * a slow reference, no gradient reaches the teacher, a student's loss falls and its cosine to
- * the teacher rises on synthetic data, a resumed distillation equals an uninterrupted one, and
- * the command's errors name the key.
+ * the teacher rises on synthetic data, a resumed distillation equals an uninterrupted one; a
+ * label-distilled student (SimCLRv2's defaults, the user's settings winning) scored by eval head
+ * as its head's argmax counted by hand; and the command's errors name the key.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { ConfigError, latestCheckpoint, loadConfig, pretrain, randn, resume, tensor } from "../../src/index.js";
+import {
+  ConfigError,
+  evaluateHead,
+  evaluationConfig,
+  latestCheckpoint,
+  loadConfig,
+  loadEncoder,
+  noGrad,
+  pretrain,
+  randn,
+  resume,
+  tensor,
+  tidy,
+  toUnitFloat,
+} from "../../src/index.js";
+import { labelledSplits } from "../../src/jobs/labelled-splits.js";
 import { distillationLoss, softLabelLoss } from "../../src/train/distill-step.js";
 import { lossCurve, quiet, runCli } from "../helpers.js";
 import { syntheticSet, writeSyntheticIdx } from "../synthetic.js";
@@ -149,11 +165,13 @@ describe("simclr distill", () => {
     assert.ok(description.top1 > 0.8, `the teacher's top-1 ${description.top1}`);
     assert.equal((JSON.parse(tuned.stdout.trim().split("\n").pop()!) as { classifier: string }).classifier, folder);
     const out = join(tmp("labels"), "run");
-    const args = syntheticSet(data, ["train.epochs=6", "monitor.knnEvery=0", "model.width=4", "optim.lr=2", "head.layers=1"]).flatMap((s) => ["--set", s]);
+    const args = syntheticSet(data, ["train.epochs=15", "monitor.knnEvery=0", "model.width=4", "optim.lr=0.5"]).flatMap((s) => ["--set", s]);
     const r = await runCli(["distill", "--teacher", folder, "--out", out, "--set", "distill.mode=labels", ...args]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /distilling the labels of resnet18 width 8, CIFAR stem \+ 10-way classifier \(20-per-class labels/);
-    assert.match(readFileSync(join(out, "config.yaml"), "utf-8"), /outDim: 10/);
+    // SimCLRv2's student by default: a linear head and crop + flip views
+    const saved = loadConfig({ file: join(out, "config.yaml") });
+    assert.deepEqual([saved.head.outDim, saved.head.layers, saved.augment.color, saved.augment.grayscale, saved.augment.blur], [10, 1, false, false, false]);
     const steps = readFileSync(join(out, "metrics.jsonl"), "utf-8")
       .trim()
       .split("\n")
@@ -164,6 +182,55 @@ describe("simclr distill", () => {
     assert.ok(mean(steps.slice(-4), "distill_agree") > mean(steps.slice(0, 4), "distill_agree"), "agreement with the teacher rises");
     const provenance = JSON.parse(readFileSync(join(out, "teacher.json"), "utf-8")) as { mode: string; outDim: number; classes: string[] };
     assert.deepEqual([provenance.mode, provenance.outDim, provenance.classes.length], ["labels", 10, 10]);
+    // the student as the classifier it was trained to be (eval head) equals the argmax of its head, counted by hand
+    const scored = await runCli(["eval", "head", "--run", out]);
+    assert.equal(scored.code, 0, scored.stderr);
+    const head = JSON.parse(scored.stdout.trim().split("\n").pop()!) as { protocol: string; method: string; top1: number; test_size: number };
+    assert.deepEqual([head.protocol, head.method], ["head", "head"]);
+    const config = evaluationConfig(out);
+    const splits = await labelledSplits(config);
+    const split = splits.test;
+    const { model } = loadEncoder({ config, inChannels: 1, runDir: out });
+    model.eval();
+    const predicted = tidy(() => noGrad(() => model.call(toUnitFloat(split.images)).z.argmax(1).toArray())) as number[];
+    const truth = split.labels.toArray() as number[];
+    const right = predicted.filter((p, i) => p === truth[i]).length;
+    assert.equal(head.test_size, truth.length);
+    assert.ok(Math.abs(head.top1 - right / truth.length) < 1e-9, `eval head ${head.top1}, by hand ${right / truth.length}`);
+    assert.ok(head.top1 > 0.3, `the student learnt the teacher's classes: top-1 ${head.top1}`);
+    model.dispose();
+    for (const t of [split.images, split.labels, splits.train.images, splits.train.labels]) t.dispose();
+    // a run that is not a label distillation has no classifier head
+    await assert.rejects(
+      evaluateHead(teacher, evaluationConfig(teacher), { progress: quiet() }),
+      (e: Error) => e instanceof ConfigError && /is not a label distillation/.test(e.message),
+    );
+    const misuse = await runCli(["eval", "head", "--run", out, "--features", "z"]);
+    assert.equal(misuse.code, 2);
+    assert.match(misuse.stderr, /--features does not apply/);
+    // the user's settings win over those defaults, from --set and from --config
+    const file = join(tmp("config"), "c.yaml");
+    writeFileSync(file, "augment:\n  blur: true\n");
+    const own = join(tmp("own"), "run");
+    const mine = await runCli([
+      "distill",
+      "--teacher",
+      folder,
+      "--out",
+      own,
+      "--config",
+      file,
+      "--set",
+      "distill.mode=labels",
+      ...args,
+      "--set",
+      "augment.color=true",
+      "--set",
+      "train.epochs=1",
+    ]);
+    assert.equal(mine.code, 0, mine.stderr);
+    const kept = loadConfig({ file: join(own, "config.yaml") });
+    assert.deepEqual([kept.head.layers, kept.augment.color, kept.augment.grayscale, kept.augment.blur], [1, true, false, true]);
     // a run directory is not a classifier
     const wrong = await runCli(["distill", "--teacher", teacher, "--out", join(tmp("wrong"), "run"), "--set", "distill.mode=labels", ...args]);
     assert.equal(wrong.code, 2);
