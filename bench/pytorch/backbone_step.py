@@ -1,6 +1,8 @@
 """The PyTorch side of bench/backbone-step.ts: torchvision's encoder (classifier removed),
 forward + backward of mean(h^2), timed the same way. Prints one JSON line. By hand:
   python3 bench/pytorch/backbone_step.py --arch mobilenet_v3_small --size 32 --batch 128 --steps 3
+--compile true times torch.compile(encoder) (PyTorch 2.x; its first steps compile, so the warm-up
+is at least 2 steps and compile time is not timed).
 """
 import argparse, json, time
 import torch, torchvision
@@ -14,6 +16,7 @@ p.add_argument("--steps", type=int, default=3)
 p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--cifar-stem", default="true")
+p.add_argument("--compile", default="false")
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
@@ -40,6 +43,10 @@ else:
     net.features[0][0] = torch.nn.Conv2d(a.channels, first.out_channels, 3, 1 if cifar else 2, 1, bias=False)
     encoder = torch.nn.Sequential(net.features, net.avgpool, torch.nn.Flatten(1))
 encoder.train()
+parameters = sum(p.numel() for p in encoder.parameters())
+if a.compile == "true":
+    encoder = torch.compile(encoder)
+    a.warmup = max(a.warmup, 2)
 x = torch.randn(a.batch, a.channels, a.size, a.size)
 
 
@@ -63,7 +70,8 @@ print(
         {
             "arch": a.arch,
             "images_per_s": a.batch / median,
-            "parameters": sum(p.numel() for p in encoder.parameters()),
+            "parameters": parameters,
+            "compiled": a.compile == "true",
             "torch": torch.__version__,
             "torchvision": torchvision.__version__,
         }
