@@ -8,7 +8,7 @@
 #             classifier it is (simclr eval head); supervised from scratch on the labels
 #   and ResNet-18 w16 supervised on the same labels (the teacher's architecture, no pretraining).
 # Resumable: rerun it and finished steps are skipped. The figures are the runs' results.jsonl
-# (BENCHMARKS.md, "Label distillation"). About 70 minutes on the 2-core VM.
+# (BENCHMARKS.md, "Label distillation"). About 40 minutes on the 2-core AMD VM.
 set -e
 cd "$(dirname "$0")/.."
 CLI="node dist/src/cli/main.js" # after the build (npm test or scripts/setup.sh)
