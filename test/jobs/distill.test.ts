@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import {
   ConfigError,
+  DataError,
   evaluateHead,
   evaluationConfig,
   latestCheckpoint,
@@ -208,6 +209,15 @@ describe("simclr distill", () => {
     const misuse = await runCli(["eval", "head", "--run", out, "--features", "z"]);
     assert.equal(misuse.code, 2);
     assert.match(misuse.stderr, /--features does not apply/);
+    // a teacher whose classes are in another order would score the head against the wrong labels
+    const teacherJson = join(out, "teacher.json");
+    const original = readFileSync(teacherJson, "utf-8");
+    writeFileSync(teacherJson, JSON.stringify({ ...provenance, classes: [...provenance.classes].reverse() }));
+    await assert.rejects(
+      evaluateHead(out, evaluationConfig(out), { progress: quiet() }),
+      (e: Error) => e instanceof DataError && /are not the test split's .* in the same order/.test(e.message),
+    );
+    writeFileSync(teacherJson, original);
     // the user's settings win over those defaults, from --set and from --config
     const file = join(tmp("config"), "c.yaml");
     writeFileSync(file, "augment:\n  blur: true\n");
