@@ -22,7 +22,12 @@ const TORCH = native.version().torch.split(".").slice(0, 2).join(".");
 const CPU = cpus()[0]?.model ?? "unknown";
 const FILE = fixture(TORCH === "1.13" ? "pretrain-curve.json" : `pretrain-curve.torch-${TORCH}.json`);
 
-test("same seed, same loss curve as recorded before the loop was split", async () => {
+const ACCEPT = process.env.SIMCLR_ACCEPT === "1";
+// An engine with no recording is skipped, naming it: the test never writes a fixture unasked, so
+// it cannot pass only where an earlier run left one behind.
+const SKIP = ACCEPT || existsSync(FILE) ? false : `no curve is recorded for libtorch ${TORCH} (${FILE}): SIMCLR_ACCEPT=1 records one to commit`;
+
+test("same seed, same loss curve as recorded before the loop was split", { skip: SKIP }, async () => {
   const root = mkdtempSync(join(tmpdir(), "simclr-curve-"));
   const child = spawnSync(process.execPath, [fileURLToPath(new URL("curve-run.js", import.meta.url)), root], {
     env: { ...process.env, ...PINNED_KERNELS },
@@ -39,9 +44,8 @@ test("same seed, same loss curve as recorded before the loop was split", async (
   const epochs = lines.flatMap((l) =>
     l.epoch_loss === undefined ? [] : [{ step: l.step, epoch_loss: l.epoch_loss, probe_acc: l.probe_acc, knn_top1: l.knn_top1 }],
   );
-  if (process.env.SIMCLR_ACCEPT === "1" || !existsSync(FILE)) {
+  if (ACCEPT) {
     writeFileSync(FILE, `${JSON.stringify({ config: "see test/train/recorded-curve.test.ts", cpu: CPU, curve, epochs }, null, 1)}\n`);
-    if (process.env.SIMCLR_ACCEPT !== "1") assert.fail(`${FILE} was missing and has been recorded; run again`);
     return;
   }
   const recorded = JSON.parse(readFileSync(FILE, "utf-8")) as { cpu: string; curve: typeof curve; epochs: typeof epochs };
